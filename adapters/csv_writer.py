@@ -1,0 +1,64 @@
+"""Write readings and events as the canonical wide recorded-session CSV (architecture §4).
+
+One row per time point, blank where a vital was not measured; an event rides on the first row of
+its time point, and further events at the same instant get rows of their own. What this writes,
+`adapters.csv_session.read_session_csv` reads back to the same readings and events.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from adapters.reading import Event, Reading
+from adapters.vitals import VITAL_CODES
+
+WIDE_COLUMNS: tuple[str, ...] = ("time", "sbp", "dbp", "map", "hr", "spo2", "pr", "rr", "event")
+
+
+def format_time(t: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`; fractions of a second only when present."""
+    utc = t.astimezone(UTC)
+    text = utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def format_value(value: float) -> str:
+    """Shortest faithful text: 72 not 72.0, 97.5 as is."""
+    return f"{value:.10g}"
+
+
+def event_marker(event: Event) -> str:
+    return f"note: {event.text}" if event.kind == "note" else event.kind
+
+
+def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event]) -> int:
+    """Write rows to an open text stream; returns the number of data rows written."""
+    values: dict[datetime, dict[str, float]] = defaultdict(dict)
+    markers: dict[datetime, list[str]] = defaultdict(list)
+    for r in readings:
+        values[r.time][r.vital] = r.value
+    for e in events:
+        markers[e.time].append(event_marker(e))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(WIDE_COLUMNS)
+    rows = 0
+    for t in sorted(values.keys() | markers.keys()):
+        row_values = values.get(t, {})
+        pending = markers.get(t, []) or [""]
+        for i, marker in enumerate(pending):
+            cells = [format_value(row_values[c]) if i == 0 and c in row_values else "" for c in VITAL_CODES]
+            by_name = dict(zip(VITAL_CODES, cells, strict=True))
+            writer.writerow([format_time(t), *(by_name[c] for c in WIDE_COLUMNS[1:-1]), marker])
+            rows += 1
+    return rows
+
+
+def write_session_csv(path: Path, readings: Iterable[Reading], events: Iterable[Event]) -> int:
+    """Write a wide CSV file; returns the number of data rows."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        return write_wide_csv(out, readings, events)

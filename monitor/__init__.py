@@ -1,0 +1,1 @@
+"""Upper layer of Vigil: store, limits, acquisition, dashboard and the `vigil` command."""

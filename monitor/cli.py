@@ -1,0 +1,206 @@
+"""The `vigil` command. Every failure is one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import NoReturn
+
+from adapters.csv_session import CsvError, RecordedSession, read_session_csv
+from adapters.replay import ReplaySource, parse_speed
+from monitor.acquisition import ReplayRunner
+from monitor.config import DEMO_SAMPLE, default_db, sample_path
+from monitor.limits import LimitsError, load_limits
+from monitor.store import Store
+
+DEMO_SPEED = "20"
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _start_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--start must be an ISO 8601 time, got {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("--start needs an offset or Z (local time is never guessed)")
+    return value
+
+
+def _speed(text: str) -> str:
+    try:
+        parse_speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="vigil", description="Vigil: in-session vital-sign monitor for ketamine and "
+                    "esketamine sessions. Decision support only, not a medical device.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    def common_db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", type=Path, default=None,
+                       help="SQLite file or database URL (default: vigil.db in your data directory, or $VIGIL_DB)")
+
+    def common_csv(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--skip-bad-rows", action="store_true", help="skip bad rows (reported) instead of refusing")
+        p.add_argument("--tz", help="IANA zone for timestamps without an offset, e.g. Europe/Berlin")
+        p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
+
+    def common_server(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8050, help="port to serve on (default 8050)")
+        p.add_argument("--window", type=float, default=60, help="trend window in minutes (default 60)")
+
+    demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
+    demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
+    common_db(demo)
+    common_server(demo)
+
+    replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
+    replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
+    replay.add_argument("--limits", type=Path, help="limits TOML (default: the iv-ketamine preset)")
+    replay.add_argument("--session", help="session name (default: the file name)")
+    replay.add_argument("--bed", default="bed-1", help="bed label shown on screen")
+    replay.add_argument("--headless", action="store_true", help="store only, no dashboard; exits when done")
+    common_csv(replay)
+    common_db(replay)
+    common_server(replay)
+
+    imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
+    imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
+    common_csv(imp)
+    common_db(imp)
+    return parser
+
+
+def read_recording(args: argparse.Namespace) -> RecordedSession:
+    """Read the CSV named on the command line; bad rows become one-line errors or reports."""
+    if not args.file.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    recording = read_session_csv(args.file, skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
+    for warning in recording.warnings:
+        print(f"vigil: warning: {warning}", file=sys.stderr)
+    if recording.skipped:
+        print(f"vigil: skipped {len(recording.skipped)} bad rows (first: {recording.skipped[0]})", file=sys.stderr)
+    if not recording.readings and not recording.events:
+        raise UsageError(f"{args.file} holds no readings or events")
+    return recording
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    return Store(args.db or default_db())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    recording = read_recording(args)
+    store = open_store(args)
+    name = args.session or args.file.name
+    session_id = store.find_session(name) or store.create_session(
+        name, "import", origin=str(args.file.resolve()), relative_time=recording.relative_time
+    )
+    chunk = 5000
+    for i in range(0, max(len(recording.readings), len(recording.events)), chunk):
+        store.write(session_id, recording.readings[i : i + chunk], recording.events[i : i + chunk])
+    n_readings, n_events = store.counts(session_id)
+    print(f"session {session_id}: {n_readings} readings, {n_events} events")
+    return 0
+
+
+def start_replay(
+    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str
+) -> tuple[Store, ReplayRunner]:
+    store = open_store(args)
+    session_id = store.create_session(
+        name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time
+    )
+    source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
+    runner = ReplayRunner(store, session_id, source)
+    runner.start()
+    return store, runner
+
+
+def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, limits_path: Path | None,
+          relative_time: bool) -> int:
+    from monitor.dashboard.app import DashboardConfig, create_app, local_zone  # Dash loads only when serving
+
+    limits = load_limits(limits_path)
+    store.save_limits(runner.session_id, limits.to_dict(), runner.source.start, who="vigil-cli")
+    zone: tzinfo = UTC if relative_time else local_zone()
+    app = create_app(DashboardConfig(store, runner.session_id, limits, zone, timedelta(minutes=args.window), runner))
+    print(f"Vigil dashboard: http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    for noisy in ("werkzeug", "dash", "dash.dash"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    finally:
+        runner.stop()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    limits_path = args.limits
+    if limits_path is not None:
+        load_limits(limits_path)  # refuse a bad limits file before anything starts
+    recording = read_recording(args)
+    store, runner = start_replay(args, recording, args.session or args.file.name, args.bed)
+    if args.headless:
+        while not runner.wait(1.0):
+            pass
+        runner.stop()
+        if runner.error is not None:
+            raise UsageError(f"replay failed: {runner.error}")
+        n_readings, n_events = store.counts(runner.session_id)
+        print(f"session {runner.session_id}: {n_readings} readings, {n_events} events")
+        return 0
+    return serve(args, store, runner, limits_path, recording.relative_time)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.file = sample_path(DEMO_SAMPLE)
+    args.skip_bad_rows, args.tz, args.start = False, None, None
+    recording = read_recording(args)
+    store, runner = start_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1")
+    print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
+    return serve(args, store, runner, None, recording.relative_time)
+
+
+COMMANDS = {"demo": cmd_demo, "replay": cmd_replay, "import": cmd_import}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="vigil: %(levelname)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (UsageError, CsvError, LimitsError, FileNotFoundError) as exc:
+        print(f"vigil {args.command}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"vigil {args.command}: error: {exc.strerror or exc}", file=sys.stderr)
+    except Exception as exc:  # the promise: one line, never a traceback
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(f"vigil {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Where Vigil keeps its data and finds its bundled samples."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+DEMO_SAMPLE = "iv_ketamine.csv"
+
+
+def default_db() -> Path:
+    """`VIGIL_DB`, else vigil.db in the per-user data directory."""
+    override = os.environ.get("VIGIL_DB")
+    return Path(override) if override else Path(user_data_dir("vigil", appauthor=False)) / "vigil.db"
+
+
+def sample_path(name: str) -> Path:
+    """A bundled sample session (installed with the package as `sample_data`)."""
+    path = Path(str(resources.files("sample_data").joinpath(name)))
+    if not path.is_file():
+        raise FileNotFoundError(f"bundled sample {name} is missing; reinstall Vigil")
+    return path

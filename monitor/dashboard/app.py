@@ -1,0 +1,167 @@
+"""Dash app factory for the bed view.
+
+Data flow: the page is built from the store on load (bounded window, cursor taken first so nothing
+is missed or doubled); afterwards `/api/stream` pushes only what is new, and clientside callbacks
+(assets/vigil.js) extend the trend and refresh the numerics. The only server callbacks are user
+actions (replay controls), which go to the in-process replay runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from dash import ClientsideFunction, Dash, Input, Output, State
+
+from adapters.replay import MAX_SPEED, parse_speed
+from adapters.vitals import NIBP_CODES, VITALS
+from monitor.acquisition import ReplayRunner
+from monitor.dashboard import figures
+from monitor.dashboard.layout import bed_view
+from monitor.dashboard.stream import clock_payload, register_stream
+from monitor.limits import Limits
+from monitor.store import Store
+
+
+@dataclass
+class DashboardConfig:
+    store: Store
+    session_id: int
+    limits: Limits
+    display_tz: tzinfo = UTC
+    window: timedelta = timedelta(hours=1)
+    runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
+
+
+def max_points(window: timedelta) -> dict[str, list[int]]:
+    """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
+    seconds = int(window.total_seconds())
+    per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
+    per_trace.append(600)  # event markers: three points per event
+    return {"x": per_trace, "y": per_trace, "text": per_trace}
+
+
+def initial_state(config: DashboardConfig) -> dict:
+    """Everything the page needs at load, read consistently up to one cursor."""
+    store, sid, tz = config.store, config.session_id, config.display_tz
+    cursor = store.cursor(sid)
+    info = store.session(sid)
+    latest = store.latest_readings(sid, max_id=cursor.reading)
+    newest = max((r.time for r in latest.values()), default=None)
+    start = None if newest is None else newest - config.window
+    window_readings = store.readings_between(sid, start, None, max_id=cursor.reading)
+    events = store.events_upto(sid, cursor.event)
+    figure = figures.trend_figure(window_readings, events, config.limits, tz)
+    technical = config.limits.technical
+    stream_config = {
+        "session": sid,
+        "cursor": str(cursor),
+        "traceIndex": figures.TRACE_INDEX,
+        "eventTrace": figures.EVENT_TRACE,
+        "eventSpan": list(figures.EVENT_SPAN),
+        "maxPoints": max_points(config.window),
+        "staleS": {
+            "nibp": technical.nibp_overdue_s or 17 * 60,
+            "continuous": technical.signal_loss_s,
+        },
+        "nibp": list(NIBP_CODES),
+    }
+    dose = next((e for e in events if e.kind in ("dose_start", "device_1")), None)
+    latest_data = {
+        "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
+        "dose": None if dose is None else figures.display_ms(dose.time, tz),
+        "k": clock_payload(info, tz),
+    }
+    return {"info": info, "figure": figure.to_dict(), "stream_config": stream_config, "latest": latest_data}
+
+
+def create_app(config: DashboardConfig) -> Dash:
+    app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True)
+    register_stream(app.server, config.store, config.display_tz)
+
+    def serve_layout():  # a function: each page load reads the store afresh
+        state = initial_state(config)
+        return bed_view(
+            bed=state["info"].bed, session_name=state["info"].name, figure=state["figure"],
+            stream_config=state["stream_config"], latest=state["latest"],
+            replay_speed=None if config.runner is None else speed_label(config.runner.source.speed),
+        )
+
+    app.layout = serve_layout
+    register_live_callbacks(app)
+    if config.runner is not None:
+        register_replay_callbacks(app, config.runner)
+    return app
+
+
+def register_live_callbacks(app: Dash) -> None:
+    app.clientside_callback(
+        ClientsideFunction("vigil", "connect"),
+        Output("link-status", "children"),
+        Input("stream-config", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "apply"),
+        Output("trend", "extendData"),
+        Output("latest", "data"),
+        Input("stream-tick", "data"),
+        State("latest", "data"),
+        State("stream-config", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "render"),
+        Output("num-bp", "children"), Output("num-map", "children"), Output("age-bp", "children"),
+        Output("num-hr", "children"), Output("age-hr", "children"),
+        Output("num-spo2", "children"), Output("age-spo2", "children"),
+        Output("num-pr", "children"), Output("age-pr", "children"),
+        Output("num-rr", "children"), Output("age-rr", "children"),
+        Output("tile-bp", "className"), Output("tile-hr", "className"), Output("tile-spo2", "className"),
+        Output("tile-pr", "className"), Output("tile-rr", "className"),
+        Output("elapsed", "children"), Output("clock-text", "children"),
+        Input("latest", "data"),
+        Input("clock-tick", "n_intervals"),
+        State("stream-config", "data"),
+    )
+
+
+def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
+    app.clientside_callback(
+        ClientsideFunction("vigil", "replayBar"),
+        Output("replay-position", "children"), Output("replay-seek", "max"), Output("replay-seek", "value"),
+        Output("replay-play", "children"),
+        Input("latest", "data"),
+        Input("clock-tick", "n_intervals"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "seekFilter"),
+        Output("seek-request", "data"),
+        Input("replay-seek", "value"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(Input("replay-play", "n_clicks"), prevent_initial_call=True)
+    def toggle_play(_clicks: int) -> None:
+        if runner.source.paused:
+            runner.resume()
+        else:
+            runner.pause()
+
+    @app.callback(Input("replay-speed", "value"), prevent_initial_call=True)
+    def change_speed(value: str | None) -> None:
+        if value is not None and parse_speed(value) != runner.source.speed:
+            runner.set_speed(value)
+
+    @app.callback(Input("seek-request", "data"), prevent_initial_call=True)
+    def seek(seconds: float | None) -> None:
+        if seconds is not None:
+            runner.seek(runner.source.start + timedelta(seconds=float(seconds)))
+
+
+def speed_label(speed: float) -> str:
+    return "max" if speed == MAX_SPEED else f"{speed:g}"
+
+
+def local_zone() -> tzinfo:
+    """The machine's local zone, for wall-clock axes of real (not relative-time) sessions."""
+    return datetime.now().astimezone().tzinfo or UTC

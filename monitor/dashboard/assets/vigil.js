@@ -1,0 +1,144 @@
+/* Vigil bed view, browser side.
+ *
+ * One native EventSource per tab feeds a queue; each message bumps the `stream-tick` store and
+ * `apply` drains the queue into one `extendData` for the trend (bounded by maxPoints) and the
+ * latest value of each vital. `render` turns those into numerics, ages and stale greying on every
+ * change and once a second (ages grow even when nothing arrives). Times are display milliseconds:
+ * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
+ */
+(function () {
+  "use strict";
+  const state = { es: null, queue: [], seq: 0, sliderValue: null };
+  const noUpdate = () => window.dash_clientside.no_update;
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  function hms(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    return pad(Math.floor(s / 3600)) + ":" + pad(Math.floor((s % 3600) / 60)) + ":" + pad(s % 60);
+  }
+
+  function clockText(ms) { return new Date(ms).toISOString().substring(11, 19); }
+
+  function ageText(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + " s ago";
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + " min ago";
+    return Math.floor(m / 60) + " h " + (m % 60) + " min ago";
+  }
+
+  function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(0); }
+
+  /* The session's "now" in display ms: the clock the acquisition side published, run forward. */
+  function sessionNow(latest) {
+    const k = latest && latest.k;
+    if (k && k.pos !== null && k.wall !== null) return k.pos + Math.max(0, Date.now() - k.wall) * (k.speed || 0);
+    let newest = null;
+    for (const key in (latest && latest.v) || {}) newest = Math.max(newest || 0, latest.v[key][0]);
+    return newest;
+  }
+
+  function connect(config) {
+    if (state.es) state.es.close();
+    const url = "/api/stream?session=" + encodeURIComponent(config.session) +
+      "&cursor=" + encodeURIComponent(config.cursor);
+    const es = new EventSource(url);
+    const status = (text, cls) => window.dash_clientside.set_props("link-status", { children: text, className: "link " + cls });
+    es.onopen = () => status("Live", "link-ok");
+    es.onerror = () => status("Reconnecting…", "link-bad");
+    es.onmessage = (event) => {
+      state.queue.push(JSON.parse(event.data));
+      state.seq += 1;
+      window.dash_clientside.set_props("stream-tick", { data: state.seq });
+    };
+    state.es = es;
+    return "Connecting…";
+  }
+
+  function apply(_tick, latest, config) {
+    const messages = state.queue.splice(0, state.queue.length);
+    if (!messages.length) return [noUpdate(), noUpdate()];
+    const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
+    const xs = {}, ys = {}, texts = {};
+    const push = (i, x, y, t) => {
+      if (!(i in xs)) { xs[i] = []; ys[i] = []; texts[i] = []; }
+      xs[i].push(x); ys[i].push(y); if (t !== undefined) texts[i].push(t);
+    };
+    for (const msg of messages) {
+      if (msg.reset) { window.location.reload(); return [noUpdate(), noUpdate()]; }
+      for (const [t, vital, value] of msg.r || []) {
+        const i = config.traceIndex[vital];
+        if (i !== undefined) push(i, t, value);
+        const prev = next.v[vital];
+        if (!prev || t >= prev[0]) next.v[vital] = [t, value];
+      }
+      for (const [t, kind, label] of msg.e || []) {
+        const ev = config.eventTrace, [lo, hi] = config.eventSpan;
+        push(ev, t, lo, ""); push(ev, t, hi, label); push(ev, null, null, "");
+        if ((kind === "dose_start" || kind === "device_1") && (next.dose === null || t < next.dose)) next.dose = t;
+      }
+      if (msg.k) next.k = msg.k;
+    }
+    const indices = Object.keys(xs).map(Number);
+    if (!indices.length) return [noUpdate(), next];
+    const pick = (key) => indices.map((i) => config.maxPoints[key][i]);
+    const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map((i) => texts[i]) };
+    return [[update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }], next];
+  }
+
+  function render(latest, _n, config) {
+    const now = sessionNow(latest);
+    const v = (latest && latest.v) || {};
+    const out = {};
+    const staleFor = (code) => (config.nibp.includes(code) ? config.staleS.nibp : config.staleS.continuous) * 1000;
+    const tileClass = (key, size, code) => {
+      const r = v[code];
+      let cls = "tile tile-" + size + " vital-" + key;
+      if (!r) return cls + " nodata";
+      if (now !== null && now - r[0] > staleFor(code)) cls += " stale";
+      return cls;
+    };
+    const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0]) : "no data");
+    const value = (code) => (v[code] ? fmt(v[code][1]) : "--");
+    out.bp = v.sbp ? value("sbp") + "/" + value("dbp") : "--/--";
+    out.map = v.map ? "MAP " + value("map") : "";
+    const dose = latest && latest.dose;
+    const elapsed = dose === null || dose === undefined || now === null || now < dose
+      ? "Pre-dose" : "Dose +" + hms(now - dose);
+    return [
+      out.bp, out.map, age("sbp"),
+      value("hr"), age("hr"),
+      value("spo2"), age("spo2"),
+      value("pr"), age("pr"),
+      value("rr"), age("rr"),
+      tileClass("bp", "big", "sbp"), tileClass("hr", "big", "hr"), tileClass("spo2", "big", "spo2"),
+      tileClass("pr", "small", "pr"), tileClass("rr", "small", "rr"),
+      elapsed, now === null ? "--:--:--" : clockText(now),
+    ];
+  }
+
+  function replayBar(latest, _n) {
+    const k = latest && latest.k;
+    if (!k || k.span[0] === null) return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
+    const [start, end] = k.span;
+    const now = Math.min(Math.max(sessionNow(latest), start), end);
+    const position = Math.round((now - start) / 1000);
+    state.sliderValue = position;
+    return [
+      hms(now - start) + " / " + hms(end - start),
+      Math.max(1, Math.round((end - start) / 1000)),
+      position,
+      k.speed > 0 ? "Pause" : "Play",
+    ];
+  }
+
+  /* Only a user's move of the slider is a seek; the once-a-second position update is not. */
+  function seekFilter(value) {
+    return value === state.sliderValue ? noUpdate() : value;
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    vigil: { connect, apply, render, replayBar, seekFilter },
+  });
+})();

@@ -1,0 +1,108 @@
+"""Server-Sent Events: push each browser tab only what is new in the store since its cursor.
+
+One route per tab (`/api/stream?session=ID`), Flask's own, so Flask middleware (login, later)
+covers it. Every message carries the store cursor as its SSE `id:`, so the browser's automatic
+reconnect sends `Last-Event-ID` and resumes without a gap or a duplicate. The loop wakes on the
+store's in-process change signal, and polls the indexed "since cursor" query otherwise, so an
+acquisition process writing the same database is seen within `POLL_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import tzinfo
+
+from flask import Flask, Response, request
+
+from adapters.reading import Event, Reading
+from monitor.dashboard.figures import display_ms, event_label
+from monitor.store import Cursor, SessionInfo, Store
+
+POLL_S = 0.25
+HEARTBEAT_S = 15.0
+BATCH_LIMIT = 2000
+
+
+def clock_payload(info: SessionInfo, tz: tzinfo) -> dict:
+    """The session clock as the browser needs it to tick "now" between messages."""
+    return {
+        "pos": None if info.clock_pos is None else display_ms(info.clock_pos, tz),
+        "wall": None if info.clock_wall_us is None else info.clock_wall_us // 1000,
+        "speed": info.clock_speed or 0.0,
+        "epoch": info.epoch,
+        "span": [
+            None if info.span_start is None else display_ms(info.span_start, tz),
+            None if info.span_end is None else display_ms(info.span_end, tz),
+        ],
+    }
+
+
+def compact(value: float) -> float | int:
+    """72 rather than 72.0 on the wire: a few bytes per reading, every update."""
+    return int(value) if value.is_integer() else value
+
+
+def encode_update(readings: list[Reading], events: list[Event], tz: tzinfo) -> dict:
+    """Compact update: readings as [t, vital, value], events as [t, kind, label]."""
+    return {
+        "r": [[display_ms(r.time, tz), r.vital, compact(r.value)] for r in readings],
+        "e": [[display_ms(e.time, tz), e.kind, event_label(e)] for e in events],
+    }
+
+
+def sse_message(data: dict, cursor: Cursor | None = None) -> str:
+    head = f"id: {cursor}\n" if cursor is not None else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) -> Iterator[str]:
+    """Generate SSE text forever: updates when the store changes, a heartbeat comment otherwise."""
+    yield "retry: 1000\n\n"
+    epoch = store.session(session_id).epoch
+    last_clock: dict | None = None
+    last_sent = time.monotonic()
+    generation = store.generation
+    while True:
+        info = store.session(session_id)
+        if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
+            yield sse_message({"reset": True})
+            return
+        new_readings = store.readings_since(session_id, cursor.reading, BATCH_LIMIT)
+        new_events = store.events_since(session_id, cursor.event, BATCH_LIMIT)
+        clock = clock_payload(info, tz)
+        if new_readings or new_events or clock != last_clock:
+            cursor = Cursor(
+                new_readings[-1].id if new_readings else cursor.reading,
+                new_events[-1].id if new_events else cursor.event,
+            )
+            data = encode_update([s.reading for s in new_readings], [s.event for s in new_events], tz)
+            if clock != last_clock:
+                data["k"] = last_clock = clock
+            yield sse_message(data, cursor)
+            last_sent = time.monotonic()
+            if len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT:
+                continue
+        elif time.monotonic() - last_sent >= HEARTBEAT_S:
+            yield ": ping\n\n"
+            last_sent = time.monotonic()
+        generation = store.wait_for_change(generation, POLL_S)
+
+
+def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
+    """Add `/api/stream` to the Flask server behind the Dash app."""
+
+    @server.route("/api/stream")
+    def api_stream() -> Response:
+        try:
+            session_id = int(request.args["session"])
+            store.session(session_id)
+        except (KeyError, ValueError):
+            return Response("unknown or missing session\n", status=404, mimetype="text/plain")
+        cursor = Cursor.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
+        return Response(
+            stream_updates(store, session_id, cursor, tz),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
