@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_replay(
+def prepare_replay(
     args: argparse.Namespace, recording: RecordedSession, name: str, bed: str
 ) -> tuple[Store, ReplayRunner]:
     store = open_store(args)
@@ -132,26 +133,42 @@ def start_replay(
         name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time
     )
     source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
-    runner = ReplayRunner(store, session_id, source)
-    runner.start()
-    return store, runner
+    return store, ReplayRunner(store, session_id, source)
+
+
+def bind_listener(host: str, port: int) -> int:
+    """Bind and listen ourselves, so a busy port is our one-line error, not werkzeug's exit."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another with --port") from None
+    sock.set_inheritable(True)
+    return sock.detach()
 
 
 def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, limits_path: Path | None,
           relative_time: bool) -> int:
-    from monitor.dashboard.app import DashboardConfig, create_app, local_zone  # Dash loads only when serving
+    """Bind the port first (a busy port is a one-line error), then start the replay and serve."""
+    from werkzeug.serving import make_server  # Dash and its server load only when serving
+
+    from monitor.dashboard.app import DashboardConfig, create_app, local_zone
 
     limits = load_limits(limits_path)
     store.save_limits(runner.session_id, limits.to_dict(), runner.source.start, who="vigil-cli")
     zone: tzinfo = UTC if relative_time else local_zone()
     app = create_app(DashboardConfig(store, runner.session_id, limits, zone, timedelta(minutes=args.window), runner))
-    print(f"Vigil dashboard: http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    for noisy in ("werkzeug", "dash", "dash.dash"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    server = make_server(args.host, args.port, app.server, threaded=True, fd=bind_listener(args.host, args.port))
+    runner.start()
+    print(f"Vigil dashboard: http://{args.host}:{server.port}/  (Ctrl+C to stop)", flush=True)
     try:
-        app.run(host=args.host, port=args.port, debug=False, threaded=True)
+        server.serve_forever()
     finally:
         runner.stop()
+        server.server_close()
     return 0
 
 
@@ -160,8 +177,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if limits_path is not None:
         load_limits(limits_path)  # refuse a bad limits file before anything starts
     recording = read_recording(args)
-    store, runner = start_replay(args, recording, args.session or args.file.name, args.bed)
+    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed)
     if args.headless:
+        runner.start()
         while not runner.wait(1.0):
             pass
         runner.stop()
@@ -177,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
-    store, runner = start_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1")
+    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1")
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
     return serve(args, store, runner, None, recording.relative_time)
 

@@ -13,3 +13,29 @@ SAMPLE_DATA = ROOT / "sample_data"
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,900",
+)
+
+
+def pytest_setup_options():
+    """dash_duo's browser: Debian's Chromium, headless, with no calls to the (closed) network."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    if CHROMIUM.exists():
+        options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    return options

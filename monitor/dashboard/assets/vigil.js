@@ -8,7 +8,7 @@
  */
 (function () {
   "use strict";
-  const state = { es: null, queue: [], seq: 0, sliderValue: null };
+  const state = { es: null, session: null, applied: [0, 0], queue: [], seq: 0, sliderValue: null };
   const noUpdate = () => window.dash_clientside.no_update;
 
   function pad(n) { return String(n).padStart(2, "0"); }
@@ -39,8 +39,21 @@
     return newest;
   }
 
+  function parseCursor(text) {
+    const parts = String(text || "").split("-").map(Number);
+    return parts.length === 2 && parts.every(Number.isFinite) ? parts : null;
+  }
+
+  /* A message whose cursor is not past what this tab already applied is a repeat: never plot twice. */
+  function isRepeat(cursor) {
+    return cursor !== null && cursor[0] <= state.applied[0] && cursor[1] <= state.applied[1];
+  }
+
   function connect(config) {
+    if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
+    state.session = config.session;
+    state.applied = parseCursor(config.cursor) || [0, 0];
     const url = "/api/stream?session=" + encodeURIComponent(config.session) +
       "&cursor=" + encodeURIComponent(config.cursor);
     const es = new EventSource(url);
@@ -48,7 +61,12 @@
     es.onopen = () => status("Live", "link-ok");
     es.onerror = () => status("Reconnecting…", "link-bad");
     es.onmessage = (event) => {
-      state.queue.push(JSON.parse(event.data));
+      const cursor = parseCursor(event.lastEventId);
+      const data = JSON.parse(event.data);
+      const carriesData = (data.r && data.r.length) || (data.e && data.e.length);
+      if (carriesData && isRepeat(cursor)) return;
+      if (cursor) state.applied = cursor;
+      state.queue.push(data);
       state.seq += 1;
       window.dash_clientside.set_props("stream-tick", { data: state.seq });
     };

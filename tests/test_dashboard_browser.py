@@ -1,0 +1,82 @@
+"""The bed view in a real headless Chromium (dash_duo): live push from the store to the screen."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.csv_session import read_session_csv
+from adapters.replay import ReplaySource
+from monitor.acquisition import ReplayRunner
+from monitor.dashboard.app import DashboardConfig, create_app
+from monitor.dashboard.figures import TRACE_INDEX, display_ms
+from monitor.limits import load_preset
+from monitor.store import Store
+
+pytestmark = [
+    pytest.mark.browser,
+    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
+]
+
+WINDOW = timedelta(minutes=30)
+
+TRACE_X = "return document.querySelector('#trend .js-plotly-plot').data.map(t => Array.from(t.x || []))"
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def replay_app(tmp_path: Path, sample_data: Path):
+    recording = read_session_csv(sample_data / "iv_ketamine.csv")
+    store = Store(tmp_path / "vigil.db")
+    session_id = store.create_session("browser test", "replay")
+    source = ReplaySource([*recording.readings, *recording.events], 600, time.monotonic())
+    runner = ReplayRunner(store, session_id, source)
+    app = create_app(DashboardConfig(store, session_id, load_preset("iv-ketamine"), UTC, WINDOW, runner))
+    yield app, runner, recording
+    runner.stop()
+    store.close()
+
+
+def test_replay_streams_to_numerics_and_trend(dash_duo, replay_app) -> None:
+    app, runner, recording = replay_app
+    runner.start()
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+
+    hr = TRACE_INDEX["hr"]
+    def newest_hr() -> float:
+        xs = dash_duo.driver.execute_script(TRACE_X)[hr]
+        return xs[-1] if xs else 0
+
+    first = wait_for(newest_hr, 10, "HR points")
+    wait_for(lambda: newest_hr() > first, 10, "the trend to gain points")
+    assert runner.wait(60), "replay did not finish"
+
+    last = {r.vital: r for r in recording.readings}
+    expected_bp = f"{last['sbp'].value:g}/{last['dbp'].value:g}"
+    dash_duo.wait_for_text_to_equal("#num-bp", expected_bp, timeout=10)
+    dash_duo.wait_for_text_to_equal("#num-hr", f"{last['hr'].value:g}", timeout=10)
+    dash_duo.wait_for_text_to_equal("#num-spo2", f"{last['spo2'].value:g}", timeout=10)
+    assert dash_duo.find_element("#num-map").text == f"MAP {last['map'].value:g}"
+
+    # Every HR reading of the visible window arrived exactly once and in order: no gap, no duplicate.
+    window_points = int(WINDOW.total_seconds())
+    expected_x = [display_ms(r.time, UTC) for r in recording.readings if r.vital == "hr"][-window_points:]
+    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-1] == expected_x[-1], 10, "the last HR point")
+    assert dash_duo.driver.execute_script(TRACE_X)[hr] == expected_x
+
+    dash_duo.wait_for_text_to_equal("#replay-position", "02:30:00 / 02:30:00", timeout=10)
+    assert dash_duo.get_logs() == []

@@ -1,0 +1,53 @@
+"""Pure figure builders: trace order the browser relies on, limits as shapes, display time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from adapters.reading import Event, Reading
+from monitor.dashboard.figures import EVENT_TRACE, TRACE_INDEX, TRACES, display_ms, limit_shapes, trend_figure
+from monitor.limits import load_preset, parse_limits
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def test_display_ms_shifts_by_the_zone_offset_at_each_instant() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    winter = datetime(2026, 1, 10, 8, tzinfo=UTC)
+    summer = datetime(2026, 7, 10, 8, tzinfo=UTC)
+    assert display_ms(winter, berlin) - display_ms(winter, UTC) == 3_600_000
+    assert display_ms(summer, berlin) - display_ms(summer, UTC) == 7_200_000
+    assert display_ms(T0, UTC) == int(T0.timestamp() * 1000)
+
+
+def test_trend_puts_each_vital_in_its_fixed_trace() -> None:
+    readings = [
+        Reading(T0, "sbp", 128), Reading(T0, "dbp", 82), Reading(T0, "map", 97),
+        Reading(T0, "hr", 72), Reading(T0 + timedelta(seconds=1), "hr", 73), Reading(T0, "spo2", 98),
+    ]
+    fig = trend_figure(readings, [Event(T0, "dose_start")], load_preset("iv-ketamine"), UTC).to_dict()
+    data = fig["data"]
+    assert len(data) == len(TRACES) + 1
+    assert list(data[TRACE_INDEX["hr"]]["y"]) == [72, 73]
+    assert list(data[TRACE_INDEX["sbp"]]["y"]) == [128]
+    assert list(data[TRACE_INDEX["spo2"]]["y"]) == [98]
+    assert list(data[TRACE_INDEX["rr"]]["y"]) == []
+    assert all(trace["type"] == "scatter" for trace in data), "SVG scatter, never scattergl"
+    assert list(data[EVENT_TRACE]["text"]) == ["", "Dose start", ""]
+    assert fig["layout"]["uirevision"] == "trend"
+
+
+def test_limits_become_named_shapes_on_the_right_panel() -> None:
+    limits = parse_limits({"vitals": {"sbp": {"low": 95, "high": 170, "critical_high": 200}, "hr": {"high": 120}}})
+    shapes = {s["name"]: s for s in limit_shapes(limits)}
+    assert shapes["band-sbp"]["y0"] == 95 and shapes["band-sbp"]["y1"] == 170 and shapes["band-sbp"]["yref"] == "y"
+    assert shapes["sbp-critical_high"]["y0"] == 200
+    assert shapes["hr-high"]["yref"] == "y2" and shapes["hr-high"]["y0"] == 120
+    assert "spo2-low" not in shapes
+    assert all(s["xref"] == "x domain" for s in shapes.values())
+
+
+def test_preset_bands_cover_the_three_panels() -> None:
+    names = {s["name"] for s in limit_shapes(load_preset("iv-ketamine"))}
+    assert {"band-sbp", "band-hr", "band-spo2", "dbp-high", "spo2-critical_low"} <= names

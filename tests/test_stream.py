@@ -1,0 +1,131 @@
+"""`/api/stream` over real HTTP: only what is new, cursor ids that resume without gaps, small payloads."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from adapters.reading import Event, Reading
+from monitor.dashboard.app import DashboardConfig, create_app
+from monitor.limits import load_preset
+from monitor.store import Store
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def hr(i: int) -> Reading:
+    return Reading(T0 + timedelta(seconds=i), "hr", 70 + i % 5)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Store, int, int]]:
+    store = Store(tmp_path / "vigil.db")
+    session_id = store.create_session("stream test", "replay")
+    app = create_app(DashboardConfig(store, session_id, load_preset("iv-ketamine")))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield store, session_id, server.server_port
+    server.shutdown()
+    store.close()
+
+
+class SseClient:
+    """A minimal EventSource: reads `id:`/`data:` fields from a live HTTP response."""
+
+    def __init__(self, port: int, session_id: int, last_event_id: str | None = None) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", f"/api/stream?session={session_id}", headers=headers)
+        self.response = self.conn.getresponse()
+
+    def next_message(self) -> tuple[str | None, dict, int]:
+        """The next data message: (id, data, bytes on the wire)."""
+        event_id, data, size = None, None, 0
+        while True:
+            line = self.response.fp.readline()
+            size += len(line)
+            text = line.decode().rstrip("\n")
+            if text.startswith("id: "):
+                event_id = text[4:]
+            elif text.startswith("data: "):
+                data = json.loads(text[6:])
+            elif text == "" and data is not None:
+                return event_id, data, size
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def readings_until(client: SseClient, count: int) -> tuple[list[list], str | None, list[int]]:
+    got: list[list] = []
+    last_id, sizes = None, []
+    while len(got) < count:
+        last_id, data, size = client.next_message()
+        got += data.get("r", [])
+        sizes.append(size)
+    return got, last_id, sizes
+
+
+def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> None:
+    store, session_id, port = served
+    store.write(session_id, [hr(i) for i in range(5)], [Event(T0, "dose_start")])
+    client = SseClient(port, session_id)
+    assert client.response.status == 200
+    assert client.response.getheader("Content-Type").startswith("text/event-stream")
+    first, last_id, _ = readings_until(client, 5)
+    assert [r[2] for r in first] == [hr(i).value for i in range(5)]
+
+    for i in range(5, 10):  # one reading per commit, as at 1 reading/s
+        store.write(session_id, [hr(i)])
+    more, last_id, sizes = readings_until(client, 5)
+    assert [r[0] for r in more] == [int(hr(i).time.timestamp() * 1000) for i in range(5, 10)]
+    assert max(sizes) < 1024, "a live update must stay under 1 KB"
+    client.close()
+
+    # The browser reconnects with Last-Event-ID: it gets exactly what it missed, nothing twice.
+    store.write(session_id, [hr(i) for i in range(10, 13)])
+    resumed = SseClient(port, session_id, last_event_id=last_id)
+    missed, _, _ = readings_until(resumed, 3)
+    assert [r[0] for r in missed] == [int(hr(i).time.timestamp() * 1000) for i in range(10, 13)]
+    resumed.close()
+
+
+def test_stream_carries_events_and_clock(served) -> None:
+    store, session_id, port = served
+    store.set_clock(session_id, T0, datetime.now(UTC), 60.0)
+    store.write(session_id, [], [Event(T0, "note", "patient dizzy")])
+    client = SseClient(port, session_id)
+    _, data, _ = client.next_message()
+    assert data["e"] == [[int(T0.timestamp() * 1000), "note", "Note: patient dizzy"]]
+    assert data["k"]["speed"] == 60.0 and data["k"]["pos"] == int(T0.timestamp() * 1000)
+    client.close()
+
+
+def test_stream_tells_the_browser_to_rebuild_after_a_rewind(served) -> None:
+    store, session_id, port = served
+    store.write(session_id, [hr(i) for i in range(10)])
+    client = SseClient(port, session_id)
+    client.next_message()
+    store.truncate_after(session_id, hr(4).time)
+    while True:
+        _, data, _ = client.next_message()
+        if data.get("reset"):
+            break
+    client.close()
+
+
+def test_unknown_session_is_404(served) -> None:
+    _, _, port = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/api/stream?session=999")
+    assert conn.getresponse().status == 404
