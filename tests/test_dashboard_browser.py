@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.csv_session import read_session_csv
+from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
 from monitor.dashboard.app import DashboardConfig, create_app
@@ -80,3 +81,50 @@ def test_replay_streams_to_numerics_and_trend(dash_duo, replay_app) -> None:
 
     dash_duo.wait_for_text_to_equal("#replay-position", "02:30:00 / 02:30:00", timeout=10)
     assert dash_duo.get_logs() == []
+
+
+def test_replay_bar_pauses_and_resumes(dash_duo, replay_app) -> None:
+    app, runner, _ = replay_app
+    runner.set_speed(60)
+    runner.start()
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#replay-play", "Pause", timeout=10)
+    position = lambda: dash_duo.find_element("#replay-position").text  # noqa: E731
+    start = position()
+    wait_for(lambda: position() != start, 10, "the replay position to advance")
+
+    dash_duo.find_element("#replay-play").click()
+    wait_for(lambda: runner.source.paused, 10, "the server to pause the replay")
+    dash_duo.wait_for_text_to_equal("#replay-play", "Play", timeout=10)
+    held = position()
+    time.sleep(2.5)  # at 60×, a running clock would move 2.5 min in this time
+    assert position() == held
+
+    dash_duo.find_element("#replay-play").click()
+    wait_for(lambda: not runner.source.paused, 10, "the server to resume the replay")
+    wait_for(lambda: position() != held, 10, "the position to move again")
+    assert dash_duo.get_logs() == []
+
+
+def test_ages_and_stale_values_follow_the_session_clock(dash_duo, tmp_path: Path) -> None:
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    store = Store(tmp_path / "stale.db")
+    sid = store.create_session("stale test", "replay")
+    store.write(sid, [
+        Reading(t0, "sbp", 131), Reading(t0, "dbp", 84), Reading(t0, "map", 100),
+        Reading(t0 + timedelta(seconds=200), "hr", 77), Reading(t0 + timedelta(seconds=235), "spo2", 96),
+    ], [Event(t0 - timedelta(minutes=10), "dose_start")])
+    # The session clock stands still (speed 0) 4 min after the NIBP and 40 s after the last HR.
+    store.set_clock(sid, t0 + timedelta(seconds=240), datetime.now(UTC), 0.0)
+    dash_duo.start_server(create_app(DashboardConfig(store, sid, load_preset("iv-ketamine"))))
+
+    dash_duo.wait_for_text_to_equal("#num-bp", "131/84", timeout=10)
+    dash_duo.wait_for_text_to_equal("#age-bp", "4 min ago", timeout=10)
+    dash_duo.wait_for_text_to_equal("#age-hr", "40 s ago", timeout=10)
+    dash_duo.wait_for_text_to_equal("#elapsed", "Dose +00:14:00", timeout=10)
+    assert "stale" in dash_duo.find_element("#tile-hr").get_attribute("class"), "HR silent 40 s > 10 s signal loss"
+    assert "stale" not in dash_duo.find_element("#tile-spo2").get_attribute("class"), "SpO2 5 s old < 10 s"
+    assert "stale" not in dash_duo.find_element("#tile-bp").get_attribute("class"), "NIBP 4 min < 17 min overdue"
+    assert "nodata" in dash_duo.find_element("#tile-rr").get_attribute("class")
+    assert dash_duo.get_logs() == []
+    store.close()
