@@ -22,6 +22,8 @@ MIN_SPEED, TOP_SPEED = 1.0, 1000.0
 
 def parse_speed(text: str | float) -> float:
     """`max` (as fast as possible) or a factor from 1 to 1000, optionally written `60x`."""
+    if isinstance(text, bool):
+        raise ValueError(f"speed must be a number from 1 to 1000 or 'max', got {text!r}")
     if isinstance(text, str):
         word = text.strip().lower()
         if word == "max":
@@ -33,8 +35,8 @@ def parse_speed(text: str | float) -> float:
             raise ValueError(f"speed must be a number from 1 to 1000 or 'max', got {text!r}") from None
     else:
         value = float(text)
-    if value == MAX_SPEED:
-        return value
+    if value == MAX_SPEED and not isinstance(text, str):
+        return value  # the programmatic spelling of `max`
     if not MIN_SPEED <= value <= TOP_SPEED:
         raise ValueError(f"speed must be from 1 to 1000 or 'max', got {text!r}")
     return value
@@ -137,6 +139,6 @@ class ReplaySource:
         target = min(max(target, self.start), self.end)
         rewound = target < self.position(now)
         self._reanchor(now, target)
-        if rewound:
-            self._next = bisect_right(self._times, target)
+        if rewound:  # items not yet delivered stay due; delivered ones after the target come again
+            self._next = min(self._next, bisect_right(self._times, target))
         return rewound

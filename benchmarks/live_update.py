@@ -102,6 +102,15 @@ new MutationObserver(() => {
   const dom = performance.timeOrigin + performance.now();
   requestAnimationFrame(() => window.__paints.push([text, dom, performance.timeOrigin + performance.now()]));
 }).observe(document.getElementById("tile-hr"), {childList: true, characterData: true, subtree: true});
+window.__plotly = [];  // synchronous time of each Plotly redraw: where the main thread goes
+for (const name of ["extendTraces", "react"]) {
+  const fn = window.Plotly && window.Plotly[name];
+  if (!fn) continue;
+  window.Plotly[name] = function (...args) {
+    const t0 = performance.now();
+    try { return fn.apply(this, args); } finally { window.__plotly.push([name, performance.now() - t0]); }
+  };
+}
 """
 
 
@@ -264,6 +273,7 @@ class LatencyRun:
     to_message_ms: list[float]  # commit -> SSE message received in the page (ours only)
     missed: int  # readings never shown (e.g. overwritten between two polls)
     counted: int
+    plotly_ms: dict[str, list[float]]  # synchronous Plotly.extendTraces / Plotly.react time per call
 
 
 def run_latency(
@@ -291,7 +301,9 @@ def run_latency(
         for _t, vital, value in json.loads(data).get("r", []):
             if vital == "hr":
                 arrivals.setdefault(int(value), t)
-    run = LatencyRun([], [], [], 0, 0)
+    run = LatencyRun([], [], [], 0, 0, {})
+    for name, ms in driver.execute_script("return window.__plotly"):
+        run.plotly_ms.setdefault(name, []).append(ms)
     for value, commit in commits[WARMUP:]:
         run.counted += 1
         shown = paints.get(str(value))
@@ -365,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n_updates, n_readings = (10, 6) if args.quick else (50, 30)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per poll
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keeps order with stderr progress
 
     print("Vigil live-update benchmark" + (" (--quick)" if args.quick else ""))
     print(
@@ -437,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{fmt(pct(ours.latency_ms, 50))}/{fmt(pct(ours.latency_ms, 95))}; conventional commit->DOM "
         f"{fmt(pct(conv.to_dom_ms, 50))}/{fmt(pct(conv.to_dom_ms, 95))}"
     )
+    redraws = [
+        f"{who} Plotly.{name} {fmt(pct(ms, 50))}/{fmt(pct(ms, 95))} ms x{len(ms)}"
+        for who, run in (("ours", ours), ("conventional", conv))
+        for name, ms in sorted(run.plotly_ms.items())
+    ]
+    print("main-thread redraws during the latency runs, median/p95 (synchronous part): " + "; ".join(redraws))
     max_bytes = max(sizes["0 min"].ours + sizes["2 h"].ours)
     p95 = pct(ours.latency_ms, 95)
     bytes_ok = max_bytes <= TARGET_BYTES

@@ -24,6 +24,12 @@ IDLE_WAIT_S = 0.5  # longest sleep: bounds how late a stop request is noticed
 BATCH_WINDOW_S = 0.05  # at high replay speeds, gather what falls due in 50 ms into one commit
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's headline: database errors append SQL and links on further lines."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def split_items(items: list[Reading | Event]) -> tuple[list[Reading], list[Event]]:
     readings = [i for i in items if isinstance(i, Reading)]
     events = [i for i in items if isinstance(i, Event)]
@@ -124,6 +130,7 @@ class ReplayRunner:
                     wait = max(wait, BATCH_WINDOW_S)
                 self._wake.wait(IDLE_WAIT_S if wait is None else min(wait, IDLE_WAIT_S))
         except BaseException as exc:  # the thread must report, never die silently
-            log.exception("replay of session %s failed", self.session_id)
+            log.error("replay of session %s failed: %s", self.session_id, first_line(exc))
+            log.debug("replay failure detail", exc_info=True)
             self.error = exc
             self.done.set()

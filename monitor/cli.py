@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from adapters.csv_session import CsvError, RecordedSession, read_session_csv
 from adapters.replay import ReplaySource, parse_speed
-from monitor.acquisition import ReplayRunner
+from monitor.acquisition import ReplayRunner, first_line
 from monitor.config import DEMO_SAMPLE, default_db, sample_path
 from monitor.limits import LimitsError, load_limits
 from monitor.store import Store
@@ -179,12 +179,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     recording = read_recording(args)
     store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed)
     if args.headless:
+        logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
         while not runner.wait(1.0):
             pass
         runner.stop()
         if runner.error is not None:
-            raise UsageError(f"replay failed: {runner.error}")
+            raise UsageError(f"replay failed: {first_line(runner.error)}")
         n_readings, n_events = store.counts(runner.session_id)
         print(f"session {runner.session_id}: {n_readings} readings, {n_events} events")
         return 0
@@ -216,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vigil {args.command}: error: {exc.strerror or exc}", file=sys.stderr)
     except Exception as exc:  # the promise: one line, never a traceback
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
-        print(f"vigil {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"vigil {args.command}: error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
     return 2
 
 

@@ -53,8 +53,8 @@ class Limits:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON/TOML-able), omitting unset values."""
-        return {
-            "preset": self.preset,
+        data: dict[str, Any] = {} if self.preset is None else {"preset": self.preset}
+        return data | {
             "vitals": {
                 code: {k: v for k, v in asdict(lim).items() if v is not None} for code, lim in self.vitals.items()
             },

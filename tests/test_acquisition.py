@@ -294,14 +294,10 @@ def test_seek_backward_at_max_speed(store: Store, make_runner: Callable[..., Rep
     assert store.events_upto(sid) == EVENTS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG adapters/replay.py ReplaySource.seek: seeking forward then back while paused moves _next past "
-    "readings that were never delivered, so they are never stored",
-)
 def test_seek_forward_then_back_while_paused_loses_nothing(
     store: Store, make_runner: Callable[..., ReplayRunner]
 ) -> None:
+    """Regression: the second (backward) seek used to skip readings the first one had made due."""
     clock = FakeClock()
     runner = make_runner(1, clock)
     sid = runner.session_id

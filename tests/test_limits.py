@@ -386,11 +386,10 @@ def test_overridden_preset_round_trips(tmp_path: Path) -> None:
     assert parse_limits(limits.to_dict()) == limits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG monitor/limits.py Limits.to_dict emits 'preset': None for a limit set without a preset, "
-    "which parse_limits refuses ('preset must be a name, got None')",
-)
 def test_limits_without_preset_round_trip(tmp_path: Path) -> None:
+    """Regression: to_dict() used to emit "preset": None, which parse_limits refused."""
     limits = load_limits(toml_file(tmp_path, "[vitals.hr]\nhigh = 120\nlow = 45\n[baseline]\nhr = 70\n"))
+    assert limits.preset is None
     assert parse_limits(limits.to_dict()) == limits
+    assert parse_limits(json.loads(json.dumps(limits.to_dict()))) == limits
+    assert parse_limits(Limits().to_dict()) == Limits()

@@ -304,12 +304,8 @@ def test_seek_backward_after_the_end_replays_again() -> None:
     assert seconds_of(source.due(0.0)) == [7, 8, 9]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG adapters/replay.py ReplaySource.seek: a backward seek sets _next = bisect_right(target) "
-    "even when items before the target were due but not yet taken by due(); they are never delivered",
-)
 def test_seek_backward_never_skips_items_that_were_not_yet_delivered() -> None:
+    """Regression: a backward seek used to jump past items that were due but not yet taken."""
     source = ReplaySource(hr_series(11), 1.0, now=0.0)
     delivered = seconds_of(source.due(0.0))
     assert delivered == [0]
@@ -363,3 +359,54 @@ def test_every_item_is_delivered_once_in_time_order(
     while not source.finished:
         delivered += source.due(now)
     assert delivered == items
+
+
+# -- property: with seeks both ways, a consumer that drops what it holds after a rewind ends with every item once --
+
+_seek_op = st.one_of(_op, st.tuples(st.just("seek"), st.floats(min_value=-40.0, max_value=40.0)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=40),
+    ops=st.lists(st.tuples(_seek_op, st.booleans()), max_size=30),
+    batch=st.integers(min_value=1, max_value=7),
+)
+def test_rewind_and_redeliver_yields_every_item_exactly_once(
+    offsets: list[int], ops: list[tuple[tuple[str, float], bool]], batch: int
+) -> None:
+    """What the runner does with a store: keep what is delivered, drop everything after the target on a rewind.
+
+    The consumer does not always take what is due before the next control (`take`), as a runner that is
+    still waiting out its batch window when the user clicks.
+    """
+    times = [sum(offsets[: i + 1]) for i in range(len(offsets))]
+    items = [Reading(at(t), "hr", float(i)) for i, t in enumerate(times)]
+    now = 0.0
+    source = ReplaySource(items, 1.0, now=now, batch_size=batch)
+    kept: list[Reading | Event] = []
+    for (op, arg), take in ops:
+        if op == "advance":
+            now += arg
+        elif op == "pause":
+            source.pause(now)
+        elif op == "resume":
+            source.resume(now)
+        elif op == "speed":
+            source.set_speed(arg, now)
+        else:
+            before = source.position(now)
+            target = before + timedelta(seconds=arg)
+            rewound = source.seek(target, now)
+            assert rewound == (min(max(target, source.start), source.end) < before)
+            assert source.position(now) == min(max(target, source.start), source.end)
+            if rewound:
+                kept = [i for i in kept if i.time <= source.position(now)]
+        if take:
+            kept += source.due(now)
+        assert all(i.time <= source.position(now) for i in kept)  # nothing is delivered ahead of the clock
+    source.resume(now)
+    source.set_speed("max", now)
+    while not source.finished:
+        kept += source.due(now)
+    assert kept == items

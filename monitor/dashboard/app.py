@@ -101,11 +101,16 @@ def register_live_callbacks(app: Dash) -> None:
         Input("stream-config", "data"),
     )
     app.clientside_callback(
-        ClientsideFunction("vigil", "apply"),
-        Output("trend", "extendData"),
+        ClientsideFunction("vigil", "applyLatest"),
         Output("latest", "data"),
         Input("stream-tick", "data"),
         State("latest", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "applyTrend"),
+        Output("trend", "extendData"),
+        Input("trend-tick", "data"),
         State("stream-config", "data"),
         prevent_initial_call=True,
     )

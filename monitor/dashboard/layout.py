@@ -85,6 +85,7 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                          className="disclaimer"),
                 dcc.Store(id="stream-config", data=stream_config),
                 dcc.Store(id="stream-tick", data=0),
+                dcc.Store(id="trend-tick", data=0),
                 dcc.Store(id="latest", data=latest),
                 dcc.Store(id="seek-request"),
                 dcc.Interval(id="clock-tick", interval=1000),  # clocks and ages only, never data

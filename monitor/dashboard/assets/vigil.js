@@ -1,14 +1,19 @@
 /* Vigil bed view, browser side.
  *
- * One native EventSource per tab feeds a queue; each message bumps the `stream-tick` store and
- * `apply` drains the queue into one `extendData` for the trend (bounded by maxPoints) and the
- * latest value of each vital. `render` turns those into numerics, ages and stale greying on every
+ * One native EventSource per tab feeds two queues. Each message bumps `stream-tick`, and
+ * `applyLatest` folds it into the latest value of each vital at once; a moment later `trend-tick`
+ * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
+ * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives). Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  */
 (function () {
   "use strict";
-  const state = { es: null, session: null, applied: [0, 0], queue: [], seq: 0, sliderValue: null };
+  const state = {
+    es: null, session: null, applied: [0, 0], sliderValue: null,
+    latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
+  };
+  const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
 
   function pad(n) { return String(n).padStart(2, "0"); }
@@ -66,43 +71,64 @@
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length);
       if (carriesData && isRepeat(cursor)) return;
       if (cursor) state.applied = cursor;
-      state.queue.push(data);
+      state.latestQueue.push(data);
+      state.trendQueue.push(data);
       state.seq += 1;
       window.dash_clientside.set_props("stream-tick", { data: state.seq });
+      if (!state.trendPending) {
+        state.trendPending = true;
+        setTimeout(() => {
+          state.trendPending = false;
+          window.dash_clientside.set_props("trend-tick", { data: state.seq });
+        }, TREND_DELAY_MS);
+      }
     };
     state.es = es;
     return "Connecting…";
   }
 
-  function apply(_tick, latest, config) {
-    const messages = state.queue.splice(0, state.queue.length);
-    if (!messages.length) return [noUpdate(), noUpdate()];
+  /* Numerics first: fold new messages into the latest value of each vital, the dose time, the clock. */
+  function applyLatest(_tick, latest) {
+    const messages = state.latestQueue.splice(0, state.latestQueue.length);
+    if (!messages.length) return noUpdate();
     const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
+    for (const msg of messages) {
+      if (msg.reset) { window.location.reload(); return noUpdate(); }
+      for (const [t, vital, value] of msg.r || []) {
+        const prev = next.v[vital];
+        if (!prev || t >= prev[0]) next.v[vital] = [t, value];
+      }
+      for (const [t, kind] of msg.e || []) {
+        if ((kind === "dose_start" || kind === "device_1") && (next.dose === null || t < next.dose)) next.dose = t;
+      }
+      if (msg.k) next.k = msg.k;
+    }
+    return next;
+  }
+
+  /* Then the trend: one extendData for everything queued, each trace bounded by its maxPoints. */
+  function applyTrend(_tick, config) {
+    const messages = state.trendQueue.splice(0, state.trendQueue.length);
     const xs = {}, ys = {}, texts = {};
     const push = (i, x, y, t) => {
       if (!(i in xs)) { xs[i] = []; ys[i] = []; texts[i] = []; }
       xs[i].push(x); ys[i].push(y); if (t !== undefined) texts[i].push(t);
     };
     for (const msg of messages) {
-      if (msg.reset) { window.location.reload(); return [noUpdate(), noUpdate()]; }
       for (const [t, vital, value] of msg.r || []) {
         const i = config.traceIndex[vital];
         if (i !== undefined) push(i, t, value);
-        const prev = next.v[vital];
-        if (!prev || t >= prev[0]) next.v[vital] = [t, value];
       }
-      for (const [t, kind, label] of msg.e || []) {
+      for (const [t, , label] of msg.e || []) {
         const ev = config.eventTrace, [lo, hi] = config.eventSpan;
         push(ev, t, lo, ""); push(ev, t, hi, label); push(ev, null, null, "");
-        if ((kind === "dose_start" || kind === "device_1") && (next.dose === null || t < next.dose)) next.dose = t;
       }
-      if (msg.k) next.k = msg.k;
     }
     const indices = Object.keys(xs).map(Number);
-    if (!indices.length) return [noUpdate(), next];
+    if (!indices.length) return noUpdate();
     const pick = (key) => indices.map((i) => config.maxPoints[key][i]);
     const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map((i) => texts[i]) };
-    return [[update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }], next];
+    return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];
   }
 
   function render(latest, _n, config) {
@@ -157,6 +183,6 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    vigil: { connect, apply, render, replayBar, seekFilter },
+    vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
   });
 })();

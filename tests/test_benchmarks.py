@@ -1,0 +1,31 @@
+"""The benchmark scripts still run end to end; their timings are printed for people, never asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LIVE_UPDATE_ROWS = (
+    "bytes/update @0 min",
+    "bytes/update @2 h",
+    "server ms/update @0 min",
+    "server ms/update @2 h",
+    "latency ms @1 reading/s",
+    "targets:",
+)
+
+
+@pytest.mark.browser
+def test_live_update_benchmark_quick_run_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "live_update.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for row in LIVE_UPDATE_ROWS:
+        assert row in result.stdout, f"missing {row!r} in:\n{result.stdout}"
