@@ -162,6 +162,7 @@ def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, limits_p
     zone: tzinfo = UTC if relative_time else local_zone()
     app = create_app(DashboardConfig(store, runner.session_id, limits, zone, timedelta(minutes=args.window), runner))
     server = make_server(args.host, args.port, app.server, threaded=True, fd=bind_listener(args.host, args.port))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     runner.start()
     print(f"Vigil dashboard: http://{args.host}:{server.port}/  (Ctrl+C to stop)", flush=True)
     try:
