@@ -62,6 +62,8 @@ class Event:
 
 
 EVENT_KINDS: tuple[str, ...] = ("dose_start", "dose_end", "device_1", "device_2", "device_3", "note")
+# Events that start the drug's clock: an IV infusion's start, or the first esketamine device.
+DOSE_KINDS: tuple[str, ...] = ("dose_start", "device_1")
 
 
 def parse_event_marker(text: str) -> tuple[str, str]:

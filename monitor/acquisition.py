@@ -118,8 +118,8 @@ class ReplayRunner:
                     wrote = bool(readings or events)
                     if wrote:
                         self.store.write(self.session_id, readings, events)
-                        if self.source.speed == MAX_SPEED or self.source.finished:
-                            self._publish_clock()
+                        if self.source.speed == MAX_SPEED and not self.source.finished:
+                            self._publish_clock()  # at max speed the clock only moves with the data
                     if self.source.finished and not self.done.is_set():
                         self._publish_clock()
                         self.done.set()

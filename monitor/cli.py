@@ -182,8 +182,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.headless:
         logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
-        while not runner.wait(1.0):
-            pass
+        runner.wait()
         runner.stop()
         if runner.error is not None:
             raise UsageError(f"replay failed: {first_line(runner.error)}")

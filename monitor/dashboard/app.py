@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from dash import ClientsideFunction, Dash, Input, Output, State
 
+from adapters.reading import DOSE_KINDS
 from adapters.replay import MAX_SPEED, parse_speed
 from adapters.vitals import NIBP_CODES, VITALS
 from monitor.acquisition import ReplayRunner
@@ -65,8 +66,9 @@ def initial_state(config: DashboardConfig) -> dict:
             "continuous": technical.signal_loss_s,
         },
         "nibp": list(NIBP_CODES),
+        "doseKinds": list(DOSE_KINDS),
     }
-    dose = next((e for e in events if e.kind in ("dose_start", "device_1")), None)
+    dose = next((e for e in events if e.kind in DOSE_KINDS), None)
     latest_data = {
         "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
         "dose": None if dose is None else figures.display_ms(dose.time, tz),
@@ -105,6 +107,7 @@ def register_live_callbacks(app: Dash) -> None:
         Output("latest", "data"),
         Input("stream-tick", "data"),
         State("latest", "data"),
+        State("stream-config", "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

@@ -75,6 +75,11 @@ def event_label(event: Event) -> str:
     return EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
 
 
+def y_axis(row: int) -> str:
+    """Plotly's name for a panel's y axis in layout shapes: y, y2, y3."""
+    return "y" if row == 1 else f"y{row}"
+
+
 def limit_shapes(limits: Limits) -> list[dict]:
     """Layout shapes for the limits: the allowed band of the panel's main vital plus limit lines."""
     shapes: list[dict] = []
@@ -83,7 +88,7 @@ def limit_shapes(limits: Limits) -> list[dict]:
         lim = limits.for_vital(vital)
         if lim.low is None and lim.high is None:
             return
-        axis = "y" if row == 1 else f"y{row}"
+        axis = y_axis(row)
         shapes.append({
             "type": "rect", "name": f"band-{vital}", "xref": "x domain", "x0": 0, "x1": 1, "yref": axis,
             "y0": VITALS[vital].low if lim.low is None else lim.low,
@@ -93,7 +98,7 @@ def limit_shapes(limits: Limits) -> list[dict]:
 
     def lines(vital: str, row: int) -> None:
         lim = limits.for_vital(vital)
-        axis = "y" if row == 1 else f"y{row}"
+        axis = y_axis(row)
         for key, color, dash in (
             ("high", LIMIT_COLOR, "dash"), ("low", LIMIT_COLOR, "dash"),
             ("critical_high", CRITICAL_COLOR, "dot"), ("critical_low", CRITICAL_COLOR, "dot"),

@@ -88,7 +88,7 @@
   }
 
   /* Numerics first: fold new messages into the latest value of each vital, the dose time, the clock. */
-  function applyLatest(_tick, latest) {
+  function applyLatest(_tick, latest, config) {
     const messages = state.latestQueue.splice(0, state.latestQueue.length);
     if (!messages.length) return noUpdate();
     const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
@@ -99,7 +99,7 @@
         if (!prev || t >= prev[0]) next.v[vital] = [t, value];
       }
       for (const [t, kind] of msg.e || []) {
-        if ((kind === "dose_start" || kind === "device_1") && (next.dose === null || t < next.dose)) next.dose = t;
+        if (config.doseKinds.includes(kind) && (next.dose === null || t < next.dose)) next.dose = t;
       }
       if (msg.k) next.k = msg.k;
     }
