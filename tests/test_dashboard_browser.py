@@ -25,7 +25,10 @@ pytestmark = [
 
 WINDOW = timedelta(minutes=30)
 
-TRACE_X = "return document.querySelector('#trend .js-plotly-plot').data.map(t => Array.from(t.x || []))"
+TRACE_X = (
+    "const g = document.querySelector('#trend .js-plotly-plot');"
+    "return g && g.data ? g.data.map(t => Array.from(t.x || [])) : [];"
+)
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -128,3 +131,34 @@ def test_ages_and_stale_values_follow_the_session_clock(dash_duo, tmp_path: Path
     assert "nodata" in dash_duo.find_element("#tile-rr").get_attribute("class")
     assert dash_duo.get_logs() == []
     store.close()
+
+
+def test_speed_and_seek_from_the_bar_reach_the_replay(dash_duo, replay_app) -> None:
+    """The bar's speed choice and seeks go to the server runner; seeking back rebuilds the view from the store."""
+    app, runner, recording = replay_app
+    runner.set_speed(10)
+    runner.start()
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#replay-play", "Pause", timeout=10)
+    set_props = "window.dash_clientside.set_props(arguments[0], arguments[1])"
+
+    dash_duo.driver.execute_script(set_props, "replay-speed", {"value": "120"})
+    wait_for(lambda: runner.source.speed == 120, 10, "the replay to run at 120×")
+
+    start = recording.readings[0].time
+    stored_until = lambda: max(r.time for r in runner.store.latest_readings(runner.session_id).values())  # noqa: E731
+    dash_duo.driver.execute_script(set_props, "replay-seek", {"value": 3600})  # as if the slider were dropped at 1 h
+    wait_for(lambda: stored_until() >= start + timedelta(hours=1), 10, "the catch-up to 1 h")
+    wait_for(lambda: dash_duo.find_element("#replay-position").text.startswith("01:0"), 10, "the position at 1 h")
+
+    runner.pause()
+    dash_duo.wait_for_text_to_equal("#replay-play", "Play", timeout=10)
+    dash_duo.driver.execute_script(set_props, "replay-seek", {"value": 600})  # back to 10 min
+    wait_for(lambda: stored_until() <= start + timedelta(minutes=10), 10, "the store to drop what follows 10 min")
+    # The tab reloads from the store: its HR trace now ends at 10 min and the position says so.
+    hr = TRACE_INDEX["hr"]
+    ten_min = display_ms(start + timedelta(minutes=10), UTC)
+    wait_for(lambda: dash_duo.find_element("#replay-position").text == "00:10:00 / 02:30:00", 15, "position 10 min")
+    last_hr = lambda: (dash_duo.driver.execute_script(TRACE_X) or [[]] * (hr + 1))[hr][-1:]  # noqa: E731
+    wait_for(lambda: last_hr() == [ten_min], 15, "the rebuilt trend")
+    assert [e for e in dash_duo.get_logs() if "EventSource" not in e["message"]] == []

@@ -140,6 +140,7 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
         Output("replay-play", "children"),
         Input("latest", "data"),
         Input("clock-tick", "n_intervals"),
+        State("replay-seek", "value"),
     )
     app.clientside_callback(
         ClientsideFunction("vigil", "seekFilter"),

@@ -162,24 +162,29 @@
     ];
   }
 
-  function replayBar(latest, _n) {
+  /* The slider follows the replay position, except while a user's move of it has not yet been
+   * taken as a seek: overwriting it then would lose the seek. */
+  function replayBar(latest, _n, sliderNow) {
     const k = latest && latest.k;
     if (!k || k.span[0] === null) return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
     const [start, end] = k.span;
     const now = Math.min(Math.max(sessionNow(latest), start), end);
     const position = Math.round((now - start) / 1000);
-    state.sliderValue = position;
+    const userMovePending = state.sliderValue !== null && sliderNow !== state.sliderValue;
+    if (!userMovePending) state.sliderValue = position;
     return [
       hms(now - start) + " / " + hms(end - start),
       Math.max(1, Math.round((end - start) / 1000)),
-      position,
+      userMovePending ? noUpdate() : position,
       k.speed > 0 ? "Pause" : "Play",
     ];
   }
 
-  /* Only a user's move of the slider is a seek; the once-a-second position update is not. */
+  /* Only a user's move of the slider is a seek; the position updates above are not. */
   function seekFilter(value) {
-    return value === state.sliderValue ? noUpdate() : value;
+    if (value === state.sliderValue) return noUpdate();
+    state.sliderValue = value;
+    return value;
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
