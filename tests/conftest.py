@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -13,6 +16,19 @@ SAMPLE_DATA = ROOT / "sample_data"
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "vigil.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """A real Store on a real SQLite file, closed after the test."""
+    s = Store(db_path)
+    yield s
+    s.close()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

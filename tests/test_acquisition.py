@@ -69,18 +69,6 @@ def thread_alive(session_id: int) -> bool:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "vigil.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = Store(db_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def make_runner(store: Store) -> Iterator[Callable[..., ReplayRunner]]:
     runners: list[ReplayRunner] = []
 
@@ -104,6 +92,15 @@ def kick(runner: ReplayRunner) -> None:
 
 def readings_stored(store: Store, runner: ReplayRunner, n: int) -> Callable[[], bool]:
     return lambda: store.counts(runner.session_id)[0] >= n
+
+
+def advance_until_stored(
+    clock: FakeClock, seconds: float, store: Store, runner: ReplayRunner, n: int, what: str
+) -> None:
+    """Move the replay clock on, wake the runner, and wait until `n` readings are stored."""
+    clock.advance(seconds)
+    kick(runner)
+    wait_until(readings_stored(store, runner, n), what)
 
 
 # -- as fast as possible --
@@ -183,9 +180,7 @@ def test_pause_freezes_and_resume_continues(store: Store, make_runner: Callable[
     runner = make_runner(1, clock)
     sid = runner.session_id
     runner.start()
-    clock.advance(3)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 4), "readings up to 3 s")
+    advance_until_stored(clock, 3, store, runner, 4, "readings up to 3 s")
 
     runner.pause()
     assert runner.source.paused
@@ -195,9 +190,7 @@ def test_pause_freezes_and_resume_continues(store: Store, make_runner: Callable[
     runner.resume()
     info = store.session(sid)
     assert (info.clock_pos, info.clock_speed) == (at(3), 1.0)
-    clock.advance(2)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 6), "readings up to 5 s")
+    advance_until_stored(clock, 2, store, runner, 6, "readings up to 5 s")
     assert store.counts(sid) == (6, 0)  # 3 s + 2 s, not 3 s + 32 s
 
 
@@ -206,15 +199,11 @@ def test_set_speed(store: Store, make_runner: Callable[..., ReplayRunner]) -> No
     runner = make_runner(1, clock)
     sid = runner.session_id
     runner.start()
-    clock.advance(2)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 3), "readings up to 2 s")
+    advance_until_stored(clock, 2, store, runner, 3, "readings up to 2 s")
 
     runner.set_speed(10)
     assert store.session(sid).clock_speed == 10.0
-    clock.advance(1)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 13), "readings up to 12 s")
+    advance_until_stored(clock, 1, store, runner, 13, "readings up to 12 s")
     assert store.counts(sid) == (13, 1)
 
     with pytest.raises(ValueError):
@@ -239,9 +228,7 @@ def test_seek_forward_catches_up(store: Store, make_runner: Callable[..., Replay
     assert store.counts(sid) == (31, 1)
     assert store.session(sid).epoch == 0  # forward: nothing dropped
     assert not runner.done.is_set()
-    clock.advance(1)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 32), "the reading at 31 s")
+    advance_until_stored(clock, 1, store, runner, 32, "the reading at 31 s")
     assert store.counts(sid) == (32, 1)
 
 
@@ -302,9 +289,7 @@ def test_seek_forward_then_back_while_paused_loses_nothing(
     runner = make_runner(1, clock)
     sid = runner.session_id
     runner.start()
-    clock.advance(5)
-    kick(runner)
-    wait_until(readings_stored(store, runner, 6), "readings up to 5 s")
+    advance_until_stored(clock, 5, store, runner, 6, "readings up to 5 s")
     runner.pause()
     runner.seek(at(40))  # the user drags the position bar forward …
     runner.seek(at(20))  # … and back a little, still paused

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,18 +22,6 @@ def at(seconds: float) -> datetime:
 
 def hr(seconds: float, value: float, source: str = "replay") -> Reading:
     return Reading(at(seconds), "hr", value, source)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "vigil.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = Store(db_path)
-    yield s
-    s.close()
 
 
 def key(r: Reading) -> tuple[datetime, str, float, str]:
