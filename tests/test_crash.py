@@ -17,7 +17,12 @@ SAMPLE = "hypertensive.csv"
 
 def stored_rows(db: Path) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT t_us, vital, value FROM readings ORDER BY id").fetchall()
+        try:
+            return conn.execute("SELECT t_us, vital, value FROM readings ORDER BY id").fetchall()
+        except sqlite3.OperationalError as exc:  # the file exists a moment before its schema does
+            if "no such table" in str(exc):
+                return []
+            raise
 
 
 def vigil(*args: str | Path) -> subprocess.CompletedProcess:
