@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import socket
 import sys
@@ -15,8 +16,10 @@ from typing import NoReturn
 from adapters.csv_session import CsvError, RecordedSession, read_session_csv
 from adapters.replay import ReplaySource, parse_speed
 from monitor.acquisition import ReplayRunner, first_line
+from monitor.alarms import PRIORITIES, RANK, evaluate
+from monitor.check_table import episode_table
 from monitor.config import DEMO_SAMPLE, default_db, sample_path
-from monitor.limits import LimitsError, load_limits
+from monitor.limits import PRESETS, Limits, LimitsError, load_limits, load_preset
 from monitor.store import Store
 
 DEMO_SPEED = "20"
@@ -84,6 +87,15 @@ def build_parser() -> Parser:
     common_db(replay)
     common_server(replay)
 
+    check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
+    check.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    check.add_argument("--limits", required=True, metavar="T.toml",
+                       help=f"limits TOML file, or a preset name ({', '.join(PRESETS)})")
+    check.add_argument("--json", action="store_true", help="one JSON object per episode per line")
+    check.add_argument("--fail-on", choices=PRIORITIES, metavar="PRIORITY",
+                       help="exit 1 if any episode reaches this priority (low, medium, high)")
+    common_csv(check)
+
     imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
     imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
@@ -104,6 +116,30 @@ def read_recording(args: argparse.Namespace) -> RecordedSession:
     if not recording.readings and not recording.events:
         raise UsageError(f"{args.file} holds no readings or events")
     return recording
+
+
+def resolve_limits(text: str) -> Limits:
+    """A limits file, or a preset by name when no such file exists."""
+    path = Path(text)
+    if text in PRESETS and not path.exists():
+        return load_preset(text)
+    if not path.is_file():
+        raise UsageError(f"no such limits file: {text} (or name a preset: {', '.join(PRESETS)})")
+    return load_limits(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    limits = resolve_limits(args.limits)
+    recording = read_recording(args)
+    episodes = evaluate(recording.readings, recording.events, limits)
+    if args.json:
+        for episode in episodes:
+            print(json.dumps(episode.to_json()))
+    else:
+        print(episode_table(episodes))
+    if args.fail_on and any(RANK[e.priority] >= RANK[args.fail_on] for e in episodes):
+        return 1
+    return 0
 
 
 def open_store(args: argparse.Namespace) -> Store:
@@ -201,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return serve(args, store, runner, None, recording.relative_time)
 
 
-COMMANDS = {"demo": cmd_demo, "replay": cmd_replay, "import": cmd_import}
+COMMANDS = {"check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
