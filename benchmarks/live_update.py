@@ -161,6 +161,7 @@ def new_session(store: Store, name: str, end: datetime, length: timedelta) -> in
     """A session holding `length` of data ending just before `end` (1 Hz vitals, NIBP every 5 min)."""
     sid = store.create_session(name, "live", bed="bed-1")
     start = end - length
+    store.save_limits(sid, load_preset(PRESET).to_dict(), start, "benchmark")
     store.write(sid, [], [Event(start, "dose_start", source=SOURCE)])
     seconds = int(length.total_seconds())
     chunk = 600
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             driver = chrome()
             try:
                 driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SSE_SPY_JS})
-                ours_app = create_app(DashboardConfig(store, sid, limits))
+                ours_app = create_app(DashboardConfig(store, sid))
                 with serve(ours_app) as url:
                     ours = timed("ours", lambda: run_latency(
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",

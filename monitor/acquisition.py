@@ -1,7 +1,8 @@
 """The acquisition runner: a thread that moves a source's readings into the store, and nothing else.
 
 Started by the CLI (never at import), it is the single writer for its session: each batch that
-falls due is committed in one transaction before anything may show or alarm on it. Replay controls
+falls due is committed in one transaction before anything may show or alarm on it; then the live
+alarm engine (if given) evaluates it, and the replay clock ticks it between batches. Replay controls
 (pause, resume, speed, seek) are applied under a lock and wake the loop at once; the session clock
 is written to the store so every dashboard, in this process or another, shows the same "now".
 """
@@ -16,18 +17,14 @@ from datetime import UTC, datetime
 
 from adapters.reading import Event, Reading
 from adapters.replay import MAX_SPEED, ReplaySource
+from monitor.errors import first_line
+from monitor.live_alarms import LiveAlarms
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.5  # longest sleep: bounds how late a stop request is noticed
 BATCH_WINDOW_S = 0.05  # at high replay speeds, gather what falls due in 50 ms into one commit
-
-
-def first_line(exc: BaseException) -> str:
-    """An error's headline: database errors append SQL and links on further lines."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def split_items(items: list[Reading | Event]) -> tuple[list[Reading], list[Event]]:
@@ -45,10 +42,12 @@ class ReplayRunner:
         session_id: int,
         source: ReplaySource,
         monotonic: Callable[[], float] = time.monotonic,
+        alarms: LiveAlarms | None = None,
     ) -> None:
         self.store = store
         self.session_id = session_id
         self.source = source
+        self.alarms = alarms
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -88,6 +87,8 @@ class ReplayRunner:
         def apply(now: float) -> None:
             if self.source.seek(target, now):
                 self.store.truncate_after(self.session_id, self.source.position(now))
+                if self.alarms is not None:
+                    self.alarms.rebuild(self.source.position(now))
                 self.done.clear()
 
         self._control(apply)
@@ -118,8 +119,12 @@ class ReplayRunner:
                     wrote = bool(readings or events)
                     if wrote:
                         self.store.write(self.session_id, readings, events)
+                        if self.alarms is not None:  # only what is committed is alarmed on
+                            self.alarms.process(readings, events)
                         if self.source.speed == MAX_SPEED and not self.source.finished:
                             self._publish_clock()  # at max speed the clock only moves with the data
+                    if self.alarms is not None and self.source.speed != MAX_SPEED and not self.source.paused:
+                        self.alarms.tick(self.source.position(now))
                     if self.source.finished and not self.done.is_set():
                         self._publish_clock()
                         self.done.set()

@@ -170,7 +170,8 @@ class AlarmEngine:
         self.expect_dose = expect_dose
         self.now: datetime | None = None
         self.first_row: datetime | None = None
-        self.late = 0  # readings older than the vital's previous one: stored, but not evaluated
+        self.late = 0  # readings older than the vital's previous one: not evaluated
+        self.repeats = 0  # further readings of a vital at the same instant: not evaluated
         self._runs: dict[tuple[str, str, str], _Run] = {}
         self._baselines = {code: _Baseline(code) for code in VITAL_CODES}
         self._last_time: dict[str, datetime] = {}
@@ -178,6 +179,7 @@ class AlarmEngine:
         self._continuous_seen: dict[str, datetime] = {}  # source -> its last continuous reading
         self._lost: dict[str, _Silence] = {}
         self._nibp: _Silence | None = None
+        self._limits_since: datetime | None = None  # no technical alarm is announced before its limits applied
 
     # -- inputs --
 
@@ -185,6 +187,7 @@ class AlarmEngine:
         """New limits apply to readings from `at` on; open runs continue or end by the new ones."""
         out = self.tick(at)
         self.limits = limits
+        self._limits_since = at
         return out
 
     def event(self, e: Event) -> list[Episode]:
@@ -204,8 +207,13 @@ class AlarmEngine:
         if r.vital not in VITALS:
             return out
         previous = self._last_time.get(r.vital)
-        if previous is not None and r.time < previous:
-            self.late += 1
+        if previous is not None and r.time <= previous:
+            # One reading per vital per instant, as the store keeps one per source, vital and time;
+            # otherwise two runs could share an onset, and with it their identity.
+            if r.time < previous:
+                self.late += 1
+            else:
+                self.repeats += 1
             return out
         self._last_time[r.vital] = r.time
         if VITALS[r.vital].continuous:
@@ -299,7 +307,8 @@ class AlarmEngine:
             if silence is None and (now - last).total_seconds() > loss_s:
                 silence = self._lost[source] = _Silence(last)
             if silence is not None:
-                silence.episode = self._silence_episode(silence, "signal", "loss", loss_s, now, source)
+                silence.episode = self._silence_episode(silence, "signal", "loss", loss_s, now, self._limits_since,
+                                                        source)
                 out.append(silence.episode)
         overdue_s = self.limits.technical.nibp_overdue_s
         if overdue_s is not None:
@@ -307,15 +316,24 @@ class AlarmEngine:
             if self._nibp is None and (now - since).total_seconds() > overdue_s:
                 self._nibp = _Silence(since)
             if self._nibp is not None:
-                self._nibp.episode = self._silence_episode(self._nibp, "nibp", "overdue", overdue_s, now)
+                self._nibp.episode = self._silence_episode(self._nibp, "nibp", "overdue", overdue_s, now,
+                                                           self._limits_since)
                 out.append(self._nibp.episode)
         return out
 
     @staticmethod
     def _silence_episode(
-        silence: _Silence, vital: str, direction: str, threshold_s: float, now: datetime, source: str = ""
+        silence: _Silence, vital: str, direction: str, threshold_s: float, now: datetime,
+        limits_since: datetime | None, source: str = "",
     ) -> Episode:
-        announced = silence.episode.announced if silence.episode else silence.since + timedelta(seconds=threshold_s)
+        """The silence as an episode; announced when it outlasted the threshold, but never before the
+        threshold was in force (a limit lowered mid-silence alarms from the change on)."""
+        if silence.episode is not None:
+            announced = silence.episode.announced
+        else:
+            announced = silence.since + timedelta(seconds=threshold_s)
+            if limits_since is not None:
+                announced = max(announced, limits_since)
         limit = silence.episode.limit if silence.episode else threshold_s
         length = (now - silence.since).total_seconds()
         return Episode(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import socket
@@ -11,18 +12,23 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from adapters.csv_session import CsvError, RecordedSession, read_session_csv
+from adapters.reading import DOSE_KINDS
 from adapters.replay import ReplaySource, parse_speed
-from monitor.acquisition import ReplayRunner, first_line
 from monitor.alarms import PRIORITIES, RANK, evaluate
 from monitor.check_table import episode_table
-from monitor.config import DEMO_SAMPLE, default_db, sample_path
+from monitor.config import DEMO_SAMPLE, default_db, operator_name, sample_path
+from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, LimitsError, load_limits, load_preset
-from monitor.store import Store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it: `check` starts faster
+    from monitor.acquisition import ReplayRunner
+    from monitor.store import Store
 
 DEMO_SPEED = "20"
+DEMO_PRESET = "iv-ketamine"
 
 
 class UsageError(Exception):
@@ -71,21 +77,29 @@ def build_parser() -> Parser:
         p.add_argument("--port", type=int, default=8050, help="port to serve on (default 8050)")
         p.add_argument("--window", type=float, default=60, help="trend window in minutes (default 60)")
 
+    def common_operator(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--operator", default=operator_name(),
+                       help="name recorded in the audit trail for changes made here (default: $VIGIL_OPERATOR "
+                            "or your login name)")
+
     demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
     demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
     common_db(demo)
     common_server(demo)
+    common_operator(demo)
 
     replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
     replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
-    replay.add_argument("--limits", type=Path, help="limits TOML (default: the iv-ketamine preset)")
+    replay.add_argument("--limits", default=DEMO_PRESET,
+                        help="limits TOML file or preset name (default: the iv-ketamine preset)")
     replay.add_argument("--session", help="session name (default: the file name)")
     replay.add_argument("--bed", default="bed-1", help="bed label shown on screen")
     replay.add_argument("--headless", action="store_true", help="store only, no dashboard; exits when done")
     common_csv(replay)
     common_db(replay)
     common_server(replay)
+    common_operator(replay)
 
     check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
     check.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
@@ -130,8 +144,12 @@ def resolve_limits(text: str) -> Limits:
 
 def cmd_check(args: argparse.Namespace) -> int:
     limits = resolve_limits(args.limits)
-    recording = read_recording(args)
-    episodes = evaluate(recording.readings, recording.events, limits)
+    gc.disable()  # a batch run builds no reference cycles; collections would walk every reading repeatedly
+    try:
+        recording = read_recording(args)
+        episodes = evaluate(recording.readings, recording.events, limits)
+    finally:
+        gc.enable()
     if args.json:
         for episode in episodes:
             print(json.dumps(episode.to_json()))
@@ -143,6 +161,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def open_store(args: argparse.Namespace) -> Store:
+    from monitor.store import Store
+
     return Store(args.db or default_db())
 
 
@@ -162,14 +182,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def prepare_replay(
-    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str
+    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str, limits: Limits
 ) -> tuple[Store, ReplayRunner]:
+    """A replay session with its limits stored and the live alarm engine attached."""
+    from monitor.acquisition import ReplayRunner
+    from monitor.live_alarms import LiveAlarms
+
     store = open_store(args)
     session_id = store.create_session(
         name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time
     )
     source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
-    return store, ReplayRunner(store, session_id, source)
+    store.save_limits(session_id, limits.to_dict(), source.start, who=args.operator)
+    has_dose = any(e.kind in DOSE_KINDS for e in recording.events)
+    alarms = LiveAlarms(store, session_id, expect_dose=has_dose)
+    return store, ReplayRunner(store, session_id, source, alarms=alarms)
 
 
 def bind_listener(host: str, port: int) -> int:
@@ -186,17 +213,15 @@ def bind_listener(host: str, port: int) -> int:
     return sock.detach()
 
 
-def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, limits_path: Path | None,
-          relative_time: bool) -> int:
+def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, relative_time: bool) -> int:
     """Bind the port first (a busy port is a one-line error), then start the replay and serve."""
     from werkzeug.serving import make_server  # Dash and its server load only when serving
 
     from monitor.dashboard.app import DashboardConfig, create_app, local_zone
 
-    limits = load_limits(limits_path)
-    store.save_limits(runner.session_id, limits.to_dict(), runner.source.start, who="vigil-cli")
     zone: tzinfo = UTC if relative_time else local_zone()
-    app = create_app(DashboardConfig(store, runner.session_id, limits, zone, timedelta(minutes=args.window), runner))
+    app = create_app(DashboardConfig(store, runner.session_id, zone, timedelta(minutes=args.window), runner,
+                                     operator=args.operator))
     server = make_server(args.host, args.port, app.server, threaded=True, fd=bind_listener(args.host, args.port))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     runner.start()
@@ -210,11 +235,9 @@ def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, limits_p
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    limits_path = args.limits
-    if limits_path is not None:
-        load_limits(limits_path)  # refuse a bad limits file before anything starts
+    limits = resolve_limits(args.limits)  # refuse a bad limits file before anything starts
     recording = read_recording(args)
-    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed)
+    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed, limits)
     if args.headless:
         logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
@@ -223,18 +246,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if runner.error is not None:
             raise UsageError(f"replay failed: {first_line(runner.error)}")
         n_readings, n_events = store.counts(runner.session_id)
-        print(f"session {runner.session_id}: {n_readings} readings, {n_events} events")
+        n_alarms = len(store.alarms_since(runner.session_id))
+        print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
         return 0
-    return serve(args, store, runner, limits_path, recording.relative_time)
+    return serve(args, store, runner, recording.relative_time)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
-    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1")
+    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET))
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
-    return serve(args, store, runner, None, recording.relative_time)
+    return serve(args, store, runner, recording.relative_time)
 
 
 COMMANDS = {"check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import}

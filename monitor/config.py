@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from importlib import resources
 from pathlib import Path
@@ -23,3 +24,17 @@ def sample_path(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"bundled sample {name} is missing; reinstall Vigil")
     return path
+
+
+def operator_name() -> str:
+    """Who the audit trail names for changes made at this station until logins exist (issue 6).
+
+    `VIGIL_OPERATOR`, else the login name of the account running Vigil.
+    """
+    name = os.environ.get("VIGIL_OPERATOR", "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "operator"

@@ -19,7 +19,14 @@ from adapters.vitals import VITALS
 
 
 class LimitsError(ValueError):
-    """A limit set that must not be applied; the message says which key and why."""
+    """A limit set that must not be applied; the message says which key and why.
+
+    `keys` are the dotted names concerned (`vitals.sbp.high`), so an editor can mark those fields.
+    """
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
 THRESHOLD_KEYS = ("critical_low", "low", "high", "critical_high")
@@ -33,6 +40,9 @@ class VitalLimits:
     critical_high: float | None = None
     rise: float | None = None
     delay_s: float | None = None
+
+
+NO_LIMITS = VitalLimits()  # shared: the engine asks for a vital's limits twice per reading
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class Limits:
     baseline: dict[str, float] = field(default_factory=dict)
 
     def for_vital(self, vital: str) -> VitalLimits:
-        return self.vitals.get(vital, VitalLimits())
+        return self.vitals.get(vital, NO_LIMITS)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON/TOML-able), omitting unset values."""
@@ -65,7 +75,7 @@ class Limits:
 
 def _number(where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise LimitsError(f"{where} must be a number, got {value!r}")
+        raise LimitsError(f"{where} must be a number, got {value!r}", (where,))
     return float(value)
 
 
@@ -88,16 +98,19 @@ def _vital_limits(code: str, table: dict[str, Any], base: VitalLimits) -> VitalL
         v = getattr(merged, key)
         if v is not None and not vital.plausible(v):
             raise LimitsError(
-                f"{where}.{key} = {v:g} is outside the plausible {code} range {vital.low:g}–{vital.high:g}"
+                f"{where}.{key} = {v:g} is outside the plausible {code} range {vital.low:g}–{vital.high:g}",
+                (f"{where}.{key}",),
             )
     ordered = [(key, getattr(merged, key)) for key in THRESHOLD_KEYS if getattr(merged, key) is not None]
     for (k1, v1), (k2, v2) in pairwise(ordered):
         if not v1 < v2:
-            raise LimitsError(f"{where}: {k1} ({v1:g}) must be below {k2} ({v2:g})")
+            raise LimitsError(f"{where}: {k1} ({v1:g}) must be below {k2} ({v2:g})", (f"{where}.{k1}", f"{where}.{k2}"))
     if merged.rise is not None and not 0 < merged.rise <= vital.high - vital.low:
-        raise LimitsError(f"{where}.rise must be a positive number of {vital.unit}, got {merged.rise:g}")
+        raise LimitsError(f"{where}.rise must be a positive number of {vital.unit}, got {merged.rise:g}",
+                          (f"{where}.rise",))
     if merged.delay_s is not None and not 0 <= merged.delay_s <= 300:
-        raise LimitsError(f"{where}.delay_s must be between 0 and 300 seconds, got {merged.delay_s:g}")
+        raise LimitsError(f"{where}.delay_s must be between 0 and 300 seconds, got {merged.delay_s:g}",
+                          (f"{where}.delay_s",))
     return merged
 
 
@@ -117,15 +130,26 @@ def parse_limits(data: dict[str, Any], base: Limits | None = None) -> Limits:
     for key, value in tech_table.items():
         seconds = _number(f"technical.{key}", value)
         if not 0 < seconds <= 86400:
-            raise LimitsError(f"technical.{key} must be between 0 and 86400 seconds, got {seconds:g}")
+            raise LimitsError(f"technical.{key} must be between 0 and 86400 seconds, got {seconds:g}",
+                              (f"technical.{key}",))
         technical = replace(technical, **{key: seconds})
     baseline = dict(base.baseline)
     for code, value in _check_keys("baseline", data.get("baseline", {}), set(VITALS)).items():
         v = _number(f"baseline.{code}", value)
         if not VITALS[code].plausible(v):
-            raise LimitsError(f"baseline.{code} = {v:g} is outside the plausible {code} range")
+            raise LimitsError(f"baseline.{code} = {v:g} is outside the plausible {code} range", (f"baseline.{code}",))
         baseline[code] = v
     return Limits(preset=data.get("preset", base.preset), vitals=vitals, technical=technical, baseline=baseline)
+
+
+def limits_from_stored(data: dict[str, Any]) -> Limits:
+    """Limits saved with `Limits.to_dict`: exactly those values; the preset is only their label.
+
+    (Parsing them with `parse_limits` would start from the preset and bring back values a clinician
+    had deliberately cleared.)
+    """
+    exact = parse_limits({key: value for key, value in data.items() if key != "preset"})
+    return replace(exact, preset=data.get("preset"))
 
 
 PRESETS = ("iv-ketamine", "esketamine", "news2")

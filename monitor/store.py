@@ -23,92 +23,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.reading import Event, Reading
+from monitor.alarms import Episode
+from monitor.schema import alarms, audit, events, limits, metadata, readings, sessions
 from monitor.timeutil import from_us, to_us
-
-metadata = sa.MetaData()
-
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),  # replay | import | live
-    sa.Column("bed", sa.String(50), nullable=False, default="bed-1"),
-    sa.Column("origin", sa.Text, nullable=False, default=""),  # file path or port URL
-    sa.Column("relative_time", sa.Boolean, nullable=False, default=False),
-    sa.Column("created_us", sa.BigInteger, nullable=False),
-    # Session clock: position = clock_pos_us + (wall - clock_wall_us) * clock_speed.
-    sa.Column("clock_pos_us", sa.BigInteger),
-    sa.Column("clock_wall_us", sa.BigInteger),
-    sa.Column("clock_speed", sa.Float),
-    sa.Column("span_start_us", sa.BigInteger),  # recording extent, for replay position bars
-    sa.Column("span_end_us", sa.BigInteger),
-    sa.Column("epoch", sa.Integer, nullable=False, default=0),  # bumped when a replay rewinds
-    sqlite_autoincrement=True,
-)
-
-readings = sa.Table(
-    "readings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
-    sa.Column("t_us", sa.BigInteger, nullable=False),
-    sa.Column("vital", sa.String(8), nullable=False),
-    sa.Column("value", sa.Float, nullable=False),
-    sa.Column("source", sa.String(100), nullable=False),
-    sa.Column("device_us", sa.BigInteger),
-    sa.Column("measured_us", sa.BigInteger),
-    sa.Column("flags", sa.String(200), nullable=False, default=""),
-    sa.UniqueConstraint("session_id", "source", "vital", "t_us", name="uq_reading"),
-    sa.Index("ix_readings_session_time", "session_id", "t_us"),
-    sa.Index("ix_readings_session_id", "session_id", "id"),
-    sqlite_autoincrement=True,
-)
-
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
-    sa.Column("t_us", sa.BigInteger, nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("text", sa.Text, nullable=False, default=""),
-    sa.Column("source", sa.String(100), nullable=False),
-    sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
-    sa.Index("ix_events_session_id", "session_id", "id"),
-    sqlite_autoincrement=True,
-)
-
-limits = sa.Table(
-    "limits",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("effective_us", sa.BigInteger, nullable=False),
-    sa.Column("who", sa.String(100), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),  # JSON of monitor.limits.Limits.to_dict()
-    sa.UniqueConstraint("session_id", "version", name="uq_limits_version"),
-    sqlite_autoincrement=True,
-)
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Position in a session's stream: the last reading id and last event id already delivered."""
+    """Position in a session's stream: the last reading id, event id and alarm revision delivered."""
 
     reading: int = 0
     event: int = 0
+    alarm: int = 0
 
     def __str__(self) -> str:
-        return f"{self.reading}-{self.event}"
+        return f"{self.reading}-{self.event}-{self.alarm}"
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor:
-        """Parse `r-e`; anything malformed means "from the start", never an error."""
+        """Parse `r-e-a`; anything malformed means "from the start", never an error."""
         try:
-            r, e = (text or "").split("-")
-            return cls(max(int(r), 0), max(int(e), 0))
+            r, e, a = (text or "").split("-")
+            return cls(max(int(r), 0), max(int(e), 0), max(int(a), 0))
         except ValueError:
             return cls()
 
@@ -126,6 +62,37 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class StoredAlarm:
+    """An alarm episode as stored: the engine's snapshot plus its acknowledgement."""
+
+    id: int
+    episode: Episode
+    rev: int
+    acked_at: datetime | None
+    acked_by: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    session_time: datetime | None
+    who: str
+    action: str
+    target: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class LimitsVersion:
+    version: int
+    effective: datetime
+    who: str
+    data: dict
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     id: int
     name: str
@@ -139,6 +106,13 @@ class SessionInfo:
     span_start: datetime | None
     span_end: datetime | None
     epoch: int
+
+    def clock_now(self, wall: datetime) -> datetime | None:
+        """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
+        if self.clock_pos is None or self.clock_wall_us is None:
+            return None
+        elapsed_us = max(0, to_us(wall) - self.clock_wall_us)
+        return from_us(to_us(self.clock_pos) + int(elapsed_us * (self.clock_speed or 0.0)))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -253,6 +227,14 @@ class Store:
 
     # -- writes --
 
+    def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict], update: list[str]) -> sa.Executable:
+        dialect = self.engine.dialect.name
+        module = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect)
+        if module is None:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise RuntimeError(f"unsupported database dialect {dialect}")
+        stmt = module.insert(table).values(rows)
+        return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+
     def _insert_ignoring_duplicates(self, conn: Connection, table: sa.Table, rows: list[dict]) -> None:
         if not rows:
             return
@@ -302,6 +284,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(readings.delete().where(readings.c.session_id == session_id, readings.c.t_us > t_us))
             conn.execute(events.delete().where(events.c.session_id == session_id, events.c.t_us > t_us))
+            conn.execute(alarms.delete().where(alarms.c.session_id == session_id, alarms.c.announced_us > t_us))
             conn.execute(
                 sessions.update().where(sessions.c.id == session_id).values(epoch=sessions.c.epoch + 1)
             )
@@ -353,7 +336,8 @@ class Store:
                 sa.select(sa.func.max(readings.c.id)).where(readings.c.session_id == session_id)
             ).scalar()
             e = conn.execute(sa.select(sa.func.max(events.c.id)).where(events.c.session_id == session_id)).scalar()
-        return Cursor(r or 0, e or 0)
+            a = self._alarm_rev(conn, session_id)
+        return Cursor(r or 0, e or 0, a)
 
     def readings_between(
         self,
@@ -416,20 +400,146 @@ class Store:
     # -- limits (versioned per session) --
 
     def save_limits(self, session_id: int, data: dict, effective: datetime, who: str) -> int:
-        """Store a new limits version for the session; returns its version number."""
+        """Store a new limits version, with one audit entry per changed value; returns its version.
+
+        The first version of a session is audited as a whole ("set"), later ones as old → new per key.
+        """
         with self.engine.begin() as conn:
-            current = conn.execute(
-                sa.select(sa.func.max(limits.c.version)).where(limits.c.session_id == session_id)
-            ).scalar()
-            version = (current or 0) + 1
+            previous = conn.execute(
+                sa.select(limits.c.version, limits.c.data)
+                .where(limits.c.session_id == session_id)
+                .order_by(limits.c.version.desc())
+                .limit(1)
+            ).first()
+            version = 1 if previous is None else previous.version + 1
             conn.execute(
                 limits.insert().values(
                     session_id=session_id, version=version, effective_us=to_us(effective), who=who,
                     data=json.dumps(data, sort_keys=True),
                 )
             )
+            old = {} if previous is None else flatten(json.loads(previous.data))
+            new = flatten(data)
+            changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
+                       if old.get(key) != new.get(key)]
+            if previous is None:
+                changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
+            for key, before, after in changes:
+                self._audit(conn, session_id, who, "limits", key, before, after, effective)
         self._notify()
         return version
+
+    def limits_versions(self, session_id: int) -> list[LimitsVersion]:
+        q = sa.select(limits).where(limits.c.session_id == session_id).order_by(limits.c.version)
+        with self.engine.connect() as conn:
+            return [LimitsVersion(row.version, from_us(row.effective_us), row.who, json.loads(row.data))
+                    for row in conn.execute(q)]
+
+    def limits_version(self, session_id: int) -> int:
+        """The newest limits version number (0 if none): cheap enough to poll."""
+        with self.engine.connect() as conn:
+            version = conn.execute(
+                sa.select(sa.func.max(limits.c.version)).where(limits.c.session_id == session_id)
+            ).scalar()
+        return version or 0
+
+    # -- alarms --
+
+    @staticmethod
+    def _alarm_rev(conn: Connection, session_id: int) -> int:
+        rev = conn.execute(sa.select(sa.func.max(alarms.c.rev)).where(alarms.c.session_id == session_id)).scalar()
+        return rev or 0
+
+    def save_alarms(self, session_id: int, episodes: Iterable[Episode]) -> None:
+        """Insert or update episodes by their key; each change gets the next revision of the session."""
+        latest = {e.key: e for e in episodes}
+        if not latest:
+            return
+        with self.engine.begin() as conn:
+            first_rev = self._alarm_rev(conn, session_id) + 1
+            rows = []
+            for rev, e in enumerate(latest.values(), start=first_rev):
+                rows.append({
+                    "session_id": session_id, "vital": e.vital, "kind": e.kind, "direction": e.direction,
+                    "source": e.source, "onset_us": to_us(e.onset), "announced_us": to_us(e.announced),
+                    "end_us": None if e.end is None else to_us(e.end), "priority": e.priority, "peak": e.peak,
+                    "limit_value": e.limit, "value": e.value, "rev": rev,
+                })
+            keys = ["session_id", "vital", "kind", "direction", "source", "onset_us"]
+            update = ["announced_us", "end_us", "priority", "peak", "limit_value", "value", "rev"]
+            for row in rows:
+                conn.execute(self._upsert(alarms, keys, [row], update))
+        self._notify()
+
+    @staticmethod
+    def _alarm(row: Any) -> StoredAlarm:
+        episode = Episode(
+            vital=row.vital, direction=row.direction, kind=row.kind, priority=row.priority,
+            onset=from_us(row.onset_us), announced=from_us(row.announced_us),
+            end=None if row.end_us is None else from_us(row.end_us), peak=row.peak, limit=row.limit_value,
+            value=row.value, source=row.source,
+        )
+        acked = None if row.acked_us is None else from_us(row.acked_us)
+        return StoredAlarm(row.id, episode, row.rev, acked, row.acked_by)
+
+    def alarms_since(self, session_id: int, after_rev: int = 0) -> list[StoredAlarm]:
+        """Alarms created or changed after revision `after_rev`, in revision order."""
+        q = (
+            sa.select(alarms)
+            .where(alarms.c.session_id == session_id, alarms.c.rev > after_rev)
+            .order_by(alarms.c.rev)
+        )
+        with self.engine.connect() as conn:
+            return [self._alarm(row) for row in conn.execute(q)]
+
+    def acknowledge(self, session_id: int, who: str, at: datetime, session_time: datetime | None) -> list[int]:
+        """Acknowledge every unacknowledged alarm that is active or latched; returns their ids.
+
+        One press acknowledges all, as on a bedside monitor; each gets its own audit entry.
+        """
+        with self.engine.begin() as conn:
+            pending = conn.execute(
+                sa.select(alarms).where(
+                    alarms.c.session_id == session_id,
+                    alarms.c.acked_us.is_(None),
+                    sa.or_(alarms.c.end_us.is_(None), alarms.c.priority == "high"),
+                ).order_by(alarms.c.id)
+            ).all()
+            first_rev = self._alarm_rev(conn, session_id) + 1
+            for rev, row in enumerate(pending, start=first_rev):
+                conn.execute(
+                    alarms.update().where(alarms.c.id == row.id).values(acked_us=to_us(at), acked_by=who, rev=rev)
+                )
+                episode = self._alarm(row).episode
+                what = f"{episode.vital} {episode.kind} {episode.direction} ({episode.priority})"
+                self._write_audit(conn, session_id, who, "acknowledge", what, "unacknowledged",
+                                  "acknowledged", at, session_time)
+        if pending:
+            self._notify()
+        return [row.id for row in pending]
+
+    # -- audit (append-only) --
+
+    def _audit(self, conn: Connection, session_id: int, who: str, action: str, target: str, old: Any, new: Any,
+               session_time: datetime | None) -> None:
+        self._write_audit(conn, session_id, who, action, target, old, new, datetime.now(UTC), session_time)
+
+    @staticmethod
+    def _write_audit(conn: Connection, session_id: int, who: str, action: str, target: str, old: Any, new: Any,
+                     at: datetime, session_time: datetime | None) -> None:
+        conn.execute(audit.insert().values(
+            session_id=session_id, at_us=to_us(at), session_us=None if session_time is None else to_us(session_time),
+            who=who, action=action, target=target, old=str(old), new=str(new),
+        ))
+
+    def audit_log(self, session_id: int) -> list[AuditEntry]:
+        q = sa.select(audit).where(audit.c.session_id == session_id).order_by(audit.c.id)
+        with self.engine.connect() as conn:
+            return [
+                AuditEntry(row.id, from_us(row.at_us), None if row.session_us is None else from_us(row.session_us),
+                           row.who, row.action, row.target, row.old, row.new)
+                for row in conn.execute(q)
+            ]
 
     def current_limits(self, session_id: int) -> dict | None:
         q = (
@@ -441,3 +551,15 @@ class Store:
         with self.engine.connect() as conn:
             data = conn.execute(q).scalar()
         return None if data is None else json.loads(data)
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """{"vitals": {"sbp": {"high": 180}}} → {"vitals.sbp.high": 180}: what an audit entry names."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat

@@ -29,3 +29,27 @@ def test_live_update_benchmark_quick_run_prints_its_table() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     for row in LIVE_UPDATE_ROWS:
         assert row in result.stdout, f"missing {row!r} in:\n{result.stdout}"
+
+
+CHECK_24H_ROWS = (
+    "rows",
+    "episodes",
+    "parse s",
+    "engine s",
+    "vigil check s (best)",
+    "vigil check s (median)",
+    "target: vigil check on 24 h ≤ 2 s",
+)
+
+
+def test_check_24h_benchmark_quick_run_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "check_24h.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for row in CHECK_24H_ROWS:
+        assert any(line.startswith(row) for line in lines), f"missing {row!r} in:\n{result.stdout}"
+    episodes = next(line for line in lines if line.startswith("episodes"))
+    assert int(episodes.split()[1]) > 0, f"vigil check found no episodes:\n{result.stdout}"

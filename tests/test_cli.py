@@ -23,7 +23,7 @@ from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
-SUMMARY = re.compile(r"session (\d+): (\d+) readings, (\d+) events\n")
+SUMMARY = re.compile(r"session (\d+): (\d+) readings, (\d+) events(?:, \d+ alarms)?\n")
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 GOOD_CSV = """time,sbp,dbp,map,hr,spo2,pr,rr,event
@@ -291,7 +291,7 @@ ERROR_CASES: dict[str, tuple[list[str], list[str]]] = {
     "limits-order": (["replay", "{good}", "--headless", "--limits", "{order}"],
                      ["low (150) must be below high (120)"]),
     "limits-bad-toml": (["replay", "{good}", "--headless", "--limits", "{broken}"], ["not valid TOML"]),
-    "limits-missing": (["replay", "{good}", "--headless", "--limits", "{missing}"], ["cannot read limits file"]),
+    "limits-missing": (["replay", "{good}", "--headless", "--limits", "{missing}"], ["no such limits file"]),
     "start-without-offset": (["import", "{good}", "--start", "2026-11-20T09:00:00"], ["--start", "offset"]),
     "tz-unknown": (["import", "{good}", "--tz", "Mars/Olympus"], ["unknown time zone", "Mars/Olympus"]),
     "naive-time-without-tz": (["import", "{naive}"], ["line 2:", "no UTC offset"]),

@@ -73,4 +73,4 @@ def test_sigkill_mid_replay_keeps_every_committed_reading(tmp_path: Path, sample
     # And a fresh replay of it lands in a session of its own, complete.
     again = vigil("replay", csv_path, "--headless", "--speed", "max", "--db", db)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == f"session 2: {len(expected)} readings, 2 events"
+    assert again.stdout.strip() == f"session 2: {len(expected)} readings, 2 events, 6 alarms"

@@ -46,9 +46,10 @@ def replay_app(tmp_path: Path, sample_data: Path):
     recording = read_session_csv(sample_data / "iv_ketamine.csv")
     store = Store(tmp_path / "vigil.db")
     session_id = store.create_session("browser test", "replay")
+    store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
     source = ReplaySource([*recording.readings, *recording.events], 600, time.monotonic())
     runner = ReplayRunner(store, session_id, source)
-    app = create_app(DashboardConfig(store, session_id, load_preset("iv-ketamine"), UTC, WINDOW, runner))
+    app = create_app(DashboardConfig(store, session_id, UTC, WINDOW, runner))
     yield app, runner, recording
     runner.stop()
     store.close()
@@ -113,13 +114,14 @@ def test_ages_and_stale_values_follow_the_session_clock(dash_duo, tmp_path: Path
     t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
     store = Store(tmp_path / "stale.db")
     sid = store.create_session("stale test", "replay")
+    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
     store.write(sid, [
         Reading(t0, "sbp", 131), Reading(t0, "dbp", 84), Reading(t0, "map", 100),
         Reading(t0 + timedelta(seconds=200), "hr", 77), Reading(t0 + timedelta(seconds=235), "spo2", 96),
     ], [Event(t0 - timedelta(minutes=10), "dose_start")])
     # The session clock stands still (speed 0) 4 min after the NIBP and 40 s after the last HR.
     store.set_clock(sid, t0 + timedelta(seconds=240), datetime.now(UTC), 0.0)
-    dash_duo.start_server(create_app(DashboardConfig(store, sid, load_preset("iv-ketamine"))))
+    dash_duo.start_server(create_app(DashboardConfig(store, sid)))
 
     dash_duo.wait_for_text_to_equal("#num-bp", "131/84", timeout=10)
     dash_duo.wait_for_text_to_equal("#age-bp", "4 min ago", timeout=10)

@@ -241,10 +241,10 @@ def test_a_failed_batch_leaves_nothing_behind(store: Store, db_path: Path) -> No
 
 
 def test_cursor_text_round_trip_and_malformed_means_start() -> None:
-    assert str(Cursor(12, 3)) == "12-3"
-    assert Cursor.parse("12-3") == Cursor(12, 3)
-    assert Cursor.parse(str(Cursor(7, 0))) == Cursor(7, 0)
-    for bad in (None, "", "12", "a-b", "1-2-3", "-1-2", "1.5-2"):
+    assert str(Cursor(12, 3, 4)) == "12-3-4"
+    assert Cursor.parse("12-3-4") == Cursor(12, 3, 4)
+    assert Cursor.parse(str(Cursor(7, 0))) == Cursor(7, 0, 0)
+    for bad in (None, "", "12", "12-3", "a-b-c", "1-2-3-4", "-1-2", "1.5-2-0"):
         assert Cursor.parse(bad) == Cursor(0, 0), bad
     assert Cursor() == Cursor(0, 0)
 

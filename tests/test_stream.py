@@ -28,7 +28,8 @@ def hr(i: int) -> Reading:
 def served(tmp_path: Path) -> Iterator[tuple[Store, int, int]]:
     store = Store(tmp_path / "vigil.db")
     session_id = store.create_session("stream test", "replay")
-    app = create_app(DashboardConfig(store, session_id, load_preset("iv-ketamine")))
+    store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
+    app = create_app(DashboardConfig(store, session_id))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

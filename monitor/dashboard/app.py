@@ -2,8 +2,9 @@
 
 Data flow: the page is built from the store on load (bounded window, cursor taken first so nothing
 is missed or doubled); afterwards `/api/stream` pushes only what is new, and clientside callbacks
-(assets/vigil.js) extend the trend and refresh the numerics. The only server callbacks are user
-actions (replay controls), which go to the in-process replay runner.
+(assets/vigil.js) extend the trend and refresh the numerics, and assets/vigil_alarms.js turns alarm
+changes into the banner, tile colours and sound. Server callbacks are user actions only: replay
+controls (to the in-process runner), acknowledging alarms and editing limits (to the store).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from dash import ClientsideFunction, Dash, Input, Output, State
+from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 
 from adapters.reading import DOSE_KINDS
 from adapters.replay import MAX_SPEED, parse_speed
 from adapters.vitals import NIBP_CODES, VITALS
 from monitor.acquisition import ReplayRunner
 from monitor.dashboard import figures
+from monitor.dashboard.alarm_view import AUDIO_PAUSE_S, REMINDER_S, alarm_payload, audit_rows
 from monitor.dashboard.layout import bed_view
+from monitor.dashboard.limits_editor import editor, register_limits_callbacks
 from monitor.dashboard.stream import clock_payload, register_stream
-from monitor.limits import Limits
+from monitor.limits import Limits, limits_from_stored
 from monitor.store import Store
 
 
@@ -28,10 +31,10 @@ from monitor.store import Store
 class DashboardConfig:
     store: Store
     session_id: int
-    limits: Limits
     display_tz: tzinfo = UTC
     window: timedelta = timedelta(hours=1)
     runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
+    operator: str = "operator"  # who the audit trail names for changes made here (until logins exist)
 
 
 def max_points(window: timedelta) -> dict[str, list[int]]:
@@ -52,8 +55,10 @@ def initial_state(config: DashboardConfig) -> dict:
     start = None if newest is None else newest - config.window
     window_readings = store.readings_between(sid, start, None, max_id=cursor.reading)
     events = store.events_upto(sid, cursor.event)
-    figure = figures.trend_figure(window_readings, events, config.limits, tz)
-    technical = config.limits.technical
+    stored_limits = store.current_limits(sid)
+    limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
+    figure = figures.trend_figure(window_readings, events, limits, tz)
+    technical = limits.technical
     stream_config = {
         "session": sid,
         "cursor": str(cursor),
@@ -67,6 +72,8 @@ def initial_state(config: DashboardConfig) -> dict:
         },
         "nibp": list(NIBP_CODES),
         "doseKinds": list(DOSE_KINDS),
+        "audioPauseS": AUDIO_PAUSE_S,
+        "reminderS": REMINDER_S,
     }
     dose = next((e for e in events if e.kind in DOSE_KINDS), None)
     latest_data = {
@@ -74,7 +81,12 @@ def initial_state(config: DashboardConfig) -> dict:
         "dose": None if dose is None else figures.display_ms(dose.time, tz),
         "k": clock_payload(info, tz),
     }
-    return {"info": info, "figure": figure.to_dict(), "stream_config": stream_config, "latest": latest_data}
+    alarms = [alarm_payload(a, tz) for a in store.alarms_since(sid) if a.rev <= cursor.alarm]
+    return {
+        "info": info, "figure": figure.to_dict(), "stream_config": stream_config, "latest": latest_data,
+        "alarms": alarms, "limits": limits, "limits_version": store.limits_version(sid),
+        "audit": audit_rows(store.audit_log(sid), tz),
+    }
 
 
 def create_app(config: DashboardConfig) -> Dash:
@@ -85,12 +97,15 @@ def create_app(config: DashboardConfig) -> Dash:
         state = initial_state(config)
         return bed_view(
             bed=state["info"].bed, session_name=state["info"].name, figure=state["figure"],
-            stream_config=state["stream_config"], latest=state["latest"],
+            stream_config=state["stream_config"], latest=state["latest"], alarms=state["alarms"],
+            limits_panel=editor(state["limits"], state["limits_version"]), audit=state["audit"],
             replay_speed=None if config.runner is None else speed_label(config.runner.source.speed),
         )
 
     app.layout = serve_layout
     register_live_callbacks(app)
+    register_alarm_callbacks(app, config)
+    register_limits_callbacks(app, config.store, config.session_id, config.operator, config.display_tz)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
     return app
@@ -129,8 +144,46 @@ def register_live_callbacks(app: Dash) -> None:
         Output("elapsed", "children"), Output("clock-text", "children"),
         Input("latest", "data"),
         Input("clock-tick", "n_intervals"),
+        Input("alarm-tick", "data"),
         State("stream-config", "data"),
     )
+
+
+def register_alarm_callbacks(app: Dash, config: DashboardConfig) -> None:
+    """The banner, sound and history are drawn in the browser; acknowledging is a server action."""
+    app.clientside_callback(
+        ClientsideFunction("vigilAlarms", "renderAlarms"),
+        Output("alarm-banner", "children"), Output("alarm-bar", "className"),
+        Output("audio-pause", "children"), Output("sound-toggle", "children"), Output("sound-toggle", "className"),
+        Output("sound-toggle", "color"), Output("alarm-history", "rowData"),
+        Input("alarm-tick", "data"),
+        Input("clock-tick", "n_intervals"),
+        Input("audio-pause", "n_clicks"),
+        Input("sound-toggle", "n_clicks"),
+        State("alarms-initial", "data"),
+        State("stream-config", "data"),
+    )
+
+    @app.callback(
+        Output("audit-grid", "rowData", allow_duplicate=True),
+        Input("ack-button", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def acknowledge(_clicks: int) -> list[dict]:
+        store, sid = config.store, config.session_id
+        wall = datetime.now(UTC)
+        store.acknowledge(sid, config.operator, wall, store.session(sid).clock_now(wall))
+        return audit_rows(store.audit_log(sid), config.display_tz)
+
+    @app.callback(
+        Output("audit-grid", "rowData", allow_duplicate=True),
+        Input("panels", "value"),
+        prevent_initial_call=True,
+    )
+    def refresh_audit(panel: str | None) -> list[dict]:
+        if panel != "audit":
+            return no_update
+        return audit_rows(config.store.audit_log(config.session_id), config.display_tz)
 
 
 def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:

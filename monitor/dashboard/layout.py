@@ -1,9 +1,11 @@
-"""The bed view's components: numerics tiles, trend, replay bar. Built from data, no callbacks here."""
+"""The bed view's components: alarm bar, numerics tiles, trend, replay bar, panels. Built from data, no callbacks."""
 
 from __future__ import annotations
 
 import dash_mantine_components as dmc
 from dash import dcc, html
+
+from monitor.dashboard.alarm_view import alarm_bar, alarm_history_grid, audit_grid
 
 SPEEDS = ("1", "2", "5", "10", "20", "60", "120", "300", "1000", "max")
 
@@ -66,8 +68,25 @@ def replay_bar(speed: str) -> html.Div:
     )
 
 
-def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, latest: dict,
-             replay_speed: str | None) -> dmc.MantineProvider:
+def panels(limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
+    """Below the trend: what happened (alarms), what is set (limits) and who changed what (audit)."""
+    return dmc.Tabs(
+        id="panels", value="history", className="panels", color="gray",
+        children=[
+            dmc.TabsList([
+                dmc.TabsTab("Alarm history", value="history"),
+                dmc.TabsTab("Limits", value="limits"),
+                dmc.TabsTab("Audit trail", value="audit"),
+            ]),
+            dmc.TabsPanel(alarm_history_grid(), value="history"),
+            dmc.TabsPanel(limits_panel, value="limits"),
+            dmc.TabsPanel(audit_grid(audit), value="audit"),
+        ],
+    )
+
+
+def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, latest: dict, alarms: list[dict],
+             limits_panel: html.Div, audit: list[dict], replay_speed: str | None) -> dmc.MantineProvider:
     """The whole bed page; `replay_speed` (the current replay speed) adds the replay control bar."""
     return dmc.MantineProvider(
         forceColorScheme="dark",
@@ -75,18 +94,22 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
             className="bed-view",
             children=[
                 header(bed, session_name),
+                alarm_bar(),
                 html.Div(className="main", children=[
                     numerics(),
                     html.Div(dcc.Graph(id="trend", figure=figure, config={"displaylogo": False},
                                        className="trend"), className="trend-box"),
                 ]),
                 replay_bar(replay_speed) if replay_speed else html.Div(id="replay-bar", hidden=True),
+                panels(limits_panel, audit),
                 html.Div("Decision support only — not a medical device. Verify values on the bedside monitor.",
                          className="disclaimer"),
                 dcc.Store(id="stream-config", data=stream_config),
                 dcc.Store(id="stream-tick", data=0),
                 dcc.Store(id="trend-tick", data=0),
                 dcc.Store(id="latest", data=latest),
+                dcc.Store(id="alarms-initial", data=alarms),
+                dcc.Store(id="alarm-tick", data=0),
                 dcc.Store(id="seek-request"),
                 dcc.Interval(id="clock-tick", interval=1000),  # clocks and ages only, never data
             ],

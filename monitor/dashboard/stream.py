@@ -17,7 +17,9 @@ from datetime import tzinfo
 from flask import Flask, Response, request
 
 from adapters.reading import Event, Reading
-from monitor.dashboard.figures import display_ms, event_label
+from monitor.dashboard.alarm_view import alarm_payload
+from monitor.dashboard.figures import display_ms, event_label, limit_shapes
+from monitor.limits import Limits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
 
 POLL_S = 0.25
@@ -57,11 +59,23 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def limits_payload(store: Store, session_id: int, version: int) -> dict:
+    """The limits in force as the browser needs them: the bands and lines to draw."""
+    data = store.current_limits(session_id)
+    limits = Limits() if data is None else limits_from_stored(data)
+    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
+
+
 def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) -> Iterator[str]:
-    """Generate SSE text forever: updates when the store changes, a heartbeat comment otherwise."""
+    """Generate SSE text forever: updates when the store changes, a heartbeat comment otherwise.
+
+    Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`)
+    and, on connecting and after each limits change, the limits to draw (`L`).
+    """
     yield "retry: 1000\n\n"
     epoch = store.session(session_id).epoch
     last_clock: dict | None = None
+    last_limits: int | None = None
     last_sent = time.monotonic()
     generation = store.generation
     while True:
@@ -71,15 +85,23 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) ->
             return
         new_readings = store.readings_since(session_id, cursor.reading, BATCH_LIMIT)
         new_events = store.events_since(session_id, cursor.event, BATCH_LIMIT)
+        new_alarms = store.alarms_since(session_id, cursor.alarm)
+        limits_version = store.limits_version(session_id)
         clock = clock_payload(info, tz)
-        if new_readings or new_events or clock != last_clock:
+        if new_readings or new_events or new_alarms or clock != last_clock or limits_version != last_limits:
             cursor = Cursor(
                 new_readings[-1].id if new_readings else cursor.reading,
                 new_events[-1].id if new_events else cursor.event,
+                new_alarms[-1].rev if new_alarms else cursor.alarm,
             )
             data = encode_update([s.reading for s in new_readings], [s.event for s in new_events], tz)
+            if new_alarms:
+                data["a"] = [alarm_payload(a, tz) for a in new_alarms]
             if clock != last_clock:
                 data["k"] = last_clock = clock
+            if limits_version != last_limits:
+                data["L"] = limits_payload(store, session_id, limits_version)
+                last_limits = limits_version
             yield sse_message(data, cursor)
             last_sent = time.monotonic()
             if len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT:

@@ -4,7 +4,8 @@
  * `applyLatest` folds it into the latest value of each vital at once; a moment later `trend-tick`
  * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
  * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
- * change and once a second (ages grow even when nothing arrives). Times are display milliseconds:
+ * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
+ * from vigil_alarms.js. Alarm changes (`a`) and new limits (`L`) ride the same stream. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  */
 (function () {
@@ -46,19 +47,25 @@
 
   function parseCursor(text) {
     const parts = String(text || "").split("-").map(Number);
-    return parts.length === 2 && parts.every(Number.isFinite) ? parts : null;
+    return parts.length === 3 && parts.every(Number.isFinite) ? parts : null;
   }
 
   /* A message whose cursor is not past what this tab already applied is a repeat: never plot twice. */
   function isRepeat(cursor) {
-    return cursor !== null && cursor[0] <= state.applied[0] && cursor[1] <= state.applied[1];
+    return cursor !== null && cursor.every((c, i) => c <= state.applied[i]);
+  }
+
+  /* New limits: redraw the bands and lines in place (the traces and zoom are untouched). */
+  function applyLimits(limits) {
+    const graph = document.querySelector("#trend .js-plotly-plot");
+    if (graph && window.Plotly) window.Plotly.relayout(graph, { shapes: limits.shapes });
   }
 
   function connect(config) {
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
-    state.applied = parseCursor(config.cursor) || [0, 0];
+    state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = "/api/stream?session=" + encodeURIComponent(config.session) +
       "&cursor=" + encodeURIComponent(config.cursor);
     const es = new EventSource(url);
@@ -68,9 +75,14 @@
     es.onmessage = (event) => {
       const cursor = parseCursor(event.lastEventId);
       const data = JSON.parse(event.data);
-      const carriesData = (data.r && data.r.length) || (data.e && data.e.length);
+      const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
       if (cursor) state.applied = cursor;
+      if (data.L) applyLimits(data.L);
+      if (data.a && data.a.length) {
+        window.VigilAlarms.update(data.a);
+        window.dash_clientside.set_props("alarm-tick", { data: Date.now() });
+      }
       state.latestQueue.push(data);
       state.trendQueue.push(data);
       state.seq += 1;
@@ -131,7 +143,7 @@
     return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];
   }
 
-  function render(latest, _n, config) {
+  function render(latest, _n, _alarmTick, config) {
     const now = sessionNow(latest);
     const v = (latest && latest.v) || {};
     const out = {};
@@ -139,6 +151,7 @@
     const tileClass = (key, size, code) => {
       const r = v[code];
       let cls = "tile tile-" + size + " vital-" + key;
+      cls += window.VigilAlarms ? window.VigilAlarms.tileClass(key) : "";
       if (!r) return cls + " nodata";
       if (now !== null && now - r[0] > staleFor(code)) cls += " stale";
       return cls;

@@ -1,0 +1,157 @@
+/* Vigil alarm presentation, browser side: banner, tile colours, sound, audio pause, reminders.
+ *
+ * The store decides which alarms exist (the engine raises and ends them, acknowledgements mark
+ * them); this tab only shows them. An alarm is displayed while active, and a high-priority one
+ * stays (latched) after it ends until acknowledged. Displayed, unacknowledged alarms sound the
+ * pattern of the highest priority among them; acknowledged ones still present get a reminder
+ * every `reminderS`. Audio pause silences this tab for `audioPauseS`, with a countdown, unless a
+ * new alarm of higher priority than any sounding at the pause breaks through. Times for pause and
+ * reminders are wall-clock: they are about the nurse, not the replayed session.
+ */
+(function () {
+  "use strict";
+  const RANK = { low: 0, medium: 1, high: 2 };
+  const MARK = { high: "!!!", medium: "!!", low: "!" };
+  const SOUND_CHECK_MS = 250;
+  const state = {
+    alarms: new Map(), seeded: false, config: null,
+    pausedUntil: 0, pauseRank: -1, pauseIds: new Set(),
+    lastBurst: 0, lastRank: -1, reminded: new Map(),
+  };
+  const noUpdate = () => window.dash_clientside.no_update;
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function clockText(ms) { return new Date(ms).toISOString().substring(11, 19); }
+
+  /* Fold alarm snapshots in; a snapshot older than the one held (by revision) is ignored. */
+  function update(list) {
+    for (const a of list || []) {
+      const held = state.alarms.get(a.id);
+      if (!held || held.rev < a.rev) state.alarms.set(a.id, a);
+    }
+  }
+
+  function seed(initial, config) {
+    if (state.seeded) return;
+    state.seeded = true;
+    state.config = config;
+    update(initial);
+  }
+
+  const latched = (a) => a.end !== null && a.pri === "high" && !a.acked;
+  const displayed = (a) => a.end === null || latched(a);
+  const sounding = (a) => displayed(a) && !a.acked;
+
+  function shown() {
+    return Array.from(state.alarms.values()).filter(displayed)
+      .sort((x, y) => RANK[y.pri] - RANK[x.pri] || y.ann - x.ann);
+  }
+
+  function paused(now) { return now < state.pausedUntil; }
+
+  /* The highest priority alarm of a tile: "alarm-high", plus "acked" when it only needs a reminder. */
+  function tileClass(tile) {
+    let best = null;
+    for (const a of state.alarms.values()) {
+      if (!displayed(a) || !a.tiles.includes(tile)) continue;
+      const better = !best || RANK[a.pri] > RANK[best.pri] || (RANK[a.pri] === RANK[best.pri] && best.acked && !a.acked);
+      if (better) best = a;
+    }
+    if (!best) return "";
+    return " alarm-" + best.pri + (best.acked ? " acked" : "") + (latched(best) ? " latched" : "");
+  }
+
+  function togglePause(now) {
+    if (paused(now)) { state.pausedUntil = 0; return; }
+    const current = Array.from(state.alarms.values()).filter(sounding);
+    state.pausedUntil = now + state.config.audioPauseS * 1000;
+    state.pauseRank = current.reduce((r, a) => Math.max(r, RANK[a.pri]), -1);
+    state.pauseIds = new Set(current.map((a) => a.id));
+  }
+
+  /* Called every SOUND_CHECK_MS: decide whether a burst or a reminder is due. */
+  function soundCheck() {
+    if (!state.seeded || !window.VigilAudio) return;
+    const now = Date.now();
+    const active = Array.from(state.alarms.values()).filter(sounding);
+    if (paused(now)) {
+      const breakThrough = active.some((a) => !state.pauseIds.has(a.id) && RANK[a.pri] > state.pauseRank);
+      if (!breakThrough) return;
+      state.pausedUntil = 0;
+      window.dash_clientside.set_props("alarm-tick", { data: now });  // show the pause has ended
+    }
+    const top = active.reduce((r, a) => Math.max(r, RANK[a.pri]), -1);
+    if (top >= 0) {
+      const priority = Object.keys(RANK).find((p) => RANK[p] === top);
+      if (top > state.lastRank || now - state.lastBurst >= window.VigilAudio.period(priority)) {
+        window.VigilAudio.play(priority, "alarm");
+        state.lastBurst = now;
+      }
+    }
+    state.lastRank = top;
+    for (const a of state.alarms.values()) {
+      if (!(a.acked && a.end === null)) { state.reminded.delete(a.id); continue; }
+      if (!state.reminded.has(a.id)) { state.reminded.set(a.id, now); continue; }
+      if (now - state.reminded.get(a.id) >= state.config.reminderS * 1000) {
+        window.VigilAudio.play(a.pri, "reminder");
+        state.reminded.set(a.id, now);
+      }
+    }
+  }
+
+  function item(a) {
+    const when = a.end !== null ? "ended " + clockText(a.end) + " — acknowledge to clear" : "since " + clockText(a.ann);
+    const who = a.acked ? " · acknowledged by " + a.ackBy : "";
+    const cls = "alarm-item pri-" + a.pri + (a.acked ? " acked" : "") + (latched(a) ? " latched" : "");
+    return {
+      namespace: "dash_html_components", type: "Div",
+      props: {
+        className: cls, "data-alarm": String(a.id),
+        children: [
+          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-mark", children: MARK[a.pri] + " " + a.pri.toUpperCase() } },
+          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-text", children: a.text } },
+          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-when", children: when + who } },
+        ],
+      },
+    };
+  }
+
+  function historyRows() {
+    return Array.from(state.alarms.values()).sort((x, y) => y.ann - x.ann).map((a) => ({
+      id: a.id, priority: a.pri, text: a.text, announcedText: clockText(a.ann),
+      peakText: a.kind === "technical" ? a.peak.toFixed(0) + " s" : String(Math.round(a.peak * 100) / 100),
+      endText: a.end === null ? "active" : clockText(a.end),
+      ackText: a.acked ? a.ackBy + " at " + a.ackAt : "",
+    }));
+  }
+
+  function renderAlarms(_tick, _n, _pauseClicks, _soundClicks, initial, config) {
+    seed(initial, config);
+    const now = Date.now();
+    const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
+    if (triggered.includes("audio-pause.n_clicks")) togglePause(now);
+    if (triggered.includes("sound-toggle.n_clicks")) {
+      if (window.VigilAudio.enabled()) window.VigilAudio.disable();
+      else window.VigilAudio.enable().then(() => window.dash_clientside.set_props("alarm-tick", { data: Date.now() }));
+    }
+    const list = shown();
+    const unacked = list.filter((a) => !a.acked);
+    const top = (unacked.length ? unacked : list)[0];
+    const barClass = "alarm-bar " + (top ? "alarm-" + top.pri + (unacked.length ? "" : " acked") : "alarm-none");
+    const banner = list.length ? list.map(item) : "No active alarms";
+    const left = Math.ceil((state.pausedUntil - now) / 1000);
+    const pauseText = paused(now) ? "AUDIO PAUSED " + Math.floor(left / 60) + ":" + pad(left % 60)
+      : "Audio pause " + Math.round(config.audioPauseS / 60) + " min";
+    const on = window.VigilAudio.enabled();
+    return [
+      banner, barClass, pauseText,
+      on ? "Sound on" : "Sound off — click to enable",
+      on ? "sound-on" : "sound-off", on ? "gray" : "red",
+      historyRows(),
+    ];
+  }
+
+  setInterval(soundCheck, SOUND_CHECK_MS);
+  window.VigilAlarms = { update, tileClass, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }) };
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilAlarms: { renderAlarms } });
+})();

@@ -1,0 +1,116 @@
+"""The database schema: every table Vigil keeps, in one place (SQLAlchemy Core).
+
+Times are integer microseconds since the epoch (UTC), `*_us`. Readings, events and alarms carry
+the ids or revisions that stream cursors use; the audit table is append-only from the application.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # replay | import | live
+    sa.Column("bed", sa.String(50), nullable=False, default="bed-1"),
+    sa.Column("origin", sa.Text, nullable=False, default=""),  # file path or port URL
+    sa.Column("relative_time", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    # Session clock: position = clock_pos_us + (wall - clock_wall_us) * clock_speed.
+    sa.Column("clock_pos_us", sa.BigInteger),
+    sa.Column("clock_wall_us", sa.BigInteger),
+    sa.Column("clock_speed", sa.Float),
+    sa.Column("span_start_us", sa.BigInteger),  # recording extent, for replay position bars
+    sa.Column("span_end_us", sa.BigInteger),
+    sa.Column("epoch", sa.Integer, nullable=False, default=0),  # bumped when a replay rewinds
+    sqlite_autoincrement=True,
+)
+
+readings = sa.Table(
+    "readings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("t_us", sa.BigInteger, nullable=False),
+    sa.Column("vital", sa.String(8), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("device_us", sa.BigInteger),
+    sa.Column("measured_us", sa.BigInteger),
+    sa.Column("flags", sa.String(200), nullable=False, default=""),
+    sa.UniqueConstraint("session_id", "source", "vital", "t_us", name="uq_reading"),
+    sa.Index("ix_readings_session_time", "session_id", "t_us"),
+    sa.Index("ix_readings_session_id", "session_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("t_us", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
+    sa.Index("ix_events_session_id", "session_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+limits = sa.Table(
+    "limits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("effective_us", sa.BigInteger, nullable=False),
+    sa.Column("who", sa.String(100), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON of monitor.limits.Limits.to_dict()
+    sa.UniqueConstraint("session_id", "version", name="uq_limits_version"),
+    sqlite_autoincrement=True,
+)
+
+alarms = sa.Table(
+    "alarms",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("vital", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),  # limit | rise | technical
+    sa.Column("direction", sa.String(10), nullable=False),  # high | low | loss | overdue
+    sa.Column("source", sa.String(100), nullable=False, default=""),
+    sa.Column("onset_us", sa.BigInteger, nullable=False),
+    sa.Column("announced_us", sa.BigInteger, nullable=False),
+    sa.Column("end_us", sa.BigInteger),
+    sa.Column("priority", sa.String(8), nullable=False),
+    sa.Column("peak", sa.Float, nullable=False),
+    sa.Column("limit_value", sa.Float, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("acked_us", sa.BigInteger),  # wall time of the acknowledgement
+    sa.Column("acked_by", sa.String(100)),
+    sa.Column("rev", sa.Integer, nullable=False),  # per-session change counter: the stream's alarm cursor
+    sa.UniqueConstraint("session_id", "vital", "kind", "direction", "source", "onset_us", name="uq_alarm"),
+    sa.Index("ix_alarms_session_rev", "session_id", "rev"),
+    sqlite_autoincrement=True,
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
+    sa.Column("at_us", sa.BigInteger, nullable=False),  # wall-clock time of the action
+    sa.Column("session_us", sa.BigInteger),  # where the session clock stood
+    sa.Column("who", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),  # limits | acknowledge | ...
+    sa.Column("target", sa.String(200), nullable=False, default=""),
+    sa.Column("old", sa.Text, nullable=False, default=""),
+    sa.Column("new", sa.Text, nullable=False, default=""),
+    sa.Index("ix_audit_session", "session_id", "id"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,222 @@
+"""`vigil check` end to end, as a subprocess, against the episodes sample_data/README.md lists (architecture §5).
+
+The expected episodes below are copied from the README's "Expected episodes" sections, not from the engine.
+Bad input must be one line on stderr, exit 2, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_data"
+KEYS = ["vital", "direction", "kind", "priority", "onset", "announced", "end", "peak", "limit"]
+
+
+def vigil_check(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "check", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@functools.cache
+def check_sample(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`vigil check` on a sample file; cached, since the same run backs several tests."""
+    return vigil_check(SAMPLES / f"{name}.csv", *args)
+
+
+def episode(
+    vital: str, kind: str, direction: str, priority: str, onset: str, announced: str, end: str | None,
+    peak: float, limit: float,
+) -> dict[str, Any]:
+    """One --json object; times are the clock time of 2026-11-20 in UTC."""
+    day = "2026-11-20T"
+    return {
+        "vital": vital,
+        "direction": direction,
+        "kind": kind,
+        "priority": priority,
+        "onset": f"{day}{onset}Z",
+        "announced": f"{day}{announced}Z",
+        "end": None if end is None else f"{day}{end}Z",
+        "peak": float(peak),
+        "limit": float(limit),
+    }
+
+
+PRESET = {"iv_ketamine": "iv-ketamine", "esketamine": "esketamine", "hypertensive": "iv-ketamine",
+          "artefacts": "iv-ketamine"}
+
+README_EPISODES: dict[str, list[dict[str, Any]]] = {
+    "iv_ketamine": [],  # "Expected episodes: none."
+    "esketamine": [],  # "Expected episodes: none."
+    "hypertensive": [
+        episode("sbp", "limit", "high", "medium", "09:40:00", "09:40:00", "10:00:00", 197, 179),
+        episode("sbp", "rise", "high", "low", "09:40:00", "09:40:00", "10:05:00", 197, 168.75),
+        episode("dbp", "limit", "high", "medium", "09:45:00", "09:45:00", "09:55:00", 114, 109),
+        episode("dbp", "rise", "high", "low", "09:45:00", "09:45:00", "09:55:00", 114, 109.75),
+        episode("hr", "limit", "high", "medium", "09:47:23", "09:47:33", "09:48:38", 126, 110),
+        episode("pr", "limit", "high", "medium", "09:47:23", "09:47:33", "09:48:38", 127, 110),
+    ],
+    "artefacts": [
+        episode("sbp", "limit", "high", "medium", "10:10:00", "10:10:00", "10:25:00", 204, 179),
+        episode("sbp", "rise", "high", "low", "10:10:00", "10:10:00", "10:25:00", 204, 163.75),
+        episode("signal", "technical", "loss", "medium", "10:20:15", "10:20:25", "10:20:45", 30, 10),
+    ],
+}
+SAMPLE_NAMES = list(README_EPISODES)
+
+
+def canonical(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order-insensitive comparison (ties at equal onset may come in any order)."""
+    return sorted(episodes, key=lambda e: json.dumps(e, sort_keys=True))
+
+
+def parse_json_lines(stdout: str) -> list[dict[str, Any]]:
+    lines = stdout.splitlines()
+    objects = [json.loads(line, object_pairs_hook=lambda pairs: pairs) for line in lines]
+    for pairs in objects:
+        assert [k for k, _ in pairs] == KEYS  # the documented key order
+    return [dict(pairs) for pairs in objects]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# -- the README's episodes --
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_check_json_gives_exactly_the_readme_episodes_with_a_preset_name(name: str) -> None:
+    result = check_sample(name, "--limits", PRESET[name], "--json")
+    assert result.returncode == 0, result.stderr
+    episodes = parse_json_lines(result.stdout)
+    assert canonical(episodes) == canonical(README_EPISODES[name])
+    assert [e["onset"] for e in episodes] == sorted(e["onset"] for e in episodes)  # ordered by onset
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_check_json_gives_exactly_the_readme_episodes_with_a_toml_file(name: str, tmp_path: Path) -> None:
+    toml = tmp_path / "limits.toml"
+    toml.write_text(f'preset = "{PRESET[name]}"\n', encoding="utf-8")
+    result = vigil_check(SAMPLES / f"{name}.csv", "--limits", toml, "--json")
+    assert result.returncode == 0, result.stderr
+    assert canonical(parse_json_lines(result.stdout)) == canonical(README_EPISODES[name])
+
+
+def test_check_toml_overrides_the_preset(tmp_path: Path) -> None:
+    toml = tmp_path / "limits.toml"
+    toml.write_text('preset = "iv-ketamine"\n[vitals.hr]\nhigh = 126\n', encoding="utf-8")  # HR peak is 126
+    result = vigil_check(SAMPLES / "hypertensive.csv", "--limits", toml, "--json")
+    assert result.returncode == 0, result.stderr
+    expected = [e for e in README_EPISODES["hypertensive"] if e["vital"] != "hr"]
+    assert canonical(parse_json_lines(result.stdout)) == canonical(expected)
+
+
+@pytest.mark.parametrize("name", ["hypertensive", "artefacts"])
+def test_check_table_lists_the_episodes_and_ends_with_a_summary_line(name: str) -> None:
+    result = check_sample(name, "--limits", PRESET[name])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    expected = README_EPISODES[name]
+    header, rows, summary = lines[0], lines[1:-1], lines[-1]
+    assert header.split() == ["vital", "kind", "direction", "priority", "onset", "announced", "end", "peak", "limit"]
+    assert len(rows) == len(expected)
+    listed = []
+    for row in rows:
+        vital, kind, direction, priority, onset, announced, end, peak, limit = row.split()
+        listed.append({"vital": vital, "direction": direction, "kind": kind, "priority": priority, "onset": onset,
+                       "announced": announced, "end": end, "peak": float(peak), "limit": float(limit)})
+    assert canonical(listed) == canonical(expected)
+    n = len(expected)
+    assert summary.startswith(f"{n} episodes"), summary
+    for priority in ("high", "medium", "low"):
+        count = sum(e["priority"] == priority for e in expected)
+        assert (f"{count} {priority}" in summary) == (count > 0), summary
+
+
+@pytest.mark.parametrize("name", ["iv_ketamine", "esketamine"])
+def test_check_table_without_episodes_says_so_in_one_line(name: str) -> None:
+    result = check_sample(name, "--limits", PRESET[name])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == ["no alarm episodes"]
+
+
+# -- --fail-on --
+
+
+def test_check_fail_on_medium_exits_1_on_hypertensive() -> None:
+    assert check_sample("hypertensive", "--limits", "iv-ketamine", "--fail-on", "medium").returncode == 1
+
+
+def test_check_fail_on_medium_exits_0_on_iv_ketamine() -> None:
+    assert check_sample("iv_ketamine", "--limits", "iv-ketamine", "--fail-on", "medium").returncode == 0
+
+
+def test_check_fail_on_high_exits_0_on_hypertensive() -> None:
+    assert check_sample("hypertensive", "--limits", "iv-ketamine", "--fail-on", "high").returncode == 0
+
+
+def test_check_fail_on_low_exits_1_on_hypertensive_and_still_prints_the_episodes() -> None:
+    result = check_sample("hypertensive", "--limits", "iv-ketamine", "--fail-on", "low", "--json")
+    assert result.returncode == 1
+    assert canonical(parse_json_lines(result.stdout)) == canonical(README_EPISODES["hypertensive"])
+
+
+# -- bad input: exit 2, one line on stderr --
+
+
+def test_check_csv_with_a_bad_row_exits_2_naming_the_line(tmp_path: Path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text(
+        "time,sbp,dbp,map,hr,spo2,pr,rr,event\n"
+        "2026-11-20T09:00:00Z,120,80,93,72,98,,,\n"
+        "2026-11-20T09:00:01Z,,,,73,98,,,\n"
+        "2026-11-20T09:00:02Z,,,,NaN,98,,,\n"
+        "2026-11-20T09:00:03Z,,,,74,97,,,\n",
+        encoding="utf-8",
+    )
+    assert_one_line_error(vigil_check(csv, "--limits", "iv-ketamine"), "line 4")
+
+
+BAD_TOML = {
+    "syntax error": ("[vitals.sbp\nhigh = 180\n", ["TOML"]),
+    "unknown key": ("[vitals.sbp]\nhihg = 180\n", ["hihg"]),
+    "critical_high below high": ("[vitals.sbp]\nhigh = 180\ncritical_high = 170\n", ["sbp", "critical_high"]),
+    "string for a number": ('[vitals.hr]\nhigh = "110"\n', ["vitals.hr.high", "number"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOML))
+def test_check_bad_limits_toml_exits_2_with_the_reason(case: str, tmp_path: Path) -> None:
+    text, fragments = BAD_TOML[case]
+    toml = tmp_path / "limits.toml"
+    toml.write_text(text, encoding="utf-8")
+    assert_one_line_error(vigil_check(SAMPLES / "hypertensive.csv", "--limits", toml, "--json"), *fragments)
+
+
+def test_check_missing_limits_file_exits_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert_one_line_error(vigil_check(SAMPLES / "hypertensive.csv", "--limits", missing), "nope.toml")
+
+
+def test_check_unknown_preset_name_exits_2() -> None:
+    assert_one_line_error(vigil_check(SAMPLES / "hypertensive.csv", "--limits", "no-such-preset"), "no-such-preset")
