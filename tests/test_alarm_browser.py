@@ -1,0 +1,209 @@
+"""Alarms in a real headless Chromium: banner and tile, acknowledgement, the limits editor, the audit trail."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from adapters.csv_session import read_session_csv
+from adapters.reading import Event, Reading
+from adapters.replay import ReplaySource
+from monitor.acquisition import ReplayRunner
+from monitor.dashboard.app import DashboardConfig, create_app
+from monitor.limits import load_preset, parse_limits
+from monitor.live_alarms import LiveAlarms
+from monitor.store import Store
+
+pytestmark = [
+    pytest.mark.browser,
+    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
+]
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+OPERATOR = "nurse-ana"
+SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def field(dash_duo, group: str, key: str):
+    """A limits-editor input, found by its pattern-matching id (Dash renders it as sorted JSON)."""
+    element_id = json.dumps({"group": group, "key": key, "type": "limit-field"}, separators=(",", ":"))
+    return dash_duo.driver.find_element(By.XPATH, f"//input[@id='{element_id}']")
+
+
+def type_into(element, text: str) -> None:
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(Keys.BACKSPACE)
+    element.send_keys(text)
+
+
+def open_panel(dash_duo, label: str) -> None:
+    dash_duo.driver.find_element(By.XPATH, f"//button[@role='tab'][contains(., '{label}')]").click()
+
+
+class LiveSession:
+    """A live-style session the test feeds by hand, exactly as the acquisition runner does: commit, then alarm."""
+
+    def __init__(self, db: Path, limits: dict) -> None:
+        self.store = Store(db)
+        self.sid = self.store.create_session("alarm test", "live")
+        self.store.save_limits(self.sid, limits, T0, "clinician-setup")
+        self.alarms = LiveAlarms(self.store, self.sid, expect_dose=True)
+
+    def feed(self, seconds: float, readings: list[tuple[str, float]], events: tuple[Event, ...] = ()) -> None:
+        t = T0 + timedelta(seconds=seconds)
+        batch = [Reading(t, vital, value) for vital, value in readings]
+        self.store.write(self.sid, batch, list(events))
+        self.alarms.process(batch, list(events))
+        self.store.set_clock(self.sid, t, datetime.now(UTC), 0.0)  # the session clock stands at the data
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    session = LiveSession(tmp_path / "alarms.db", load_preset("iv-ketamine").to_dict())
+    # NIBP only, fed every 5 min: no continuous source, so no signal-loss alarm between feeds.
+    session.feed(0, [("sbp", 125), ("dbp", 80), ("map", 95)], (Event(T0, "dose_start"),))
+    yield session
+    session.store.close()
+
+
+def test_replayed_sbp_alarm_reaches_banner_and_tile_within_a_second_of_being_stored(dash_duo, tmp_path: Path,
+                                                                                   sample_data: Path) -> None:
+    recording = read_session_csv(sample_data / "hypertensive.csv")
+    store = Store(tmp_path / "replay.db")
+    sid = store.create_session("hypertensive", "replay")
+    start = recording.readings[0].time
+    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), start, OPERATOR)
+    source = ReplaySource([*recording.readings, *recording.events], 1, time.monotonic())
+    runner = ReplayRunner(store, sid, source, alarms=LiveAlarms(store, sid, expect_dose=True))
+    runner.seek(start + timedelta(minutes=39, seconds=55))  # catch up to 5 s before SBP 184 at 40:00
+    alarm_reading = start + timedelta(minutes=40)
+
+    stored_at: list[float] = []
+
+    def watch_store() -> None:  # note when the 40:00 SBP reading is committed, polling every 10 ms
+        while not stored_at:
+            readings = store.readings_between(sid, alarm_reading, alarm_reading)
+            if any(r.vital == "sbp" for r in readings):
+                stored_at.append(time.monotonic())
+            time.sleep(0.01)
+
+    app = create_app(DashboardConfig(store, sid, runner=runner, operator=OPERATOR))
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    watcher = threading.Thread(target=watch_store, daemon=True)
+    watcher.start()
+    runner.start()
+    try:
+        banner = lambda: dash_duo.find_element("#alarm-banner").text  # noqa: E731
+        wait_for(lambda: "SYS 184 > 179 mmHg" in banner(), 20, "the SBP alarm in the banner", interval=0.02)
+        tile_class = dash_duo.find_element("#tile-bp").get_attribute("class")
+        shown_at = time.monotonic()
+        watcher.join(2)
+        assert stored_at, "the reading was never seen in the store"
+        assert shown_at - stored_at[0] <= 1.0, f"shown {shown_at - stored_at[0]:.2f} s after it was stored"
+        assert "alarm-medium" in tile_class
+        assert "MEDIUM" in banner()
+        assert "SYS 184 mmHg: rise above baseline limit 168.75" in banner()  # the low-priority rise, too
+        assert dash_duo.get_logs() == []
+    finally:
+        runner.stop()
+        store.close()
+
+
+def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_duo, live: LiveSession) -> None:
+    live.feed(300, [("sbp", 231), ("dbp", 100), ("map", 144)])  # above critical 219: high priority
+    live.feed(600, [("sbp", 140), ("dbp", 85), ("map", 103)])  # back in range: the high alarm stays latched
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "acknowledge to clear", timeout=10)
+    assert "alarm-high" in dash_duo.find_element("#alarm-bar").get_attribute("class")
+    assert "latched" in dash_duo.find_element("#tile-bp").get_attribute("class")
+
+    dash_duo.find_element("#ack-button").click()
+    dash_duo.wait_for_text_to_equal("#alarm-banner", "No active alarms", timeout=10)
+    wait_for(lambda: "alarm-" not in dash_duo.find_element("#tile-bp").get_attribute("class").replace("vital-", ""),
+             5, "the tile to lose its alarm colour")
+    [entry] = [a for a in live.store.audit_log(live.sid) if a.action == "acknowledge"]
+    assert entry.who == OPERATOR and entry.target == "sbp limit high (high)"
+
+    open_panel(dash_duo, "Audit trail")
+    dash_duo.wait_for_contains_text("#audit-grid", "acknowledge", timeout=10)
+    assert OPERATOR in dash_duo.find_element("#audit-grid").text
+    open_panel(dash_duo, "Alarm history")
+    dash_duo.wait_for_contains_text("#alarm-history", f"{OPERATOR} at", timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_audited(dash_duo,
+                                                                                     live: LiveSession) -> None:
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    assert ["sbp-high", 179] in dash_duo.driver.execute_script(SHAPES)
+
+    live.feed(300, [("sbp", 160), ("dbp", 90), ("map", 113)])  # in range under the preset
+    dash_duo.wait_for_text_to_equal("#num-bp", "160/90", timeout=10)
+    assert dash_duo.find_element("#alarm-banner").text == "No active alarms"
+
+    open_panel(dash_duo, "Limits")
+    type_into(field(dash_duo, "sbp", "high"), "150")
+    wait_for(lambda: dash_duo.find_element("#limits-apply").is_enabled(), 5, "Apply to be enabled")
+    dash_duo.find_element("#limits-apply").click()
+    dash_duo.wait_for_contains_text("#limits-message", f"Applied: version 2 by {OPERATOR}", timeout=10)
+    wait_for(lambda: ["sbp-high", 150] in dash_duo.driver.execute_script(SHAPES), 5, "the band to move to 150")
+    assert live.store.limits_version(live.sid) == 2
+
+    # The engine evaluates from the change on: the next 160 is now above the limit.
+    live.feed(600, [("sbp", 160), ("dbp", 90), ("map", 113)])
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 160 > 150 mmHg", timeout=10)
+    [alarm] = [a.episode for a in live.store.alarms_since(live.sid)]
+    assert alarm.onset == T0 + timedelta(seconds=600) and alarm.limit == 150
+
+    changes = [(a.who, a.target, a.old, a.new) for a in live.store.audit_log(live.sid) if a.action == "limits"]
+    assert (OPERATOR, "vitals.sbp.high", "179.0", "150.0") in changes
+    open_panel(dash_duo, "Audit trail")
+    dash_duo.wait_for_contains_text("#audit-grid", "vitals.sbp.high", timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSession) -> None:
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    shapes_before = dash_duo.driver.execute_script(SHAPES)
+
+    open_panel(dash_duo, "Limits")
+    type_into(field(dash_duo, "sbp", "high"), "250")  # above critical_high 219
+    message = "vitals.sbp: high (250) must be below critical_high (219)"
+    dash_duo.wait_for_text_to_equal("#limits-message", message, timeout=10)
+    assert not dash_duo.find_element("#limits-apply").is_enabled()
+    # The offending fields say so too.
+    wait_for(lambda: message in dash_duo.driver.find_element(By.CLASS_NAME, "limits-table").text, 5,
+             "the inline error under the field")
+
+    # Even a request that gets through (Apply forced) changes nothing: validation runs again on the server.
+    dash_duo.driver.execute_script("document.getElementById('limits-apply').disabled = false;")
+    dash_duo.find_element("#limits-apply").click()
+    time.sleep(1)
+    assert live.store.limits_version(live.sid) == 1
+    assert parse_limits(live.store.current_limits(live.sid) or {}) is not None
+    assert dash_duo.driver.execute_script(SHAPES) == shapes_before
+    assert not [a for a in live.store.audit_log(live.sid) if a.action == "limits" and a.target != "limits"]
+    assert dash_duo.get_logs() == []
