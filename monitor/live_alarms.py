@@ -15,7 +15,7 @@ from datetime import datetime
 from adapters.reading import Event, Reading
 from monitor.alarms import AlarmEngine, Episode, chronological
 from monitor.limits import Limits, limits_from_stored
-from monitor.store import Store
+from monitor.store import LimitsVersion, Store
 
 
 class LiveAlarms:
@@ -30,14 +30,21 @@ class LiveAlarms:
         limits = limits_from_stored(versions[-1].data) if versions else Limits()
         self.engine = AlarmEngine(limits, expect_dose=expect_dose)
 
-    def _follow_limits(self) -> list[Episode]:
-        """Apply a limits version saved since we last looked, from its effective time (or now, if later)."""
+    def _pending_limits(self) -> LimitsVersion | None:
+        """A limits version saved since we last applied one (cheap to ask: one indexed max())."""
         if self.store.limits_version(self.session_id) == self._version:
-            return []
-        newest = self.store.limits_versions(self.session_id)[-1]
-        self._version = newest.version
-        at = newest.effective if self.engine.now is None else max(newest.effective, self.engine.now)
-        return self.engine.set_limits(limits_from_stored(newest.data), at)
+            return None
+        return self.store.limits_versions(self.session_id)[-1]
+
+    def _from_when(self, version: LimitsVersion) -> datetime:
+        """A version applies from its effective time, or from the engine's "now" if that is later:
+        what has been evaluated stays evaluated."""
+        now = self.engine.now
+        return version.effective if now is None else max(version.effective, now)
+
+    def _apply(self, version: LimitsVersion) -> list[Episode]:
+        self._version = version.version
+        return self.engine.set_limits(limits_from_stored(version.data), self._from_when(version))
 
     def _save(self, episodes: Iterable[Episode]) -> None:
         changed = {}
@@ -47,14 +54,28 @@ class LiveAlarms:
         self.store.save_alarms(self.session_id, changed.values())
 
     def process(self, readings: list[Reading], events: list[Event]) -> None:
-        """Evaluate a batch that has just been committed."""
-        out = self._follow_limits()
-        out += self.engine.feed(chronological(readings, events))
+        """Evaluate a batch that has just been committed.
+
+        A limits change effective inside the batch splits it: what was measured before the change
+        is judged by the limits then in force (a dashboard's clock may run ahead of the data).
+        """
+        items = list(chronological(readings, events))
+        version = self._pending_limits()
+        if version is None:
+            self._save(self.engine.feed(items))
+            return
+        at = self._from_when(version)
+        before = [item for item in items if item.time < at]
+        out = self.engine.feed(before)
+        out += self._apply(version)
+        out += self.engine.feed(items[len(before):])
         self._save(out)
 
     def tick(self, now: datetime) -> None:
         """The session clock reached `now` with no new data: silences may become alarms."""
-        self._save(self._follow_limits() + self.engine.tick(now))
+        version = self._pending_limits()
+        out = self._apply(version) if version is not None and version.effective <= now else []
+        self._save(out + self.engine.tick(now))
 
     def rebuild(self, upto: datetime) -> None:
         """After a rewind: re-derive every alarm from the readings still stored, as of `upto`.
@@ -80,3 +101,4 @@ class LiveAlarms:
         out += self.engine.tick(upto)
         self._version = versions[-1].version if versions else 0
         self._save(out)
+        self.store.drop_alarms_except(self.session_id, set(self._saved))

@@ -471,6 +471,16 @@ class Store:
                 conn.execute(self._upsert(alarms, keys, [row], update))
         self._notify()
 
+    def drop_alarms_except(self, session_id: int, keys: set[tuple]) -> None:
+        """Delete the session's alarms whose episode key is not in `keys` (after a re-derivation)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(alarms).where(alarms.c.session_id == session_id)).all()
+            stale = [row.id for row in rows if self._alarm(row).episode.key not in keys]
+            if stale:
+                conn.execute(alarms.delete().where(alarms.c.id.in_(stale)))
+        if stale:
+            self._notify()
+
     @staticmethod
     def _alarm(row: Any) -> StoredAlarm:
         episode = Episode(

@@ -361,8 +361,6 @@ def test_raised_limit_ends_an_open_run_from_its_effective_time(store: Store) -> 
     assert [(a.target, a.old, a.new) for a in store.audit_log(sid)][1:] == [("vitals.sbp.high", "160.0", "179.0")]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: LiveAlarms applies a new limits version before the whole batch, "
-                   "so a reading of that batch taken before the effective time is judged by the new limits")
 def test_limits_change_does_not_apply_to_readings_before_it_in_the_same_batch(store: Store) -> None:
     sid = store.create_session("straddle", "replay")
     store.save_limits(sid, with_sbp_high(), at(0), who="setup")
@@ -377,6 +375,24 @@ def test_limits_change_does_not_apply_to_readings_before_it_in_the_same_batch(st
     store.write(sid, batch)
     live.process(batch, [])
     assert stored(store, sid) == []  # 170 at 350 s is in range under the limit then in force (179)
+    later = [sbp(900, 165)]  # above the new limit: alarmed by it
+    store.write(sid, later)
+    live.process(later, [])
+    assert [(e.onset, e.limit) for e in stored(store, sid)] == [(at(900), 160.0)]
+
+
+def test_rebuild_drops_stored_alarms_it_no_longer_derives(store: Store) -> None:
+    sid = store.create_session("rebuild", "replay")
+    store.save_limits(sid, with_sbp_high(), at(0), who="setup")
+    live = LiveAlarms(store, sid, expect_dose=False)
+    readings = [sbp(0, 130), sbp(300, 190), sbp(600, 130)]
+    store.write(sid, readings)
+    live.process(readings, [])
+    [real] = stored(store, sid)
+    ghost = replace(real, vital="dbp", onset=at(100), announced=at(100))  # e.g. left by an older engine
+    store.save_alarms(sid, [ghost])
+    live.rebuild(at(600))
+    assert stored(store, sid) == [real]
 
 
 # -- 4. rewind --
