@@ -207,3 +207,51 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
     assert dash_duo.driver.execute_script(SHAPES) == shapes_before
     assert not [a for a in live.store.audit_log(live.sid) if a.action == "limits" and a.target != "limits"]
     assert dash_duo.get_logs() == []
+
+
+def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession) -> None:
+    live.feed(300, [("sbp", 190), ("dbp", 95), ("map", 127)])  # medium: SBP above 179
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 190 > 179 mmHg", timeout=10)
+    log = lambda: dash_duo.driver.execute_script("return window.VigilAudio.log();")  # noqa: E731
+
+    # Until a click enables it, sound is off, says so, and the alarm's bursts are only logged.
+    assert dash_duo.find_element("#sound-toggle").text == "Sound off — click to enable"
+    wait_for(lambda: any(e["priority"] == "medium" and not e["audible"] for e in log()), 5, "a silent medium burst")
+    dash_duo.find_element("#sound-toggle").click()
+    dash_duo.wait_for_text_to_equal("#sound-toggle", "Sound on", timeout=5)
+
+    # Audio pause: a countdown from 2:00, and no burst while it runs.
+    dash_duo.find_element("#audio-pause").click()
+    dash_duo.wait_for_contains_text("#audio-pause", "AUDIO PAUSED 1:5", timeout=5)
+    bursts = len(log())
+    # A new alarm of the same priority does not break through ...
+    live.feed(600, [("sbp", 190), ("dbp", 112), ("map", 138)])  # DBP above 109: medium
+    dash_duo.wait_for_contains_text("#alarm-banner", "DIA 112 > 109 mmHg", timeout=10)
+    time.sleep(1)
+    assert "AUDIO PAUSED" in dash_duo.find_element("#audio-pause").text
+    assert not [e for e in log()[bursts:] if e["audible"]]
+    # ... a new, higher-priority one does, at once.
+    live.feed(610, [("hr", 20)])  # HR far below 41: high priority once it has lasted its 10 s delay
+    live.feed(621, [("hr", 20)])
+    dash_duo.wait_for_contains_text("#alarm-banner", "HR 20 < 41 bpm", timeout=10)
+    dash_duo.wait_for_text_to_equal("#audio-pause", "Audio pause 2 min", timeout=5)
+    wait_for(lambda: any(e["priority"] == "high" and e["audible"] for e in log()[bursts:]), 5, "an audible high burst")
+    assert dash_duo.get_logs() == []
+
+
+def test_choosing_a_preset_fills_the_editor_and_applies_as_a_whole(dash_duo, live: LiveSession) -> None:
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    open_panel(dash_duo, "Limits")
+    assert field(dash_duo, "sbp", "high").get_attribute("value") == "179"
+    dash_duo.driver.execute_script("window.dash_clientside.set_props('limits-preset', {value: 'news2'})")
+    # NEWS2 has no SBP "high" band, only critical_high 219.
+    wait_for(lambda: field(dash_duo, "sbp", "high").get_attribute("value") == "", 5, "the preset's values")
+    assert field(dash_duo, "hr", "low").get_attribute("value") == "51"
+    dash_duo.find_element("#limits-apply").click()
+    dash_duo.wait_for_contains_text("#limits-message", "Applied: version 2", timeout=10)
+    applied = live.store.current_limits(live.sid) or {}
+    assert applied["preset"] == "news2" and "high" not in applied["vitals"]["sbp"]
+    wait_for(lambda: "sbp-high" not in [n for n, _ in dash_duo.driver.execute_script(SHAPES)], 5, "no SBP high line")
+    assert dash_duo.get_logs() == []

@@ -59,7 +59,7 @@ def limits_from_fields(ids: list[dict], values: list[Any], preset: str | None) -
 
 def _input(group: str, key: str, value: float | None, disabled: bool = False) -> dmc.NumberInput:
     return dmc.NumberInput(
-        id={"type": "limit-field", "group": group, "key": key}, value=value, size="xs", w=96,
+        id={"type": "limit-field", "group": group, "key": key}, value=_blank_if_none(value), size="xs", w=96,
         allowDecimal=True, hideControls=True, disabled=disabled, placeholder="—",
         **{"aria-label": f"{group} {HEADERS.get(key, key)}"},
     )
@@ -117,7 +117,8 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
         if preset is None:
             return [no_update] * len(ids)
         values = field_values(load_preset(preset))
-        return [values[f"{i['group']}.{i['key']}"] for i in ids]
+        # "" rather than None: Mantine keeps showing the old number when given null
+        return [_blank_if_none(values[f"{i['group']}.{i['key']}"]) for i in ids]
 
     @app.callback(
         Output(field, "error"),
@@ -161,6 +162,10 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
         label = f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else "")
         rows = audit_rows(store.audit_log(session_id), tz)
         return f"Applied: version {version} by {operator}.", "limits-message applied", label, rows
+
+
+def _blank_if_none(value: float | None) -> float | str:
+    return "" if value is None else value
 
 
 def field_path(field_id: dict) -> str:
