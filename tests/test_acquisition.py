@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import TIMEOUT, FakeClock, wait_until
 
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
@@ -24,7 +25,6 @@ from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 N = 60  # one HR reading per second, 0..59 s
-TIMEOUT = 10.0
 
 
 def at(seconds: float) -> datetime:
@@ -36,28 +36,6 @@ EVENTS = [Event(at(10), "dose_start"), Event(at(40), "dose_end")]
 ITEMS: list[Reading | Event] = [*READINGS, *EVENTS]
 
 
-class FakeClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def key(r: Reading) -> tuple[datetime, str, float]:

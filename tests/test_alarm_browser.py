@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from support import wait_for
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
@@ -31,15 +32,6 @@ T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
 
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def field(dash_duo, group: str, key: str):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import wait_for
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
@@ -30,15 +31,6 @@ TRACE_X = (
     "return g && g.data ? g.data.map(t => Array.from(t.x || [])) : [];"
 )
 
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -23,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import TIMEOUT, FakeClock, wait_until
 
 from adapters.csv_session import RecordedSession, read_session_csv
 from adapters.reading import Reading
@@ -36,7 +36,6 @@ from monitor.store import Cursor, Store, StoredAlarm
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # every sample session starts here
-TIMEOUT = 10.0
 PRESET = "iv-ketamine"
 CURSOR_ID = re.compile(r"\d+-\d+-\d+")
 
@@ -49,28 +48,6 @@ def hms(h: int, m: int, s: int = 0) -> datetime:
     return datetime(2026, 11, 20, h, m, s, tzinfo=UTC)
 
 
-class FakeClock:
-    """A monotonic clock that moves only when the test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def kick(runner: ReplayRunner) -> None:
