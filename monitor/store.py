@@ -418,14 +418,16 @@ class Store:
                     data=json.dumps(data, sort_keys=True),
                 )
             )
-            old = {} if previous is None else flatten(json.loads(previous.data))
             new = flatten(data)
-            changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
-                       if old.get(key) != new.get(key)]
             if previous is None:
                 changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
+            else:
+                old = flatten(json.loads(previous.data))
+                changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
+                           if old.get(key) != new.get(key)]
+            now = datetime.now(UTC)
             for key, before, after in changes:
-                self._audit(conn, session_id, who, "limits", key, before, after, effective)
+                self._write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
         self._notify()
         return version
 
@@ -467,8 +469,7 @@ class Store:
                 })
             keys = ["session_id", "vital", "kind", "direction", "source", "onset_us"]
             update = ["announced_us", "end_us", "priority", "peak", "limit_value", "value", "rev"]
-            for row in rows:
-                conn.execute(self._upsert(alarms, keys, [row], update))
+            conn.execute(self._upsert(alarms, keys, rows, update))
         self._notify()
 
     def drop_alarms_except(self, session_id: int, keys: set[tuple]) -> None:
@@ -529,10 +530,6 @@ class Store:
         return [row.id for row in pending]
 
     # -- audit (append-only) --
-
-    def _audit(self, conn: Connection, session_id: int, who: str, action: str, target: str, old: Any, new: Any,
-               session_time: datetime | None) -> None:
-        self._write_audit(conn, session_id, who, action, target, old, new, datetime.now(UTC), session_time)
 
     @staticmethod
     def _write_audit(conn: Connection, session_id: int, who: str, action: str, target: str, old: Any, new: Any,

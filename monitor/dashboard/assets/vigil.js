@@ -200,6 +200,7 @@
     return value;
   }
 
+  window.VigilFormat = { pad, clockText };  // shared with vigil_alarms.js
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
   });

@@ -20,8 +20,7 @@
   };
   const noUpdate = () => window.dash_clientside.no_update;
 
-  function pad(n) { return String(n).padStart(2, "0"); }
-  function clockText(ms) { return new Date(ms).toISOString().substring(11, 19); }
+  const { pad, clockText } = window.VigilFormat;  // vigil.js loads first (assets load in name order)
 
   /* Fold alarm snapshots in; a snapshot older than the one held (by revision) is ignored. */
   function update(list) {
