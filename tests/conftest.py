@@ -11,11 +11,22 @@ from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
+# Real monitor captures live beside the project (architecture §7), not in it.
+TESTVECTORS = ROOT.parent / "shared" / "testvectors"
 
 
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
+
+
+@pytest.fixture
+def ge_captures() -> Path:
+    """The GE S/5 captures; skipped, saying why, only when the shared folder is absent."""
+    folder = TESTVECTORS / "ge_s5"
+    if not folder.is_dir():
+        pytest.skip(f"GE S/5 captures not found at {folder} (expected beside the project)")
+    return folder
 
 
 @pytest.fixture
