@@ -62,6 +62,9 @@ class Event:
 
 
 EVENT_KINDS: tuple[str, ...] = ("dose_start", "dose_end", "device_1", "device_2", "device_3", "note")
+# What a serial link reports about itself: the connection to the monitor dropped / came back.
+LINK_LOST = "link_lost"
+LINK_RESTORED = "link_restored"
 # Events that start the drug's clock: an IV infusion's start, or the first esketamine device.
 DOSE_KINDS: tuple[str, ...] = ("dose_start", "device_1")
 

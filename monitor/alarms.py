@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.reading import DOSE_KINDS, Event, Reading
+from adapters.reading import DOSE_KINDS, LINK_LOST, Event, Reading
 from adapters.vitals import VITAL_CODES, VITALS
 from monitor.limits import Limits, VitalLimits
 
@@ -95,6 +95,7 @@ class _Silence:
 
     since: datetime
     episode: Episode | None = None
+    link_lost_at: datetime | None = None  # the link reported lost: announced then, not after the threshold
 
 
 def _level(lim: VitalLimits, direction: str, value: float) -> tuple[int, float] | None:
@@ -192,6 +193,8 @@ class AlarmEngine:
 
     def event(self, e: Event) -> list[Episode]:
         out = self._advance(e.time)
+        if e.kind == LINK_LOST:
+            out += self._link_lost(e.source, e.time)
         if e.kind in DOSE_KINDS and self._dose is None:
             self._dose = e.time
             for baseline in self._baselines.values():
@@ -331,7 +334,7 @@ class AlarmEngine:
         if silence.episode is not None:
             announced = silence.episode.announced
         else:
-            announced = silence.since + timedelta(seconds=threshold_s)
+            announced = silence.link_lost_at or silence.since + timedelta(seconds=threshold_s)
             if limits_since is not None:
                 announced = max(announced, limits_since)
         limit = silence.episode.limit if silence.episode else threshold_s
@@ -340,6 +343,17 @@ class AlarmEngine:
             vital=vital, direction=direction, kind="technical", priority="medium", onset=silence.since,
             announced=announced, end=None, peak=length, limit=limit, value=length, source=source,
         )
+
+    def _link_lost(self, source: str, t: datetime) -> list[Episode]:
+        """A serial link reported lost: signal loss is announced now, not `signal_loss_s` after the last
+        reading, since the cause is known. A source silent already keeps its episode."""
+        if source in self._lost:
+            return []
+        silence = self._lost[source] = _Silence(self._continuous_seen.get(source, t), link_lost_at=t)
+        self._continuous_seen.setdefault(source, silence.since)
+        silence.episode = self._silence_episode(silence, "signal", "loss", self.limits.technical.signal_loss_s, t,
+                                                self._limits_since, source)
+        return [silence.episode]
 
     def _heard(self, source: str, t: datetime) -> list[Episode]:
         self._continuous_seen[source] = t

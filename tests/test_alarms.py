@@ -10,6 +10,7 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.reading import DOSE_KINDS, EVENT_KINDS, Event, Reading
+from adapters.reading import DOSE_KINDS, EVENT_KINDS, LINK_LOST, Event, Reading
 from adapters.vitals import VITAL_CODES, VITALS
 from monitor.alarms import PRIORITIES, AlarmEngine, Episode, chronological, evaluate
 from monitor.limits import Limits, load_preset, parse_limits
@@ -560,6 +561,39 @@ def test_signal_loss_live_tick_announces_before_the_next_reading_and_the_reading
     ended = list({e.key: e for e in engine.reading(r("hr", 20, 70)) if e.kind == "technical"}.values())
     assert [summary(e) for e in ended] == [expect("signal", "technical", "loss", "medium", 5, 15, 20, 15, 10)]
     assert engine.tick(at(21)) == []
+
+
+def test_signal_loss_announced_at_once_when_the_link_reports_lost() -> None:
+    engine = AlarmEngine(lim())
+    engine.feed(steady("hr", 0, 5, 70))
+    (lost,) = engine.event(Event(at(7), LINK_LOST, "no bytes for 2 s", source="bed-1"))
+    assert [summary(lost)] == [expect("signal", "technical", "loss", "medium", 5, 7, None, 2, 10)]
+    assert lost.source == "bed-1"
+    (same,) = engine.event(Event(at(8), LINK_LOST, "again", source="bed-1"))  # one episode per outage
+    assert (same.key, same.announced, same.peak) == (lost.key, at(7), 3)
+    (still,) = engine.tick(at(30))
+    assert (still.onset, still.announced, still.peak) == (at(5), at(7), 25)
+    ended = list({e.key: e for e in engine.reading(r("hr", 40, 70)) if e.kind == "technical"}.values())
+    assert [summary(e) for e in ended] == [expect("signal", "technical", "loss", "medium", 5, 7, 40, 35, 10)]
+
+
+def test_link_lost_during_a_silence_keeps_the_episode_already_announced() -> None:
+    engine = AlarmEngine(lim())
+    engine.feed(steady("hr", 0, 5, 70))
+    (first,) = engine.tick(at(20))
+    assert engine.event(Event(at(21), LINK_LOST, source="bed-1")) == [replace(first, peak=16, value=16)]
+
+
+def test_link_lost_before_any_reading_is_announced_from_the_loss() -> None:
+    (lost,) = AlarmEngine(lim()).event(Event(at(3), LINK_LOST, source="mon"))
+    assert (lost.onset, lost.announced, lost.source) == (at(3), at(3), "mon")
+
+
+def test_link_lost_of_another_source_leaves_this_one_alone() -> None:
+    engine = AlarmEngine(lim())
+    engine.feed(steady("hr", 0, 5, 70))
+    (lost,) = engine.event(Event(at(6), LINK_LOST, source="other"))
+    assert lost.source == "other"
 
 
 # -- technical: NIBP overdue --
