@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -36,25 +36,29 @@ def event_marker(event: Event) -> str:
     return f"note: {event.text}" if event.kind == "note" else event.kind
 
 
-def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event]) -> int:
-    """Write rows to an open text stream; returns the number of data rows written."""
+def wide_rows(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[list[str]]:
+    """The data rows for these readings and events, in time order."""
     values: dict[datetime, dict[str, float]] = defaultdict(dict)
     markers: dict[datetime, list[str]] = defaultdict(list)
     for r in readings:
         values[r.time][r.vital] = r.value
     for e in events:
         markers[e.time].append(event_marker(e))
+    for t in sorted(values.keys() | markers.keys()):
+        row_values = values.get(t, {})
+        for i, marker in enumerate(markers.get(t, []) or [""]):
+            cells = {c: format_value(row_values[c]) for c in VITAL_CODES if i == 0 and c in row_values}
+            yield [format_time(t), *(cells.get(c, "") for c in WIDE_COLUMNS[1:-1]), marker]
+
+
+def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event]) -> int:
+    """Write rows to an open text stream; returns the number of data rows written."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(WIDE_COLUMNS)
     rows = 0
-    for t in sorted(values.keys() | markers.keys()):
-        row_values = values.get(t, {})
-        pending = markers.get(t, []) or [""]
-        for i, marker in enumerate(pending):
-            cells = [format_value(row_values[c]) if i == 0 and c in row_values else "" for c in VITAL_CODES]
-            by_name = dict(zip(VITAL_CODES, cells, strict=True))
-            writer.writerow([format_time(t), *(by_name[c] for c in WIDE_COLUMNS[1:-1]), marker])
-            rows += 1
+    for row in wide_rows(readings, events):
+        writer.writerow(row)
+        rows += 1
     return rows
 
 

@@ -6,22 +6,32 @@ import argparse
 import gc
 import json
 import logging
-import socket
 import sys
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from adapters.csv_session import CsvError, RecordedSession, read_session_csv
 from adapters.reading import DOSE_KINDS
 from adapters.replay import ReplaySource, parse_speed
 from monitor.alarms import PRIORITIES, RANK, evaluate
 from monitor.check_table import episode_table
-from monitor.config import DEMO_SAMPLE, default_db, operator_name, sample_path
+from monitor.cli_common import (
+    Parser,
+    UsageError,
+    common_db,
+    common_operator,
+    common_server,
+    open_store,
+    resolve_limits,
+    serve,
+)
+from monitor.cli_devices import add_device_commands
+from monitor.config import DEMO_SAMPLE, sample_path
 from monitor.errors import first_line
-from monitor.limits import PRESETS, Limits, LimitsError, load_limits, load_preset
+from monitor.limits import PRESETS, Limits, LimitsError, load_preset
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it: `check` starts faster
     from monitor.acquisition import ReplayRunner
@@ -29,15 +39,6 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it:
 
 DEMO_SPEED = "20"
 DEMO_PRESET = "iv-ketamine"
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed as one line, exit 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _start_time(text: str) -> datetime:
@@ -63,24 +64,10 @@ def build_parser() -> Parser:
                     "esketamine sessions. Decision support only, not a medical device.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
-    def common_db(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", type=Path, default=None,
-                       help="SQLite file or database URL (default: vigil.db in your data directory, or $VIGIL_DB)")
-
     def common_csv(p: argparse.ArgumentParser) -> None:
         p.add_argument("--skip-bad-rows", action="store_true", help="skip bad rows (reported) instead of refusing")
         p.add_argument("--tz", help="IANA zone for timestamps without an offset, e.g. Europe/Berlin")
         p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
-
-    def common_server(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-        p.add_argument("--port", type=int, default=8050, help="port to serve on (default 8050)")
-        p.add_argument("--window", type=float, default=60, help="trend window in minutes (default 60)")
-
-    def common_operator(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--operator", default=operator_name(),
-                       help="name recorded in the audit trail for changes made here (default: $VIGIL_OPERATOR "
-                            "or your login name)")
 
     demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
     demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
@@ -115,6 +102,7 @@ def build_parser() -> Parser:
     imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
     common_csv(imp)
     common_db(imp)
+    COMMANDS.update(add_device_commands(sub))
     return parser
 
 
@@ -130,16 +118,6 @@ def read_recording(args: argparse.Namespace) -> RecordedSession:
     if not recording.readings and not recording.events:
         raise UsageError(f"{args.file} holds no readings or events")
     return recording
-
-
-def resolve_limits(text: str) -> Limits:
-    """A limits file, or a preset by name when no such file exists."""
-    path = Path(text)
-    if text in PRESETS and not path.exists():
-        return load_preset(text)
-    if not path.is_file():
-        raise UsageError(f"no such limits file: {text} (or name a preset: {', '.join(PRESETS)})")
-    return load_limits(path)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -158,12 +136,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.fail_on and any(RANK[e.priority] >= RANK[args.fail_on] for e in episodes):
         return 1
     return 0
-
-
-def open_store(args: argparse.Namespace) -> Store:
-    from monitor.store import Store
-
-    return Store(args.db or default_db())
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -199,41 +171,6 @@ def prepare_replay(
     return store, ReplayRunner(store, session_id, source, alarms=alarms)
 
 
-def bind_listener(host: str, port: int) -> int:
-    """Bind and listen ourselves, so a busy port is our one-line error, not werkzeug's exit."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        raise UsageError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another with --port") from None
-    sock.set_inheritable(True)
-    return sock.detach()
-
-
-def serve(args: argparse.Namespace, store: Store, runner: ReplayRunner, relative_time: bool) -> int:
-    """Bind the port first (a busy port is a one-line error), then start the replay and serve."""
-    from werkzeug.serving import make_server  # Dash and its server load only when serving
-
-    from monitor.dashboard.app import DashboardConfig, create_app, local_zone
-
-    zone: tzinfo = UTC if relative_time else local_zone()
-    app = create_app(DashboardConfig(store, runner.session_id, zone, timedelta(minutes=args.window), runner,
-                                     operator=args.operator))
-    server = make_server(args.host, args.port, app.server, threaded=True, fd=bind_listener(args.host, args.port))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
-    runner.start()
-    print(f"Vigil dashboard: http://{args.host}:{server.port}/  (Ctrl+C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        runner.stop()
-        server.server_close()
-    return 0
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     limits = resolve_limits(args.limits)  # refuse a bad limits file before anything starts
     recording = read_recording(args)
@@ -249,7 +186,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         n_alarms = len(store.alarms_since(runner.session_id))
         print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
         return 0
-    return serve(args, store, runner, recording.relative_time)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -258,10 +195,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     recording = read_recording(args)
     store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET))
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
-    return serve(args, store, runner, recording.relative_time)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
 
 
-COMMANDS = {"check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -187,6 +187,12 @@ class Store:
             ).first()
         return None if row is None else int(row.id)
 
+    def latest_session(self) -> int | None:
+        """The newest session's id: what a dashboard beside `vigil acquire` shows by default."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sa.func.max(sessions.c.id))).first()
+        return None if row is None or row[0] is None else int(row[0])
+
     def session(self, session_id: int) -> SessionInfo:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()

@@ -1,10 +1,14 @@
-"""Helpers several test modules share: a controllable monotonic clock and polling waits."""
+"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 TIMEOUT = 10.0
@@ -44,3 +48,23 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` as a real subprocess from the project root, text output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *map(str, args)],
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def start_vigil(*args: str | Path) -> subprocess.Popen[str]:
+    """`vigil ARGS` running in the background, stdout and stderr as line-buffered text pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "monitor.cli", *map(str, args)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+    )

@@ -117,7 +117,7 @@ class GeS5Decoder:
             raw = raw_value(physdata, f)
             if status & _LIVE != _LIVE or raw <= INVALID_LIMIT:
                 continue
-            value = raw * f.scale
+            value = raw / f.divisor
             if VITALS[vital].plausible(value):
                 return value
             self.stats["implausible"] += 1

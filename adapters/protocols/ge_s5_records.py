@@ -58,24 +58,24 @@ I16 = struct.Struct("<h")
 
 @dataclass(frozen=True)
 class Field:
-    """One numeric of the basic class: its group's offset in physdata, its own offset, its scale."""
+    """One numeric of the basic class: its group's offset in physdata, its own offset, its unit divisor."""
 
     group: str
     group_offset: int
     offset: int  # from the group start, past the 6-byte group header
-    scale: float
+    divisor: int  # wire value / divisor = value in Vigil's unit (1/100 mmHg, 1/100 %); dividing keeps 95.71 exact
 
 
 # The basic-class numerics Vigil's vital table knows (research §1.6). Respiration rate has three
 # possible sources; the decoder takes the first that is measuring, in this order.
 BASIC_FIELDS: dict[str, tuple[Field, ...]] = {
-    "hr": (Field("ecg", 0, 6, 1.0),),
-    "sbp": (Field("nibp", 72, 6, 0.01),),
-    "dbp": (Field("nibp", 72, 8, 0.01),),
-    "map": (Field("nibp", 72, 10, 0.01),),
-    "spo2": (Field("spo2", 118, 6, 0.01),),
-    "pr": (Field("spo2", 118, 8, 1.0),),
-    "rr": (Field("co2", 132, 10, 1.0), Field("flow_vol", 178, 6, 1.0), Field("ecg", 0, 14, 1.0)),
+    "hr": (Field("ecg", 0, 6, 1),),
+    "sbp": (Field("nibp", 72, 6, 100),),
+    "dbp": (Field("nibp", 72, 8, 100),),
+    "map": (Field("nibp", 72, 10, 100),),
+    "spo2": (Field("spo2", 118, 6, 100),),
+    "pr": (Field("spo2", 118, 8, 1),),
+    "rr": (Field("co2", 132, 10, 1), Field("flow_vol", 178, 6, 1), Field("ecg", 0, 14, 1)),
 }
 NIBP_GROUP_OFFSET = 72
 # Every group of `basic_phdb` as (offset, length): all start with the 6-byte status/label header except
@@ -206,7 +206,7 @@ def encode_basic(values: Mapping[str, float | None], nibp_label: int = 0) -> byt
         if value is None:
             continue
         f = fields[0]
-        I16.pack_into(data, f.group_offset + f.offset, round(value / f.scale))
+        I16.pack_into(data, f.group_offset + f.offset, round(value * f.divisor))
         GROUP_HEADER.pack_into(data, f.group_offset, STATUS_EXISTS | STATUS_ACTIVE,
                                nibp_label if f.group == "nibp" else 0)
     if nibp_label & NIBP_MEASURING:  # the cuff is inflating: the group is active without new values

@@ -1,0 +1,75 @@
+"""`vigil decode` and the one-line errors of the device commands, as real subprocesses (architecture §6)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from support import run_vigil
+
+from adapters.csv_session import read_session_csv
+from adapters.protocols.ge_s5 import GeS5Decoder
+
+
+def one_line_error(result, command: str) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 + (command == "decode" and "decoded " in lines[0]), result.stderr  # decode's counts
+    assert lines[-1].startswith(f"vigil {command}: error: "), result.stderr
+    return lines[-1]
+
+
+def test_decode_writes_the_captures_readings_as_a_csv_that_reads_back(ge_captures: Path, tmp_path: Path) -> None:
+    capture = ge_captures / "pycollect_db02.raw"
+    out = tmp_path / "db02.csv"
+    result = run_vigil("decode", capture, "--protocol", "ge-s5", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "frames 213" in result.stderr and "phdb records 107" in result.stderr
+    decoded = GeS5Decoder().feed(capture.read_bytes())
+    recording = read_session_csv(out)
+    key = lambda r: (r.time, r.vital, r.value)  # noqa: E731
+    assert sorted(map(key, recording.readings)) == sorted(map(key, decoded))
+    assert Counter(r.vital for r in recording.readings)["sbp"] == 1
+
+
+def test_decode_to_standard_output_counts_checksum_failures(ge_captures: Path) -> None:
+    result = run_vigil("decode", ge_captures / "pycollect_db01.raw", "--protocol", "ge-s5")
+    assert result.returncode == 0, result.stderr
+    assert "checksum failures 308" in result.stderr and "frames 2446" in result.stderr
+    assert result.stdout.startswith("time,sbp,dbp,map,hr,spo2,pr,rr,event\n")
+
+
+def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
+    result = run_vigil("decode", ge_captures / "pycollect_notebooks_raw.raw", "--protocol", "hl7-mllp")
+    assert "no hl7-mllp readings" in one_line_error(result, "decode")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("decode", "missing.raw", "--protocol", "ge-s5"), "cannot read missing.raw"),
+        (("decode", "x.raw", "--protocol", "philips"), "unknown protocol 'philips': choose one of ge-s5, hl7-mllp"),
+        (("record", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--out", "x.csv"),
+         "cannot open /dev/ttyVIGIL9: no such device — check the port name"),
+        (("acquire", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5"), "cannot open /dev/ttyVIGIL9: no such device"),
+        (("monitor", "--port", "/", "--protocol", "hl7-mllp"), "cannot open /: not a serial port"),
+        (("monitor", "--port", "nope://x", "--protocol", "ge-s5"), "invalid URL"),
+        (("acquire", "--port", "loop://", "--protocol", "ge-s5", "--interval", "10"),
+         "--watchdog 10 must be longer than --interval 10"),
+        (("simulate", "--protocol", "ge-s5", "--scenario", "no-such"), "no-such"),
+    ],
+)
+def test_device_commands_fail_in_one_line_saying_what_to_check(args: tuple[str, ...], expected: str,
+                                                                tmp_path: Path) -> None:
+    result = run_vigil(*args, "--db", tmp_path / "v.db") if args[0] in ("acquire",) else run_vigil(*args)
+    assert expected in one_line_error(result, args[0])
+
+
+def test_dashboard_without_any_session_says_so(tmp_path: Path) -> None:
+    result = run_vigil("dashboard", "--db", tmp_path / "empty.db")
+    assert "the store holds no session yet" in one_line_error(result, "dashboard")
+    run_vigil("import", Path(__file__).parents[1] / "sample_data" / "hypertensive.csv", "--db", tmp_path / "one.db")
+    result = run_vigil("dashboard", "--db", tmp_path / "one.db", "--session", "7")
+    assert "no session 7 in the store" in one_line_error(result, "dashboard")

@@ -1,0 +1,523 @@
+"""HL7 ORU^R01 over MLLP: the published sample messages decode to exactly the readings they carry, in any
+chunking; noise, truncation and corruption are counted and resynchronised; ACKs follow the HL7 rules; and
+the emulator's encoder round-trips exactly."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import hl7
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.protocols.base import Decoder
+from adapters.protocols.hl7_mllp import LINE_SETTINGS, MAX_FRAME, Hl7MllpDecoder, encode_oru
+from adapters.reading import Reading
+from adapters.vitals import VITAL_CODES, VITALS
+
+SB, EB, CR = b"\x0b", b"\x1c", b"\r"
+
+# research/protocols.md §3.3, verbatim (segments one per line here, joined with CR below).
+SAMPLE_A = r"""
+MSH|^~\&|AcmeInc^ACDE48234567ABCD^EUI-64||||20090713090030+0500||ORU^R01^ORU_R01|MSGID1234|P|2.6|||NE|AL|||||IHE PCD ORU-R01 2006^HL7^1.3.6.1.4.1.19376.1.6.1.1.1^ISO
+PID|||789567^^^Imaginary Hospital^PI||Doe^John^Joseph^^^^L^A|||M
+OBR|1|AB12345^AcmeAHDInc^ACDE48234567ABCD^EUI-64|CD12345^AcmeAHDInc^ACDE48234567ABCD^EUI-64|528391^MDC_DEV_SPEC_PROFILE_BP^MDC|||20090813095715+0500
+OBX|1||528391^MDC_DEV_SPEC_PROFILE_BP^MDC|1|||||||R|||||||0123456789ABCDEF^EUI-64
+OBX|2||150020^MDC_PRESS_BLD_NONINV^MDC|1.0.1|||||||R|||20090813095715+0500
+OBX|3|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.0.1.1|120|266016^MDC_DIM_MMHG^MDC|||||R
+OBX|4|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.0.1.2|80|266016^MDC_DIM_MMHG^MDC|||||R
+OBX|5|NM|150023^MDC_PRESS_BLD_NONINV_MEAN^MDC|1.0.1.3|100|266016^MDC_DIM_MMHG^MDC|||||R
+"""  # noqa: E501 (verbatim sample lines)
+SAMPLE_B = r"""
+MSH|^~\&|AcmeInc^ACDE48234567ABCD^EUI-64||||20090713090030+0000||ORU^R01^ORU_R01|MSGID1234|P|2.6|||NE|AL|||||IHE PCD ORU-R012006^HL7^2.16.840.1.113883.9.n.m^HL7
+PID|||789567^^^Imaginary Hospital^PI ||Doe^John^Joseph^^^^L^A|||M
+OBR|1|AB12345^AcmeAHDInc^ACDE48234567ABCD^EUI-64|CD12345^AcmeAHDInc^ACDE48234567ABCD^EUI-64|182777000^monitoring of patient^SNOMED-CT|||20090813095715+0000
+OBX|1||528388^MDC_DEV_SPEC_PROFILE_PULS_OXIM^MDC|1|||||||X|||20090715070707+0000||||0123456789ABCDEF^EUI-64
+OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.0.0.1|80.5|262688^MDC_DIM_PERCENT^MDC|||||R|||20090715070707+0000
+OBX|3|NA|150452^MDC_PULS_OXIM_PLETH^MDC|1.0.0.2|12^123^24^12^234^55^66^77^88^99|262656^MDC_DIM_DIMLESS^MDC|||||R|||20090715070707+0000
+"""  # noqa: E501 (verbatim sample lines)
+SAMPLE_C = r"""
+MSH|^~\&|ACME_Gateway^080019FFFE3ED02D^EUI-64|ACME Healthcare|||20110602050000+0000||ORU^R01^ORU_R01|0104ef190d604db188c3|P|2.6|||AL|NE||UNICODE UTF-8|||PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO
+PID|||HO2009001^^^NIST^PI||Hon^Albert^^^^^L|Adams^^^^^^L|19610101|M|||15 N Saguaro^^Tucson^AZ^85701^^M
+PV1||I|HO Surgery^OR^1|
+OBR|1|080019FFFE3ED02D20110602045842^ACME_Gateway^080019FFFE3ED02D^EUI-64|080019FFFE3ED02D20110602045842^ACME_Gateway^080019FFFE3ED02D^EUI-64|182777000^monitoring of patient^SCT|||20110602045842+0000
+OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X
+OBX|2||70686^MDC_DEV_PRESS_BLD_NONINV_VMD^MDC|1.1.0.0|||||||X
+OBX|3||70687^MDC_DEV_PRESS_BLD_NONINV_CHAN^MDC|1.1.1.0|||||||X|||20110602045842+0000
+OBX|4|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.1|120|mm[Hg]^mm[Hg]^UCUM|||||R|||20110602045842+0000||||080019FFFE3ED02D172.16.172.135^GATEWAY_ACME
+OBX|5|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.1.1.2|80|mm[Hg]^mm[Hg]^UCUM|||||R|||20110602045842+0000||||080019FFFE3ED02D172.16.172.135^GATEWAY_ACME
+OBX|6|NM|150023^MDC_PRESS_BLD_NONINV_MEAN^MDC|1.1.1.3|93|mm[Hg]^mm[Hg]^UCUM|||||R|||20110602045842+0000||||080019FFFE3ED02D172.16.172.135^GATEWAY_ACME
+OBX|7|NM|149546^MDC_PULS_RATE_NON_INV^MDC|1.1.1.4|63|{beat}/min^{beat}/min^UCUM|||||R|||20110602045842+0000||||080019FFFE3ED02D172.16.172.135^GATEWAY_ACME
+"""  # noqa: E501 (verbatim sample lines)
+SAMPLE_D = r"""
+MSH|^~\&|VSP^080019FFFE134535^EUI-64|GE Healthcare|||20130122134100||ORU^R01^ORU_R01|004097134535|P|2.6|||NE|AL||UNICODE UTF-8|||PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO
+OBX|11|NM|147842^MDC_ECG_HEART_RATE^MDC|1.5.1.1|80|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||||||080019FFFE0B4020^B40_GE
+OBX|4|NM|150033^MDC_PRESS_BLD_ART_SYS^MDC|1.13.1.1|112|266016^MDC_DIM_MMHG^MDC|||||R|||||||080019FFFE0B4020^B40_GE
+"""  # noqa: E501 (verbatim sample lines)
+# The two Philips Efficia MDIL lines of §3.3, verbatim, in a minimal message (MSH and OBR are ours).
+SAMPLE_PHILIPS = r"""
+MSH|^~\&|EFFICIA||||20140510124500||ORU^R01|1|P|2.3
+OBR|1||||||20140510124400
+OBX||NM|0002-4a05^NBPs^MDIL||122|0004-0f20^mmHg^MDIL|||||F|||20140510124430
+OBX||NM|0002-4bb8^SpO2^MDIL||98|0004-0220^%^MDIL|||||F
+"""
+
+
+def frame(text: str) -> bytes:
+    """MLLP frame around a message written one segment per line."""
+    return SB + (text.strip("\n").replace("\n", "\r") + "\r").encode("latin-1") + EB + CR
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def summary(items: list) -> list[tuple[str, float, datetime]]:
+    return [(r.vital, r.value, r.time) for r in items]
+
+
+SAMPLES = {
+    "a": (
+        SAMPLE_A,
+        [
+            ("sbp", 120.0, utc(2009, 8, 13, 4, 57, 15)),
+            ("dbp", 80.0, utc(2009, 8, 13, 4, 57, 15)),
+            ("map", 100.0, utc(2009, 8, 13, 4, 57, 15)),
+        ],
+        {"no_value": 2},  # the profile and NIBP container OBXs carry no value
+    ),
+    "b": (
+        SAMPLE_B,
+        [("spo2", 80.5, utc(2009, 7, 15, 7, 7, 7))],
+        {"no_value": 1, "non_numeric": 1},  # status X; the NA pleth waveform
+    ),
+    "c": (
+        SAMPLE_C,
+        [
+            ("sbp", 120.0, utc(2011, 6, 2, 4, 58, 42)),
+            ("dbp", 80.0, utc(2011, 6, 2, 4, 58, 42)),
+            ("map", 93.0, utc(2011, 6, 2, 4, 58, 42)),
+        ],
+        {"no_value": 3, "unmapped:149546": 1},  # three X containers; the NIBP pulse rate
+    ),
+    "d": (
+        SAMPLE_D,
+        [("hr", 80.0, utc(2013, 1, 22, 13, 41))],  # no OBX-14, no OBR: MSH-7, no offset, so tz (UTC)
+        {"unmapped:150033": 1},  # arterial systolic pressure
+    ),
+    "philips": (
+        SAMPLE_PHILIPS,
+        [("sbp", 122.0, utc(2014, 5, 10, 12, 44, 30)), ("spo2", 98.0, utc(2014, 5, 10, 12, 44))],
+        {},
+    ),
+}
+FRAMES = {name: frame(text) for name, (text, _, _) in SAMPLES.items()}
+
+
+def decode(*chunks: bytes, tz=UTC) -> tuple[list, Hl7MllpDecoder]:
+    decoder = Hl7MllpDecoder(tz=tz)
+    decoder.start()
+    items = [item for chunk in chunks for item in decoder.feed(chunk)]
+    return items, decoder
+
+
+def message(*obx: str, msh_time: str = "20130122134100", modes: str = "NE|AL", kind: str = "ORU^R01") -> bytes:
+    """A framed message with the given OBX segments, in GE B40 style."""
+    head = f"MSH|^~\\&|VSP|GE Healthcare|||{msh_time}||{kind}|CID42|P|2.6|||{modes}"
+    return frame("\n".join([head, *obx]))
+
+
+def obx(code: str, value: str, unit: str = "", status: str = "R", when: str = "", kind: str = "NM") -> str:
+    return f"OBX|1|{kind}|{code}|1.1.1.1|{value}|{unit}|||||{status}|||{when}"
+
+
+def assert_sane(items: list) -> None:
+    """What every decoder output must satisfy, whatever the input."""
+    for r in items:
+        assert isinstance(r, Reading)
+        assert VITALS[r.vital].plausible(r.value)
+        assert r.time.tzinfo is not None and r.time.utcoffset() is not None
+        assert r.device_time == r.time
+
+
+# --- the published samples -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_decodes_to_exact_readings_and_counts_the_rest(name: str) -> None:
+    _, expected, skipped = SAMPLES[name]
+    items, decoder = decode(FRAMES[name])
+    assert summary(items) == expected
+    base = {"frames": 1, "messages": 1, "readings": len(expected)}
+    assert dict(decoder.stats) == base | skipped | {"acks": 1}  # NE|AL, AL|NE or original mode: one ACK each
+    assert_sane(items)
+
+
+def test_readings_carry_source_device_time_and_nibp_measurement_time() -> None:
+    items, _ = decode(FRAMES["philips"])
+    sbp, spo2 = items
+    assert (sbp.source, sbp.device_time, sbp.measured_at) == ("hl7-mllp", sbp.time, sbp.time)
+    assert (spo2.device_time, spo2.measured_at) == (spo2.time, None)
+    assert Hl7MllpDecoder(source="bed-3").feed(FRAMES["b"])[0].source == "bed-3"
+
+
+def test_time_without_offset_is_interpreted_in_the_decoders_zone() -> None:
+    items, _ = decode(FRAMES["d"], tz=ZoneInfo("Europe/Berlin"))
+    assert summary(items) == [("hr", 80.0, utc(2013, 1, 22, 12, 41))]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_two_chunk_split_and_byte_by_byte_feeding_decode_identically(name: str) -> None:
+    data = FRAMES[name]
+    whole, reference = decode(data)
+    ack = reference.pending_output()
+    for cut in range(len(data) + 1):
+        items, decoder = decode(data[:cut], data[cut:])
+        assert items == whole, cut
+        assert decoder.stats == reference.stats
+        assert decoder.pending_output() == ack
+    items, decoder = decode(*(data[i : i + 1] for i in range(len(data))))
+    assert items == whole
+    assert decoder.stats == reference.stats
+
+
+# --- framing: noise, truncation, corruption ------------------------------------------------------------------
+
+
+def test_noise_between_frames_is_skipped_and_counted() -> None:
+    rng = random.Random(7)
+    noise = [bytes(b for b in rng.randbytes(200) if b != 0x0B) for _ in range(3)]
+    stray = b"\x1c\r\x1c\x1c\r\rMSH|^~\\&|\x1c"  # frame ends and message text with no frame start
+    items, decoder = decode(noise[0], FRAMES["a"], stray, noise[1], FRAMES["b"], noise[2])
+    assert summary(items) == SAMPLES["a"][1] + SAMPLES["b"][1]
+    assert decoder.stats["noise_bytes"] == sum(map(len, noise)) + len(stray)
+    assert decoder.stats["messages"] == 2
+
+
+def test_truncated_frame_is_dropped_and_the_next_one_decodes() -> None:
+    cut = FRAMES["a"][: len(FRAMES["a"]) // 2]
+    items, decoder = decode(cut, FRAMES["b"])
+    assert summary(items) == SAMPLES["b"][1]
+    assert (decoder.stats["truncated_frames"], decoder.stats["frames"], decoder.stats["noise_bytes"]) == (1, 1, 0)
+
+
+def test_frame_end_without_carriage_return_is_refused() -> None:
+    broken = FRAMES["a"][:-1] + b"X"
+    items, decoder = decode(broken, FRAMES["b"])
+    assert summary(items) == SAMPLES["b"][1]
+    assert (decoder.stats["bad_frames"], decoder.stats["noise_bytes"]) == (1, 1)
+
+
+def test_oversized_frame_is_abandoned_without_growing_memory() -> None:
+    items, decoder = decode(SB + b"A" * (MAX_FRAME // 2), b"A" * (MAX_FRAME // 2 + 1), b"tail", FRAMES["b"])
+    assert summary(items) == SAMPLES["b"][1]
+    assert decoder.stats["oversized_frames"] == 1
+    assert decoder.stats["noise_bytes"] == len(b"tail")  # the chunk that overflowed is dropped with the frame
+
+
+def test_start_drops_a_partial_frame_and_unsent_acks() -> None:
+    decoder = Hl7MllpDecoder()
+    decoder.feed(FRAMES["d"])
+    decoder.feed(FRAMES["a"][:100])
+    decoder.start()
+    assert decoder.pending_output() == b""
+    assert decoder.feed(FRAMES["a"][100:]) == []  # no frame start: noise
+    assert summary(decoder.feed(FRAMES["b"])) == SAMPLES["b"][1]
+    assert decoder.stats["truncated_frames"] == 1
+
+
+def test_segment_separators_lf_and_crlf_are_tolerated() -> None:
+    text = SAMPLE_A.strip("\n")
+    for sep in ("\n", "\r\n"):
+        items, _ = decode(SB + text.replace("\n", sep).encode() + EB + CR)
+        assert summary(items) == SAMPLES["a"][1]
+
+
+def test_unreadable_frames_and_other_message_types_yield_nothing() -> None:
+    items, decoder = decode(
+        SB + EB + CR, frame("hello"), message(kind="ADT^A01"), message(obx("150021^X^MDC", "120"), "not a segment")
+    )
+    assert items == []
+    assert (decoder.stats["frames"], decoder.stats["bad_messages"], decoder.stats["messages"]) == (4, 4, 0)
+
+
+# --- OBX mapping, units, values, times --------------------------------------------------------------------
+
+
+def test_mdil_alternate_identifier_and_mdc_aliases_map_through_the_one_table() -> None:
+    items, decoder = decode(
+        message(
+            obx("0002-4bb8^SpO2^MDIL", "97", "0004-0220^%^MDIL"),
+            obx("X1^local pulse^99LOC^149538^MDC_PULS_OXIM_PULS_RATE^MDC", "71", "/min"),
+            obx("151570^MDC_AWAY_RESP_RATE^MDC", "14", "264928^MDC_DIM_RESP_PER_MIN^MDC"),
+            obx("X2^local thing^99LOC", "3"),
+            obx("", "3"),
+        )
+    )
+    assert [(r.vital, r.value) for r in items] == [("spo2", 97.0), ("pr", 71.0), ("rr", 14.0)]
+    assert (decoder.stats["unmapped:X2^local thing^99LOC"], decoder.stats["unmapped:none"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "expected"),
+    [
+        ("150021", "120", "", 120.0),
+        ("150021", "120", "mmHg", 120.0),
+        ("150021", "120", "0004-0f20^mmHg^MDIL", 120.0),
+        ("150021", "16", "kPa^kPa^UCUM", 16 * 1000 / 133.322387415),
+        ("147842", "61", "{beats}/min^^UCUM", 61.0),
+        ("147842", "61", "/min", 61.0),
+        ("149530", "62", "0004-0aa0^bpm^MDIL", 62.0),
+        ("151562", "12", "{breath}/min", 12.0),
+        ("151562", "12", "/min^/min^UCUM", 12.0),
+        ("150456", "+099.50", "262688^MDC_DIM_PERCENT^MDC", 99.5),
+    ],
+)
+def test_accepted_units(code: str, value: str, unit: str, expected: float) -> None:
+    items, _ = decode(message(obx(f"{code}^X^MDC", value, unit)))
+    assert [r.value for r in items] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("code", "unit"),
+    [
+        ("150021", "%"),
+        ("150021", "262688^MDC_DIM_PERCENT^MDC"),
+        ("150456", "kPa"),
+        ("147842", "{breath}/min"),
+        ("151562", "264864^MDC_DIM_BEAT_PER_MIN^MDC"),
+        ("150021", "262656^MDC_DIM_DIMLESS^MDC"),
+        ("150021", "mmHg^mmHg^LOCAL"),
+        ("150021", "cm[H2O]"),
+    ],
+)
+def test_unit_that_contradicts_the_vital_is_skipped_not_converted(code: str, unit: str) -> None:
+    items, decoder = decode(message(obx(f"{code}^X^MDC", "50", unit)))
+    assert items == []
+    assert decoder.stats["unit_mismatch"] == 1
+
+
+@pytest.mark.parametrize("value", ["351", "-1", "abc", "NaN", "inf", "1e2", "1" * 400, "12^3", "1,5"])
+def test_implausible_or_non_numeric_values_are_never_emitted(value: str) -> None:
+    items, decoder = decode(message(obx("150021^X^MDC", value)))
+    assert items == []
+    assert decoder.stats["implausible"] == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        (obx("150021^X^MDC", "", status="R"), "no_value"),
+        (obx("150021^X^MDC", "120", status="X"), "no_value"),
+        (obx("150021^X^MDC", "120", status="W"), "bad_status"),
+        (obx("150021^X^MDC", "120", status="D"), "bad_status"),
+        (obx("150021^X^MDC", "120", kind="ST"), "non_numeric"),
+        (obx("150021^X^MDC", "120", when="201301221341"), None),
+        (obx("150021^X^MDC", "120", when="2013012213"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="20130230134100"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="20130122134100+2500"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="20130122134100+0160"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="20130122134100.1234567"), "bad_time"),
+    ],
+)
+def test_skipped_observations_are_counted_by_reason(field: str, reason: str | None) -> None:
+    items, decoder = decode(message(field))
+    assert len(items) == (1 if reason is None else 0)
+    if reason:
+        assert decoder.stats[reason] == 1
+
+
+def test_bad_message_time_only_costs_the_observations_that_need_it() -> None:
+    late = obx("150022^X^MDC", "80", when="20130122134100.25-0130")
+    items, decoder = decode(message(obx("150021^X^MDC", "120"), late, msh_time="yesterday"))
+    assert summary(items) == [("dbp", 80.0, datetime(2013, 1, 22, 15, 11, 0, 250000, tzinfo=UTC))]
+    assert decoder.stats["bad_time"] == 1
+
+
+def test_same_vital_twice_at_one_instant_keeps_the_first() -> None:
+    items, decoder = decode(
+        message(
+            obx("150021^X^MDC", "120", when="20130122134100"),
+            obx("150021^X^MDC", "125", when="20130122134100"),
+            obx("150021^X^MDC", "130", when="20130122134200"),
+        )
+    )
+    assert [r.value for r in items] == [120.0, 130.0]
+    assert decoder.stats["duplicates"] == 1
+
+
+# --- acknowledgements -------------------------------------------------------------------------------------
+
+
+def test_ack_echoes_the_header_swapped_and_parses_as_hl7() -> None:
+    _, decoder = decode(FRAMES["a"])
+    ack = decoder.pending_output()
+    assert ack == (
+        b"\x0bMSH|^~\\&|||AcmeInc^ACDE48234567ABCD^EUI-64||20090713090030+0500||ACK^R01^ACK|MSGID1234|P|2.6"
+        b"\rMSA|AA|MSGID1234\r\x1c\r"
+    )
+    assert decoder.pending_output() == b""
+    parsed = hl7.parse(ack[1:-2].decode())
+    assert str(parsed.segment("MSA")[1]) == "AA"
+    assert str(parsed.segment("MSA")[2]) == "MSGID1234"
+    assert str(parsed.segment("MSH")[5]) == "AcmeInc^ACDE48234567ABCD^EUI-64"
+
+
+def msa_codes(output: bytes) -> list[str]:
+    return [seg.split("|")[1] for seg in output.decode("latin-1").split("\r") if seg.startswith("MSA")]
+
+
+@pytest.mark.parametrize(
+    ("modes", "kind", "expected"),
+    [
+        ("NE|AL", "ORU^R01", ["AA"]),  # PCD-01 style: application ACK only
+        ("NE|NE", "ORU^R01", []),
+        ("|", "ORU^R01", ["AA"]),  # original mode
+        ("|", "ADT^A01", ["AR"]),
+        ("AL|NE", "ORU^R01", ["CA"]),  # sample (c): commit ACK only
+        ("AL|AL", "ORU^R01", ["CA", "AA"]),
+        ("ER|ER", "ORU^R01", []),
+        ("ER|ER", "ADT^A01", ["CR", "AR"]),
+        ("SU|SU", "ORU^R01", ["CA", "AA"]),
+        ("NE|XX", "ORU^R01", []),
+        ("AL|AL", "ACK^R01", []),  # acknowledgements are never acknowledged
+    ],
+)
+def test_ack_modes(modes: str, kind: str, expected: list[str]) -> None:
+    _, decoder = decode(message(obx("147842^X^MDC", "80"), modes=modes, kind=kind))
+    assert msa_codes(decoder.pending_output()) == expected
+    assert decoder.stats["acks"] == len(expected)
+
+
+def test_unreadable_message_with_a_control_id_gets_an_application_error() -> None:
+    _, decoder = decode(message(obx("147842^X^MDC", "80"), "##garbled"))
+    assert msa_codes(decoder.pending_output()) == ["AE"]
+
+
+def test_no_ack_without_a_control_id() -> None:
+    _, decoder = decode(frame("MSH|^~\\&|VSP||||20130122134100||ORU^R01||P|2.6"))
+    assert decoder.pending_output() == b""
+    assert decoder.stats["unacknowledgeable"] == 1
+
+
+# --- encoder ----------------------------------------------------------------------------------------------
+
+T0 = datetime(2024, 3, 1, 9, 30, 0, 120000, tzinfo=UTC)
+
+
+def test_encoded_message_is_byte_exact_pcd01() -> None:
+    data = encode_oru([Reading(T0, "sbp", 121.0), Reading(utc(2024, 3, 1, 9, 29, 58), "spo2", 96.5)], control_id="7")
+    assert data == (
+        b"\x0bMSH|^~\\&|VIGIL_SIM||||20240301092958+0000||ORU^R01^ORU_R01|7|P|2.6|||NE|AL|||||"
+        b"IHE PCD ORU-R01 2006^HL7^1.3.6.1.4.1.19376.1.6.1.1.1^ISO\r"
+        b"PID\r"
+        b"OBR|1|7^VIGIL_SIM|7^VIGIL_SIM|182777000^monitoring of patient^SNOMED-CT|||20240301092958+0000\r"
+        b"OBX|1|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.0.0.1|121|266016^MDC_DIM_MMHG^MDC|||||R|||"
+        b"20240301093000.12+0000\r"
+        b"OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.0.0.2|96.5|262688^MDC_DIM_PERCENT^MDC|||||R|||"
+        b"20240301092958+0000\r\x1c\r"
+    )
+    parsed = hl7.parse(data[1:-2].decode())
+    assert str(parsed.segment("MSH")[9]) == "ORU^R01^ORU_R01"
+    assert [str(s[3][0][0]) for s in parsed.segments("OBX")] == ["150021", "150456"]
+
+
+def test_every_vital_encodes_with_an_mdc_unit_and_round_trips() -> None:
+    readings = [Reading(T0, code, VITALS[code].low + 0.25) for code in VITAL_CODES]
+    decoder = Hl7MllpDecoder()
+    items = decoder.feed(encode_oru(readings, control_id="all"))
+    assert summary(items) == summary(readings)
+    assert msa_codes(decoder.pending_output()) == ["AA"]
+
+
+@pytest.mark.parametrize(
+    ("readings", "kwargs"),
+    [
+        ([], {"control_id": "1"}),
+        ([Reading(T0, "hr", 70), Reading(utc(2024, 1, 1), "hr", 71)], {"control_id": "1"}),
+        ([Reading(T0, "hr", 70)], {"control_id": ""}),
+        ([Reading(T0, "hr", 70)], {"control_id": "a|b"}),
+        ([Reading(T0, "hr", 70)], {"control_id": "1", "sender": "VIGIL^SIM"}),
+        ([Reading(T0, "hr", 70)], {"control_id": "1\r"}),
+    ],
+)
+def test_encoder_refuses_callers_bugs(readings: list[Reading], kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        encode_oru(readings, **kwargs)
+
+
+@st.composite
+def plausible_readings(draw: st.DrawFn) -> list[Reading]:
+    codes = draw(st.lists(st.sampled_from(VITAL_CODES), unique=True, min_size=1))
+    times = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC))
+    return [Reading(draw(times), code, draw(st.floats(VITALS[code].low, VITALS[code].high))) for code in codes]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    plausible_readings(),
+    st.text(st.characters(min_codepoint=33, max_codepoint=122, exclude_characters="^\\|&"), min_size=1, max_size=20),
+)
+def test_encode_decode_round_trip_is_exact_and_deterministic(readings: list[Reading], control_id: str) -> None:
+    data = encode_oru(readings, control_id=control_id)
+    assert encode_oru(readings, control_id=control_id) == data
+    items, decoder = decode(data)
+    assert summary(items) == summary(readings)
+    assert msa_codes(decoder.pending_output()) == ["AA"]
+
+
+# --- fuzz -------------------------------------------------------------------------------------------------
+
+BYTES_OF_INTEREST = st.sampled_from([0x0B, 0x1C, 0x0D, 0x0A, *b"|^~\\&.+-0123456789XNM"])
+
+
+@st.composite
+def mutated_frame(draw: st.DrawFn) -> bytes:
+    data = bytearray(FRAMES[draw(st.sampled_from(sorted(FRAMES)))])
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        byte = draw(st.one_of(BYTES_OF_INTEREST, st.integers(0, 255)))
+        match draw(st.sampled_from(["flip", "insert", "delete", "truncate"])):
+            case "flip" if at < len(data):
+                data[at] = byte
+            case "insert":
+                data.insert(at, byte)
+            case "delete" if at < len(data):
+                del data[at]
+            case "truncate":
+                del data[at:]
+    return bytes(data)
+
+
+def assert_resynchronises(decoder: Hl7MllpDecoder) -> None:
+    """Whatever came before, a clean frame decodes to exactly its readings."""
+    assert summary(decoder.feed(FRAMES["c"])) == SAMPLES["c"][1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000), st.integers(0, 2000))
+def test_random_bytes_never_raise(data: bytes, cut: int) -> None:
+    decoder = Hl7MllpDecoder()
+    assert_sane(decoder.feed(data[:cut]) + decoder.feed(data[cut:]))
+    decoder.pending_output()
+    assert_resynchronises(decoder)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mutated_frame(), min_size=1, max_size=3), st.integers(1, 64))
+def test_mutated_real_frames_never_raise_nor_emit_implausible_readings(frames: list[bytes], chunk: int) -> None:
+    decoder = Hl7MllpDecoder(tz=ZoneInfo("America/New_York"))
+    data = b"".join(frames)
+    items = [item for i in range(0, len(data), chunk) for item in decoder.feed(data[i : i + chunk])]
+    assert_sane(items)
+    assert all(n >= 0 for n in decoder.stats.values())
+    assert_resynchronises(decoder)
+
+
+def test_module_contract() -> None:
+    decoder: Decoder = Hl7MllpDecoder()
+    assert decoder.feed(b"") == []
+    assert LINE_SETTINGS.describe() == "9600 8N1"
