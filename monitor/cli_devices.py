@@ -186,10 +186,13 @@ def _describe(link: SerialLink, spec: ProtocolSpec) -> str:
 
 
 def _wait(duration: float | None, alive: Callable[[], bool]) -> None:
-    """Block until the duration is over, Ctrl+C, or the background work ended."""
+    """Block until the duration is over, Ctrl+C (the normal way to stop: not an error), or the work ended."""
     deadline = None if duration is None else time.monotonic() + duration
-    while alive() and (deadline is None or time.monotonic() < deadline):
-        time.sleep(0.1)
+    try:
+        while alive() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
 
 
 # -- commands --

@@ -1,0 +1,158 @@
+"""End to end on real pseudo-terminals: `vigil simulate` speaking each protocol to `vigil record`,
+`vigil acquire` and `vigil monitor`, as separate processes, as a tester would run them."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support import run_vigil, start_vigil, wait_for
+
+from adapters.csv_session import read_session_csv
+from adapters.reading import LINK_LOST, LINK_RESTORED
+from monitor.store import Store
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+NIBP_AT = (30, 90, 150)
+SCENARIO_S = 180
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    """Three minutes of 1 Hz HR/SpO2/PR/RR with three cuff measurements and a dose event."""
+    rng = random.Random(3)
+    rows = ["time,sbp,dbp,map,hr,spo2,pr,rr,event"]
+    for s in range(SCENARIO_S):
+        nibp = [str(118 + s // 10), str(76 + s // 30), str(92 + s // 20)] if s in NIBP_AT else ["", "", ""]
+        t = (T0 + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+        continuous = [str(rng.randint(68, 84)), f"{rng.randint(960, 999) / 10:g}", str(rng.randint(66, 86)),
+                      str(rng.randint(12, 18))]
+        rows.append(",".join([t, *nibp, *continuous, "dose_start" if s == 60 else ""]))
+    path = tmp_path / "scenario.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+class Processes:
+    """Background `vigil` processes, interrupted (then killed) at the end of the test."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str | Path) -> subprocess.Popen[str]:
+        process = start_vigil(*args)
+        self.running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[str]) -> tuple[str, str]:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.communicate()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    procs = Processes()
+    yield procs
+    for process in procs.running:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def simulate(processes: Processes, protocol: str, scenario: Path, link: Path, speed: float,
+             faults: str | None = None) -> subprocess.Popen[str]:
+    args: list[str | Path] = ["simulate", "--protocol", protocol, "--scenario", scenario, "--speed", str(speed),
+                              "--link", link]
+    process = processes.start(*args, *(["--faults", faults] if faults else []))
+    line = process.stdout.readline() if process.stdout else ""
+    assert f"{protocol} emulator on /dev/" in line, line + (process.stderr.read() if process.poll() else "")
+    assert link.exists()
+    return process
+
+
+@pytest.mark.parametrize("protocol", ["ge-s5", "hl7-mllp"])
+def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
+    protocol: str, scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    link = tmp_path / "monitor"
+    emulator = simulate(processes, protocol, scenario, link, speed=30)
+    out = tmp_path / "recorded.csv"
+    result = run_vigil("record", "--port", link, "--protocol", protocol, "--interval", "1", "--watchdog", "5",
+                       "--clock", "device", "--out", out, "--duration", "14")
+    assert result.returncode == 0, result.stderr
+    processes.stop(emulator)
+    expected = read_session_csv(scenario)
+    recorded = read_session_csv(out)
+    key = lambda r: (r.time, r.vital, r.value)  # noqa: E731
+    assert sorted(map(key, recorded.readings)) == sorted(map(key, expected.readings))
+    # Each cuff measurement arrives once, at its own time, although GE repeats it in every record.
+    assert [r.time for r in recorded.readings if r.vital == "sbp"] == [T0 + timedelta(seconds=s) for s in NIBP_AT]
+    # Neither protocol carries dose events; the only events are the watchdog's, once the scenario is over.
+    end = T0 + timedelta(seconds=SCENARIO_S - 1)
+    assert all(e.kind == "note" and e.text.startswith("link lost: no bytes") and e.time > end for e in recorded.events)
+
+
+def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
+    watchdog_s = 3.0
+    simulate(processes, "ge-s5", scenario, link, speed=1, faults="unplug=6+3")
+    acquire = processes.start("acquire", "--port", link, "--protocol", "ge-s5", "--interval", "1",
+                              "--watchdog", str(watchdog_s), "--db", db)
+    store = Store(db)
+    try:
+        def restored_and_flowing() -> bool:
+            events = store.events_upto(1)
+            back = [e.time for e in events if e.kind == LINK_RESTORED]
+            return bool(back) and any(r.time > back[0] for r in store.readings_between(1, back[0]))
+
+        wait_for(lambda: db.exists() and restored_and_flowing(), 45, "reconnect and data after the unplug")
+        out, err = processes.stop(acquire)
+        assert acquire.returncode == 0, err
+        assert "Traceback" not in err
+        events = store.events_upto(1)
+        assert [e.kind for e in events] == [LINK_LOST, LINK_RESTORED]
+        lost, restored = events
+        readings = store.readings_between(1)
+        last_before = max(r.time for r in readings if r.time <= lost.time)
+        assert (lost.time - last_before).total_seconds() <= watchdog_s
+        (alarm,) = [a.episode for a in store.alarms_since(1) if a.episode.kind == "technical"]
+        assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", "ge-s5")
+        assert alarm.onset == last_before and alarm.announced == lost.time
+        assert alarm.end is not None and alarm.end >= restored.time
+        assert any(r.time > restored.time for r in readings)
+        assert "session 1:" in out
+    finally:
+        store.close()
+
+
+def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
+    simulate(processes, "hl7-mllp", scenario, link, speed=5)
+    monitor = processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0")
+    assert monitor.stdout is not None
+    assert "session 1: acquiring from" in monitor.stdout.readline()
+    url = monitor.stdout.readline().split()[2]
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert page.status == 200
+    store = Store(db)
+    try:
+        wait_for(lambda: len(store.readings_between(1)) >= 40, 20, "readings from the emulator in the store")
+    finally:
+        store.close()
+    _, err = processes.stop(monitor)
+    assert "Traceback" not in err
