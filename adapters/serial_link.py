@@ -18,14 +18,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import serial
 
 from adapters.protocols.base import Decoder, Item, LineSettings
-from adapters.reading import Event, Reading
+from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 
 try:
     import termios
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 0.2  # how often the loop looks at the stop flag and the watchdog
 WRITE_TIMEOUT_S = 1.0  # a write stuck this long (flow control never released) is link trouble
+# Host clock: how far the device clock, mapped through the offset, may stray from the host before the
+# offset is set again (drift, the monitor's clock being set, an emulator running faster than real time —
+# replaying one fast is what `--clock device` is for: the host clock cannot follow it).
+CLOCK_SLACK_S = 2.0
 
 Sink = Callable[[list[Item]], None]
 
@@ -77,6 +81,9 @@ class LinkConfig:
     watchdog_s: float = 10.0  # no valid frame for this long = link lost
     raw_out: Path | None = None  # every received byte is appended here (what `vigil decode` reads back)
     clock: Literal["host", "device"] = "host"
+    # What to check on the monitor when nothing arrives, for this protocol, e.g. "the monitor's Computer
+    # Interface output and a null-modem cable"; the "no data at all" warning names it.
+    setup_hint: str = ""
 
 
 class LinkError(Exception):
@@ -108,7 +115,7 @@ class SerialLink:
                  backoff: tuple[float, float] = (0.5, 10.0)) -> None:
         self.config = config
         self.decoder = decoder
-        self.frames_seen = False  # anything decoded since open: tells "no data at all" from an outage
+        self.frames_seen = False  # a valid frame since open: tells "no data at all" from an outage
         self.stats: Counter[str] = Counter()
         self._now = now
         self._backoff = backoff
@@ -116,11 +123,14 @@ class SerialLink:
         self._port: serial.SerialBase | None = None
         self._raw: BinaryIO | None = None
         self._fault: str | None = None  # a write failure, reported by the loop as a link loss
-        self._lost = False  # a link_lost was emitted and nothing decoded since
+        self._lost = False  # a link_lost was emitted and no valid frame arrived since
         self._warned_no_data = False
-        self._quiet_since = 0.0  # monotonic time of the last decoded item, or of the (re)open
-        self._bytes_since_item = False
+        self._quiet_since = 0.0  # monotonic time of the last valid frame, or of the (re)open
+        self._bytes_since_frame = False
+        self._valid_frames = 0  # decoder.stats["valid_frames"] at the last look
         self._device_anchor: tuple[datetime, datetime] | None = None  # (last device time, host time then)
+        self._offset: timedelta | None = None  # host − device, set by the first device time after a (re)connect
+        self._behind_since: datetime | None = None  # host time since which every chunk lagged beyond the slack
 
     @property
     def connected(self) -> bool:
@@ -135,7 +145,7 @@ class SerialLink:
                 raise LinkError(f"cannot write the raw capture {self.config.raw_out}: {exc.strerror}") from exc
         try:
             self._connect()
-        except LinkError:
+        except BaseException:
             self.close()
             raise
 
@@ -165,11 +175,17 @@ class SerialLink:
             )
         except _OPEN_ERRORS as exc:  # SerialException is an OSError
             raise LinkError(open_error_message(self.config.url, self.config.settings, exc)) from exc
-        self._fault = None
-        self._quiet_since = time.monotonic()
-        self._bytes_since_item = False
-        self.decoder.start()
-        self._send(self.decoder.pending_output())
+        try:
+            self._fault = None
+            self._quiet_since = time.monotonic()
+            self._bytes_since_frame = False
+            self._valid_frames = self.decoder.stats["valid_frames"]
+            self._offset, self._behind_since = None, None  # the device may have been restarted or swapped
+            self.decoder.start()
+            self._send(self.decoder.pending_output())
+        except BaseException:  # a decoder bug, a request that cannot be encoded: leave no port open
+            self._close_port()
+            raise
 
     def _close_port(self) -> None:
         if self._port is not None:
@@ -210,7 +226,9 @@ class SerialLink:
         if data:
             host_now = self._now()
             items = self._receive(data, host_now)
-            if items:
+            valid = self.decoder.stats["valid_frames"]
+            if items or valid > self._valid_frames:  # a frame with no reading in it is a live link too
+                self._valid_frames = valid
                 self._deliver(items, host_now, sink)
         if self._fault is not None:
             self._lose(self._fault, sink)
@@ -219,7 +237,7 @@ class SerialLink:
 
     def _receive(self, data: bytes, host_now: datetime) -> list[Item]:
         self.stats["bytes"] += len(data)
-        self._bytes_since_item = True
+        self._bytes_since_frame = True
         self._tee(data)
         items = self.decoder.feed(data)
         self._send(self.decoder.pending_output())
@@ -238,30 +256,31 @@ class SerialLink:
             self._raw = None
 
     def _deliver(self, items: list[Item], host_now: datetime, sink: Sink) -> None:
+        """The link is alive: reset the watchdog; announce a restore before what the frames carried."""
         self.stats["items"] += len(items)
         self.frames_seen = True
         self._quiet_since = time.monotonic()
-        self._bytes_since_item = False
+        self._bytes_since_frame = False
         self._delay = self._backoff[0]
         if self._lost:
             self._lost = False
             log.info("link restored on %s", self.config.url)
-            items = [Event(self._event_time(host_now), "link_restored", source=self.config.source), *items]
-        sink(items)
+            items = [Event(self._event_time(host_now), LINK_RESTORED, source=self.config.source), *items]
+        if items:
+            sink(items)
 
     def _watchdog(self, sink: Sink) -> None:
         n = f"{self.config.watchdog_s:g}"
         settings = self.config.settings.describe()
-        if self._bytes_since_item:
+        if self._bytes_since_frame:
             reason = f"bytes but no valid frame for {n} s (check line settings {settings} and --protocol)"
         else:
             reason = f"no bytes for {n} s"
         if not self.frames_seen and not self._warned_no_data:
             self._warned_no_data = True
-            log.warning(
-                "no data from %s: check that the monitor's data-export / computer-interface menu is on, the cable "
-                "(null-modem for GE), the line settings (%s) and --protocol", self.config.url, settings,
-            )
+            hint = f"{self.config.setup_hint}, " if self.config.setup_hint else ""
+            log.warning("no data from %s in %s s — check %sthe cable, the line settings (%s) and --protocol",
+                        self.config.url, n, hint, settings)
         self._lose(reason, sink)
 
     def _lose(self, reason: str, sink: Sink) -> None:
@@ -274,19 +293,44 @@ class SerialLink:
         self._lost = True
         self.stats["link_lost"] += 1
         log.warning("link lost on %s: %s", self.config.url, reason)
-        sink([Event(self._event_time(self._now()), "link_lost", reason, source=self.config.source)])
+        sink([Event(self._event_time(self._now()), LINK_LOST, reason, source=self.config.source)])
 
     # -- time --
 
     def _stamp(self, items: list[Item], host_now: datetime) -> list[Item]:
-        """Device mode: pass through. Host mode: keep the device's spacing, align the newest frame with now."""
+        """Device mode: pass through. Host mode: device time plus a persistent offset (host − device).
+
+        The offset holds across chunks, so a burst read after a stall keeps the device's spacing and
+        never lands before what was stamped already, and a repeated device time maps to the same host
+        time. It is set again only when the mapped newest device time strays beyond CLOCK_SLACK_S from
+        the host: ahead at once (data cannot arrive before it was measured); behind only once every
+        chunk for CLOCK_SLACK_S of host time has been behind — a backlog read after a stall lags for
+        a moment, possibly over several chunks, while a clock that was set back lags for good.
+        """
         device_times = [i.device_time for i in items if isinstance(i, Reading) and i.device_time is not None]
         newest = max(device_times, default=None)
         if newest is not None:
             self._device_anchor = (newest, host_now)
         if self.config.clock == "device":
             return items
-        return [_on_host_clock(i, host_now, newest) for i in items]
+        if newest is not None:
+            self._track_offset(newest, host_now)
+        return [_on_host_clock(i, host_now, self._offset) for i in items]
+
+    def _track_offset(self, newest: datetime, host_now: datetime) -> None:
+        if self._offset is None:
+            self._offset = host_now - newest
+            return
+        error = (newest + self._offset - host_now).total_seconds()
+        if error >= -CLOCK_SLACK_S:
+            self._behind_since = None
+        elif self._behind_since is None:
+            self._behind_since = host_now
+        stuck = self._behind_since is not None and (host_now - self._behind_since).total_seconds() >= CLOCK_SLACK_S
+        if error > CLOCK_SLACK_S or stuck:
+            self.stats["clock_reanchors"] += 1
+            log.info("device clock on %s is %+.1f s off the host clock: re-anchored", self.config.url, error)
+            self._offset, self._behind_since = host_now - newest, None
 
     def _event_time(self, host_now: datetime) -> datetime:
         """Host clock, or in device mode the last device time seen plus the host time elapsed since."""
@@ -313,8 +357,8 @@ def _is_pty(url: str) -> bool:
     return stat.S_ISCHR(st.st_mode) and 136 <= os.major(st.st_rdev) <= 143
 
 
-def _on_host_clock(item: Item, host_now: datetime, newest: datetime | None) -> Item:
-    if isinstance(item, Reading) and item.device_time is not None and newest is not None:
-        offset = item.time - item.device_time  # NIBP: measured before the record that carried it
-        return replace(item, time=host_now - (newest - item.device_time) + offset)
+def _on_host_clock(item: Item, host_now: datetime, offset: timedelta | None) -> Item:
+    if isinstance(item, Reading) and item.device_time is not None and offset is not None:
+        earlier = item.time - item.device_time  # NIBP: measured before the record that carried it
+        return replace(item, time=item.device_time + offset + earlier)
     return replace(item, time=host_now)

@@ -346,11 +346,11 @@ class AlarmEngine:
 
     def _link_lost(self, source: str, t: datetime) -> list[Episode]:
         """A serial link reported lost: signal loss is announced now, not `signal_loss_s` after the last
-        reading, since the cause is known. A source silent already keeps its episode."""
-        if source in self._lost:
+        reading, since the cause is known. A source silent already keeps its episode; one that never
+        delivered a continuous vital never raises it (§5), as its next reading could not end it."""
+        if source in self._lost or source not in self._continuous_seen:
             return []
-        silence = self._lost[source] = _Silence(self._continuous_seen.get(source, t), link_lost_at=t)
-        self._continuous_seen.setdefault(source, silence.since)
+        silence = self._lost[source] = _Silence(self._continuous_seen[source], link_lost_at=t)
         silence.episode = self._silence_episode(silence, "signal", "loss", self.limits.technical.signal_loss_s, t,
                                                 self._limits_since, source)
         return [silence.episode]

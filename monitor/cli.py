@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -102,6 +103,12 @@ def build_parser() -> Parser:
     imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
     common_csv(imp)
     common_db(imp)
+
+    dash = sub.add_parser("dashboard", help="serve the bed view of a session in the store (e.g. of vigil acquire)")
+    dash.add_argument("--session", type=int, metavar="ID", help="session id (default: the newest session)")
+    common_db(dash)
+    common_server(dash)
+    common_operator(dash)
     COMMANDS.update(add_device_commands(sub))
     return parser
 
@@ -198,13 +205,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    session_id = args.session or store.latest_session()
+    if session_id is None:
+        raise UsageError("the store holds no session yet")
+    try:
+        info = store.session(session_id)
+    except KeyError:
+        raise UsageError(f"no session {session_id} in the store") from None
+    return serve(args, store, session_id, info.relative_time)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import,
+    "check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import, "dashboard": cmd_dashboard,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl+C
     logging.basicConfig(level=logging.WARNING, format="vigil: %(levelname)s: %(message)s")
     try:
         return COMMANDS[args.command](args)

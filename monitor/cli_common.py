@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+import threading
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from monitor.config import default_db, operator_name
+from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, load_limits, load_preset
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that use them
+    from werkzeug.serving import BaseWSGIServer
+
     from monitor.acquisition import ReplayRunner
     from monitor.store import Store
 
@@ -62,14 +66,16 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 class Background(Protocol):
-    """What runs beside the dashboard: a replay or a live acquisition."""
+    """What runs beside the dashboard: a replay or a live acquisition; `error` is set if it failed."""
+
+    error: BaseException | None
 
     def start(self) -> None: ...
 
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
-def bind_listener(host: str, port: int) -> int:
+def bind_listener(host: str, port: int, flag: str = "--port") -> int:
     """Bind and listen ourselves, so a busy port is our one-line error, not werkzeug's exit."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
@@ -78,18 +84,20 @@ def bind_listener(host: str, port: int) -> int:
         sock.bind((host, port))
         sock.listen(128)
     except OSError as exc:
-        raise UsageError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another with --port") from None
+        raise UsageError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another with {flag}") from None
     sock.set_inheritable(True)
     return sock.detach()
 
 
 def serve(
     args: argparse.Namespace, store: Store, session_id: int, relative_time: bool,
-    background: Background | None = None, replay: ReplayRunner | None = None,
+    background: Background | None = None, replay: ReplayRunner | None = None, listener: int | None = None,
 ) -> int:
     """Bind the port first (a busy port is a one-line error), then start the background work and serve.
 
-    `replay` gets the dashboard's replay controls; a live acquisition has none.
+    `replay` gets the dashboard's replay controls; a live acquisition has none. If the background work
+    fails, the server stops and the command fails with its reason: a bed view must never go on showing
+    numbers that are no longer acquired.
     """
     from werkzeug.serving import make_server  # Dash and its server load only when serving
 
@@ -98,16 +106,29 @@ def serve(
     zone: tzinfo = UTC if relative_time else local_zone()
     app = create_app(DashboardConfig(store, session_id, zone, timedelta(minutes=args.window), replay,
                                      operator=args.operator))
-    listener = bind_listener(args.host, args.http_port)
+    if listener is None:
+        listener = bind_listener(args.host, args.http_port)
     server = make_server(args.host, args.http_port, app.server, threaded=True, fd=listener)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
+    finished = threading.Event()
     if background is not None:
         background.start()
+        threading.Thread(target=_shut_down_on_failure, args=(background, server, finished), daemon=True).start()
     print(f"Vigil dashboard: http://{args.host}:{server.port}/  (Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()
     finally:
+        finished.set()
         if background is not None:
             background.stop()
         server.server_close()
+    if background is not None and background.error is not None:
+        raise UsageError(f"acquisition failed, dashboard stopped: {first_line(background.error)}")
     return 0
+
+
+def _shut_down_on_failure(background: Background, server: BaseWSGIServer, finished: threading.Event) -> None:
+    while not finished.wait(0.5):
+        if background.error is not None:
+            server.shutdown()
+            return

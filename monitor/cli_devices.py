@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
 from adapters.protocols.base import Decoder
@@ -22,6 +24,7 @@ from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S
 from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 from monitor.cli_common import (
     UsageError,
+    bind_listener,
     common_db,
     common_operator,
     common_server,
@@ -29,6 +32,8 @@ from monitor.cli_common import (
     resolve_limits,
     serve,
 )
+from monitor.errors import first_line
+from monitor.limits import Limits
 
 if TYPE_CHECKING:
     from adapters.serial_link import SerialLink
@@ -38,6 +43,24 @@ if TYPE_CHECKING:
 DEFAULT_WATCHDOG_S = 10.0
 DEFAULT_LIMITS = "iv-ketamine"
 READ_CHUNK = 1 << 16
+
+
+def _interval(text: str) -> int:
+    """GE's tx_ival is a signed 16-bit count of seconds; 0 and -1 mean stop and once, not a period."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+    if not 1 <= value <= 32767:
+        raise argparse.ArgumentTypeError(f"must be 1 to 32767 seconds, got {text}")
+    return value
+
+
+def _zone(text: str) -> tzinfo:
+    try:
+        return ZoneInfo(text)
+    except (KeyError, ValueError, OSError):
+        raise argparse.ArgumentTypeError(f"unknown time zone {text!r} (an IANA name such as Europe/Berlin)") from None
 
 
 def _positive(text: str) -> float:
@@ -59,14 +82,17 @@ def _link_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, metavar="URL",
                    help="serial port: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://host:port or loop://")
     _protocol_option(p)
-    line = p.add_argument_group("line settings (default: the protocol's; ge-s5 19200 8E1 RTS/CTS)")
+    line = p.add_argument_group(
+        "line settings (default: the protocol's; " + ", ".join(f"{n} {s.line.describe()}" for n, s in PROTOCOLS.items())
+        + ")"
+    )
     line.add_argument("--baud", type=int, help="baud rate")
     line.add_argument("--bytesize", type=int, choices=(5, 6, 7, 8))
     line.add_argument("--parity", choices=("N", "E", "O", "M", "S"))
     line.add_argument("--stopbits", type=float, choices=(1, 1.5, 2))
     line.add_argument("--rtscts", action=argparse.BooleanOptionalAction, default=None,
                       help="RTS/CTS hardware handshake")
-    p.add_argument("--interval", type=int, default=DEFAULT_INTERVAL_S, metavar="S",
+    p.add_argument("--interval", type=_interval, default=DEFAULT_INTERVAL_S, metavar="S",
                    help=f"ge-s5: request displayed values every S seconds (default {DEFAULT_INTERVAL_S}; "
                         "the spec asks for at least 5, CARESCAPE monitors also honour 1)")
     p.add_argument("--watchdog", type=_positive, default=DEFAULT_WATCHDOG_S, metavar="S",
@@ -75,7 +101,14 @@ def _link_options(p: argparse.ArgumentParser) -> None:
                    help="append every received byte to FILE (for field debugging; read back with vigil decode)")
     p.add_argument("--clock", choices=("host", "device"), default="host",
                    help="time readings by this computer's clock (default) or the monitor's own clock")
+    _device_options(p)
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="name of the device in the record (default: the protocol name)")
+    p.add_argument("--tz", type=_zone, metavar="ZONE",
+                   help="hl7-mllp: the zone of device times that carry no UTC offset (never guessed; such times "
+                        "are skipped and counted without it)")
 
 
 def _session_options(p: argparse.ArgumentParser) -> None:
@@ -99,12 +132,6 @@ def add_device_commands(sub: Any) -> dict[str, Any]:
     _session_options(acq)
     acq.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
 
-    dash = sub.add_parser("dashboard", help="serve the bed view of a session in the store (e.g. of vigil acquire)")
-    dash.add_argument("--session", type=int, metavar="ID", help="session id (default: the newest session)")
-    common_db(dash)
-    common_server(dash)
-    common_operator(dash)
-
     rec = sub.add_parser("record", help="capture a bedside monitor to a recorded-session CSV, headless")
     _link_options(rec)
     rec.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV to write (architecture §4)")
@@ -114,7 +141,7 @@ def add_device_commands(sub: Any) -> dict[str, Any]:
     dec.add_argument("file", type=Path, metavar="FILE.raw")
     _protocol_option(dec)
     dec.add_argument("--out", type=Path, metavar="FILE.csv", help="CSV to write (default: standard output)")
-    dec.add_argument("--source", help="name of the device (default: the protocol name)")
+    _device_options(dec)
 
     sim = sub.add_parser("simulate", help="emulate a bedside monitor on a pseudo-terminal; prints its path")
     _protocol_option(sim)
@@ -127,8 +154,8 @@ def add_device_commands(sub: Any) -> dict[str, Any]:
                           "(probabilities per frame; AT+FOR in scenario seconds)")
     sim.add_argument("--link", type=Path, metavar="PATH",
                      help="keep a symlink at PATH to the current pty (it changes after an unplug fault)")
-    return {"monitor": cmd_monitor, "acquire": cmd_acquire, "dashboard": cmd_dashboard, "record": cmd_record,
-            "decode": cmd_decode, "simulate": cmd_simulate}
+    return {"monitor": cmd_monitor, "acquire": cmd_acquire, "record": cmd_record, "decode": cmd_decode,
+            "simulate": cmd_simulate}
 
 
 # -- building the link --
@@ -142,7 +169,7 @@ def _spec(args: argparse.Namespace) -> ProtocolSpec:
 
 
 def _decoder(spec: ProtocolSpec, args: argparse.Namespace) -> Decoder:
-    return spec.decoder(args.source or spec.name, args.interval)
+    return spec.decoder(args.source or spec.name, getattr(args, "interval", DEFAULT_INTERVAL_S), args.tz)
 
 
 def open_link(args: argparse.Namespace) -> tuple[SerialLink, ProtocolSpec]:
@@ -155,30 +182,41 @@ def open_link(args: argparse.Namespace) -> tuple[SerialLink, ProtocolSpec]:
     overrides = {"baudrate": args.baud, "bytesize": args.bytesize, "parity": args.parity,
                  "stopbits": args.stopbits, "rtscts": args.rtscts}
     settings = replace(spec.line, **{k: v for k, v in overrides.items() if v is not None})
-    config = LinkConfig(args.port, settings, args.source or spec.name, args.watchdog, args.raw_out, args.clock)
+    config = LinkConfig(args.port, settings, args.source or spec.name, args.watchdog, args.raw_out, args.clock,
+                        setup_hint=spec.setup_hint)
     link = SerialLink(config, _decoder(spec, args))
     try:
         link.open()
     except LinkError as exc:
         raise UsageError(str(exc)) from None
+    except Exception as exc:  # pyserial's URL handlers raise whatever they meet
+        raise UsageError(f"cannot open {args.port}: {first_line(exc)} — check the port or URL") from None
     return link, spec
 
 
-def _live_session(args: argparse.Namespace, link: SerialLink, spec: ProtocolSpec) -> tuple[Store, LiveRunner]:
-    from datetime import UTC, datetime
+def _prepare_session(args: argparse.Namespace) -> tuple[Store, Limits]:
+    """What can fail before the port is touched: the limits and the store."""
+    return open_store(args), resolve_limits(args.limits)
 
+
+def _live_runner(args: argparse.Namespace, store: Store, limits: Limits, link: SerialLink, spec: ProtocolSpec
+                 ) -> LiveRunner:
     from monitor.live_alarms import LiveAlarms
     from monitor.live_runner import LiveRunner
 
-    limits = resolve_limits(args.limits)
-    store = open_store(args)
     name = args.session or f"{spec.name} on {args.port}"
     session_id = store.create_session(name, "live", bed=args.bed, origin=args.port)
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
     effective = datetime.now(UTC) if args.clock == "host" else datetime.fromtimestamp(0, UTC)
     store.save_limits(session_id, limits.to_dict(), effective, who=args.operator)
     alarms = LiveAlarms(store, session_id, expect_dose=False)
-    return store, LiveRunner(store, session_id, link, alarms, device_clock=args.clock == "device")
+    return LiveRunner(store, session_id, link, alarms, device_clock=args.clock == "device")
+
+
+def _no_data(link: SerialLink, spec: ProtocolSpec) -> UsageError:
+    settings = link.config.settings.describe()
+    return UsageError(f"no data from {link.config.url}: check the cable, the line settings ({settings}), "
+                      f"--protocol, and {spec.setup_hint}")
 
 
 def _describe(link: SerialLink, spec: ProtocolSpec) -> str:
@@ -199,15 +237,18 @@ def _wait(duration: float | None, alive: Callable[[], bool]) -> None:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    store, limits = _prepare_session(args)
+    listener = bind_listener(args.host, args.http_port, "--http-port")  # a busy HTTP port fails before the monitor
     link, spec = open_link(args)
-    store, runner = _live_session(args, link, spec)
+    runner = _live_runner(args, store, limits, link, spec)
     print(f"session {runner.session_id}: acquiring from {_describe(link, spec)}", flush=True)
-    return serve(args, store, runner.session_id, False, runner)
+    return serve(args, store, runner.session_id, False, runner, listener=listener)
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:
+    store, limits = _prepare_session(args)
     link, spec = open_link(args)
-    store, runner = _live_session(args, link, spec)
+    runner = _live_runner(args, store, limits, link, spec)
     print(f"session {runner.session_id}: acquiring from {_describe(link, spec)}; Ctrl+C to stop", flush=True)
     runner.start()
     try:
@@ -218,20 +259,10 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     n_alarms = len(store.alarms_since(runner.session_id))
     print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
     if runner.error is not None:
-        raise UsageError(f"acquisition failed: {runner.error}")
+        raise UsageError(f"acquisition failed: {first_line(runner.error)}")
+    if n_readings == 0:
+        raise _no_data(link, spec)
     return 0
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    session_id = args.session or store.latest_session()
-    if session_id is None:
-        raise UsageError("the store holds no session yet")
-    try:
-        info = store.session(session_id)
-    except KeyError:
-        raise UsageError(f"no session {session_id} in the store") from None
-    return serve(args, store, session_id, info.relative_time)
 
 
 def _as_note(item: Reading | Event) -> Reading | Event:
@@ -245,20 +276,24 @@ def _as_note(item: Reading | Event) -> Reading | Event:
 def cmd_record(args: argparse.Namespace) -> int:
     from adapters.csv_recorder import CsvRecorder
 
-    link, spec = open_link(args)
-    lock = threading.Lock()
-    stop = threading.Event()
     try:
         out = args.out.open("w", newline="", encoding="utf-8")
     except OSError as exc:
-        link.close()
         raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    failure: list[OSError] = []
     with out:
+        link, spec = open_link(args)
         recorder = CsvRecorder(out)
+        lock = threading.Lock()
+        stop = threading.Event()
 
         def sink(items: list[Reading | Event]) -> None:
-            with lock:
-                recorder.add([_as_note(i) for i in items])
+            try:
+                with lock:
+                    recorder.add([_as_note(i) for i in items])
+            except OSError as exc:  # disk full: stop, and say so once in the main thread
+                failure.append(exc)
+                stop.set()
 
         thread = threading.Thread(target=link.run, args=(sink, stop), name="record", daemon=True)
         print(f"recording {_describe(link, spec)} to {args.out}; Ctrl+C to stop", flush=True)
@@ -269,12 +304,15 @@ def cmd_record(args: argparse.Namespace) -> int:
             stop.set()
             thread.join(5)
             link.close()
-            with lock:
-                recorder.close()
-    print(f"recorded {recorder.readings} readings in {recorder.rows} rows to {args.out}")
+        if failure:
+            raise UsageError(f"cannot write {args.out}: {failure[0].strerror or failure[0]}")
+        with lock:
+            recorder.close()
+    late = f" ({recorder.too_late} readings arrived too late to place in time order and were left out)" * bool(
+        recorder.too_late)
+    print(f"recorded {recorder.readings} readings in {recorder.rows} rows to {args.out}{late}")
     if recorder.readings == 0:
-        raise UsageError(f"no data from {args.port}: check the cable, the line settings "
-                         f"({link.config.settings.describe()}), --protocol, and {spec.setup_hint}")
+        raise _no_data(link, spec)
     return 0
 
 
@@ -282,25 +320,29 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from adapters.csv_writer import write_wide_csv
 
     spec = _spec(args)
-    decoder = spec.decoder(args.source or spec.name, DEFAULT_INTERVAL_S)
-    items: list[Reading | Event] = []
+    decoder = _decoder(spec, args)
     try:
-        with args.file.open("rb") as raw:
-            while chunk := raw.read(READ_CHUNK):
-                items += decoder.feed(chunk)
+        raw = args.file.open("rb")
+        out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+        raise UsageError(f"cannot {'read' if exc.filename == str(args.file) else 'write'} {exc.filename}: "
+                         f"{exc.strerror}") from None
+    items: list[Reading | Event] = []
+    with raw:
+        while chunk := raw.read(READ_CHUNK):
+            items += decoder.feed(chunk)
     readings = [i for i in items if isinstance(i, Reading)]
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(decoder.stats.items()))
     print(f"decoded {args.file}: {counts}", file=sys.stderr)
-    if not readings:
-        raise UsageError(f"no {spec.name} readings in {args.file}: is it a raw capture of this protocol?")
-    events = [i for i in items if isinstance(i, Event)]
-    if args.out is None:
-        write_wide_csv(sys.stdout, readings, events)
-    else:
-        with args.out.open("w", newline="", encoding="utf-8") as out:
-            write_wide_csv(out, readings, events)
+    try:
+        if not readings:
+            hint = " (times without a UTC offset: name their zone with --tz)" * bool(decoder.stats["no_offset_times"])
+            raise UsageError(f"no {spec.name} readings in {args.file}: is it a raw capture of this protocol?{hint}")
+        write_wide_csv(out, readings, [i for i in items if isinstance(i, Event)])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.out is not None:
         print(f"wrote {len(readings)} readings to {args.out}", file=sys.stderr)
     return 0
 
@@ -308,7 +350,6 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from adapters.emulators import simulate
 
-    _spec(args)
     stop = threading.Event()
 
     def announce(path: str) -> None:
@@ -319,6 +360,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         simulate(args.protocol, args.scenario, args.speed, args.faults, args.link, stop, announce)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # the normal way to stop an emulator
+        pass
     finally:
         stop.set()
     return 0

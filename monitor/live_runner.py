@@ -77,11 +77,8 @@ class LiveRunner:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
-        self.link.close()
-
-    @property
-    def running(self) -> bool:
-        return not self._stop.is_set() and self.error is None
+        if not self._threads[0].is_alive():  # never pull the port from under a reader still in it
+            self.link.close()
 
     def session_now(self) -> datetime | None:
         """Where the session clock stands now."""

@@ -584,16 +584,20 @@ def test_link_lost_during_a_silence_keeps_the_episode_already_announced() -> Non
     assert engine.event(Event(at(21), LINK_LOST, source="bed-1")) == [replace(first, peak=16, value=16)]
 
 
-def test_link_lost_before_any_reading_is_announced_from_the_loss() -> None:
-    (lost,) = AlarmEngine(lim()).event(Event(at(3), LINK_LOST, source="mon"))
-    assert (lost.onset, lost.announced, lost.source) == (at(3), at(3), "mon")
+def test_link_lost_of_a_source_without_continuous_vitals_raises_nothing() -> None:
+    engine = AlarmEngine(lim())
+    assert engine.event(Event(at(3), LINK_LOST, source="mon")) == []
+    engine.reading(r("sbp", 5, 120, source="cuff"))
+    assert engine.event(Event(at(6), LINK_LOST, source="cuff")) == []
+    assert engine.tick(at(600)) == []
 
 
 def test_link_lost_of_another_source_leaves_this_one_alone() -> None:
     engine = AlarmEngine(lim())
-    engine.feed(steady("hr", 0, 5, 70))
+    engine.feed([*steady("hr", 0, 5, 70), *steady("spo2", 0, 5, 98, source="other")])
     (lost,) = engine.event(Event(at(6), LINK_LOST, source="other"))
     assert lost.source == "other"
+    assert engine.reading(r("hr", 7, 70)) == [replace(lost, peak=2, value=2)]  # bed-1 still heard: no end
 
 
 # -- technical: NIBP overdue --

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tty
 from collections import Counter
 from pathlib import Path
 
@@ -59,12 +61,46 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
         (("acquire", "--port", "loop://", "--protocol", "ge-s5", "--interval", "10"),
          "--watchdog 10 must be longer than --interval 10"),
         (("simulate", "--protocol", "ge-s5", "--scenario", "no-such"), "no-such"),
+        (("simulate", "--protocol", "ge-s5", "--faults", "explode=1"), "explode"),
+        (("record", "--port", "loop://", "--protocol", "ge-s5", "--out", "/no/such/dir/x.csv"),
+         "cannot write /no/such/dir/x.csv: No such file or directory"),
+        (("decode", "README.md", "--protocol", "ge-s5", "--out", "/no/such/dir/x.csv"),
+         "cannot write /no/such/dir/x.csv: No such file or directory"),
+        (("monitor", "--port", "rfc2217://", "--protocol", "ge-s5", "--http-port", "0"), "cannot open rfc2217://"),
     ],
 )
 def test_device_commands_fail_in_one_line_saying_what_to_check(args: tuple[str, ...], expected: str,
                                                                 tmp_path: Path) -> None:
     result = run_vigil(*args, "--db", tmp_path / "v.db") if args[0] in ("acquire",) else run_vigil(*args)
     assert expected in one_line_error(result, args[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--interval", "0"), "argument --interval: must be 1 to 32767 seconds, got 0"),
+        (("--interval", "40000"), "argument --interval: must be 1 to 32767 seconds, got 40000"),
+        (("--tz", "Mars/Olympus"), "argument --tz: unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_bad_link_options_are_refused_by_the_parser(args: tuple[str, ...], expected: str) -> None:
+    result = run_vigil("acquire", "--port", "loop://", "--protocol", "ge-s5", *args)
+    assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_acquire_that_never_receives_anything_says_what_to_check(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    try:
+        tty.setraw(slave)
+        result = run_vigil("acquire", "--port", os.ttyname(slave), "--protocol", "hl7-mllp", "--db", tmp_path / "v.db",
+                           "--duration", "1.5")
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "session 1: 0 readings" in result.stdout
+    error = one_line_error(result, "acquire")  # 1.5 s: the watchdog's warning (10 s) has not come yet
+    assert error.startswith("vigil acquire: error: no data from /dev/pts/")
+    assert "the line settings (9600 8N1), --protocol, and the monitor's HL7 / data export menu" in error
 
 
 def test_dashboard_without_any_session_says_so(tmp_path: Path) -> None:

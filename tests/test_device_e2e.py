@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import signal
+import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -155,4 +156,23 @@ def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(
     finally:
         store.close()
     _, err = processes.stop(monitor)
+    assert "Traceback" not in err
+
+
+def test_monitor_stops_serving_when_acquisition_fails_rather_than_show_frozen_numbers(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
+    simulate(processes, "hl7-mllp", scenario, link, speed=2)
+    monitor = processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0")
+    store = Store(db)
+    try:
+        wait_for(lambda: store.readings_between(1), 20, "the first readings")
+        with sqlite3.connect(db) as conn:  # the database breaks under the running acquisition
+            conn.execute("DROP TABLE readings")
+    finally:
+        store.close()
+    _, err = monitor.communicate(timeout=20)
+    assert monitor.returncode == 2
+    assert "vigil monitor: error: acquisition failed, dashboard stopped: " in err and "readings" in err
     assert "Traceback" not in err

@@ -162,10 +162,12 @@ def test_db00_yields_one_nibp_reading_per_cuff_cycle_at_the_time_its_values_appe
 
 def test_corrupt_capture_resynchronises_and_counts_what_it_skipped(ge_captures: Path) -> None:
     decoder, readings = decode_file(ge_captures / "pycollect_db01.raw")
-    # Frames whose checksum verifies but whose length field disagrees (a stray byte before the record).
-    assert decoder.stats["malformed_records"] == 12
-    assert decoder.stats["phdb_records"] == 1151
-    assert sum(r.vital == "hr" for r in readings) == 1151  # every verified PHDB record carries its HR
+    # 12 frames verify but their length field disagrees: 9 are whole records behind a stray 0x00
+    # (recovered), 3 are not records at all.
+    assert (decoder.stats["recovered_records"], decoder.stats["malformed_records"]) == (9, 3)
+    assert decoder.stats["valid_frames"] == 2446 - 308
+    assert decoder.stats["phdb_records"] == 1160
+    assert sum(r.vital == "hr" for r in readings) == 1160  # every verified PHDB record carries its HR
 
 
 def test_decoding_does_not_depend_on_how_the_bytes_are_chunked(ge_captures: Path) -> None:
@@ -232,6 +234,37 @@ def test_values_outside_the_plausible_range_are_counted_not_emitted() -> None:
         Reading(datetime.fromtimestamp(T0, UTC), "hr", 66, source="ge-s5", device_time=datetime.fromtimestamp(T0, UTC))
     ]
     assert decoder.stats["implausible"] == 1
+
+
+@pytest.mark.parametrize(("hr_source", "kept"), [(0, True), (1, True), (9, True), (2, False), (6, False)])
+def test_heart_rate_is_taken_only_from_the_ecg(hr_source: int, kept: bool) -> None:
+    physdata = bytearray(encode_basic({"hr": 66, "pr": 64}))
+    physdata[0:4] = (0x3 | hr_source << 3).to_bytes(4, "little")  # exists, active, HR source
+    sub = encode_subrecord(T0, CLASS_BASIC, bytes(physdata), 10)
+    decoder = GeS5Decoder()
+    vitals = [r.vital for r in decoder.feed(record(T0, {}, subrecords=[sub]))]
+    assert vitals == (["hr", "pr"] if kept else ["pr"])
+    assert decoder.stats["hr_not_from_ecg"] == (0 if kept else 1)
+
+
+def test_a_record_behind_stray_zero_bytes_is_recovered() -> None:
+    wire = frame(b"\x00" + encode_phdb(1, T0, [encode_subrecord(T0, CLASS_BASIC, encode_basic({"hr": 66}), 10)], 10))
+    decoder = GeS5Decoder()
+    assert [(r.vital, r.value) for r in decoder.feed(wire)] == [("hr", 66)]
+    assert decoder.stats["recovered_records"] == 1
+
+
+def test_our_own_request_looped_back_is_not_a_monitor_frame() -> None:
+    decoder = GeS5Decoder()
+    decoder.start()
+    assert decoder.feed(decoder.pending_output()) == []
+    assert (decoder.stats["echoed_requests"], decoder.stats["valid_frames"]) == (1, 0)
+
+
+def test_a_record_with_no_live_module_is_still_a_valid_frame() -> None:
+    decoder = GeS5Decoder()
+    assert decoder.feed(record(T0, {})) == []
+    assert decoder.stats["valid_frames"] == 1
 
 
 def test_respiration_rate_prefers_the_airway_over_impedance() -> None:

@@ -1,6 +1,7 @@
 """HL7 ORU^R01 over MLLP: the published sample messages decode to exactly the readings they carry, in any
-chunking; noise, truncation and corruption are counted and resynchronised; ACKs follow the HL7 rules; and
-the emulator's encoder round-trips exactly."""
+chunking; noise, truncation and corruption are counted and resynchronised; times without an offset are
+never guessed; a repeated NIBP result is emitted once; every HL7 frame feeds the watchdog; ACKs follow the
+HL7 rules; and the emulator's encoder round-trips exactly."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ SAMPLES = {
     ),
     "d": (
         SAMPLE_D,
-        [("hr", 80.0, utc(2013, 1, 22, 13, 41))],  # no OBX-14, no OBR: MSH-7, no offset, so tz (UTC)
+        [("hr", 80.0, utc(2013, 1, 22, 13, 41))],  # no OBX-14, no OBR: MSH-7, no offset, so decode()'s tz, UTC
         {"unmapped:150033": 1},  # arterial systolic pressure
     ),
     "philips": (
@@ -118,6 +119,8 @@ FRAMES = {name: frame(text) for name, (text, _, _) in SAMPLES.items()}
 
 
 def decode(*chunks: bytes, tz=UTC) -> tuple[list, Hl7MllpDecoder]:
+    """Readings from a fresh decoder. Its zone is UTC unless given: GE and Philips send times without an
+    offset, which the decoder's own default (tz=None) refuses."""
     decoder = Hl7MllpDecoder(tz=tz)
     decoder.start()
     items = [item for chunk in chunks for item in decoder.feed(chunk)]
@@ -151,7 +154,7 @@ def test_sample_decodes_to_exact_readings_and_counts_the_rest(name: str) -> None
     _, expected, skipped = SAMPLES[name]
     items, decoder = decode(FRAMES[name])
     assert summary(items) == expected
-    base = {"frames": 1, "messages": 1, "readings": len(expected)}
+    base = {"frames": 1, "valid_frames": 1, "messages": 1, "readings": len(expected)}
     assert dict(decoder.stats) == base | skipped | {"acks": 1}  # NE|AL, AL|NE or original mode: one ACK each
     assert_sane(items)
 
@@ -167,6 +170,34 @@ def test_readings_carry_source_device_time_and_nibp_measurement_time() -> None:
 def test_time_without_offset_is_interpreted_in_the_decoders_zone() -> None:
     items, _ = decode(FRAMES["d"], tz=ZoneInfo("Europe/Berlin"))
     assert summary(items) == [("hr", 80.0, utc(2013, 1, 22, 12, 41))]
+    items, _ = decode(FRAMES["d"], tz=UTC)
+    assert summary(items) == SAMPLES["d"][1]
+
+
+@pytest.mark.parametrize(("name", "refused"), [("d", 1), ("philips", 2)])
+def test_time_without_offset_and_no_zone_is_never_guessed(name: str, refused: int) -> None:
+    items, decoder = decode(FRAMES[name], tz=None)
+    assert items == []
+    assert decoder.stats["no_offset_times"] == refused
+    assert decoder.stats["bad_time"] == 0  # one reason per skipped OBX
+    assert msa_codes(decoder.pending_output()) == ["AA"]  # the message itself was fine
+    assert Hl7MllpDecoder().tz is None  # the default
+
+
+def test_without_a_zone_only_offset_less_times_are_refused() -> None:
+    items, decoder = decode(
+        message(
+            obx("150021^X^MDC", "120", when="20130122134100+0100"),  # offset on OBX-14: fine
+            obx("150022^X^MDC", "80"),  # MSH-7 without offset
+            obx("147842^X^MDC", "70", when="20130230134100"),  # impossible date: bad whatever the offset
+            obx("150456^X^MDC", "97", when="2013012213"),  # malformed
+        ),
+        tz=None,
+    )
+    assert summary(items) == [("sbp", 120.0, utc(2013, 1, 22, 12, 41))]
+    assert (decoder.stats["no_offset_times"], decoder.stats["bad_time"]) == (1, 2)
+    items, decoder = decode(message(obx("150022^X^MDC", "80"), msh_time="20130122134100-0500"), tz=None)
+    assert summary(items) == [("dbp", 80.0, utc(2013, 1, 22, 18, 41))]
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -349,6 +380,114 @@ def test_same_vital_twice_at_one_instant_keeps_the_first() -> None:
     assert decoder.stats["duplicates"] == 1
 
 
+# --- NIBP: once per measurement --------------------------------------------------------------------------
+
+
+def nibp(sbp: str, dbp: str, mean: str, when: str = "") -> list[str]:
+    return [
+        obx("150021^X^MDC", sbp, "mmHg", when=when),
+        obx("150022^X^MDC", dbp, "mmHg", when=when),
+        obx("150023^X^MDC", mean, "mmHg", when=when),
+    ]
+
+
+def test_nibp_repeated_with_the_same_measurement_time_is_emitted_once() -> None:
+    items, decoder = decode(*[FRAMES["a"]] * 5)  # sample (a): time from OBR-7
+    assert summary(items) == SAMPLES["a"][1]
+    assert decoder.stats["nibp_repeats"] == 4 * 3
+    assert decoder.stats["readings"] == 3
+    assert msa_codes(decoder.pending_output()) == ["AA"] * 5  # every message is still acknowledged
+
+    hr = obx("147842^X^MDC", "70")
+    pushes = [message(*nibp("120", "80", "93", when=f"201301221340{s:02d}"), hr) for s in (0, 5)]
+    items, decoder = decode(*[pushes[0]] * 5, pushes[1])  # OBX-14 times; then the same values measured anew
+    nibp_items = [(r.vital, r.value, r.time) for r in items if r.vital != "hr"]
+    assert nibp_items == [
+        (vital, value, utc(2013, 1, 22, 13, 40, second))
+        for second in (0, 5)
+        for vital, value in (("sbp", 120.0), ("dbp", 80.0), ("map", 93.0))
+    ]
+    assert decoder.stats["nibp_repeats"] == 4 * 3
+    assert [r.value for r in items if r.vital == "hr"] == [70.0] * 6  # continuous vitals: every message
+
+
+def test_nibp_with_only_the_message_time_is_a_repeat_when_its_value_is() -> None:
+    def push(second: int, *values: str) -> bytes:
+        return message(*nibp(*values), obx("147842^X^MDC", "70"), msh_time=f"201301221340{second:02d}+0000")
+
+    items, decoder = decode(push(0, "120", "80", "93"), push(5, "120", "80", "93"), push(10, "125", "80", "95"))
+    assert summary(items) == [
+        ("sbp", 120.0, utc(2013, 1, 22, 13, 40, 0)),
+        ("dbp", 80.0, utc(2013, 1, 22, 13, 40, 0)),
+        ("map", 93.0, utc(2013, 1, 22, 13, 40, 0)),
+        ("hr", 70.0, utc(2013, 1, 22, 13, 40, 0)),
+        ("hr", 70.0, utc(2013, 1, 22, 13, 40, 5)),
+        ("sbp", 125.0, utc(2013, 1, 22, 13, 40, 10)),  # a new value: a new measurement, per vital
+        ("map", 95.0, utc(2013, 1, 22, 13, 40, 10)),
+        ("hr", 70.0, utc(2013, 1, 22, 13, 40, 10)),
+    ]
+    assert decoder.stats["nibp_repeats"] == 3 + 1
+
+
+def test_nibp_memory_survives_a_reconnect_and_counts_only_emitted_readings() -> None:
+    decoder = Hl7MllpDecoder(tz=UTC)
+    assert len(decoder.feed(FRAMES["a"])) == 3
+    decoder.start()
+    assert decoder.feed(FRAMES["a"]) == []
+    assert decoder.stats["nibp_repeats"] == 3
+
+    # a refused reading is not "the last emitted": the next one with its time still comes through
+    first = message(obx("150021^X^MDC", "120", status="W", when="20130122134000"))
+    again = message(obx("150021^X^MDC", "121", status="C", when="20130122134000"))
+    items, decoder = decode(first, again)
+    assert [r.value for r in items] == [121.0]
+    assert decoder.stats["nibp_repeats"] == 0
+
+
+def test_nibp_same_time_other_value_keeps_the_first() -> None:
+    items, decoder = decode(
+        message(obx("150021^X^MDC", "120", when="20130122134000")),
+        message(obx("150021^X^MDC", "124", when="20130122134000")),
+    )
+    assert [r.value for r in items] == [120.0]
+    assert decoder.stats["nibp_repeats"] == 1
+
+
+# --- watchdog: every HL7 frame proves the line settings --------------------------------------------------
+
+
+def test_valid_frames_counts_every_well_terminated_hl7_frame_whatever_its_type() -> None:
+    hl7_frames = [
+        FRAMES["b"],
+        message(kind="ADT^A01"),  # wrong message type
+        frame("MSH|^~\\&|VSP||||20130122134100||ACK^R01|1|P|2.6\nMSA|AA|1"),  # an ACK
+        message(obx("147842^X^MDC", "80"), "not a segment"),  # unreadable after the header
+        message(obx("147842^X^MDC", "80"), msh_time="20130122134100"),  # no offset, no zone: no reading
+    ]
+    not_hl7 = [
+        SB + EB + CR,  # empty frame
+        frame("hello"),  # no MSH header
+        FRAMES["a"][:-1] + b"X",  # 0x1C without 0x0D
+        b"MSH|^~\\&|" + EB + CR,  # no frame start: noise
+        FRAMES["a"][:50],  # truncated by the next 0x0B
+    ]
+    decoder = Hl7MllpDecoder()
+    counts = []
+    for data in not_hl7 + hl7_frames:
+        decoder.feed(data)
+        counts.append(decoder.stats["valid_frames"])
+    assert counts == [0] * len(not_hl7) + list(range(1, len(hl7_frames) + 1))
+    assert decoder.stats["frames"] == len(hl7_frames) + 2  # the empty frame and "hello" were frames too
+
+    decoder = Hl7MllpDecoder()
+    decoder.feed(FRAMES["c"][:40])
+    assert decoder.stats["valid_frames"] == 0  # not before the frame is complete
+    decoder.feed(FRAMES["c"][40:-1])
+    assert decoder.stats["valid_frames"] == 0  # nor before its final 0x0D
+    decoder.feed(FRAMES["c"][-1:])
+    assert decoder.stats["valid_frames"] == 1
+
+
 # --- acknowledgements -------------------------------------------------------------------------------------
 
 
@@ -492,9 +631,15 @@ def mutated_frame(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+# Sample (c) measured at an instant no sample has, so the NIBP memory of frames before it (a mutated (c) may
+# well decode) cannot take it for a repeat; a few mutated bytes cannot turn any sample's times into this one.
+RESYNC_FRAME = FRAMES["c"].replace(b"20110602045842", b"20240301093000")
+RESYNC_READINGS = [(vital, value, utc(2024, 3, 1, 9, 30)) for vital, value, _ in SAMPLES["c"][1]]
+
+
 def assert_resynchronises(decoder: Hl7MllpDecoder) -> None:
     """Whatever came before, a clean frame decodes to exactly its readings."""
-    assert summary(decoder.feed(FRAMES["c"])) == SAMPLES["c"][1]
+    assert summary(decoder.feed(RESYNC_FRAME)) == RESYNC_READINGS
 
 
 @settings(max_examples=200, deadline=None)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+import serial
 from support import TIMEOUT, wait_until
 
 from adapters.protocols.base import Item, LineSettings
@@ -32,8 +33,8 @@ from adapters.protocols.ge_s5_records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.reading import Event, Reading
-from adapters.serial_link import LinkConfig, LinkError, SerialLink
+from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
+from adapters.serial_link import CLOCK_SLACK_S, LinkConfig, LinkError, SerialLink
 
 T0 = 1_800_000_000  # device time of the first record, Unix seconds
 HOST = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
@@ -42,6 +43,7 @@ REQUEST = frame(encode_request(PH_DISPL, DEFAULT_INTERVAL_S))
 VITALS = {"hr": 72.0, "spo2": 98.0}
 NIBP = {"sbp": 141.0, "dbp": 88.0, "map": 106.0}
 GARBAGE = bytes(range(0x20, 0x7E)) * 2  # no 0x7E flag: nothing a deframer can sync on
+GE_HINT = "the monitor's Computer Interface output and a null-modem cable"
 
 
 def ge_record(t: int, values: dict[str, float], nibp_label: int = 0) -> bytes:
@@ -164,10 +166,12 @@ def run() -> Iterator[Starter]:
 
 def ge_link(url: str | Path, *, watchdog_s: float = 30.0, backoff: tuple[float, float] = (0.05, 0.2),
             now: Callable[[], datetime] | None = None, raw_out: Path | None = None,
-            clock: Literal["host", "device"] = "host") -> SerialLink:
+            clock: Literal["host", "device"] = "host", setup_hint: str = GE_HINT,
+            decoder: GeS5Decoder | None = None) -> SerialLink:
     """A GE link; the watchdog defaults far off so that only tests about it see it fire."""
-    cfg = LinkConfig(str(url), LINE_SETTINGS, "bed-1", watchdog_s=watchdog_s, raw_out=raw_out, clock=clock)
-    return SerialLink(cfg, GeS5Decoder("bed-1"), now=now or HostClock(HOST), backoff=backoff)
+    cfg = LinkConfig(str(url), LINE_SETTINGS, "bed-1", watchdog_s=watchdog_s, raw_out=raw_out, clock=clock,
+                     setup_hint=setup_hint)
+    return SerialLink(cfg, decoder or GeS5Decoder("bed-1"), now=now or HostClock(HOST), backoff=backoff)
 
 
 def repoint(link_path: Path, target: str | Path) -> None:
@@ -248,7 +252,7 @@ def test_raw_out_appends_exactly_the_received_bytes(pty: Callable[[], Pty], run:
 
 
 def no_data_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [rec for rec in caplog.records if rec.name == "adapters.serial_link" and "data-export" in rec.message]
+    return [rec for rec in caplog.records if rec.name == "adapters.serial_link" and "no data from" in rec.message]
 
 
 def test_silence_is_one_link_lost_one_warning_and_a_request_after_every_reopen(
@@ -263,9 +267,22 @@ def test_silence_is_one_link_lost_one_warning_and_a_request_after_every_reopen(
     assert [e.text for e in r.events("link_lost")] == ["no bytes for 0.3 s"]
     assert r.events("link_lost")[0].source == "bed-1"
     [warning] = no_data_warnings(caplog)
-    for hint in ("data-export", "null-modem", "19200 8E1 RTS/CTS", "--protocol"):
-        assert hint in warning.message
+    assert warning.message == (f"no data from {p.path} in 0.3 s — check {GE_HINT}, the cable, "
+                               "the line settings (19200 8E1 RTS/CTS) and --protocol")
     assert not link.frames_seen
+
+
+def test_the_no_data_warning_gives_only_the_protocols_own_advice(
+        pty: Callable[[], Pty], run: Starter, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="adapters.serial_link")
+    p = pty()
+    link = ge_link(p.path, watchdog_s=0.3, setup_hint="")
+    link.open()
+    run(link)
+    wait_until(lambda: no_data_warnings(caplog), "the no-data warning")
+    [warning] = no_data_warnings(caplog)
+    assert warning.message == (f"no data from {p.path} in 0.3 s — check the cable, "
+                               "the line settings (19200 8E1 RTS/CTS) and --protocol")
 
 
 def test_bytes_without_a_valid_frame_are_reported_with_the_line_settings(pty: Callable[[], Pty], run: Starter) -> None:
@@ -280,14 +297,16 @@ def test_bytes_without_a_valid_frame_are_reported_with_the_line_settings(pty: Ca
     ]
 
 
-def test_a_loopback_echoes_the_request_which_is_bytes_but_no_frame(run: Starter) -> None:
-    """loop:// is a loopback plug: the request comes back, well framed but not a data record."""
+def test_a_loopback_echoes_the_request_which_is_not_a_monitors_frame(run: Starter) -> None:
+    """loop:// is a loopback plug: the request comes back well framed but is our own, not a monitor's
+    record, so the link is not taken as alive (a wrong cable that loops TX to RX looks the same)."""
     link = ge_link("loop://", watchdog_s=0.3)
     link.open()
     r = run(link)
     wait_until(lambda: r.events("link_lost"), "link_lost")
     assert r.events("link_lost")[0].text.startswith("bytes but no valid frame for 0.3 s")
-    assert link.decoder.stats["malformed_records"] >= 1
+    assert link.decoder.stats["echoed_requests"] >= 1 and link.decoder.stats["valid_frames"] == 0
+    assert not r.readings() and not r.events("link_restored")
 
 
 def test_unplugged_then_replugged_at_the_same_path_reconnects_and_data_flows_again(
@@ -367,3 +386,162 @@ def test_stop_is_honoured_during_the_backoff_wait(pty: Callable[[], Pty], run: S
     wait_until(lambda: r.events("link_lost"), "link_lost")
     r.halt()  # joins within TIMEOUT, far less than the 60 s backoff
     assert not link.connected
+
+
+# -- the host clock: a persistent offset (host − device) --
+
+
+def started(pty: Callable[[], Pty], run: Starter) -> tuple[Pty, HostClock, Running]:
+    """A GE link running on a fresh pty whose request was consumed, on a host clock the test sets."""
+    p = pty()
+    clock = HostClock(HOST)
+    link = ge_link(p.path, now=clock)
+    link.open()
+    p.receive(len(REQUEST))
+    return p, clock, run(link)
+
+
+def hr_times(p: Pty, r: Running, data: bytes) -> list[datetime]:
+    """Send records, wait until each one's heart rate arrived, return every heart rate's time so far."""
+    before = len([x for x in r.readings() if x.vital == "hr"])
+    p.send(data)
+    n = before + data.count(b"\x7e") // 2
+    wait_until(lambda: len([x for x in r.readings() if x.vital == "hr"]) == n, f"{n} heart rates")
+    return [x.time for x in r.readings() if x.vital == "hr"]
+
+
+def seconds(*offsets: float) -> list[datetime]:
+    return [HOST + timedelta(seconds=s) for s in offsets]
+
+
+def test_a_burst_read_after_a_stall_keeps_the_device_spacing_and_never_goes_backwards(
+        pty: Callable[[], Pty], run: Starter) -> None:
+    p, clock, r = started(pty, run)
+    assert hr_times(p, r, ge_record(T0, VITALS)) == seconds(0)
+    clock.value = HOST + timedelta(seconds=6)  # the reader stalled; five records waited, read in two chunks
+    hr_times(p, r, ge_record(T0 + 1, VITALS) + ge_record(T0 + 2, VITALS) + ge_record(T0 + 3, VITALS))
+    times = hr_times(p, r, ge_record(T0 + 4, VITALS) + ge_record(T0 + 5, VITALS))
+    assert times == seconds(0, 1, 2, 3, 4, 5)  # anchoring each chunk at now would give 0, 4, 5, 6, 5, 6
+    assert r.link.stats["clock_reanchors"] == 0
+
+
+def test_the_same_device_time_maps_to_the_same_host_time_in_every_chunk(pty: Callable[[], Pty], run: Starter) -> None:
+    p, clock, r = started(pty, run)
+    hr_times(p, r, ge_record(T0, VITALS))
+    clock.value = HOST + timedelta(seconds=1.5)
+    assert hr_times(p, r, ge_record(T0, VITALS)) == seconds(0, 0)  # a monitor repeating its last record
+
+
+def test_a_device_clock_running_ahead_beyond_the_slack_is_re_anchored_at_once(
+        pty: Callable[[], Pty], run: Starter) -> None:
+    p, clock, r = started(pty, run)
+    hr_times(p, r, ge_record(T0, VITALS))
+    clock.value = HOST + timedelta(seconds=1)
+    assert hr_times(p, r, ge_record(T0 + 2, VITALS))[-1] == seconds(2)[0]  # 1 s ahead: within the slack
+    assert hr_times(p, r, ge_record(T0 + 5, VITALS))[-1] == seconds(1)[0]  # 4 s ahead: the clock was set
+    clock.value = HOST + timedelta(seconds=2)
+    assert hr_times(p, r, ge_record(T0 + 6, VITALS))[-1] == seconds(2)[0]  # the new offset holds
+    assert r.link.stats["clock_reanchors"] == 1
+
+
+def test_a_device_clock_behind_beyond_the_slack_is_re_anchored_once_it_stays_behind(
+        pty: Callable[[], Pty], run: Starter) -> None:
+    p, clock, r = started(pty, run)
+    hr_times(p, r, ge_record(T0, VITALS))
+    clock.value = HOST + timedelta(seconds=10)
+    assert hr_times(p, r, ge_record(T0 + 5, VITALS))[-1] == seconds(5)[0]  # late: could be a backlog
+    clock.value += timedelta(seconds=CLOCK_SLACK_S)
+    assert hr_times(p, r, ge_record(T0 + 7, VITALS))[-1] == clock.value  # still 5 s behind: the clock was set back
+    assert r.link.stats["clock_reanchors"] == 1
+
+
+def test_a_reconnect_sets_the_offset_again(pty: Callable[[], Pty], run: Starter, tmp_path: Path) -> None:
+    port = tmp_path / "ttyGE"
+    first = pty()
+    repoint(port, first.path)
+    clock = HostClock(HOST)
+    link = ge_link(port, now=clock)
+    link.open()
+    first.receive(len(REQUEST))
+    r = run(link)
+    assert hr_times(first, r, ge_record(T0, VITALS)) == seconds(0)
+    repoint(port, tmp_path / "unplugged")
+    first.hang_up()
+    wait_until(lambda: r.events(LINK_LOST), "link_lost")
+    clock.value = HOST + timedelta(seconds=60)
+    second = pty()
+    repoint(port, second.path)
+    second.receive(len(REQUEST))
+    # The old offset would put this record at +61 s, within the slack; a new device may keep any time.
+    assert hr_times(second, r, ge_record(T0 + 61, VITALS))[-1] == clock.value
+    assert link.stats["clock_reanchors"] == 0
+
+
+# -- the watchdog counts valid frames, not readings --
+
+
+def test_records_without_a_live_group_keep_the_link_up_and_alone_restore_it(
+        pty: Callable[[], Pty], run: Starter) -> None:
+    """Every module switched off: checksum-valid records carrying no reading are a live link."""
+    p = pty()
+    link = ge_link(p.path, watchdog_s=0.5)
+    link.open()
+    p.receive(len(REQUEST))
+    r = run(link)
+    empty = ge_record(T0, {})
+    deadline = time.monotonic() + 1.5  # three watchdog periods
+    while time.monotonic() < deadline:
+        p.send(empty)
+        time.sleep(0.05)
+    assert not r.items and link.stats["link_lost"] == 0 and link.frames_seen
+
+    wait_until(lambda: r.events(LINK_LOST), "link_lost after the records stop")
+    assert r.events(LINK_LOST)[0].text == "no bytes for 0.5 s"
+    deadline = time.monotonic() + TIMEOUT
+    while not r.events(LINK_RESTORED):
+        assert time.monotonic() < deadline, "timed out waiting for link_restored"
+        p.send(empty)
+        time.sleep(0.05)
+    assert [i.kind for i in r.items if isinstance(i, Event)][:2] == [LINK_LOST, LINK_RESTORED]
+    assert not r.readings() and r.events(LINK_RESTORED)[0].source == "bed-1"
+
+
+# -- opening leaves nothing open when it fails --
+
+
+def fds_open_on(path: Path) -> list[str]:
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                found.append(fd)
+        except OSError:  # the directory listing's own descriptor, gone already
+            pass
+    return found
+
+
+@pytest.mark.parametrize("failure", ["decoder start", "first write"])
+def test_a_failure_after_the_port_opened_closes_the_port_and_the_capture(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: str) -> None:
+    opened: list[serial.SerialBase] = []
+    real = serial.serial_for_url
+
+    def refuse(data: bytes) -> int:
+        raise ValueError("cannot write")
+
+    def spy(*args: object, **kwargs: object) -> serial.SerialBase:
+        port = real(*args, **kwargs)
+        if failure == "first write":
+            port.write = refuse  # type: ignore[method-assign]
+        opened.append(port)
+        return port
+
+    monkeypatch.setattr(serial, "serial_for_url", spy)
+    raw = tmp_path / "session.raw"
+    # An interval GE's 16-bit field cannot carry: encoding the request raises struct.error.
+    decoder = GeS5Decoder("bed-1", interval_s=70_000 if failure == "decoder start" else DEFAULT_INTERVAL_S)
+    link = ge_link("loop://", raw_out=raw, decoder=decoder)
+    with pytest.raises(struct.error if failure == "decoder start" else ValueError):
+        link.open()
+    assert len(opened) == 1 and not opened[0].is_open
+    assert not link.connected and fds_open_on(raw) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from adapters.protocols.base import Decoder, LineSettings
 from adapters.protocols.ge_s5 import LINE_SETTINGS as GE_LINE
@@ -21,7 +22,8 @@ class ProtocolSpec:
     name: str
     description: str
     line: LineSettings
-    decoder: Callable[[str, int], Decoder]  # (source name, request interval in s) → a fresh decoder
+    # (source name, request interval in s, zone of device times without an offset) → a fresh decoder
+    decoder: Callable[[str, int, tzinfo | None], Decoder]
     setup_hint: str  # what to check on the monitor when nothing arrives
 
 
@@ -29,13 +31,14 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
     spec.name: spec
     for spec in (
         ProtocolSpec(
-            "ge-s5", "GE Datex-Ohmeda S/5 / CARESCAPE Computer Interface", GE_LINE, GeS5Decoder,
+            "ge-s5", "GE Datex-Ohmeda S/5 / CARESCAPE Computer Interface", GE_LINE,
+            lambda source, interval, _tz: GeS5Decoder(source, interval),  # GE times are Unix seconds
             "the monitor's Computer Interface output and a null-modem cable",
         ),
         ProtocolSpec(
             "hl7-mllp", "HL7 v2 ORU^R01 (IHE PCD-01) over MLLP", HL7_LINE,
-            lambda source, _interval: Hl7MllpDecoder(source),  # the monitor pushes; nothing to request
-            "the monitor's HL7 / data export menu",
+            lambda source, _interval, tz: Hl7MllpDecoder(source, tz),  # the monitor pushes: nothing to request
+            "the monitor's HL7 / data export menu (and --tz if its times carry no UTC offset)",
         ),
     )
 }

@@ -14,6 +14,10 @@ Bytes from the monitor go in; readings come out for every basic-class numeric th
   the first record that shows the new values — monitors show them a record or two before clearing
   the bit — so it is late by at most one record interval. Values already older than 60 s when first
   seen are not emitted: their measurement time is unknown, and the monitor's value would look new.
+  A cycle that ends with the old values within 60 s of them cannot be told from a new measurement
+  with equal values; it is taken as one.
+- The ECG heart rate is taken only when the monitor says it comes from the ECG (status bits 3-6);
+  a rate derived from a pressure line or the pleth is not an ECG heart rate.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from adapters.protocols.ge_s5_framing import Deframer, frame
 from adapters.protocols.ge_s5_records import (
     BASIC_FIELDS,
     CLASS_BASIC,
+    HR_SOURCE_MASK,
+    HR_SOURCE_SHIFT,
+    HR_SOURCES_ECG,
     INVALID_LIMIT,
     MT_PHDB,
     MT_WAVE,
@@ -40,7 +47,9 @@ from adapters.protocols.ge_s5_records import (
     group_status,
     parse_header,
     parse_phdb,
+    parse_request,
     raw_value,
+    strip_stray_zeros,
 )
 from adapters.reading import Reading
 from adapters.vitals import NIBP_CODES, VITALS
@@ -81,6 +90,14 @@ class GeS5Decoder:
         return items
 
     def _record(self, record: bytes) -> list[Item]:
+        if parse_request(record) is not None:
+            self.stats["echoed_requests"] += 1  # our own request, looped back by a loopback plug or a wrong cable
+            return []
+        self.stats["valid_frames"] += 1  # a monitor's record: the line is alive even if no module measures
+        unpadded = strip_stray_zeros(record)
+        if unpadded is not record:
+            self.stats["recovered_records"] += 1
+            record = unpadded
         try:
             header = parse_header(record)
             subrecords = parse_phdb(record, header) if header.maintype == MT_PHDB else []
@@ -116,6 +133,9 @@ class GeS5Decoder:
             status, _ = group_status(physdata, f.group_offset)
             raw = raw_value(physdata, f)
             if status & _LIVE != _LIVE or raw <= INVALID_LIMIT:
+                continue
+            if vital == "hr" and (status >> HR_SOURCE_SHIFT) & HR_SOURCE_MASK not in HR_SOURCES_ECG:
+                self.stats["hr_not_from_ecg"] += 1  # a pulse rate from a pressure line or the pleth
                 continue
             value = raw / f.divisor
             if VITALS[vital].plausible(value):

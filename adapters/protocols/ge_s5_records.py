@@ -38,6 +38,10 @@ CLASS_BASIC, CLASS_EXT1, CLASS_EXT2, CLASS_EXT3 = 0, 1, 2, 3
 # Group status bits (GE-DRI Table 3-8) and NIBP label bits (Table 3-18).
 STATUS_EXISTS = 0x1
 STATUS_ACTIVE = 0x2
+# ECG status bits 3-6: where the displayed heart rate comes from (GE-DRI Table 3-11). Only these are
+# an ECG heart rate; the others (an arterial line, the pleth) are pulse rates.
+HR_SOURCE_SHIFT, HR_SOURCE_MASK = 3, 0xF
+HR_SOURCES_ECG = frozenset({0, 1, 9})  # unknown (older monitors leave it 0), ECG, ECG Mortara
 NIBP_AUTO = 1 << 3
 NIBP_MEASURING = 1 << 5
 NIBP_OLDER_THAN_60S = 1 << 8
@@ -97,6 +101,15 @@ class Header:
     r_time: int
     maintype: int
     subrecords: tuple[tuple[int, int], ...]  # (offset from the data area, type), up to the end-of-list
+
+
+def strip_stray_zeros(record: bytes) -> bytes:
+    """A record preceded by stray 0x00 bytes inside its frame (seen in the db01 capture: the sum still
+    verifies, as zeros add nothing) is the record without them, when its length field then fits."""
+    rest = record.lstrip(b"\x00")
+    if 0 < len(record) - len(rest) < 4 and int.from_bytes(rest[:2], "little") == len(rest) >= HEADER_LEN:
+        return rest
+    return record
 
 
 def parse_header(record: bytes) -> Header:

@@ -12,6 +12,23 @@ Decisions worth knowing:
 * A message that cannot be read (a segment that is not `XXX|…`) or is not ORU^R01 yields no readings.
 * OBX-11 statuses other than final/preliminary/corrected/unverified (e.g. `W` = wrong, `D` = deleted) are
   refused: a value the device itself withdrew must never reach the bed view.
+* Times without a UTC offset are never guessed: with `tz=None` (the default) such an OBX is skipped and
+  counted as `no_offset_times` (not also `bad_time`: each skipped OBX is counted once, under one reason;
+  a malformed or impossible time is `bad_time` whether or not it has an offset). Given a `tz`, offset-less
+  times are read as wall-clock time there.
+* NIBP is emitted once per measurement, not once per message: some monitors and gateways repeat the last
+  cuff result in every ORU push. For each of sbp/dbp/map the last emitted (time, value) is kept, and an
+  NIBP OBX is skipped and counted as `nibp_repeats` when its time came from OBX-14 or OBR-7 and equals the
+  last emitted time of that vital (a same-time result with another value is skipped too: the first value
+  stands), or when its only time is MSH-7 (which says when the message was sent, not when the cuff
+  measured) and its value equals the last emitted value of that vital. The MSH-7 rule is per vital, so a
+  new measurement that repeats, say, the previous diastolic loses that one value: the price of telling a
+  repeat from a measurement without a measurement time. This memory survives `start()`: a reconnect does
+  not make an old cuff result new. Continuous vitals are never suppressed.
+* `stats["valid_frames"]` grows with every well-terminated MLLP frame (0x1C 0x0D) that holds an HL7
+  message (a readable MSH header), of whatever type or content beyond that: it proves the line settings
+  right, and the serial link resets its watchdog on it. Frames of bytes that are not HL7 (e.g. line noise
+  at a wrong baud rate that happens to contain 0x0B…0x1C 0x0D) count only in `frames`.
 * The decoder has no clock, so an ACK's MSH-7 repeats the received MSH-7 and its MSH-10 repeats the received
   control id (unique per sender, hence per link).
 """
@@ -75,16 +92,19 @@ _UCUM_UNITS: dict[str, dict[str, float]] = {
 class Hl7MllpDecoder:
     """Decodes ORU^R01 messages from an MLLP byte stream and queues the acknowledgements they ask for."""
 
-    def __init__(self, source: str = "hl7-mllp", tz: tzinfo = UTC) -> None:
+    def __init__(self, source: str = "hl7-mllp", tz: tzinfo | None = None) -> None:
         self.source = source
-        self.tz = tz  # for HL7 times without an offset
+        self.tz = tz  # for HL7 times without an offset; None: such times are unusable, never guessed
         self.stats: Counter[str] = Counter()
+        self._last_nibp: dict[str, tuple[datetime, float]] = {}  # per NIBP vital, the last emitted reading
         self._frame: bytearray | None = None  # None: outside a frame
         self._end_pending = False  # the frame's 0x1C was the last byte seen; its 0x0D is still due
         self._out = bytearray()
 
     def start(self) -> None:
-        """The link (re)opened: a partial frame and unsent ACKs belong to the old connection."""
+        """The link (re)opened: a partial frame and unsent ACKs belong to the old connection.
+
+        The last emitted NIBP readings are kept: the device may well repeat its last cuff result."""
         if self._frame is not None:
             self.stats["truncated_frames"] += 1
         self._frame = None
@@ -144,6 +164,7 @@ class Hl7MllpDecoder:
         if header is None:  # no separators, no control id: nothing to read and nobody to answer
             self.stats["bad_messages"] += 1
             return []
+        self.stats["valid_frames"] += 1  # an HL7 message, whatever its type: the line settings are right
         fs, msh = header
         cs = msh[2][0]
         kind = msh[9].split(cs)
@@ -166,11 +187,12 @@ class Hl7MllpDecoder:
     def _observations(self, segments: list[str], fs: str, cs: str, msh_time: str) -> list[Item]:
         readings: list[Item] = []
         seen: set[tuple[str, datetime]] = set()
-        group_time = msh_time
+        group_time, group_measured = msh_time, False  # measured: the time is OBR-7's, not MSH-7's
         for segment in segments:
             fields = segment.split(fs)
             if fields[0] == "OBR":
-                group_time = _get(fields, 7).strip() or msh_time
+                obr_time = _get(fields, 7).strip()
+                group_time, group_measured = obr_time or msh_time, bool(obr_time)
             elif fields[0] == "OBX":
                 reading = self._observation(fields, cs, group_time)
                 if reading is None:
@@ -179,9 +201,23 @@ class Hl7MllpDecoder:
                     self.stats["duplicates"] += 1
                     continue
                 seen.add((reading.vital, reading.time))
+                if reading.vital in NIBP_CODES:
+                    measured = group_measured or bool(_get(fields, 14).strip())
+                    if self._nibp_repeat(reading, measured):
+                        self.stats["nibp_repeats"] += 1
+                        continue
+                    self._last_nibp[reading.vital] = (reading.time, reading.value)
                 self.stats["readings"] += 1
                 readings.append(reading)
         return readings
+
+    def _nibp_repeat(self, reading: Reading, measured: bool) -> bool:
+        """Whether an NIBP reading repeats the last one emitted for its vital: the same measurement time
+        when the message gives one (OBX-14, OBR-7), else (MSH-7 only) the same value."""
+        last = self._last_nibp.get(reading.vital)
+        if last is None:
+            return False
+        return reading.time == last[0] if measured else reading.value == last[1]
 
     def _observation(self, obx: list[str], cs: str, group_time: str) -> Reading | None:
         """One OBX as a Reading, or None with the reason counted."""
@@ -208,8 +244,8 @@ class Hl7MllpDecoder:
             self.stats["implausible"] += 1
             return None
         t = _parse_dtm(_get(obx, 14).strip() or group_time, self.tz)
-        if t is None:
-            self.stats["bad_time"] += 1
+        if isinstance(t, str):
+            self.stats[t] += 1
             return None
         measured = t if vital.code in NIBP_CODES else None
         return Reading(t, vital.code, value, source=self.source, device_time=t, measured_at=measured)
@@ -317,20 +353,22 @@ def _unit_factor(field: str, cs: str, vital: Vital) -> float | None:
     return units.get(vital.code)
 
 
-def _parse_dtm(text: str, tz: tzinfo = UTC) -> datetime | None:
-    """HL7 DTM `YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]` as an aware UTC datetime; no offset means `tz`. None if invalid.
+def _parse_dtm(text: str, tz: tzinfo | None) -> datetime | str:
+    """HL7 DTM `YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]` as an aware UTC datetime, or the stats key saying why not:
+    `bad_time` (malformed, impossible, offset out of range) or `no_offset_times` (valid, no offset, and no
+    `tz` to read it in: never guessed).
 
     Up to 6 fractional digits (HL7 allows 4) so the emulator's microseconds survive a round trip.
     """
     m = _DTM.fullmatch(text)
     if m is None:
-        return None
+        return "bad_time"
     year, month, day, hour, minute, second, fraction, sign, off_h, off_m = m.groups()
     try:
-        zone = tz
+        zone = tz if tz is not None else UTC  # with no tz, UTC only validates the date; refused below
         if sign:
             if int(off_m) >= 60:
-                return None
+                return "bad_time"
             offset = timedelta(hours=int(off_h), minutes=int(off_m))
             zone = timezone(-offset if sign == "-" else offset)
         t = datetime(
@@ -343,9 +381,10 @@ def _parse_dtm(text: str, tz: tzinfo = UTC) -> datetime | None:
             int((fraction or "").ljust(6, "0")),
             tzinfo=zone,
         )
-        return t.astimezone(UTC)
+        t = t.astimezone(UTC)
     except (ValueError, OverflowError):
-        return None
+        return "bad_time"
+    return t if sign or tz is not None else "no_offset_times"
 
 
 # Encoder: IHE PCD-01 reference ids for each vital's primary MDC code, and MDC units by the vital's unit.
