@@ -8,11 +8,10 @@ before they are written; what a crash can lose is bounded by that window, and `c
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from adapters.csv_writer import WIDE_COLUMNS, wide_rows
+from adapters.csv_writer import WIDE_COLUMNS, csv_line, wide_rows
 from adapters.reading import Event, Reading
 
 DEFAULT_HOLD = timedelta(seconds=60)
@@ -23,8 +22,7 @@ class CsvRecorder:
 
     def __init__(self, out: TextIO, hold: timedelta = DEFAULT_HOLD) -> None:
         self._out = out
-        self._writer = csv.writer(out, lineterminator="\n")
-        self._writer.writerow(WIDE_COLUMNS)
+        out.write(csv_line(WIDE_COLUMNS))
         self._hold = hold
         self._readings: list[Reading] = []
         self._events: list[Event] = []
@@ -63,7 +61,7 @@ class CsvRecorder:
         self._readings = [r for r in self._readings if not due(r.time)]
         self._events = [e for e in self._events if not due(e.time)]
         for row in wide_rows(readings, events):
-            self._writer.writerow(row)
+            self._out.write(csv_line(row))
             self.rows += 1
         self.readings += len(readings)
         self._written_up_to = max(i.time for i in (*readings, *events))

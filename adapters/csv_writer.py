@@ -7,14 +7,14 @@ its time point, and further events at the same instant get rows of their own. Wh
 
 from __future__ import annotations
 
-import csv
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from adapters.reading import Event, Reading
+from adapters.reading import EVENT_KINDS, Event, Reading
 from adapters.vitals import VITAL_CODES
 
 WIDE_COLUMNS: tuple[str, ...] = ("time", "sbp", "dbp", "map", "hr", "spo2", "pr", "rr", "event")
@@ -33,7 +33,13 @@ def format_value(value: float) -> str:
 
 
 def event_marker(event: Event) -> str:
-    return f"note: {event.text}" if event.kind == "note" else event.kind
+    """The CSV marker of an event. Kinds the format has no marker for (a serial link's `link_lost`, …)
+    become notes that keep the kind and the text, rather than a bare word the reader cannot place."""
+    if event.kind == "note":
+        return f"note: {event.text}"
+    if event.kind in EVENT_KINDS:
+        return event.kind
+    return f"note: {event.kind.replace('_', ' ')}" + (f": {event.text}" if event.text else "")
 
 
 def wide_rows(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[list[str]]:
@@ -51,13 +57,25 @@ def wide_rows(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[
             yield [format_time(t), *(cells.get(c, "") for c in WIDE_COLUMNS[1:-1]), marker]
 
 
+def csv_line(cells: Iterable[str]) -> str:
+    """One CSV line, LF-terminated, with RFC 4180 quoting. Not `csv.writer`: it quotes a bare CR only when
+    the CR is part of its line terminator, so a note holding one would split its row when read back."""
+    return ",".join(_quoted(c) if _NEEDS_QUOTES.search(c) else c for c in cells) + "\n"
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
+
+
 def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event]) -> int:
     """Write rows to an open text stream; returns the number of data rows written."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(WIDE_COLUMNS)
+    out.write(csv_line(WIDE_COLUMNS))
     rows = 0
     for row in wide_rows(readings, events):
-        writer.writerow(row)
+        out.write(csv_line(row))
         rows += 1
     return rows
 

@@ -501,6 +501,15 @@ def test_source_name_is_applied(tmp_path: Path) -> None:
 # --- round trip and properties -----------------------------------------------------------------
 
 
+def test_events_the_format_has_no_marker_for_are_written_as_notes_that_keep_them(tmp_path: Path) -> None:
+    t = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    events = [Event(t, "link_lost", "no bytes for 10 s"), Event(t + timedelta(seconds=9), "link_restored")]
+    path = tmp_path / "links.csv"
+    write_session_csv(path, [], events)
+    assert [(e.kind, e.text) for e in read_session_csv(path).events] == [
+        ("note", "link lost: no bytes for 10 s"), ("note", "link restored")]
+
+
 def test_round_trip_with_writer(tmp_path: Path) -> None:
     t = [T0 + timedelta(seconds=s) for s in (0, 5, 5.25, 60, 900)]
     readings = [
