@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,12 +71,14 @@ def build_parser() -> Parser:
         p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
 
     demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
+    demo.set_defaults(handler=cmd_demo)
     demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
     common_db(demo)
     common_server(demo)
     common_operator(demo)
 
     replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
+    replay.set_defaults(handler=cmd_replay)
     replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
     replay.add_argument("--limits", default=DEMO_PRESET,
@@ -90,6 +92,7 @@ def build_parser() -> Parser:
     common_operator(replay)
 
     check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
+    check.set_defaults(handler=cmd_check)
     check.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     check.add_argument("--limits", required=True, metavar="T.toml",
                        help=f"limits TOML file, or a preset name ({', '.join(PRESETS)})")
@@ -99,17 +102,19 @@ def build_parser() -> Parser:
     common_csv(check)
 
     imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
+    imp.set_defaults(handler=cmd_import)
     imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
     common_csv(imp)
     common_db(imp)
 
     dash = sub.add_parser("dashboard", help="serve the bed view of a session in the store (e.g. of vigil acquire)")
+    dash.set_defaults(handler=cmd_dashboard)
     dash.add_argument("--session", type=int, metavar="ID", help="session id (default: the newest session)")
     common_db(dash)
     common_server(dash)
     common_operator(dash)
-    COMMANDS.update(add_device_commands(sub))
+    add_device_commands(sub)
     return parser
 
 
@@ -217,17 +222,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return serve(args, store, session_id, info.relative_time)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "check": cmd_check, "demo": cmd_demo, "replay": cmd_replay, "import": cmd_import, "dashboard": cmd_dashboard,
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl+C
     logging.basicConfig(level=logging.WARNING, format="vigil: %(levelname)s: %(message)s")
     try:
-        return COMMANDS[args.command](args)
+        return args.handler(args)
     except KeyboardInterrupt:
         return 130
     except (UsageError, CsvError, LimitsError, FileNotFoundError) as exc:

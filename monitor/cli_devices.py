@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
 from adapters.protocols.base import Decoder
 from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S
-from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
+from adapters.reading import Event, Reading
 from monitor.cli_common import (
     UsageError,
     bind_listener,
@@ -36,6 +36,7 @@ from monitor.errors import first_line
 from monitor.limits import Limits
 
 if TYPE_CHECKING:
+    from adapters.csv_recorder import CsvRecorder
     from adapters.serial_link import SerialLink
     from monitor.live_runner import LiveRunner
     from monitor.store import Store
@@ -120,30 +121,35 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     common_operator(p)
 
 
-def add_device_commands(sub: Any) -> dict[str, Any]:
-    """Add the device commands to the `vigil` subparsers; returns their handlers by name."""
+def add_device_commands(sub: Any) -> None:
+    """Add the device commands, each with its handler, to the `vigil` subparsers."""
     mon = sub.add_parser("monitor", help="acquire from a bedside monitor and show the bed view")
+    mon.set_defaults(handler=cmd_monitor)
     _link_options(mon)
     _session_options(mon)
     common_server(mon, port_flag="--http-port")
 
     acq = sub.add_parser("acquire", help="acquire from a bedside monitor into the store, no dashboard")
+    acq.set_defaults(handler=cmd_acquire)
     _link_options(acq)
     _session_options(acq)
     acq.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
 
     rec = sub.add_parser("record", help="capture a bedside monitor to a recorded-session CSV, headless")
+    rec.set_defaults(handler=cmd_record)
     _link_options(rec)
     rec.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV to write (architecture §4)")
     rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
 
     dec = sub.add_parser("decode", help="turn a raw byte capture (--raw-out) into a recorded-session CSV")
+    dec.set_defaults(handler=cmd_decode)
     dec.add_argument("file", type=Path, metavar="FILE.raw")
     _protocol_option(dec)
     dec.add_argument("--out", type=Path, metavar="FILE.csv", help="CSV to write (default: standard output)")
     _device_options(dec)
 
     sim = sub.add_parser("simulate", help="emulate a bedside monitor on a pseudo-terminal; prints its path")
+    sim.set_defaults(handler=cmd_simulate)
     _protocol_option(sim)
     sim.add_argument("--scenario", default="iv-ketamine", metavar="NAME|FILE.csv",
                      help="a built-in scenario (iv-ketamine, esketamine, hypertensive, artefacts) or a recorded "
@@ -154,8 +160,6 @@ def add_device_commands(sub: Any) -> dict[str, Any]:
                           "(probabilities per frame; AT+FOR in scenario seconds)")
     sim.add_argument("--link", type=Path, metavar="PATH",
                      help="keep a symlink at PATH to the current pty (it changes after an unplug fault)")
-    return {"monitor": cmd_monitor, "acquire": cmd_acquire, "record": cmd_record, "decode": cmd_decode,
-            "simulate": cmd_simulate}
 
 
 # -- building the link --
@@ -265,55 +269,52 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_note(item: Reading | Event) -> Reading | Event:
-    """Link events become notes in a CSV, the only free-text marker the format has."""
-    if isinstance(item, Event) and item.kind in (LINK_LOST, LINK_RESTORED):
-        text = item.kind.replace("_", " ") + (f": {item.text}" if item.text else "")
-        return Event(item.time, "note", text, item.source)
-    return item
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     from adapters.csv_recorder import CsvRecorder
 
     try:
-        out = args.out.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
-    failure: list[OSError] = []
-    with out:
-        link, spec = open_link(args)
-        recorder = CsvRecorder(out)
-        lock = threading.Lock()
-        stop = threading.Event()
-
-        def sink(items: list[Reading | Event]) -> None:
-            try:
-                with lock:
-                    recorder.add([_as_note(i) for i in items])
-            except OSError as exc:  # disk full: stop, and say so once in the main thread
-                failure.append(exc)
-                stop.set()
-
-        thread = threading.Thread(target=link.run, args=(sink, stop), name="record", daemon=True)
-        print(f"recording {_describe(link, spec)} to {args.out}; Ctrl+C to stop", flush=True)
-        thread.start()
-        try:
-            _wait(args.duration, thread.is_alive)
-        finally:
-            stop.set()
-            thread.join(5)
-            link.close()
-        if failure:
-            raise UsageError(f"cannot write {args.out}: {failure[0].strerror or failure[0]}")
-        with lock:
-            recorder.close()
+        with args.out.open("w", newline="", encoding="utf-8") as out:
+            recorder = CsvRecorder(out)
+            link, spec = _record(args, recorder)
+    except OSError as exc:  # the file cannot be opened, or the disk filled up: while recording or at the end
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     late = f" ({recorder.too_late} readings arrived too late to place in time order and were left out)" * bool(
         recorder.too_late)
     print(f"recorded {recorder.readings} readings in {recorder.rows} rows to {args.out}{late}")
     if recorder.readings == 0:
         raise _no_data(link, spec)
     return 0
+
+
+def _record(args: argparse.Namespace, recorder: CsvRecorder) -> tuple[SerialLink, ProtocolSpec]:
+    """Feed the link into the recorder until the duration, Ctrl+C, or a write failure (raised here)."""
+    link, spec = open_link(args)
+    lock = threading.Lock()
+    stop = threading.Event()
+    failure: list[OSError] = []
+
+    def sink(items: list[Reading | Event]) -> None:
+        try:
+            with lock:
+                recorder.add(items)
+        except OSError as exc:  # reported once, from the main thread
+            failure.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=link.run, args=(sink, stop), name="record", daemon=True)
+    print(f"recording {_describe(link, spec)} to {args.out}; Ctrl+C to stop", flush=True)
+    thread.start()
+    try:
+        _wait(args.duration, thread.is_alive)
+    finally:
+        stop.set()
+        thread.join(5)
+        link.close()
+    if failure:
+        raise failure[0]
+    with lock:
+        recorder.close()
+    return link, spec
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tty
 from collections import Counter
 from pathlib import Path
@@ -109,3 +110,14 @@ def test_dashboard_without_any_session_says_so(tmp_path: Path) -> None:
     run_vigil("import", Path(__file__).parents[1] / "sample_data" / "hypertensive.csv", "--db", tmp_path / "one.db")
     result = run_vigil("dashboard", "--db", tmp_path / "one.db", "--session", "7")
     assert "no session 7 in the store" in one_line_error(result, "dashboard")
+
+
+def test_monitor_on_a_busy_http_port_fails_before_touching_the_monitor(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_vigil("monitor", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--http-port", port,
+                           "--db", tmp_path / "v.db")
+    error = one_line_error(result, "monitor")
+    assert f"cannot serve on 127.0.0.1:{port}" in error and error.endswith("choose another with --http-port")

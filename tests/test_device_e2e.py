@@ -7,6 +7,7 @@ import random
 import signal
 import sqlite3
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -81,21 +82,33 @@ def simulate(processes: Processes, protocol: str, scenario: Path, link: Path, sp
     return process
 
 
+def start_monitor(processes: Processes, scenario: Path, tmp_path: Path, speed: float
+                  ) -> tuple[subprocess.Popen[str], Path]:
+    """An HL7 emulator and `vigil monitor` on it, with a fresh database and any free HTTP port."""
+    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
+    simulate(processes, "hl7-mllp", scenario, link, speed=speed)
+    return processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0"), db
+
+
 @pytest.mark.parametrize("protocol", ["ge-s5", "hl7-mllp"])
 def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
     protocol: str, scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
     link = tmp_path / "monitor"
     emulator = simulate(processes, protocol, scenario, link, speed=30)
-    out = tmp_path / "recorded.csv"
+    out, raw = tmp_path / "recorded.csv", tmp_path / "capture.raw"
     result = run_vigil("record", "--port", link, "--protocol", protocol, "--interval", "1", "--watchdog", "5",
-                       "--clock", "device", "--out", out, "--duration", "14")
+                       "--clock", "device", "--out", out, "--duration", "14", "--raw-out", raw)
     assert result.returncode == 0, result.stderr
     processes.stop(emulator)
     expected = read_session_csv(scenario)
     recorded = read_session_csv(out)
     key = lambda r: (r.time, r.vital, r.value)  # noqa: E731
     assert sorted(map(key, recorded.readings)) == sorted(map(key, expected.readings))
+    # The raw capture holds the same session: `vigil decode` reads it back to the same readings.
+    decoded_csv = tmp_path / "decoded.csv"
+    assert run_vigil("decode", raw, "--protocol", protocol, "--out", decoded_csv).returncode == 0
+    assert sorted(map(key, read_session_csv(decoded_csv).readings)) == sorted(map(key, expected.readings))
     # Each cuff measurement arrives once, at its own time, although GE repeats it in every record.
     assert [r.time for r in recorded.readings if r.vital == "sbp"] == [T0 + timedelta(seconds=s) for s in NIBP_AT]
     # Neither protocol carries dose events; the only events are the watchdog's, once the scenario is over.
@@ -141,9 +154,7 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
 def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(
     scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
-    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
-    simulate(processes, "hl7-mllp", scenario, link, speed=5)
-    monitor = processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0")
+    monitor, db = start_monitor(processes, scenario, tmp_path, speed=5)
     assert monitor.stdout is not None
     assert "session 1: acquiring from" in monitor.stdout.readline()
     url = monitor.stdout.readline().split()[2]
@@ -162,9 +173,7 @@ def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(
 def test_monitor_stops_serving_when_acquisition_fails_rather_than_show_frozen_numbers(
     scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
-    link, db = tmp_path / "monitor", tmp_path / "vigil.db"
-    simulate(processes, "hl7-mllp", scenario, link, speed=2)
-    monitor = processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0")
+    monitor, db = start_monitor(processes, scenario, tmp_path, speed=2)
     store = Store(db)
     try:
         wait_for(lambda: store.readings_between(1), 20, "the first readings")
@@ -176,3 +185,30 @@ def test_monitor_stops_serving_when_acquisition_fails_rather_than_show_frozen_nu
     assert monitor.returncode == 2
     assert "vigil monitor: error: acquisition failed, dashboard stopped: " in err and "readings" in err
     assert "Traceback" not in err
+
+
+def test_record_stopped_by_sigterm_writes_everything_it_received(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    """`kill` is how a service manager stops a capture: the rows held back for time order are written."""
+    link, out = tmp_path / "monitor", tmp_path / "recorded.csv"
+    simulate(processes, "hl7-mllp", scenario, link, speed=10)
+    record = processes.start("record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device", "--out", out)
+    wait_for(lambda: out.exists() and out.stat().st_size > 0, 10, "the CSV header")
+    time.sleep(4)  # a few seconds of capture, all still held back for time order
+    assert record.poll() is None
+    record.send_signal(signal.SIGTERM)
+    stdout, stderr = record.communicate(timeout=20)
+    assert record.returncode == 0, stderr
+    recorded = read_session_csv(out).readings
+    assert f"recorded {len(recorded)} readings" in stdout and len(recorded) > 40
+
+
+def test_record_onto_a_full_disk_fails_in_one_line(scenario: Path, tmp_path: Path, processes: Processes) -> None:
+    link = tmp_path / "monitor"
+    simulate(processes, "hl7-mllp", scenario, link, speed=10)
+    result = run_vigil("record", "--port", link, "--protocol", "hl7-mllp", "--out", "/dev/full", "--duration", "2")
+    assert result.returncode == 2
+    expected = "vigil record: error: cannot write /dev/full: No space left on device"
+    assert result.stderr.strip().splitlines()[-1] == expected
+    assert "Traceback" not in result.stderr

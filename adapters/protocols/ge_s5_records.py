@@ -155,14 +155,15 @@ class Request:
 
 
 def parse_request(record: bytes) -> Request | None:
-    """The transmission request a record carries, or None if it is not one."""
+    """The transmission request a record carries, or None if it is not one (cheap for any other record:
+    the decoder asks this of every record it receives)."""
+    if len(record) != HEADER_LEN + REQUEST.size:
+        return None
     try:
         header = parse_header(record)
     except ValueError:
         return None
     if header.maintype != MT_PHDB or header.subrecords[:1] != ((0, SR_REQUEST),):
-        return None
-    if len(record) < HEADER_LEN + REQUEST.size:
         return None
     subtype, interval, classes, _ = REQUEST.unpack_from(record, HEADER_LEN)
     return Request(subtype, interval, classes)
