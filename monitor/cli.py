@@ -25,11 +25,14 @@ from monitor.cli_common import (
     common_db,
     common_operator,
     common_server,
+    common_session,
     open_store,
     resolve_limits,
     serve,
+    session_limits,
 )
 from monitor.cli_devices import add_device_commands
+from monitor.cli_session import add_session_commands
 from monitor.config import DEMO_SAMPLE, sample_path
 from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, LimitsError, load_preset
@@ -40,6 +43,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it:
 
 DEMO_SPEED = "20"
 DEMO_PRESET = "iv-ketamine"
+DEMO_TYPE = "iv-ketamine"
 
 
 def _start_time(text: str) -> datetime:
@@ -81,8 +85,7 @@ def build_parser() -> Parser:
     replay.set_defaults(handler=cmd_replay)
     replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
     replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
-    replay.add_argument("--limits", default=DEMO_PRESET,
-                        help="limits TOML file or preset name (default: the iv-ketamine preset)")
+    common_session(replay, "from the file's dose events: device_1 esketamine, dose_start iv-ketamine, else other")
     replay.add_argument("--session", help="session name (default: the file name)")
     replay.add_argument("--bed", default="bed-1", help="bed label shown on screen")
     replay.add_argument("--headless", action="store_true", help="store only, no dashboard; exits when done")
@@ -115,6 +118,7 @@ def build_parser() -> Parser:
     common_server(dash)
     common_operator(dash)
     add_device_commands(sub)
+    add_session_commands(sub)
     return parser
 
 
@@ -165,28 +169,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def recorded_type(recording: RecordedSession) -> str:
+    """The session type a recording's own dose events imply, when none is named."""
+    kinds = {e.kind for e in recording.events}
+    if "device_1" in kinds:
+        return "esketamine"
+    return "iv-ketamine" if "dose_start" in kinds else "other"
+
+
 def prepare_replay(
-    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str, limits: Limits
+    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str, limits: Limits, stype: str
 ) -> tuple[Store, ReplayRunner]:
-    """A replay session with its limits stored and the live alarm engine attached."""
+    """A replay session with its type and limits stored and the live alarm engine attached."""
     from monitor.acquisition import ReplayRunner
     from monitor.live_alarms import LiveAlarms
 
     store = open_store(args)
     session_id = store.create_session(
-        name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time
+        name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time,
+        session_type=stype, patient_label=getattr(args, "patient", ""),
     )
     source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
     store.save_limits(session_id, limits.to_dict(), source.start, who=args.operator)
-    has_dose = any(e.kind in DOSE_KINDS for e in recording.events)
+    # A file that holds its dose takes the baseline before it, whatever the type says.
+    has_dose = any(e.kind in DOSE_KINDS for e in recording.events) or None
     alarms = LiveAlarms(store, session_id, expect_dose=has_dose)
     return store, ReplayRunner(store, session_id, source, alarms=alarms)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    limits = resolve_limits(args.limits)  # refuse a bad limits file before anything starts
+    if args.limits:
+        resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
     recording = read_recording(args)
-    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed, limits)
+    stype = args.type or recorded_type(recording)
+    limits = session_limits(args, stype)
+    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed, limits, stype)
     if args.headless:
         logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
@@ -205,7 +222,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
-    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET))
+    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
+                                   DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
 

@@ -9,10 +9,15 @@ import threading
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Protocol
+from zoneinfo import ZoneInfo
 
 from monitor.config import default_db, operator_name
 from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, load_limits, load_preset
+from monitor.session.types import SESSION_TYPES, session_type
+from monitor.timeutil import local_zone
+
+DEFAULT_PRESET = "iv-ketamine"
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that use them
     from werkzeug.serving import BaseWSGIServer
@@ -28,6 +33,21 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def zone_arg(text: str) -> tzinfo:
+    try:
+        return ZoneInfo(text)
+    except (KeyError, ValueError, OSError):
+        raise argparse.ArgumentTypeError(f"unknown time zone {text!r} (an IANA name such as Europe/Berlin)") from None
+
+
+def display_zone(zone: tzinfo | None, relative_time: bool) -> tzinfo:
+    """Where times are shown: UTC for a relative-time session (its times read as elapsed), else the zone
+    asked for or this machine's."""
+    if relative_time:
+        return UTC
+    return zone or local_zone()
 
 
 def common_db(p: argparse.ArgumentParser) -> None:
@@ -47,6 +67,22 @@ def common_operator(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", default=operator_name(),
                    help="name recorded in the audit trail for changes made here (default: $VIGIL_OPERATOR "
                         "or your login name)")
+
+
+def common_session(p: argparse.ArgumentParser, type_default: str) -> None:
+    """Set-up of the treatment session from the command line (the bed view can change it later)."""
+    p.add_argument("--type", choices=tuple(SESSION_TYPES), metavar="TYPE",
+                   help=f"session type: {', '.join(SESSION_TYPES)} (default: {type_default}); sets the "
+                        "checkpoints, the discharge guard and the default limits preset")
+    p.add_argument("--patient", default="", metavar="LABEL",
+                   help="patient label: an identifier such as a chart number, not a name")
+    p.add_argument("--limits", help="limits TOML file or preset name (default: the session type's preset, "
+                                    f"else {DEFAULT_PRESET})")
+
+
+def session_limits(args: argparse.Namespace, type_name: str) -> Limits:
+    """`--limits` if given, else the preset of the session's type."""
+    return resolve_limits(args.limits or session_type(type_name).preset or DEFAULT_PRESET)
 
 
 def resolve_limits(text: str) -> Limits:
@@ -101,9 +137,9 @@ def serve(
     """
     from werkzeug.serving import make_server  # Dash and its server load only when serving
 
-    from monitor.dashboard.app import DashboardConfig, create_app, local_zone
+    from monitor.dashboard.app import DashboardConfig, create_app
 
-    zone: tzinfo = UTC if relative_time else local_zone()
+    zone = display_zone(None, relative_time)
     app = create_app(DashboardConfig(store, session_id, zone, timedelta(minutes=args.window), replay,
                                      operator=args.operator))
     if listener is None:

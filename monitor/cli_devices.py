@@ -13,10 +13,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
 from adapters.protocols.base import Decoder
@@ -28,9 +27,11 @@ from monitor.cli_common import (
     common_db,
     common_operator,
     common_server,
+    common_session,
     open_store,
-    resolve_limits,
     serve,
+    session_limits,
+    zone_arg,
 )
 from monitor.errors import first_line
 from monitor.limits import Limits
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 DEFAULT_WATCHDOG_S = 10.0
-DEFAULT_LIMITS = "iv-ketamine"
 READ_CHUNK = 1 << 16
 
 
@@ -55,13 +55,6 @@ def _interval(text: str) -> int:
     if not 1 <= value <= 32767:
         raise argparse.ArgumentTypeError(f"must be 1 to 32767 seconds, got {text}")
     return value
-
-
-def _zone(text: str) -> tzinfo:
-    try:
-        return ZoneInfo(text)
-    except (KeyError, ValueError, OSError):
-        raise argparse.ArgumentTypeError(f"unknown time zone {text!r} (an IANA name such as Europe/Berlin)") from None
 
 
 def _positive(text: str) -> float:
@@ -107,14 +100,13 @@ def _link_options(p: argparse.ArgumentParser) -> None:
 
 def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="name of the device in the record (default: the protocol name)")
-    p.add_argument("--tz", type=_zone, metavar="ZONE",
+    p.add_argument("--tz", type=zone_arg, metavar="ZONE",
                    help="hl7-mllp: the zone of device times that carry no UTC offset (never guessed; such times "
                         "are skipped and counted without it)")
 
 
 def _session_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limits", default=DEFAULT_LIMITS,
-                   help=f"limits TOML file or preset name (default: the {DEFAULT_LIMITS} preset)")
+    common_session(p, "other: set it up on screen")
     p.add_argument("--session", help="session name (default: protocol and port)")
     p.add_argument("--bed", default="bed-1", help="bed label shown on screen")
     common_db(p)
@@ -200,7 +192,7 @@ def open_link(args: argparse.Namespace) -> tuple[SerialLink, ProtocolSpec]:
 
 def _prepare_session(args: argparse.Namespace) -> tuple[Store, Limits]:
     """What can fail before the port is touched: the limits and the store."""
-    return open_store(args), resolve_limits(args.limits)
+    return open_store(args), session_limits(args, args.type or "other")
 
 
 def _live_runner(args: argparse.Namespace, store: Store, limits: Limits, link: SerialLink, spec: ProtocolSpec
@@ -209,11 +201,12 @@ def _live_runner(args: argparse.Namespace, store: Store, limits: Limits, link: S
     from monitor.live_runner import LiveRunner
 
     name = args.session or f"{spec.name} on {args.port}"
-    session_id = store.create_session(name, "live", bed=args.bed, origin=args.port)
+    session_id = store.create_session(name, "live", bed=args.bed, origin=args.port,
+                                      session_type=args.type or "other", patient_label=args.patient)
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
     effective = datetime.now(UTC) if args.clock == "host" else datetime.fromtimestamp(0, UTC)
     store.save_limits(session_id, limits.to_dict(), effective, who=args.operator)
-    alarms = LiveAlarms(store, session_id, expect_dose=False)
+    alarms = LiveAlarms(store, session_id)
     return LiveRunner(store, session_id, link, alarms, device_clock=args.clock == "device")
 
 

@@ -1,10 +1,11 @@
 """The alarm engine run live: after each committed batch, on clock ticks, and after a limits change.
 
 Runs inside acquisition (so alarms are raised and stored with no browser open), on the same
-thread as the writes it follows: a reading is committed before the engine sees it. Limits are
-read from the store, so a change saved by any dashboard, in this process or another, reaches the
-engine at its next batch or tick and applies from its effective time. Only changed episodes are
-written, so an unchanged alarm costs nothing per tick.
+thread as the writes it follows: a reading is committed before the engine sees it. Limits, the
+session's type and events entered on screen (a dose start, a device) are read from the store, so
+what any dashboard saves, in this process or another, reaches the engines at their next batch or
+tick. Beside the limit engine run the session's checkpoint alarms ("BP at 40 min" overdue). Only
+changed episodes are written, so an unchanged alarm costs nothing per tick.
 """
 
 from __future__ import annotations
@@ -15,20 +16,31 @@ from datetime import datetime
 from adapters.reading import Event, Reading
 from monitor.alarms import AlarmEngine, Episode, chronological
 from monitor.limits import Limits, limits_from_stored
+from monitor.session.checkpoint_alarms import CheckpointAlarms
+from monitor.session.types import session_type
 from monitor.store import LimitsVersion, Store
 
 
 class LiveAlarms:
-    def __init__(self, store: Store, session_id: int, *, expect_dose: bool) -> None:
+    """`expect_dose` overrides the session type's own (a replayed file that holds a dose event)."""
+
+    def __init__(self, store: Store, session_id: int, *, expect_dose: bool | None = None) -> None:
         self.store = store
         self.session_id = session_id
-        self.expect_dose = expect_dose
-        self._version = 0
+        self._expect_dose = expect_dose
         self._saved: dict[tuple, Episode] = {}
+        self._entered = 0  # id of the last on-screen event read from the store
+        self._queue: list[Event] = []  # entered events not yet fed: ahead of the engine's clock
         versions = store.limits_versions(session_id)
         self._version = versions[-1].version if versions else 0
         limits = limits_from_stored(versions[-1].data) if versions else Limits()
-        self.engine = AlarmEngine(limits, expect_dose=expect_dose)
+        self._type = store.session(session_id).session_type
+        self.engine = AlarmEngine(limits, expect_dose=self.expect_dose)
+        self.checkpoints = CheckpointAlarms(session_type(self._type))
+
+    @property
+    def expect_dose(self) -> bool:
+        return session_type(self._type).expect_dose if self._expect_dose is None else self._expect_dose
 
     def _pending_limits(self) -> LimitsVersion | None:
         """A limits version saved since we last applied one (cheap to ask: one indexed max())."""
@@ -53,29 +65,53 @@ class LiveAlarms:
                 changed[episode.key] = self._saved[episode.key] = episode
         self.store.save_alarms(self.session_id, changed.values())
 
+    def _feed(self, items: list[Reading | Event]) -> list[Episode]:
+        return self.engine.feed(items) + self.checkpoints.feed(items)
+
+    def _entered_due(self, upto: datetime | None) -> list[Event]:
+        """Events entered on screen, up to `upto` (all if None), in time order. One entered a moment
+        ahead of this engine's clock waits for it. A change of session type restarts the checkpoints."""
+        entered = self.store.stored_events(self.session_id, entered_after=self._entered)
+        if entered:
+            self._entered = max(s.id for s in entered)
+            self._queue += [s.event for s in entered]
+        current = self.store.session(self.session_id).session_type
+        if current != self._type:
+            self._type = current
+            self.engine.expect_dose = self.expect_dose
+            self.checkpoints = CheckpointAlarms(session_type(current))
+            now = self.engine.now  # the new type's checkpoints count from the dose events already stored
+            self.checkpoints.feed([e for e in self.store.events_upto(self.session_id) if now is None or e.time <= now])
+        due = [e for e in self._queue if upto is None or e.time <= upto]
+        self._queue = [e for e in self._queue if not (upto is None or e.time <= upto)]
+        return sorted(due, key=lambda e: e.time)
+
     def process(self, readings: list[Reading], events: list[Event]) -> None:
         """Evaluate a batch that has just been committed.
 
         A limits change effective inside the batch splits it: what was measured before the change
         is judged by the limits then in force (a dashboard's clock may run ahead of the data).
         """
-        items = list(chronological(readings, events))
+        newest = max((i.time for i in (*readings, *events)), default=self.engine.now)
+        items = list(chronological(readings, [*self._entered_due(newest), *events]))
         version = self._pending_limits()
         if version is None:
-            self._save(self.engine.feed(items))
+            self._save(self._feed(items))
             return
         at = self._from_when(version)
         before = [item for item in items if item.time < at]
-        out = self.engine.feed(before)
+        out = self._feed(before)
         out += self._apply(version)
-        out += self.engine.feed(items[len(before):])
+        out += self._feed(items[len(before):])
         self._save(out)
 
     def tick(self, now: datetime) -> None:
-        """The session clock reached `now` with no new data: silences may become alarms."""
+        """The session clock reached `now` with no new data: silences and checkpoints may become alarms."""
+        out = self._feed(list(self._entered_due(now)))
         version = self._pending_limits()
-        out = self._apply(version) if version is not None and version.effective <= now else []
-        self._save(out + self.engine.tick(now))
+        if version is not None and version.effective <= now:
+            out += self._apply(version)
+        self._save(out + self.engine.tick(now) + self.checkpoints.tick(now))
 
     def rebuild(self, upto: datetime) -> None:
         """After a rewind: re-derive every alarm from the readings still stored, as of `upto`.
@@ -86,8 +122,12 @@ class LiveAlarms:
         readings = self.store.readings_between(self.session_id, None, upto)
         events = [e for e in self.store.events_upto(self.session_id) if e.time <= upto]
         versions = self.store.limits_versions(self.session_id)
+        self._type = self.store.session(self.session_id).session_type
         self.engine = AlarmEngine(limits_from_stored(versions[0].data) if versions else Limits(),
                                   expect_dose=self.expect_dose)
+        self.checkpoints = CheckpointAlarms(session_type(self._type))
+        self._entered = max((s.id for s in self.store.stored_events(self.session_id, entered_after=0)), default=0)
+        self._queue = []
         self._saved = {}
         out: list[Episode] = []
         pending = list(versions[1:])
@@ -95,10 +135,10 @@ class LiveAlarms:
             while pending and pending[0].effective <= item.time:
                 version = pending.pop(0)
                 out += self.engine.set_limits(limits_from_stored(version.data), version.effective)
-            out += self.engine.feed([item])
+            out += self._feed([item])
         if pending:
             out += self.engine.set_limits(limits_from_stored(pending[-1].data), upto)
-        out += self.engine.tick(upto)
+        out += self.engine.tick(upto) + self.checkpoints.tick(upto)
         self._version = versions[-1].version if versions else 0
         self._save(out)
         self.store.drop_alarms_except(self.session_id, set(self._saved))

@@ -1,6 +1,8 @@
 """The database schema: every table Vigil keeps, in one place (SQLAlchemy Core).
 
-Times are integer microseconds since the epoch (UTC), `*_us`. Readings, events and alarms carry
+Times are integer microseconds since the epoch (UTC), `*_us`. Columns added after a table first
+shipped are nullable or have a server default, so `add_missing_columns` can bring an older
+database file up to date in place. Readings, events and alarms carry
 the ids or revisions that stream cursors use; the audit table is append-only from the application.
 """
 
@@ -27,6 +29,13 @@ sessions = sa.Table(
     sa.Column("span_start_us", sa.BigInteger),  # recording extent, for replay position bars
     sa.Column("span_end_us", sa.BigInteger),
     sa.Column("epoch", sa.Integer, nullable=False, default=0),  # bumped when a replay rewinds
+    # The treatment session (monitor.session): set up by a user, ended by one. Times are session time.
+    sa.Column("session_type", sa.String(20), nullable=False, server_default="other"),
+    sa.Column("patient_label", sa.String(100), nullable=False, server_default=""),
+    sa.Column("setup_by", sa.String(100)),
+    sa.Column("ended_us", sa.BigInteger),
+    sa.Column("ended_by", sa.String(100)),
+    sa.Column("ready_min", sa.Float),  # REMS: when the patient would have been ready to leave, as entered
     sqlite_autoincrement=True,
 )
 
@@ -57,6 +66,7 @@ events = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("text", sa.Text, nullable=False, default=""),
     sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("entered_by", sa.String(100)),  # who entered it on screen; NULL: from the monitor or a file
     sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
     sa.Index("ix_events_session_id", "session_id", "id"),
     sqlite_autoincrement=True,
@@ -114,3 +124,20 @@ audit = sa.Table(
     sa.Index("ix_audit_session", "session_id", "id"),
     sqlite_autoincrement=True,
 )
+
+
+def add_missing_columns(conn: sa.Connection) -> list[str]:
+    """Add columns this version defines but an older database lacks; returns `table.column` names added."""
+    inspector = sa.inspect(conn)
+    added = []
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or (not column.nullable and column.server_default is None):
+                continue  # a required column missing is not an older version: leave it to fail loudly
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(conn.dialect)}"
+            if column.server_default is not None:
+                ddl += f" NOT NULL DEFAULT '{column.server_default.arg}'"
+            conn.execute(sa.text(ddl))
+            added.append(f"{table.name}.{column.name}")
+    return added

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.reading import Event, Reading
 from monitor.alarms import Episode
-from monitor.schema import alarms, audit, events, limits, metadata, readings, sessions
+from monitor.schema import add_missing_columns, alarms, audit, events, limits, metadata, readings, sessions
 from monitor.timeutil import from_us, to_us
 
 
@@ -59,6 +59,7 @@ class StoredReading:
 class StoredEvent:
     id: int
     event: Event
+    entered_by: str | None = None  # who entered it on screen; None when a monitor or a file sent it
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,24 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class SessionSummary:
+    """One row of the session history: what a list of past sessions shows."""
+
+    id: int
+    name: str
+    kind: str
+    bed: str
+    session_type: str
+    patient_label: str
+    created: datetime
+    first: datetime | None  # first reading
+    last: datetime | None  # last reading
+    ended: datetime | None
+    readings: int
+    alarms: int
+
+
+@dataclass(frozen=True)
 class LimitsVersion:
     version: int
     effective: datetime
@@ -106,6 +125,12 @@ class SessionInfo:
     span_start: datetime | None
     span_end: datetime | None
     epoch: int
+    session_type: str = "other"
+    patient_label: str = ""
+    setup_by: str | None = None
+    ended: datetime | None = None  # session time of "end session"
+    ended_by: str | None = None
+    ready_min: float | None = None
 
     def clock_now(self, wall: datetime) -> datetime | None:
         """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
@@ -141,6 +166,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        with self.engine.begin() as conn:  # a database file from an older Vigil gains the new columns
+            add_missing_columns(conn)
         self._changed = threading.Condition()
         self._generation = 0
 
@@ -167,13 +194,15 @@ class Store:
     # -- sessions --
 
     def create_session(
-        self, name: str, kind: str, *, bed: str = "bed-1", origin: str = "", relative_time: bool = False
+        self, name: str, kind: str, *, bed: str = "bed-1", origin: str = "", relative_time: bool = False,
+        session_type: str = "other", patient_label: str = "",
     ) -> int:
         now = to_us(datetime.now(UTC))
         with self.engine.begin() as conn:
             result = conn.execute(
                 sessions.insert().values(
-                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=now
+                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=now,
+                    session_type=session_type, patient_label=patient_label,
                 )
             )
             session_id = int(result.inserted_primary_key[0])
@@ -193,6 +222,33 @@ class Store:
             row = conn.execute(sa.select(sa.func.max(sessions.c.id))).first()
         return None if row is None or row[0] is None else int(row[0])
 
+    def list_sessions(self, patient_label: str | None = None) -> list[SessionSummary]:
+        """Every session, newest first (or only one patient label's), with its extent and alarm count."""
+        span = (sa.select(readings.c.session_id, sa.func.min(readings.c.t_us).label("first_us"),
+                          sa.func.max(readings.c.t_us).label("last_us"), sa.func.count().label("n"))
+                .group_by(readings.c.session_id).subquery())
+        n_alarms = (sa.select(alarms.c.session_id, sa.func.count().label("n"))
+                    .group_by(alarms.c.session_id).subquery())
+        q = (sa.select(sessions, span.c.first_us, span.c.last_us, span.c.n.label("n_readings"),
+                       n_alarms.c.n.label("n_alarms"))
+             .outerjoin(span, span.c.session_id == sessions.c.id)
+             .outerjoin(n_alarms, n_alarms.c.session_id == sessions.c.id)
+             .order_by(sessions.c.id.desc()))
+        if patient_label is not None:
+            q = q.where(sessions.c.patient_label == patient_label)
+        with self.engine.connect() as conn:
+            return [
+                SessionSummary(
+                    id=row.id, name=row.name, kind=row.kind, bed=row.bed, session_type=row.session_type,
+                    patient_label=row.patient_label, created=from_us(row.created_us),
+                    first=None if row.first_us is None else from_us(row.first_us),
+                    last=None if row.last_us is None else from_us(row.last_us),
+                    ended=None if row.ended_us is None else from_us(row.ended_us),
+                    readings=row.n_readings or 0, alarms=row.n_alarms or 0,
+                )
+                for row in conn.execute(q)
+            ]
+
     def session(self, session_id: int) -> SessionInfo:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
@@ -211,6 +267,12 @@ class Store:
             span_start=None if row.span_start_us is None else from_us(row.span_start_us),
             span_end=None if row.span_end_us is None else from_us(row.span_end_us),
             epoch=row.epoch,
+            session_type=row.session_type,
+            patient_label=row.patient_label,
+            setup_by=row.setup_by,
+            ended=None if row.ended_us is None else from_us(row.ended_us),
+            ended_by=row.ended_by,
+            ready_min=row.ready_min,
         )
 
     def set_span(self, session_id: int, start: datetime | None, end: datetime | None) -> None:
@@ -296,6 +358,67 @@ class Store:
             )
         self._notify()
 
+    # -- the treatment session: set-up, entered events, end (each audited in the same transaction) --
+
+    def set_up_session(self, session_id: int, who: str, at: datetime, session_time: datetime | None, *,
+                       session_type: str, patient_label: str, bed: str) -> list[str]:
+        """Save the session's set-up; each changed field gets an audit entry (old → new). Returns them."""
+        wanted = {"session_type": session_type, "patient_label": patient_label, "bed": bed}
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).one()
+            changed = [key for key, value in wanted.items() if getattr(row, key) != value]
+            if changed:
+                conn.execute(sessions.update().where(sessions.c.id == session_id)
+                             .values(setup_by=who, **{key: wanted[key] for key in changed}))
+            for key in changed:
+                self._write_audit(conn, session_id, who, "setup", key, getattr(row, key), wanted[key], at,
+                                  session_time)
+        if changed:
+            self._notify()
+        return changed
+
+    def enter_event(self, session_id: int, event: Event, who: str, at: datetime) -> bool:
+        """A dose event or note entered on screen: stored with who entered it, and audited.
+
+        Returns False (and records nothing) if the very same event is already stored.
+        """
+        row = {"session_id": session_id, "t_us": to_us(event.time), "kind": event.kind, "text": event.text,
+               "source": event.source, "entered_by": who}
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(events.c.id).where(
+                *(events.c[key] == row[key] for key in ("session_id", "t_us", "kind", "text", "source")))).first()
+            if exists is not None:
+                return False
+            conn.execute(events.insert().values(row))
+            self._write_audit(conn, session_id, who, "event", event.kind, "", event.text, at, event.time)
+        self._notify()
+        return True
+
+    def record(self, session_id: int, who: str, action: str, target: str, new: str, at: datetime,
+               session_time: datetime | None, old: str = "") -> None:
+        """An audit entry for an action that changes no other table (e.g. proceeding past the BP gate)."""
+        with self.engine.begin() as conn:
+            self._write_audit(conn, session_id, who, action, target, old, new, at, session_time)
+        self._notify()
+
+    def end_session(self, session_id: int, who: str, at: datetime, session_time: datetime, *,
+                    override: str | None = None, ready_min: float | None = None) -> None:
+        """Mark the session ended at `session_time`; an override (ending despite the guard) is audited with
+        its reason. Refuses a session already ended."""
+        with self.engine.begin() as conn:
+            ended = conn.execute(sa.select(sessions.c.ended_us).where(sessions.c.id == session_id)).scalar()
+            if ended is not None:
+                raise ValueError(f"session {session_id} has already ended")
+            conn.execute(sessions.update().where(sessions.c.id == session_id).values(
+                ended_us=to_us(session_time), ended_by=who, ready_min=ready_min))
+            if override is not None:
+                self._write_audit(conn, session_id, who, "discharge_override", "end session", "", override, at,
+                                  session_time)
+            ready = "" if ready_min is None else f"; would have been ready at {ready_min:g} min"
+            self._write_audit(conn, session_id, who, "session_end", "session", "open", f"ended{ready}", at,
+                              session_time)
+        self._notify()
+
     # -- reads --
 
     @staticmethod
@@ -313,6 +436,16 @@ class Store:
     @staticmethod
     def _event(row: Any) -> Event:
         return Event(time=from_us(row.t_us), kind=row.kind, text=row.text, source=row.source)
+
+    def stored_events(self, session_id: int, *, entered_after: int | None = None) -> list[StoredEvent]:
+        """The session's events by time with who entered them; `entered_after` keeps only events entered
+        on screen with an id above it (what the live alarm engine has not seen yet)."""
+        q = sa.select(events).where(events.c.session_id == session_id)
+        if entered_after is not None:
+            q = q.where(events.c.entered_by.is_not(None), events.c.id > entered_after)
+        with self.engine.connect() as conn:
+            return [StoredEvent(row.id, self._event(row), row.entered_by)
+                    for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
 
     def readings_since(self, session_id: int, after_id: int, limit: int = 5000) -> list[StoredReading]:
         """Readings committed after cursor id `after_id`, oldest first (uses the (session, id) index)."""
@@ -363,6 +496,13 @@ class Store:
             q = q.where(readings.c.id <= max_id)
         with self.engine.connect() as conn:
             return [self._reading(row) for row in conn.execute(q.order_by(readings.c.t_us, readings.c.id))]
+
+    def vital_readings(self, session_id: int, vitals: Iterable[str]) -> list[Reading]:
+        """All readings of some vitals (e.g. the NIBP ones, a few hundred per session), by time."""
+        q = (sa.select(readings).where(readings.c.session_id == session_id, readings.c.vital.in_(list(vitals)))
+             .order_by(readings.c.t_us, readings.c.id))
+        with self.engine.connect() as conn:
+            return [self._reading(row) for row in conn.execute(q)]
 
     def events_upto(self, session_id: int, max_id: int | None = None) -> list[Event]:
         """The session's events by time, optionally only those up to a cursor id."""

@@ -5,7 +5,7 @@ Integers keep time exact and comparisons cheap in SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -16,3 +16,8 @@ def to_us(t: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
+
+
+def local_zone() -> tzinfo:
+    """The machine's local zone, for wall-clock times of real (not relative-time) sessions."""
+    return datetime.now().astimezone().tzinfo or UTC

@@ -13,8 +13,7 @@ import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import html
 
-from adapters.vitals import VITALS
-from monitor.alarms import Episode
+from monitor.alarm_text import alarm_text
 from monitor.dashboard.figures import display_ms
 from monitor.store import AuditEntry, StoredAlarm
 
@@ -23,27 +22,6 @@ REMINDER_S = 180  # re-announce an acknowledged alarm that is still present (Phi
 # The numeric tiles an alarm colours; a signal loss greys HR, SpO2 and PR alike, NIBP overdue the NIBP tile.
 TILES_OF = {"sbp": ["bp"], "dbp": ["bp"], "map": ["bp"], "nibp": ["bp"], "hr": ["hr"], "spo2": ["spo2"],
             "pr": ["pr"], "rr": ["rr"], "signal": ["hr", "spo2", "pr"]}
-SHORT = {"sbp": "SYS", "dbp": "DIA", "map": "MAP", "hr": "HR", "pr": "PR", "spo2": "SpO₂", "rr": "RR"}
-
-
-def _num(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def alarm_text(e: Episode) -> str:
-    """What the banner says, as a monitor would: the parameter, the value and the limit it broke."""
-    if e.kind == "technical":
-        if e.vital == "signal":
-            return f"Signal loss{f' ({e.source})' if e.source else ''}: no HR/SpO₂ for {e.value:.0f} s"
-        return f"NIBP overdue: none for {e.value / 60:.0f} min"
-    unit = VITALS[e.vital].unit if e.vital in VITALS else ""
-    name = SHORT.get(e.vital, e.vital.upper())
-    if e.kind == "rise":
-        return f"{name} {_num(e.value)} {unit}: rise above baseline limit {_num(e.limit)}"
-    sign = ">" if e.direction == "high" else "<"
-    return f"{name} {_num(e.value)} {sign} {_num(e.limit)} {unit}"
-
-
 def alarm_payload(stored: StoredAlarm, tz: tzinfo) -> dict:
     """One alarm as the browser receives it (times in display ms, like readings)."""
     e = stored.episode

@@ -20,11 +20,14 @@ from adapters.vitals import NIBP_CODES, VITALS
 from monitor.acquisition import ReplayRunner
 from monitor.dashboard import figures
 from monitor.dashboard.alarm_view import AUDIO_PAUSE_S, REMINDER_S, alarm_payload, audit_rows
+from monitor.dashboard.history import create_history_app
 from monitor.dashboard.layout import bed_view
 from monitor.dashboard.limits_editor import editor, register_limits_callbacks
 from monitor.dashboard.stream import clock_payload, register_stream
 from monitor.limits import Limits, limits_from_stored
+from monitor.report.routes import register_report_routes
 from monitor.store import Store
+from monitor.timeutil import local_zone
 
 
 @dataclass
@@ -92,6 +95,9 @@ def initial_state(config: DashboardConfig) -> dict:
 def create_app(config: DashboardConfig) -> Dash:
     app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True)
     register_stream(app.server, config.store, config.display_tz)
+    # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
+    create_history_app(app.server, config.store, local_zone())
+    register_report_routes(app.server, config.store, local_zone())
 
     def serve_layout():  # a function: each page load reads the store afresh
         state = initial_state(config)
@@ -222,8 +228,3 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
 
 def speed_label(speed: float) -> str:
     return "max" if speed == MAX_SPEED else f"{speed:g}"
-
-
-def local_zone() -> tzinfo:
-    """The machine's local zone, for wall-clock axes of real (not relative-time) sessions."""
-    return datetime.now().astimezone().tzinfo or UTC

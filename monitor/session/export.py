@@ -1,0 +1,38 @@
+"""A stored session as the recorded-session CSV of architecture §4, so that it replays as it was.
+
+Readings and events up to the session's end go out in the canonical wide form: the times, values
+and dose events and notes come back from `vigil replay` exactly. The wide form holds one value per
+vital per time, so a session where two sources measured one vital at the same instant is refused
+rather than silently losing one of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from adapters.csv_writer import format_time, write_session_csv
+from monitor.store import Store
+
+
+class ExportError(ValueError):
+    """The session cannot be written as a wide CSV without losing data."""
+
+
+def export_session(store: Store, session_id: int, path: Path) -> tuple[int, int, int]:
+    """Write the CSV atomically (a temporary file renamed into place); returns (rows, readings, events)."""
+    info = store.session(session_id)
+    readings = store.readings_between(session_id, None, info.ended)
+    events = [e for e in store.events_upto(session_id) if info.ended is None or e.time <= info.ended]
+    clash = next((key for key, n in Counter((r.time, r.vital) for r in readings).items() if n > 1), None)
+    if clash is not None:
+        raise ExportError(f"two sources measured {clash[1]} at {format_time(clash[0])}; the CSV holds one value "
+                          "per vital and time")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        rows = write_session_csv(partial, readings, events)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows, len(readings), len(events)

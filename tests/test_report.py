@@ -1,0 +1,260 @@
+"""The session record ("vigil report") as PDF and HTML, from a real store with alarms from the real engine."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dash
+import pytest
+from flask import Flask
+from markupsafe import escape
+from pypdf import PdfReader
+from reportlab.graphics import renderSVG
+
+from adapters.reading import Event, Reading
+from monitor.alarm_text import alarm_text
+from monitor.limits import load_preset
+from monitor.live_alarms import LiveAlarms
+from monitor.report.html import render_html
+from monitor.report.pdf import pdf_bytes, write_pdf
+from monitor.report.routes import register_report_routes
+from monitor.report.trend import thin, trend_drawing
+from monitor.session.record import session_record
+from monitor.store import Store
+from monitor.timeutil import EPOCH
+
+BERLIN = ZoneInfo("Europe/Berlin")  # CET in November: UTC+1
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+DEVICE_1 = T0 + timedelta(minutes=15)
+T_END = DEVICE_1 + timedelta(minutes=125)
+ACK = DEVICE_1 + timedelta(minutes=61, seconds=30)  # the nurse presses "acknowledge" (wall = session clock)
+# Minutes from the first device: two pre-dose measurements (mean 148/93, over the 140/90 gate), the 40-min
+# check at +41 (over the SYS high limit 179 and the rise limit 148 + 39), and one before the end.
+NIBP = {-10: (146, 92, 110), -3: (150, 94, 113), 41: (190, 100, 130), 70: (160, 90, 113), 100: (150, 88, 109),
+        120: (140, 86, 104)}
+SPO2_DIP = (60, 61)  # minutes: SpO2 91 %, below the critical low 92 for a whole minute (a high-priority alarm)
+NOTE = "patient drowsy"
+SCRIPT_NOTE = "<script>document.title = 'injected'</script>"
+
+
+def at(minutes: float) -> datetime:
+    return DEVICE_1 + timedelta(minutes=minutes)
+
+
+def esketamine_data() -> tuple[list[Reading], list[Event]]:
+    readings = []
+    t = T0
+    while t <= T_END:  # HR and SpO2 every 5 s
+        m = (t - DEVICE_1).total_seconds() / 60
+        readings.append(Reading(t, "hr", 72 + int(t.timestamp()) % 4))
+        readings.append(Reading(t, "spo2", 91 if SPO2_DIP[0] <= m < SPO2_DIP[1] else 97 + int(t.timestamp()) % 2))
+        t += timedelta(seconds=5)
+    for m, (sys_, dia, mean) in NIBP.items():
+        t = at(m) + timedelta(seconds=2)
+        readings += [Reading(t, "sbp", sys_), Reading(t, "dbp", dia), Reading(t, "map", mean)]
+    readings.sort(key=lambda r: r.time)
+    return readings, [Event(at(0), "device_1"), Event(at(5), "device_2")]
+
+
+def make_esketamine_session(store: Store) -> int:
+    sid = store.create_session("s", "replay", bed="bed-3", session_type="esketamine", patient_label="MRN-0042")
+    limits = load_preset("esketamine").to_dict()
+    store.save_limits(sid, limits, T0, who="dr.a")
+    alarms = LiveAlarms(store, sid)
+    readings, events = esketamine_data()
+    store.write(sid, readings, events)
+    changed = {**limits, "vitals": {**limits["vitals"], "spo2": {**limits["vitals"]["spo2"], "low": 93.0}}}
+    store.save_limits(sid, changed, at(50), who="dr.a")
+    alarms.process(readings, events)
+    alarms.tick(T_END)
+    store.acknowledge(sid, "nurse.b", ACK, ACK)
+    store.enter_event(sid, Event(at(35), "note", NOTE, source="entered"), "nurse.b", at(35))
+    store.enter_event(sid, Event(at(36), "note", SCRIPT_NOTE, source="entered"), "nurse.b", at(36))
+    store.record(sid, "nurse.b", "gate_proceed", "pre-dose BP gate", "reason text", at(-1), at(-1))
+    store.end_session(sid, "dr.a", T_END, T_END, override=None, ready_min=95)
+    return sid
+
+
+@pytest.fixture
+def esketamine(tmp_path: Path) -> Iterator[tuple[Store, int]]:
+    store = Store(tmp_path / "v.db")
+    yield store, make_esketamine_session(store)
+    store.close()
+
+
+def flat(text: str) -> str:
+    """Whitespace collapsed: a table cell that wraps still reads as one phrase."""
+    return " ".join(text.split())
+
+
+def pdf_text(data: bytes) -> str:
+    return flat(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
+
+
+def expected_phrases(store: Store, sid: int) -> list[str]:
+    """What the chart must show for this session, in the report's wording, with Berlin times."""
+    record = session_record(store, sid)
+    assert len(record.alarms) >= 3, "the engine raised the NIBP and SpO2 alarms"
+    spo2 = next(a for a in record.alarms if a.episode.vital == "spo2")
+    assert spo2.episode.end is not None
+    end = spo2.episode.end.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M:%S")
+    return [
+        "Patient label MRN-0042",
+        "Bed bed-3",
+        "Session type Esketamine (intranasal)",
+        "Mean (SYS/DIA) 148/93 mmHg",
+        "baseline BP 148/93 is above 140/90 mmHg",
+        "nurse.b reason text",
+        "2026-11-20 10:12:02 -3.0 150 94 113",  # a baseline measurement row, in CET
+        "BP prior to administration 150/94 mmHg at 2026-11-20 10:12:02 (-3.0 min)",
+        "BP 40 min post-administration 190/100 mmHg at 2026-11-20 10:56:02 (+41.0 min)",
+        "BP prior to treatment session completion 140/86 mmHg at 2026-11-20 12:15:02 (+120.0 min)",
+        "Total minutes from first device to completion of monitoring 125",
+        "Would have been ready to leave at (min from first device) 95",
+        f"+35.0 note {NOTE} nurse.b",
+        "vitals.spo2.low 94.0 → 93.0",  # as audited: the stored numbers as text
+        "Ended by dr.a",
+        *(alarm_text(a.episode) for a in record.alarms),
+        f"{alarm_text(spo2.episode)} {end} nurse.b 2026-11-20 11:16:30",  # the acknowledgement: who and when
+        "Decision support only — not a medical device.",
+    ]
+
+
+def test_pdf_holds_the_sessions_own_values(esketamine: tuple[Store, int], tmp_path: Path) -> None:
+    store, sid = esketamine
+    out = tmp_path / "record.pdf"
+    write_pdf(session_record(store, sid), out, BERLIN)
+
+    text = pdf_text(out.read_bytes())
+    for phrase in expected_phrases(store, sid):
+        assert phrase in text, phrase
+    assert "Times are CET." in text
+    assert SCRIPT_NOTE in text  # user text printed as typed, not taken for markup
+    assert text.index("Limits used") < text.index("Baseline (pre-dose)") < text.index("NIBP measurements") \
+        < text.index("Continuous vitals") < text.index("Checkpoints") < text.index("Alarms") \
+        < text.index("Events and notes") < text.index("REMS patient monitoring form") < text.index("Discharge")
+
+
+def test_html_holds_the_same_values_and_escapes_user_text(esketamine: tuple[Store, int]) -> None:
+    store, sid = esketamine
+    html = render_html(session_record(store, sid), BERLIN)
+
+    cells = flat(re.sub(r"<[^>]+>", " ", html))
+    for phrase in expected_phrases(store, sid):
+        assert str(escape(phrase)) in cells, phrase
+    assert "<script" not in html
+    assert "&lt;script&gt;document.title = &#39;injected&#39;&lt;/script&gt;" in html
+    assert "<svg" in html and "<polyline" in html
+    external = set(re.findall(r"https?://[^\"'\s)]+", html))
+    assert external <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, external  # namespaces only
+    assert not re.search(r"\b(src|href)=", html)
+
+
+@pytest.mark.browser
+def test_html_record_renders_in_chromium(dash_duo, esketamine: tuple[Store, int]) -> None:
+    store, sid = esketamine
+    app = dash.Dash(__name__)
+    app.layout = dash.html.Div("report host")
+    register_report_routes(app.server, store, BERLIN)
+    dash_duo.start_server(app)
+
+    dash_duo.driver.get(f"{dash_duo.server_url}/report/{sid}.html")
+    trend = dash_duo.wait_for_element("figure svg", timeout=10)
+    assert trend.is_displayed() and trend.size["width"] > 400 and trend.size["height"] > 250
+    label = dash_duo.driver.find_element("xpath", "//th[.='Patient label']/following-sibling::td")
+    assert label.is_displayed() and label.text == "MRN-0042"
+    note = dash_duo.driver.find_element("xpath", "//td[contains(., 'document.title')]")
+    assert note.text == SCRIPT_NOTE
+    assert dash_duo.driver.title.startswith("Vigil session record")  # the note's script never ran
+
+
+def test_session_without_dose_or_end_says_so(tmp_path: Path) -> None:
+    store = Store(tmp_path / "v.db")
+    sid = store.create_session("no dose", "live", bed="bed-1", session_type="esketamine")
+    readings = [Reading(T0 + timedelta(seconds=5 * i), v, 75 if v == "hr" else 98) for i in range(60)
+                for v in ("hr", "spo2")]
+    readings.append(Reading(T0 + timedelta(minutes=2), "sbp", 132))  # a systolic without diastolic
+    store.write(sid, readings)
+    record = session_record(store, sid)
+    assert record.rems is None and record.anchor is None
+
+    for text in (pdf_text(pdf_bytes(record, BERLIN)), flat(re.sub(r"<[^>]+>", " ", render_html(record, BERLIN)))):
+        assert "Ended session not ended" in text
+        assert "Discharge Ended session not ended" in text
+        assert "Patient label not recorded" in text
+        assert "Time zero (first device) not recorded" in text
+        assert "Alarm limits: not recorded." in text
+        assert "No dose event recorded" in text
+        assert "132 not measured not measured" in text  # the lone systolic: no DIA, no MAP invented
+        assert "REMS patient monitoring form" not in text
+    store.close()
+
+
+def test_session_without_any_data_still_reports(tmp_path: Path) -> None:
+    store = Store(tmp_path / "v.db")
+    sid = store.create_session("empty", "live")
+    record = session_record(store, sid)
+    for text in (pdf_text(pdf_bytes(record, BERLIN)), flat(re.sub(r"<[^>]+>", " ", render_html(record, BERLIN)))):
+        assert "No readings recorded." in text
+        assert "Start of record not recorded" in text
+        assert "Heart rate (ECG), bpm 0 not recorded not recorded not recorded" in text
+    store.close()
+
+
+def test_relative_time_session_reads_as_elapsed_time(tmp_path: Path) -> None:
+    store = Store(tmp_path / "v.db")
+    sid = store.create_session("file", "import", relative_time=True, session_type="iv-ketamine")
+    store.write(sid, [Reading(EPOCH + timedelta(seconds=s), "hr", 80) for s in range(0, 4000, 5)],
+                [Event(EPOCH + timedelta(minutes=10), "dose_start")])
+    html = flat(re.sub(r"<[^>]+>", " ", render_html(session_record(store, sid), BERLIN)))
+    assert "Time zero (infusion start) 00:10:00" in html
+    assert "End of record 01:06:35" in html
+    assert "1970" not in html
+    store.close()
+
+
+def test_report_routes(esketamine: tuple[Store, int]) -> None:
+    store, sid = esketamine
+    other = store.create_session("iv", "live", bed="bed-1", session_type="iv-ketamine", patient_label="P-7")
+    store.write(other, [Reading(T0, "hr", 70)], [Event(T0, "dose_start")])
+    store.end_session(other, "dr.c", T0, T0 + timedelta(minutes=5), override="patient left against advice")
+    server = Flask(__name__)
+    register_report_routes(server, store, BERLIN)
+    client = server.test_client()
+
+    pdf = client.get(f"/report/{sid}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"] == f"inline; filename=vigil-session-{sid}.pdf"
+    assert "MRN-0042" in pdf_text(pdf.data)
+
+    page = client.get(f"/report/{other}.html")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "dr.c patient left against advice" in flat(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True)))
+
+    for suffix in ("html", "pdf"):
+        missing = client.get(f"/report/999.{suffix}")
+        assert missing.status_code == 404 and missing.mimetype == "text/plain"
+        assert missing.get_data(as_text=True) == "no session 999\n"
+
+
+def test_trend_thins_continuous_data_but_keeps_peaks_and_gaps(esketamine: tuple[Store, int]) -> None:
+    minute = 1 / 60
+    points = [(i * minute, 98.0) for i in range(7200)]  # 2 h at 1 Hz
+    points[4000] = (points[4000][0], 80.0)  # a one-second dip
+    del points[5000:5060]  # a minute without readings
+    segments = thin(points, bin_width=120 / 450, max_gap=0.5)
+    assert len(segments) == 2
+    assert sum(len(s) for s in segments) <= 2 * 452
+    assert min(v for s in segments for _, v in s) == 80.0
+
+    store, sid = esketamine
+    svg = renderSVG.drawToString(trend_drawing(session_record(store, sid)))
+    data_lines = [line for line in re.findall(r"<polyline[^>]*>", svg) if "dasharray" not in line]
+    assert len(data_lines) == 2  # HR and SpO2: one line each (the SpO2 dip is in it: no gap to break it)
+    assert "device_1" in svg and "device_2" in svg
+    assert "SYS high 179" in svg and "SpO2 low 94" in svg  # the first version's limits, not the later 93

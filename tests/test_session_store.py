@@ -1,0 +1,320 @@
+"""The session workflow in the store and the live engines: set-up, entered events, end, export → replay."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.csv_session import read_session_csv
+from adapters.reading import Event, Reading
+from adapters.replay import ReplaySource
+from monitor.acquisition import ReplayRunner
+from monitor.limits import load_preset
+from monitor.live_alarms import LiveAlarms
+from monitor.store import Store
+from tests.support import run_vigil
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+WALL = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def nibp(minutes: float, sbp: float, dbp: float) -> list[Reading]:
+    return [Reading(at(minutes), "sbp", sbp), Reading(at(minutes), "dbp", dbp)]
+
+
+def hr_every(seconds: int, start_min: float, end_min: float) -> list[Reading]:
+    n = int((end_min - start_min) * 60 // seconds)
+    return [Reading(at(start_min) + timedelta(seconds=i * seconds), "hr", 70) for i in range(n + 1)]
+
+
+def test_set_up_is_audited_field_by_field(store: Store) -> None:
+    sid = store.create_session("s", "live")
+    changed = store.set_up_session(sid, "dr.a", WALL, at(0), session_type="esketamine", patient_label="MRN-1",
+                                   bed="bed-1")
+    assert changed == ["session_type", "patient_label"]
+    info = store.session(sid)
+    assert (info.session_type, info.patient_label, info.setup_by) == ("esketamine", "MRN-1", "dr.a")
+    assert store.set_up_session(sid, "dr.b", WALL, at(1), session_type="esketamine", patient_label="MRN-1",
+                                bed="bed-2") == ["bed"]
+    entries = [(a.who, a.action, a.target, a.old, a.new, a.session_time) for a in store.audit_log(sid)]
+    assert entries == [("dr.a", "setup", "session_type", "other", "esketamine", at(0)),
+                       ("dr.a", "setup", "patient_label", "", "MRN-1", at(0)),
+                       ("dr.b", "setup", "bed", "bed-1", "bed-2", at(1))]
+
+
+def test_entered_events_keep_who_and_are_audited_once(store: Store) -> None:
+    sid = store.create_session("s", "live")
+    store.write(sid, [], [Event(at(-1), "note", "from the file")])
+    assert store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    assert not store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    stored = store.stored_events(sid)
+    assert [(s.event.kind, s.entered_by) for s in stored] == [("note", None), ("device_1", "nurse.b")]
+    assert [s.event.kind for s in store.stored_events(sid, entered_after=0)] == ["device_1"]
+    assert [s.event.kind for s in store.stored_events(sid, entered_after=stored[-1].id)] == []
+    assert [(a.action, a.target, a.session_time) for a in store.audit_log(sid)] == [("event", "device_1", at(0))]
+
+
+def test_end_session_once_with_an_audited_override(store: Store) -> None:
+    sid = store.create_session("s", "live", session_type="esketamine")
+    store.end_session(sid, "dr.a", WALL, at(100), override="patient insists, escorted", ready_min=90)
+    info = store.session(sid)
+    assert (info.ended, info.ended_by, info.ready_min) == (at(100), "dr.a", 90)
+    assert [(a.action, a.new) for a in store.audit_log(sid)] == [
+        ("discharge_override", "patient insists, escorted"), ("session_end", "ended; would have been ready at 90 min")]
+    with pytest.raises(ValueError, match="already ended"):
+        store.end_session(sid, "dr.a", WALL, at(130))
+
+
+def test_an_older_database_file_gains_the_session_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as raw:  # the sessions and events tables as the previous release made them
+        raw.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL, "
+                    "kind VARCHAR(20) NOT NULL, bed VARCHAR(50) NOT NULL, origin TEXT NOT NULL, relative_time "
+                    "BOOLEAN NOT NULL, created_us BIGINT NOT NULL, clock_pos_us BIGINT, clock_wall_us BIGINT, "
+                    "clock_speed FLOAT, span_start_us BIGINT, span_end_us BIGINT, epoch INTEGER NOT NULL)")
+        raw.execute("INSERT INTO sessions (name, kind, bed, origin, relative_time, created_us, epoch) "
+                    "VALUES ('old', 'replay', 'bed-9', '', 0, 0, 0)")
+        raw.execute("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER NOT NULL, "
+                    "t_us BIGINT NOT NULL, kind VARCHAR(40) NOT NULL, text TEXT NOT NULL, source VARCHAR(100) "
+                    "NOT NULL)")
+    store = Store(db)
+    try:
+        info = store.session(1)
+        assert (info.name, info.bed, info.session_type, info.patient_label, info.ended) == ("old", "bed-9", "other",
+                                                                                            "", None)
+        assert store.enter_event(1, Event(at(0), "note", "x", "entered"), "n", WALL)
+    finally:
+        store.close()
+
+
+# -- the live engines pick up what is entered on screen --
+
+
+def test_a_device_entered_on_screen_starts_the_checkpoints(store: Store) -> None:
+    sid = store.create_session("s", "live", session_type="esketamine")
+    store.save_limits(sid, load_preset("esketamine").to_dict(), at(-20), "dr.a")
+    alarms = LiveAlarms(store, sid)
+    assert alarms.engine.expect_dose is True
+    first = nibp(-10, 128, 80) + nibp(-5, 130, 82) + hr_every(5, -10, 0)
+    store.write(sid, first)
+    alarms.process(first, [])
+    store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    for minute in range(1, 50):
+        alarms.tick(at(minute))
+    later = nibp(50, 131, 83)
+    store.write(sid, later)
+    alarms.process(later, [])
+    checkpoint = [a.episode for a in store.alarms_since(sid) if a.episode.direction == "checkpoint"]
+    assert [(e.source, e.onset, e.announced, e.end) for e in checkpoint] == [("BP at 40 min", at(40), at(45),
+                                                                              at(50))]
+
+
+def test_changing_the_type_mid_session_restarts_the_checkpoints(store: Store) -> None:
+    sid = store.create_session("s", "live")
+    alarms = LiveAlarms(store, sid)
+    first = nibp(-5, 120, 80)
+    store.write(sid, first, [Event(at(0), "dose_start")])
+    alarms.process(first, [Event(at(0), "dose_start")])
+    alarms.tick(at(30))
+    assert store.alarms_since(sid) == []  # "other" has no checkpoints
+    store.set_up_session(sid, "dr.a", WALL, at(30), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    alarms.tick(at(33))
+    sources = sorted(a.episode.source for a in store.alarms_since(sid) if a.episode.direction == "checkpoint")
+    assert sources == ["BP at 10 min", "BP at 20 min", "BP at 30 min"]
+
+
+# -- replay at any speed gives the same checkpoint alarms, timed by the data --
+
+
+def esketamine_csv(path: Path, bp_minutes: list[float]) -> Path:
+    lines = ["time,sbp,dbp,hr,event"]
+    for s in range(-15 * 60, 60 * 60 + 1, 30):
+        t = at(s / 60)
+        bp = f"{125 + s % 7},{80}" if s / 60 in bp_minutes else ","
+        event = "device_1" if s == 0 else ""
+        lines.append(f"{t.isoformat().replace('+00:00', 'Z')},{bp},72,{event}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def checkpoint_alarms(store: Store, sid: int) -> list[tuple]:
+    return sorted((a.episode.source, a.episode.onset, a.episode.announced, a.episode.end)
+                  for a in store.alarms_since(sid) if a.episode.direction == "checkpoint")
+
+
+def test_replay_at_max_and_at_1000x_raise_the_40_min_checkpoint_alike(tmp_path: Path) -> None:
+    csv = esketamine_csv(tmp_path / "esk.csv", [-10, -5, 20, 50])
+    db = tmp_path / "max.db"
+    result = run_vigil("replay", csv, "--headless", "--speed", "max", "--type", "esketamine", "--db", db)
+    assert result.returncode == 0, result.stderr
+    expected = [("BP at 40 min", at(40), at(45), at(50))]
+    fast = Store(db)
+    try:
+        assert checkpoint_alarms(fast, 1) == expected
+    finally:
+        fast.close()
+    recording = read_session_csv(csv)
+    store = Store(tmp_path / "x1000.db")
+    try:
+        sid = store.create_session("x1000", "replay", session_type="esketamine")
+        store.save_limits(sid, load_preset("esketamine").to_dict(), recording.readings[0].time, "t")
+        runner = ReplayRunner(store, sid, ReplaySource([*recording.readings, *recording.events], 1000,
+                                                       time.monotonic()), alarms=LiveAlarms(store, sid))
+        runner.start()
+        assert runner.wait(60)
+        runner.stop()
+        assert runner.error is None
+        assert checkpoint_alarms(store, sid) == expected
+    finally:
+        store.close()
+
+
+def test_replay_infers_the_type_from_the_files_dose_events(tmp_path: Path) -> None:
+    csv = esketamine_csv(tmp_path / "esk.csv", [-10, -5, 38])
+    db = tmp_path / "v.db"
+    assert run_vigil("replay", csv, "--headless", "--speed", "max", "--db", db).returncode == 0
+    store = Store(db)
+    try:
+        assert store.session(1).session_type == "esketamine"
+        assert store.current_limits(1) == load_preset("esketamine").to_dict()
+        assert checkpoint_alarms(store, 1) == []
+    finally:
+        store.close()
+
+
+# -- export: a stored session as CSV that replays exactly --
+
+
+def test_export_then_replay_reproduces_readings_and_events(tmp_path: Path, sample_data: Path) -> None:
+    db = tmp_path / "v.db"
+    assert run_vigil("replay", sample_data / "esketamine.csv", "--headless", "--speed", "max", "--db", db,
+                     "--patient", "MRN-0042").returncode == 0
+    store = Store(db)
+    try:
+        # what a nurse enters on screen rides along, awkward characters and all
+        store.enter_event(1, Event(at(47.5), "note", 'said "dizzy", then, fine\r\nok', "entered"), "nurse.b", WALL)
+        store.enter_event(1, Event(at(48), "dose_end", source="entered"), "nurse.b", WALL)
+        store.end_session(1, "dr.a", WALL, datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+        before_r = [(r.time, r.vital, r.value) for r in store.readings_between(1, None, store.session(1).ended)]
+        before_e = [(e.time, e.kind, e.text) for e in store.events_upto(1) if e.time <= store.session(1).ended]
+    finally:
+        store.close()
+    out = tmp_path / "export.csv"
+    result = run_vigil("export", "1", "--out", out, "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert f"to {out}" in result.stdout
+    again = tmp_path / "again.db"
+    assert run_vigil("replay", out, "--headless", "--speed", "max", "--db", again).returncode == 0
+    store = Store(again)
+    try:
+        after_r = [(r.time, r.vital, r.value) for r in store.readings_between(1)]
+        after_e = [(e.time, e.kind, e.text) for e in store.events_upto(1)]
+    finally:
+        store.close()
+    assert after_r == before_r and len(after_r) > 7000
+    assert after_e == before_e
+    assert max(t for t, *_ in after_r) <= datetime(2026, 11, 20, 11, 0, tzinfo=UTC)  # stops at the end
+
+
+def test_export_and_report_name_a_missing_session_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    Store(db).close()
+    for args in (("export", "7", "--out", tmp_path / "x.csv"), ("report", "nope")):
+        result = run_vigil(*args, "--db", db)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result
+        assert "no session" in result.stderr
+    result = run_vigil("export", "1", "--out", tmp_path / "missing" / "x.csv", "--db", db)
+    assert result.returncode == 2 and "no session 1" in result.stderr
+
+
+# -- the user's actions, as the dashboard calls them --
+
+def clocked_session(store: Store, stype: str, position_min: float, readings: list[Reading]) -> int:
+    sid = store.create_session("s", "live", session_type=stype)
+    store.save_limits(sid, load_preset(stype if stype != "other" else "news2").to_dict(), at(-30), "dr.a")
+    store.write(sid, readings)
+    store.set_clock(sid, at(position_min), WALL, 0.0)  # a paused clock: "now" stays put
+    return sid
+
+
+def move_clock(store: Store, sid: int, minutes: float) -> None:
+    store.set_clock(sid, at(minutes), WALL, 0.0)
+
+
+def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> None:
+    from monitor.session import actions
+
+    sid = clocked_session(store, "esketamine", 0, nibp(-10, 150, 95) + nibp(-5, 148, 92))
+    with pytest.raises(actions.GateAdvisory, match="above 140/90"):
+        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    assert store.events_upto(sid) == [] and [a.action for a in store.audit_log(sid)] == ["limits"]
+    with pytest.raises(actions.Refused, match="enter Device 1 first"):
+        actions.enter_dose(store, sid, "nurse.b", WALL, "device_2")
+    with pytest.raises(actions.Refused, match="not an event"):
+        actions.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
+    event = actions.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
+    assert (event.time, event.kind) == (at(0), "device_1")
+    assert [(a.who, a.action, a.new) for a in store.audit_log(sid)][1:] == [
+        ("dr.a", "gate_proceed", "repeat 138/88 by hand"), ("dr.a", "event", "")]
+    with pytest.raises(actions.Refused, match="already entered"):
+        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+
+
+def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: Store) -> None:
+    from monitor.session import actions
+
+    sid = clocked_session(store, "other", 3, nibp(-5, 120, 80))
+    for bad in ("", "   ", "x" * 2001):
+        with pytest.raises(actions.Refused):
+            actions.enter_note(store, sid, "nurse.b", WALL, bad)
+    with pytest.raises(actions.Refused, match="patient label"):
+        actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="x" * 101, bed="b",
+                       preset=None)
+    with pytest.raises(actions.Refused, match="preset"):
+        actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="", bed="b", preset="nope")
+    assert store.audit_log(sid) == [a for a in store.audit_log(sid) if a.action == "limits"]
+    assert store.session(sid).session_type == "other"
+    changed = actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label=" MRN-7 ",
+                             bed="bed-2", preset="esketamine")
+    assert changed == ["session_type", "patient_label", "bed", "limits"]
+    assert store.current_limits(sid) == load_preset("esketamine").to_dict()
+    assert store.limits_versions(sid)[-1].effective == at(3)
+    assert actions.enter_note(store, sid, "nurse.b", WALL, " drowsy ").text == "drowsy"
+
+
+def test_end_session_guard_override_and_ready_minute(store: Store) -> None:
+    from monitor.session import actions
+
+    sid = clocked_session(store, "esketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82) + nibp(41, 135, 85))
+    actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    move_clock(store, sid, 100)
+    with pytest.raises(actions.Refused, match="20 min to go"):
+        actions.end_session(store, sid, "dr.a", WALL)
+    assert store.session(sid).ended is None
+    with pytest.raises(actions.Refused, match="ready to leave"):
+        actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=101)
+    ready = actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=90)
+    assert ready.needs_override
+    info = store.session(sid)
+    assert (info.ended, info.ready_min) == (at(100), 90)
+    assert [a.new for a in store.audit_log(sid) if a.action == "discharge_override"] == ["transport waiting"]
+    with pytest.raises(actions.Refused, match="has ended"):
+        actions.enter_note(store, sid, "nurse.b", WALL, "late note")
+
+
+def test_end_session_after_120_min_needs_no_override(store: Store) -> None:
+    from monitor.session import actions
+
+    sid = clocked_session(store, "esketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82) + nibp(115, 131, 80))
+    actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    move_clock(store, sid, 121)
+    actions.end_session(store, sid, "dr.a", WALL, override_reason="not needed")
+    assert [a.action for a in store.audit_log(sid)] == ["limits", "event", "session_end"]
