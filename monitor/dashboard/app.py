@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from dash import ClientsideFunction, Dash, Input, Output, State, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, no_update
 
 from adapters.reading import DOSE_KINDS
 from adapters.replay import MAX_SPEED, parse_speed
@@ -23,9 +23,12 @@ from monitor.dashboard.alarm_view import AUDIO_PAUSE_S, REMINDER_S, alarm_payloa
 from monitor.dashboard.history import create_history_app
 from monitor.dashboard.layout import bed_view
 from monitor.dashboard.limits_editor import editor, register_limits_callbacks
+from monitor.dashboard.session_callbacks import register_session_callbacks
+from monitor.dashboard.session_view import end_modal, gate_modal, session_panel, session_payload, session_strip
 from monitor.dashboard.stream import clock_payload, register_stream
 from monitor.limits import Limits, limits_from_stored
 from monitor.report.routes import register_report_routes
+from monitor.session.types import session_type
 from monitor.store import Store
 from monitor.timeutil import local_zone
 
@@ -60,7 +63,8 @@ def initial_state(config: DashboardConfig) -> dict:
     events = store.events_upto(sid, cursor.event)
     stored_limits = store.current_limits(sid)
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
-    figure = figures.trend_figure(window_readings, events, limits, tz)
+    session = session_payload(store, sid, tz)
+    figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
     technical = limits.technical
     stream_config = {
         "session": sid,
@@ -77,6 +81,7 @@ def initial_state(config: DashboardConfig) -> dict:
         "doseKinds": list(DOSE_KINDS),
         "audioPauseS": AUDIO_PAUSE_S,
         "reminderS": REMINDER_S,
+        "sessionType": info.session_type,
     }
     dose = next((e for e in events if e.kind in DOSE_KINDS), None)
     latest_data = {
@@ -88,7 +93,7 @@ def initial_state(config: DashboardConfig) -> dict:
     return {
         "info": info, "figure": figure.to_dict(), "stream_config": stream_config, "latest": latest_data,
         "alarms": alarms, "limits": limits, "limits_version": store.limits_version(sid),
-        "audit": audit_rows(store.audit_log(sid), tz),
+        "audit": audit_rows(store.audit_log(sid), tz), "session": session,
     }
 
 
@@ -101,9 +106,13 @@ def create_app(config: DashboardConfig) -> Dash:
 
     def serve_layout():  # a function: each page load reads the store afresh
         state = initial_state(config)
+        info = state["info"]
         return bed_view(
-            bed=state["info"].bed, session_name=state["info"].name, figure=state["figure"],
+            bed=info.bed, session_name=info.name, figure=state["figure"],
             stream_config=state["stream_config"], latest=state["latest"], alarms=state["alarms"],
+            session=state["session"], session_strip=session_strip(session_type(info.session_type), info.id),
+            session_panel=session_panel(info.session_type, info.patient_label, info.bed, state["limits"].preset),
+            dialogs=[gate_modal(), end_modal()],
             limits_panel=editor(state["limits"], state["limits_version"]), audit=state["audit"],
             replay_speed=None if config.runner is None else speed_label(config.runner.source.speed),
         )
@@ -112,6 +121,8 @@ def create_app(config: DashboardConfig) -> Dash:
     register_live_callbacks(app)
     register_alarm_callbacks(app, config)
     register_limits_callbacks(app, config.store, config.session_id, config.operator, config.display_tz)
+    register_session_callbacks(app, config.store, config.session_id, config.operator, config.display_tz)
+    register_session_render(app)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
     return app
@@ -152,6 +163,21 @@ def register_live_callbacks(app: Dash) -> None:
         Input("clock-tick", "n_intervals"),
         Input("alarm-tick", "data"),
         State("stream-config", "data"),
+    )
+
+
+def register_session_render(app: Dash) -> None:
+    """Countdown, next checkpoint and the session's buttons, from the session facts and the clock."""
+    app.clientside_callback(
+        ClientsideFunction("vigilSession", "render"),
+        Output("next-checkpoint", "children"), Output("next-checkpoint", "className"),
+        Output("observation", "children"), Output("session-patient", "children"),
+        Output("checkpoint-list", "children"), Output("baseline-box", "children"),
+        Output({"type": "dose-btn", "kind": ALL}, "disabled"), Output("end-button", "disabled"),
+        Input("session-state", "data"),
+        Input("clock-tick", "n_intervals"),
+        Input("latest", "data"),
+        State({"type": "dose-btn", "kind": ALL}, "id"),
     )
 
 

@@ -131,8 +131,10 @@ def event_xyt(events: Iterable[Event], tz: tzinfo) -> tuple[list, list, list]:
     return xs, ys, texts
 
 
-def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Limits, tz: tzinfo) -> go.Figure:
-    """The bed-view trend for the given window of readings and events."""
+def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Limits, tz: tzinfo,
+                 extra_shapes: Iterable[dict] = ()) -> go.Figure:
+    """The bed-view trend for the given window of readings and events; `extra_shapes` (e.g. the
+    session's expected BP-peak window) are drawn under the limits."""
     series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
     for r in readings:
         if r.vital in series:
@@ -166,7 +168,7 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: L
         template="plotly_dark", paper_bgcolor="#111", plot_bgcolor="#111", uirevision="trend",
         margin={"l": 50, "r": 10, "t": 24, "b": 30}, height=560,
         legend={"orientation": "h", "y": 1.06, "x": 0, "font": {"size": 12}},
-        shapes=limit_shapes(limits),
+        shapes=[*extra_shapes, *limit_shapes(limits)],
     )
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#333")
     # Stable axes a nurse can read at a glance, widened automatically only for values beyond them.

@@ -24,8 +24,8 @@ from monitor.session.types import session_type
 from monitor.store import Store
 from monitor.timeutil import EPOCH
 
-# The bed view's scripts (assets/vigil*.js); the CSS in the folder is shared.
-BED_VIEW_SCRIPTS = r"^vigil(_alarms|_audio)?\.js$"
+# The bed view's scripts (every .js in assets/); the CSS in the folder is shared.
+BED_VIEW_SCRIPTS = r".*\.js$"
 NOT_RECORDED = "not recorded"
 PICK_A_SESSION = "Select a session above to review it."
 # AG Grid's theming API (the legacy `ag-theme-*-dark` classes need CSS from a CDN, which a ward PC may not reach).

@@ -68,16 +68,19 @@ def replay_bar(speed: str) -> html.Div:
     )
 
 
-def panels(limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
-    """Below the trend: what happened (alarms), what is set (limits) and who changed what (audit)."""
+def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
+    """Below the trend: the session (set-up, baseline, checkpoints, notes), what happened (alarms),
+    what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
-        id="panels", value="history", className="panels", color="gray",
+        id="panels", value="session", className="panels", color="gray",
         children=[
             dmc.TabsList([
+                dmc.TabsTab("Session", value="session"),
                 dmc.TabsTab("Alarm history", value="history"),
                 dmc.TabsTab("Limits", value="limits"),
                 dmc.TabsTab("Audit trail", value="audit"),
             ]),
+            dmc.TabsPanel(session_panel, value="session"),
             dmc.TabsPanel(alarm_history_grid(), value="history"),
             dmc.TabsPanel(limits_panel, value="limits"),
             dmc.TabsPanel(audit_grid(audit), value="audit"),
@@ -86,6 +89,7 @@ def panels(limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
 
 
 def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, latest: dict, alarms: list[dict],
+             session: dict, session_strip: html.Div, session_panel: html.Div, dialogs: list,
              limits_panel: html.Div, audit: list[dict], replay_speed: str | None) -> dmc.MantineProvider:
     """The whole bed page; `replay_speed` (the current replay speed) adds the replay control bar."""
     return dmc.MantineProvider(
@@ -95,13 +99,15 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
             children=[
                 header(bed, session_name),
                 alarm_bar(),
+                session_strip,
                 html.Div(className="main", children=[
                     numerics(),
                     html.Div(dcc.Graph(id="trend", figure=figure, config={"displaylogo": False},
                                        className="trend"), className="trend-box"),
                 ]),
                 replay_bar(replay_speed) if replay_speed else html.Div(id="replay-bar", hidden=True),
-                panels(limits_panel, audit),
+                panels(session_panel, limits_panel, audit),
+                *dialogs,
                 html.Div("Decision support only — not a medical device. Verify values on the bedside monitor.",
                          className="disclaimer"),
                 dcc.Store(id="stream-config", data=stream_config),
@@ -110,6 +116,7 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                 dcc.Store(id="latest", data=latest),
                 dcc.Store(id="alarms-initial", data=alarms),
                 dcc.Store(id="alarm-tick", data=0),
+                dcc.Store(id="session-state", data=session),
                 dcc.Store(id="seek-request"),
                 dcc.Interval(id="clock-tick", interval=1000),  # clocks and ages only, never data
             ],

@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 from adapters.reading import Event, Reading
 from monitor.dashboard.alarm_view import alarm_payload
 from monitor.dashboard.figures import display_ms, event_label, limit_shapes
+from monitor.dashboard.session_view import session_payload
 from monitor.limits import Limits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
 
@@ -69,13 +70,15 @@ def limits_payload(store: Store, session_id: int, version: int) -> dict:
 def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) -> Iterator[str]:
     """Generate SSE text forever: updates when the store changes, a heartbeat comment otherwise.
 
-    Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`)
-    and, on connecting and after each limits change, the limits to draw (`L`).
+    Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`),
+    on connecting and after each limits change the limits to draw (`L`), and on connecting and when
+    the session's facts change (set-up, an event, an NIBP measurement, its end) the session (`S`).
     """
     yield "retry: 1000\n\n"
     epoch = store.session(session_id).epoch
     last_clock: dict | None = None
     last_limits: int | None = None
+    last_setup: tuple | None = None
     last_sent = time.monotonic()
     generation = store.generation
     while True:
@@ -88,7 +91,11 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) ->
         new_alarms = store.alarms_since(session_id, cursor.alarm)
         limits_version = store.limits_version(session_id)
         clock = clock_payload(info, tz)
-        if new_readings or new_events or new_alarms or clock != last_clock or limits_version != last_limits:
+        setup = (info.session_type, info.patient_label, info.bed, info.ended)
+        session_changed = (setup != last_setup or bool(new_events)
+                           or any(s.reading.vital == "sbp" for s in new_readings))
+        if (new_readings or new_events or new_alarms or clock != last_clock or limits_version != last_limits
+                or session_changed):
             cursor = Cursor(
                 new_readings[-1].id if new_readings else cursor.reading,
                 new_events[-1].id if new_events else cursor.event,
@@ -102,6 +109,9 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) ->
             if limits_version != last_limits:
                 data["L"] = limits_payload(store, session_id, limits_version)
                 last_limits = limits_version
+            if session_changed:
+                data["S"] = session_payload(store, session_id, tz)
+                last_setup = setup
             yield sse_message(data, cursor)
             last_sent = time.monotonic()
             if len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT:

@@ -5,7 +5,8 @@
  * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
  * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
- * from vigil_alarms.js. Alarm changes (`a`) and new limits (`L`) ride the same stream. Times are display milliseconds:
+ * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
+ * vigil_session.js) ride the same stream. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  */
 (function () {
@@ -13,6 +14,7 @@
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
+    limitShapes: null, sessionShapes: [],
   };
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
@@ -55,10 +57,13 @@
     return cursor !== null && cursor.every((c, i) => c <= state.applied[i]);
   }
 
-  /* New limits: redraw the bands and lines in place (the traces and zoom are untouched). */
-  function applyLimits(limits) {
+  /* New limits or session shapes (the expected BP-peak window): redraw them in place; the traces
+   * and zoom are untouched. */
+  function applyShapes() {
     const graph = document.querySelector("#trend .js-plotly-plot");
-    if (graph && window.Plotly) window.Plotly.relayout(graph, { shapes: limits.shapes });
+    if (graph && window.Plotly && state.limitShapes !== null) {
+      window.Plotly.relayout(graph, { shapes: state.sessionShapes.concat(state.limitShapes) });
+    }
   }
 
   function connect(config) {
@@ -78,7 +83,13 @@
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
       if (cursor) state.applied = cursor;
-      if (data.L) applyLimits(data.L);
+      if (data.S) {
+        if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
+        state.sessionShapes = data.S.shapes;
+        window.dash_clientside.set_props("session-state", { data: data.S });
+      }
+      if (data.L) state.limitShapes = data.L.shapes;
+      if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
         window.dash_clientside.set_props("alarm-tick", { data: Date.now() });
@@ -200,7 +211,7 @@
     return value;
   }
 
-  window.VigilFormat = { pad, clockText };  // shared with vigil_alarms.js
+  window.VigilFormat = { pad, clockText, hms, sessionNow };  // shared with vigil_alarms.js, vigil_session.js
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
   });

@@ -1,0 +1,90 @@
+/* Vigil bed view, browser side: the treatment session against the session clock.
+ *
+ * The server sends the session's facts (`session-state`: anchor, checkpoint windows and what
+ * satisfied them, baseline and gate, end); this turns them into "BP at 40 min: due in 3 min", the
+ * observation countdown and the checkpoint list every second, with the rules of
+ * monitor/session/timeline.py: a checkpoint is done once satisfied, upcoming before it opens,
+ * overdue after its overdue time, else due. The overdue alarm itself is raised by the server.
+ */
+(function () {
+  "use strict";
+  const { clockText, hms, sessionNow } = window.VigilFormat;  // vigil.js loads first (name order)
+  const MIN = 60000;
+
+  function status(cp, now) {
+    if (cp.done !== null) return cp.overdue === null || cp.done <= cp.overdue ? "done" : "late";
+    if (now < cp.opens) return "upcoming";
+    if (cp.overdue !== null && now > cp.overdue) return "overdue";
+    return "due";
+  }
+
+  function phrase(cp, st, now) {
+    if (st === "done") return "done " + clockText(cp.done);
+    if (st === "late") return "done late " + clockText(cp.done);
+    if (st === "overdue") return "OVERDUE — due " + Math.floor((now - cp.due) / MIN) + " min ago";
+    if (now < cp.due) return "due in " + Math.ceil((cp.due - now) / MIN) + " min";
+    return "due now";
+  }
+
+  function nextCheckpoint(list, now) {
+    const pending = list.filter((cp) => !cp.optional && ["overdue", "due", "upcoming"].includes(status(cp, now)));
+    pending.sort((a, b) => (status(b, now) === "overdue") - (status(a, now) === "overdue") || a.due - b.due);
+    return pending[0] || null;
+  }
+
+  const div = (className, children) => ({ namespace: "dash_html_components", type: "Div", props: { className, children } });
+
+  function baselineBox(s) {
+    const b = s.baseline;
+    const lines = [div("baseline-value", "Baseline " + b.text + " mmHg from " + b.count + " NIBP reading" +
+      (b.count === 1 ? "" : "s") + (b.fixed ? " (15 min before the dose)" : " (last 15 min)"))];
+    if (!b.fixed) {
+      if (b.findings.length) {
+        lines.push(div("gate-advisory", "BP gate (advisory): " + b.findings.join("; ") + " — dosing will ask for a reason"));
+      } else if (b.count > 0) {
+        lines.push(div("gate-ok", "BP gate: no finding"));
+      }
+    }
+    return lines;
+  }
+
+  function render(s, _n, latest, ids) {
+    const now = sessionNow(latest);
+    const ended = s.ended !== null;
+    const list = s.checkpoints || [];
+    let text, cls = "next-checkpoint";
+    if (ended) {
+      text = "Session ended " + clockText(s.ended) + (s.endedBy ? " by " + s.endedBy : "");
+      cls += " ended";
+    } else if (s.anchor === null) {
+      text = "Pre-dose · baseline " + s.baseline.text + " (" + s.baseline.count + " NIBP)";
+      cls += s.baseline.findings.length ? " advisory" : " pre";
+    } else if (now === null) {
+      text = "";
+    } else {
+      const next = nextCheckpoint(list, now);
+      const st = next && status(next, now);
+      text = next ? next.label + ": " + phrase(next, st, now) : "All checkpoints done";
+      cls += next ? " cp-" + st : " cp-done";
+    }
+    let obs = "";
+    if (!ended && s.anchor !== null && s.obsEnd !== null && now !== null) {
+      const left = s.obsEnd - now;
+      obs = left > 0
+        ? (s.obsMinimum ? "Discharge not before " : "Planned observation ") + hms(left) + " left"
+        : (s.obsMinimum ? "Minimum observation complete" : "Planned observation complete");
+    }
+    const rows = list.map((cp) => {
+      const st = now === null ? "upcoming" : status(cp, now);
+      return div("cp cp-" + st, cp.label + " (" + clockText(cp.due) + "): " + (now === null ? "" : phrase(cp, st, now)));
+    });
+    const disabled = ids.map((id) => ended || s.entered.includes(id.kind));
+    return [
+      text, cls, obs, s.patient ? "Patient " + s.patient : "No patient label",
+      rows.length ? rows : (s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type."),
+      baselineBox(s), disabled, ended,
+    ];
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilSession: { render } });
+})();
