@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -21,10 +21,19 @@ WIDE_COLUMNS: tuple[str, ...] = ("time", "sbp", "dbp", "map", "hr", "spo2", "pr"
 
 
 def format_time(t: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`; fractions of a second only when present."""
+    """ISO 8601 in UTC with a `Z`; fractions of a second only when present, to the microsecond if need be
+    (a time entered on screen has microseconds; written shorter, it would not read back the same)."""
     utc = t.astimezone(UTC)
-    text = utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    spec = "seconds" if not utc.microsecond else "milliseconds" if not utc.microsecond % 1000 else "microseconds"
+    return utc.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def format_seconds(t: datetime) -> str:
+    """Seconds since 1970-01-01T00:00:00Z, exact to the microsecond: how a relative-time session's times are
+    written (§4 places plain numbers on that epoch when no --start is given)."""
+    us = (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    whole, fraction = divmod(us, 1_000_000)
+    return f"{whole}.{fraction:06d}".rstrip("0").rstrip(".") if fraction else str(whole)
 
 
 def format_value(value: float) -> str:
@@ -42,7 +51,8 @@ def event_marker(event: Event) -> str:
     return f"note: {event.kind.replace('_', ' ')}" + (f": {event.text}" if event.text else "")
 
 
-def wide_rows(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[list[str]]:
+def wide_rows(readings: Iterable[Reading], events: Iterable[Event],
+              time_text: Callable[[datetime], str] = format_time) -> Iterator[list[str]]:
     """The data rows for these readings and events, in time order."""
     values: dict[datetime, dict[str, float]] = defaultdict(dict)
     markers: dict[datetime, list[str]] = defaultdict(list)
@@ -54,7 +64,7 @@ def wide_rows(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[
         row_values = values.get(t, {})
         for i, marker in enumerate(markers.get(t, []) or [""]):
             cells = {c: format_value(row_values[c]) for c in VITAL_CODES if i == 0 and c in row_values}
-            yield [format_time(t), *(cells.get(c, "") for c in WIDE_COLUMNS[1:-1]), marker]
+            yield [time_text(t), *(cells.get(c, "") for c in WIDE_COLUMNS[1:-1]), marker]
 
 
 def csv_line(cells: Iterable[str]) -> str:
@@ -70,17 +80,19 @@ def _quoted(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event]) -> int:
-    """Write rows to an open text stream; returns the number of data rows written."""
+def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event], relative: bool = False) -> int:
+    """Write rows to an open text stream; returns the number of data rows written. `relative`: times as
+    seconds from 1970 (a relative-time session), not ISO."""
     out.write(csv_line(WIDE_COLUMNS))
     rows = 0
-    for row in wide_rows(readings, events):
+    for row in wide_rows(readings, events, format_seconds if relative else format_time):
         out.write(csv_line(row))
         rows += 1
     return rows
 
 
-def write_session_csv(path: Path, readings: Iterable[Reading], events: Iterable[Event]) -> int:
+def write_session_csv(path: Path, readings: Iterable[Reading], events: Iterable[Event],
+                      relative: bool = False) -> int:
     """Write a wide CSV file; returns the number of data rows."""
     with path.open("w", newline="", encoding="utf-8") as out:
-        return write_wide_csv(out, readings, events)
+        return write_wide_csv(out, readings, events, relative)

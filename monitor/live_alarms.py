@@ -31,6 +31,7 @@ class LiveAlarms:
         self._saved: dict[tuple, Episode] = {}
         self._entered = 0  # id of the last on-screen event read from the store
         self._queue: list[Event] = []  # entered events not yet fed: ahead of the engine's clock
+        self._ended: datetime | None = None
         versions = store.limits_versions(session_id)
         self._version = versions[-1].version if versions else 0
         limits = limits_from_stored(versions[-1].data) if versions else Limits()
@@ -68,23 +69,40 @@ class LiveAlarms:
     def _feed(self, items: list[Reading | Event]) -> list[Episode]:
         return self.engine.feed(items) + self.checkpoints.feed(items)
 
+    def _sync(self) -> list[Episode]:
+        """Follow the session as set on screen: a new type restarts the checkpoints from what is stored
+        (its dose events and NIBP measurements, so nothing done is alarmed on and the old type's alarms
+        end); "end session" closes them, and nothing after the end is evaluated."""
+        info = self.store.session(self.session_id)
+        out: list[Episode] = []
+        now = self.engine.now
+        if info.session_type != self._type:
+            self._type = info.session_type
+            self.engine.expect_dose = self.expect_dose
+            out += self.checkpoints.close(now) if now is not None else []
+            self.checkpoints = CheckpointAlarms(session_type(self._type))
+            if now is not None:
+                nibp = [r for r in self.store.vital_readings(self.session_id, ["sbp"]) if r.time <= now]
+                past = [e for e in self.store.events_upto(self.session_id) if e.time <= now]
+                out += self.checkpoints.feed(chronological(nibp, past))
+        if info.ended is not None and self._ended is None:
+            self._ended = info.ended
+            out += self.checkpoints.close(info.ended)
+        return out
+
     def _entered_due(self, upto: datetime | None) -> list[Event]:
-        """Events entered on screen, up to `upto` (all if None), in time order. One entered a moment
-        ahead of this engine's clock waits for it. A change of session type restarts the checkpoints."""
+        """Events entered on screen, up to `upto` (all if None), in time order; one entered a moment
+        ahead of this engine's clock waits for it."""
         entered = self.store.stored_events(self.session_id, entered_after=self._entered)
         if entered:
             self._entered = max(s.id for s in entered)
             self._queue += [s.event for s in entered]
-        current = self.store.session(self.session_id).session_type
-        if current != self._type:
-            self._type = current
-            self.engine.expect_dose = self.expect_dose
-            self.checkpoints = CheckpointAlarms(session_type(current))
-            now = self.engine.now  # the new type's checkpoints count from the dose events already stored
-            self.checkpoints.feed([e for e in self.store.events_upto(self.session_id) if now is None or e.time <= now])
         due = [e for e in self._queue if upto is None or e.time <= upto]
         self._queue = [e for e in self._queue if not (upto is None or e.time <= upto)]
         return sorted(due, key=lambda e: e.time)
+
+    def _until_end(self, t: datetime) -> bool:
+        return self._ended is None or t <= self._ended
 
     def process(self, readings: list[Reading], events: list[Event]) -> None:
         """Evaluate a batch that has just been committed.
@@ -92,22 +110,26 @@ class LiveAlarms:
         A limits change effective inside the batch splits it: what was measured before the change
         is judged by the limits then in force (a dashboard's clock may run ahead of the data).
         """
+        out = self._sync()
         newest = max((i.time for i in (*readings, *events)), default=self.engine.now)
-        items = list(chronological(readings, [*self._entered_due(newest), *events]))
+        items = [i for i in chronological(readings, [*self._entered_due(newest), *events]) if self._until_end(i.time)]
         version = self._pending_limits()
         if version is None:
-            self._save(self._feed(items))
+            self._save(out + self._feed(items))
             return
         at = self._from_when(version)
         before = [item for item in items if item.time < at]
-        out = self._feed(before)
+        out += self._feed(before)
         out += self._apply(version)
         out += self._feed(items[len(before):])
         self._save(out)
 
     def tick(self, now: datetime) -> None:
         """The session clock reached `now` with no new data: silences and checkpoints may become alarms."""
-        out = self._feed(list(self._entered_due(now)))
+        out = self._sync()
+        if self._ended is not None:
+            now = min(now, self._ended)
+        out += self._feed([e for e in self._entered_due(now) if self._until_end(e.time)])
         version = self._pending_limits()
         if version is not None and version.effective <= now:
             out += self._apply(version)
@@ -126,8 +148,10 @@ class LiveAlarms:
         self.engine = AlarmEngine(limits_from_stored(versions[0].data) if versions else Limits(),
                                   expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))
-        self._entered = max((s.id for s in self.store.stored_events(self.session_id, entered_after=0)), default=0)
-        self._queue = []
+        entered = self.store.stored_events(self.session_id, entered_after=0)
+        self._entered = max((s.id for s in entered), default=0)
+        self._queue = [s.event for s in entered if s.event.time > upto]  # entered during the rewind: still due
+        self._ended = None
         self._saved = {}
         out: list[Episode] = []
         pending = list(versions[1:])

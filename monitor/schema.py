@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+ENTERED_ONCE = "('dose_start', 'dose_end', 'device_1', 'device_2', 'device_3')"
 
 sessions = sa.Table(
     "sessions",
@@ -69,6 +70,10 @@ events = sa.Table(
     sa.Column("entered_by", sa.String(100)),  # who entered it on screen; NULL: from the monitor or a file
     sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
     sa.Index("ix_events_session_id", "session_id", "id"),
+    # Each dose event is entered once per session, even by two clicks or two screens at the same moment.
+    sa.Index("uq_entered_dose", "session_id", "kind", unique=True,
+             sqlite_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}"),
+             postgresql_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}")),
     sqlite_autoincrement=True,
 )
 
@@ -127,7 +132,11 @@ audit = sa.Table(
 
 
 def add_missing_columns(conn: sa.Connection) -> list[str]:
-    """Add columns this version defines but an older database lacks; returns `table.column` names added."""
+    """Add the columns and indexes this version defines but an older database lacks; returns what was added.
+
+    Two processes may upgrade one file at the same moment: the caller retries on a conflict, and this
+    looks again at what exists each time.
+    """
     inspector = sa.inspect(conn)
     added = []
     for table in metadata.sorted_tables:
@@ -140,4 +149,10 @@ def add_missing_columns(conn: sa.Connection) -> list[str]:
                 ddl += f" NOT NULL DEFAULT '{column.server_default.arg}'"
             conn.execute(sa.text(ddl))
             added.append(f"{table.name}.{column.name}")
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes and all(c.name in present or f"{table.name}.{c.name}" in added
+                                                 for c in index.columns):
+                index.create(conn)
+                added.append(f"{table.name}.{index.name}")
     return added

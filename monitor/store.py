@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,13 +167,25 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
-        with self.engine.begin() as conn:  # a database file from an older Vigil gains the new columns
-            add_missing_columns(conn)
+        self._upgrade()
         self._changed = threading.Condition()
         self._generation = 0
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _upgrade(self, attempts: int = 5) -> None:
+        """Bring a database file from an older Vigil up to this schema; another process doing the same
+        at the same moment makes one of us retry against what it added."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    add_missing_columns(conn)
+                return
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     # -- change notification (in-process fast path; other processes are polled) --
 
@@ -377,40 +390,37 @@ class Store:
             self._notify()
         return changed
 
-    def enter_event(self, session_id: int, event: Event, who: str, at: datetime) -> bool:
-        """A dose event or note entered on screen: stored with who entered it, and audited.
+    def enter_event(self, session_id: int, event: Event, who: str, at: datetime,
+                    proceed: tuple[str, str] | None = None) -> bool:
+        """A dose event or note entered on screen: stored with who entered it, and audited, in one transaction.
 
-        Returns False (and records nothing) if the very same event is already stored.
+        `proceed` (what the BP gate found, the reason given) is audited with it. Returns False, and records
+        nothing, if the same event is already stored or the dose event was already entered (a double click,
+        or two screens at once: the `uq_entered_dose` index decides).
         """
         row = {"session_id": session_id, "t_us": to_us(event.time), "kind": event.kind, "text": event.text,
                "source": event.source, "entered_by": who}
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(events.c.id).where(
-                *(events.c[key] == row[key] for key in ("session_id", "t_us", "kind", "text", "source")))).first()
-            if exists is not None:
-                return False
-            conn.execute(events.insert().values(row))
-            self._write_audit(conn, session_id, who, "event", event.kind, "", event.text, at, event.time)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(events.insert().values(row))
+                if proceed is not None:
+                    self._write_audit(conn, session_id, who, "gate_proceed", proceed[0], "", proceed[1], at,
+                                      event.time)
+                self._write_audit(conn, session_id, who, "event", event.kind, "", event.text, at, event.time)
+        except sa.exc.IntegrityError:
+            return False
         self._notify()
         return True
-
-    def record(self, session_id: int, who: str, action: str, target: str, new: str, at: datetime,
-               session_time: datetime | None, old: str = "") -> None:
-        """An audit entry for an action that changes no other table (e.g. proceeding past the BP gate)."""
-        with self.engine.begin() as conn:
-            self._write_audit(conn, session_id, who, action, target, old, new, at, session_time)
-        self._notify()
 
     def end_session(self, session_id: int, who: str, at: datetime, session_time: datetime, *,
                     override: str | None = None, ready_min: float | None = None) -> None:
         """Mark the session ended at `session_time`; an override (ending despite the guard) is audited with
         its reason. Refuses a session already ended."""
         with self.engine.begin() as conn:
-            ended = conn.execute(sa.select(sessions.c.ended_us).where(sessions.c.id == session_id)).scalar()
-            if ended is not None:
+            ended = conn.execute(sessions.update().where(sessions.c.id == session_id, sessions.c.ended_us.is_(None))
+                                 .values(ended_us=to_us(session_time), ended_by=who, ready_min=ready_min))
+            if ended.rowcount != 1:  # one conditional update: two confirms at once end it once
                 raise ValueError(f"session {session_id} has already ended")
-            conn.execute(sessions.update().where(sessions.c.id == session_id).values(
-                ended_us=to_us(session_time), ended_by=who, ready_min=ready_min))
             if override is not None:
                 self._write_audit(conn, session_id, who, "discharge_override", "end session", "", override, at,
                                   session_time)
@@ -707,12 +717,13 @@ class Store:
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    """{"vitals": {"sbp": {"high": 180}}} → {"vitals.sbp.high": 180}: what an audit entry names."""
+    """{"vitals": {"sbp": {"high": 180.0}}} → {"vitals.sbp.high": "180"}: what an audit entry names and
+    shows (numbers as the limits editor shows them, 94 not 94.0)."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat |= flatten(value, f"{name}.")
         else:
-            flat[name] = value
+            flat[name] = f"{value:g}" if isinstance(value, float) else value
     return flat

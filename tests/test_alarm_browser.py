@@ -170,7 +170,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
     assert alarm.onset == T0 + timedelta(seconds=600) and alarm.limit == 150
 
     changes = [(a.who, a.target, a.old, a.new) for a in live.store.audit_log(live.sid) if a.action == "limits"]
-    assert (OPERATOR, "vitals.sbp.high", "179.0", "150.0") in changes
+    assert (OPERATOR, "vitals.sbp.high", "179", "150") in changes
     open_panel(dash_duo, "Audit trail")
     dash_duo.wait_for_contains_text("#audit-grid", "vitals.sbp.high", timeout=10)
     assert dash_duo.get_logs() == []

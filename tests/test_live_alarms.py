@@ -312,8 +312,8 @@ def test_limits_change_applies_from_its_effective_time_and_is_audited(store: Sto
     log = store.audit_log(sid)
     assert [(a.action, a.target, a.who) for a in log] == [("limits", "limits", "setup"),
                                                           ("limits", "vitals.sbp.high", "dr-jones")]
-    assert log[0].old == "" and "vitals.sbp.high=179.0" in log[0].new
-    assert (log[1].old, log[1].new, log[1].session_time) == ("179.0", "160.0", at(1000))
+    assert log[0].old == "" and "vitals.sbp.high=179" in log[0].new
+    assert (log[1].old, log[1].new, log[1].session_time) == ("179", "160", at(1000))
 
     # a rebuild (what a rewind runs) applies the versions at their effective times: the same alarms
     live.rebuild(at(1800))
@@ -335,7 +335,7 @@ def test_raised_limit_ends_an_open_run_from_its_effective_time(store: Store) -> 
     live.process(second, [])
     [e] = stored(store, sid)
     assert (e.onset, e.end, e.peak, e.limit) == (at(300), at(600), 170.0, 160.0)
-    assert [(a.target, a.old, a.new) for a in store.audit_log(sid)][1:] == [("vitals.sbp.high", "160.0", "179.0")]
+    assert [(a.target, a.old, a.new) for a in store.audit_log(sid)][1:] == [("vitals.sbp.high", "160", "179")]
 
 
 def test_limits_change_does_not_apply_to_readings_before_it_in_the_same_batch(store: Store) -> None:

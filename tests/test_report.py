@@ -67,6 +67,9 @@ def make_esketamine_session(store: Store) -> int:
     store.save_limits(sid, limits, T0, who="dr.a")
     alarms = LiveAlarms(store, sid)
     readings, events = esketamine_data()
+    first, events = events[0], events[1:]  # the first device is entered on screen, past the gate with a reason
+    store.enter_event(sid, Event(first.time, first.kind, source="entered"), "nurse.b", at(-1),
+                      proceed=("pre-dose BP gate", "reason text"))
     store.write(sid, readings, events)
     changed = {**limits, "vitals": {**limits["vitals"], "spo2": {**limits["vitals"]["spo2"], "low": 93.0}}}
     store.save_limits(sid, changed, at(50), who="dr.a")
@@ -75,7 +78,6 @@ def make_esketamine_session(store: Store) -> int:
     store.acknowledge(sid, "nurse.b", ACK, ACK)
     store.enter_event(sid, Event(at(35), "note", NOTE, source="entered"), "nurse.b", at(35))
     store.enter_event(sid, Event(at(36), "note", SCRIPT_NOTE, source="entered"), "nurse.b", at(36))
-    store.record(sid, "nurse.b", "gate_proceed", "pre-dose BP gate", "reason text", at(-1), at(-1))
     store.end_session(sid, "dr.a", T_END, T_END, override=None, ready_min=95)
     return sid
 
@@ -117,7 +119,7 @@ def expected_phrases(store: Store, sid: int) -> list[str]:
         "Total minutes from first device to completion of monitoring 125",
         "Would have been ready to leave at (min from first device) 95",
         f"+35.0 note {NOTE} nurse.b",
-        "vitals.spo2.low 94.0 → 93.0",  # as audited: the stored numbers as text
+        "vitals.spo2.low 94 → 93",  # as audited
         "Ended by dr.a",
         *(alarm_text(a.episode) for a in record.alarms),
         f"{alarm_text(spo2.episode)} {end} nurse.b 2026-11-20 11:16:30",  # the acknowledgement: who and when

@@ -117,18 +117,57 @@ def test_a_device_entered_on_screen_starts_the_checkpoints(store: Store) -> None
                                                                               at(50))]
 
 
-def test_changing_the_type_mid_session_restarts_the_checkpoints(store: Store) -> None:
+def test_a_type_set_before_the_dose_starts_its_checkpoints(store: Store) -> None:
     sid = store.create_session("s", "live")
     alarms = LiveAlarms(store, sid)
     first = nibp(-5, 120, 80)
-    store.write(sid, first, [Event(at(0), "dose_start")])
-    alarms.process(first, [Event(at(0), "dose_start")])
-    alarms.tick(at(30))
-    assert store.alarms_since(sid) == []  # "other" has no checkpoints
-    store.set_up_session(sid, "dr.a", WALL, at(30), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    store.write(sid, first)
+    alarms.process(first, [])
+    store.set_up_session(sid, "dr.a", WALL, at(-1), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    alarms.process([], [Event(at(0), "dose_start")])
     alarms.tick(at(33))
-    sources = sorted(a.episode.source for a in store.alarms_since(sid) if a.episode.direction == "checkpoint")
-    assert sources == ["BP at 10 min", "BP at 20 min", "BP at 30 min"]
+    assert sorted(e.source for e in checkpoint_episodes(store, sid)) == ["BP at 10 min", "BP at 20 min",
+                                                                         "BP at 30 min"]
+
+
+def test_a_type_changed_after_the_dose_counts_what_was_measured(store: Store) -> None:
+    """Changed behind the screen's back (the screen refuses it): no false alarm for BPs taken on time."""
+    sid = store.create_session("s", "live")
+    alarms = LiveAlarms(store, sid)
+    data = [r for m in (8, 18, 28, 38) for r in nibp(m, 120, 80)]
+    store.write(sid, data, [Event(at(0), "dose_start")])
+    alarms.process(data, [Event(at(0), "dose_start")])
+    alarms.tick(at(45))
+    store.set_up_session(sid, "dr.a", WALL, at(45), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    alarms.tick(at(46))
+    assert checkpoint_episodes(store, sid) == []
+
+
+def test_leaving_a_type_or_ending_the_session_closes_its_checkpoint_alarms(store: Store) -> None:
+    sid = store.create_session("s", "live", session_type="esketamine")
+    alarms = LiveAlarms(store, sid)
+    store.write(sid, [], [Event(at(0), "device_1")])
+    alarms.process([], [Event(at(0), "device_1")])
+    alarms.tick(at(46))
+    assert [e.end for e in checkpoint_episodes(store, sid)] == [None]
+    store.set_up_session(sid, "dr.a", WALL, at(47), session_type="other", patient_label="", bed="bed-1")
+    alarms.tick(at(48))
+    assert [e.end for e in checkpoint_episodes(store, sid)] == [at(46)]  # the engine's clock at the change
+
+    ended = store.create_session("e", "live", session_type="esketamine")
+    alarms = LiveAlarms(store, ended)
+    store.write(ended, [], [Event(at(0), "device_1")])
+    alarms.process([], [Event(at(0), "device_1")])
+    alarms.tick(at(46))
+    store.end_session(ended, "dr.a", WALL, at(46.5), override="transfer")
+    alarms.tick(at(60))
+    alarms.process(nibp(70, 200, 120), [])  # after the end: not evaluated
+    assert [e.end for e in checkpoint_episodes(store, ended)] == [at(46.5)]
+    assert [a.episode.vital for a in store.alarms_since(ended)] == ["nibp"]
+
+
+def checkpoint_episodes(store: Store, sid: int) -> list:
+    return [a.episode for a in store.alarms_since(sid) if a.episode.direction == "checkpoint"]
 
 
 # -- replay at any speed gives the same checkpoint alarms, timed by the data --
@@ -266,13 +305,36 @@ def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> N
         ("dr.a", "gate_proceed", "repeat 138/88 by hand"), ("dr.a", "event", "")]
     with pytest.raises(actions.Refused, match="already entered"):
         actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    with pytest.raises(actions.Refused, match="cannot change after the first dose"):
+        actions.set_up(store, sid, "dr.a", WALL, type_name="iv-ketamine", patient_label="", bed="bed-1", preset=None)
+
+
+def test_two_clicks_at_once_enter_a_dose_once(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monitor.session import actions
+
+    sid = clocked_session(store, "iv-ketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82))
+
+    def click() -> str:
+        try:
+            actions.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
+        except actions.Refused as exc:
+            return str(exc)
+        return "entered"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: click(), range(8)))
+    assert results.count("entered") == 1, results
+    assert [e.kind for e in store.events_upto(sid)] == ["dose_start"]
+    assert [a.action for a in store.audit_log(sid)].count("event") == 1
 
 
 def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: Store) -> None:
     from monitor.session import actions
 
     sid = clocked_session(store, "other", 3, nibp(-5, 120, 80))
-    for bad in ("", "   ", "x" * 2001):
+    for bad in ("", "   ", "x" * 2001, "血" * 700):  # the bound is in UTF-8 bytes
         with pytest.raises(actions.Refused):
             actions.enter_note(store, sid, "nurse.b", WALL, bad)
     with pytest.raises(actions.Refused, match="patient label"):
@@ -318,3 +380,33 @@ def test_end_session_after_120_min_needs_no_override(store: Store) -> None:
     move_clock(store, sid, 121)
     actions.end_session(store, sid, "dr.a", WALL, override_reason="not needed")
     assert [a.action for a in store.audit_log(sid)] == ["limits", "event", "session_end"]
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_export_keeps_microseconds_and_relative_time(tmp_path: Path, relative: bool) -> None:
+    origin = datetime(1970, 1, 1, tzinfo=UTC) if relative else T0
+    times = [origin + timedelta(seconds=s, microseconds=us) for s, us in ((0, 0), (1, 123456), (2, 999999),
+                                                                          (86_401, 1))]
+    db = tmp_path / "v.db"
+    store = Store(db)
+    try:
+        sid = store.create_session("s", "live", relative_time=relative)
+        store.write(sid, [Reading(t, "hr", 70 + i) for i, t in enumerate(times)])
+        store.enter_event(sid, Event(times[1] + timedelta(microseconds=1277), "note", "n", "entered"), "n", WALL)
+        before = ([(r.time, r.value) for r in store.readings_between(sid)], [(e.time, e.text) for e in
+                                                                            store.events_upto(sid)])
+    finally:
+        store.close()
+    out = tmp_path / "x.csv"
+    assert run_vigil("export", "1", "--out", out, "--db", db).returncode == 0
+    again = tmp_path / "again.db"
+    result = run_vigil("replay", out, "--headless", "--speed", "max", "--db", again)
+    assert result.returncode == 0, result.stderr
+    store = Store(again)
+    try:
+        after = ([(r.time, r.value) for r in store.readings_between(1)], [(e.time, e.text) for e in
+                                                                         store.events_upto(1)])
+        assert after == before
+        assert store.session(1).relative_time is relative
+    finally:
+        store.close()

@@ -85,6 +85,11 @@ def alarm_bar() -> html.Div:
     )
 
 
+# AG Grid's theming API (the legacy `ag-theme-*-dark` classes need CSS from a CDN, which a ward PC may not reach).
+# Only the four base themes are in scope for dash-ag-grid's function strings, so the dark scheme is set by colours.
+DARK_GRID = {"function": "themeAlpine.withParams({backgroundColor: '#111111', foregroundColor: '#e0e0e0', "
+                         "browserColorScheme: 'dark', accentColor: '#64b5f6'})"}
+
 ALARM_COLUMNS = [
     {"field": "announcedText", "headerName": "Announced", "width": 110},
     {"field": "priority", "headerName": "Priority", "width": 100},
@@ -110,8 +115,8 @@ def _grid(grid_id: str, columns: list[dict], rows: list[dict]) -> dag.AgGrid:
         id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "pagination": True,
-                         "paginationPageSize": 20},
-        className="ag-theme-alpine-dark", style={"width": "100%"},
+                         "paginationPageSize": 20, "theme": DARK_GRID},
+        style={"width": "100%"},
     )
 
 

@@ -16,6 +16,7 @@ import flask
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
+from monitor.dashboard.alarm_view import DARK_GRID
 from monitor.dashboard.figures import trend_figure
 from monitor.limits import Limits, limits_from_stored
 from monitor.session.course import CourseRow, course, session_duration
@@ -28,11 +29,6 @@ from monitor.timeutil import EPOCH
 BED_VIEW_SCRIPTS = r".*\.js$"
 NOT_RECORDED = "not recorded"
 PICK_A_SESSION = "Select a session above to review it."
-# AG Grid's theming API (the legacy `ag-theme-*-dark` classes need CSS from a CDN, which a ward PC may not reach).
-# Only the four base themes are in scope for dash-ag-grid's function strings, so the dark scheme is set by colours.
-DARK_GRID = {"function": "themeAlpine.withParams({backgroundColor: '#111111', foregroundColor: '#e0e0e0', "
-                         "browserColorScheme: 'dark', accentColor: '#64b5f6'})"}
-
 SESSION_COLUMNS = [
     {"field": "date", "headerName": "Date", "width": 170},
     {"field": "bed", "headerName": "Bed", "width": 110},

@@ -21,6 +21,7 @@ from monitor.limits import THRESHOLD_KEYS
 from monitor.report.trend import GAP_MIN, trend_drawing
 from monitor.session.baseline import NibpMeasurement
 from monitor.session.record import SUMMARY_VITALS, SessionRecord
+from monitor.session.timeline import CheckpointState
 from monitor.store import AuditEntry
 from monitor.timeutil import EPOCH
 
@@ -231,9 +232,16 @@ def _trend(r: SessionRecord) -> Section:
     return Section("Trend", (Figure(trend_drawing(r), caption),))
 
 
+def _status(r: SessionRecord, s: CheckpointState) -> str:
+    """An optional checkpoint never reached by an ended session was not used (device 3 of a 56 mg dose)."""
+    if r.info.ended is not None and s.checkpoint.optional and s.done_at is None:
+        return "not used"
+    return s.status
+
+
 def _checkpoints(r: SessionRecord, c: Clock) -> Section:
-    rows = tuple((s.checkpoint.label, f"{s.checkpoint.at_min:g}", c.session(s.due), s.status, c.session(s.done_at))
-                 for s in r.checkpoints)
+    rows = tuple((s.checkpoint.label, f"{s.checkpoint.at_min:g}", c.session(s.due), _status(r, s),
+                  c.session(s.done_at)) for s in r.checkpoints)
     return Section("Checkpoints", (Table(("Checkpoint", c.minutes_head, "Due", "Status", "Done at"), rows),))
 
 

@@ -22,7 +22,7 @@ from monitor.store import SessionInfo, Store
 
 ENTERED = "entered"  # the source of events entered on screen
 MAX_LABEL = 100
-MAX_NOTE = 2000
+MAX_NOTE_BYTES = 2000  # as UTF-8: the note is part of a unique index, which PostgreSQL bounds in bytes
 EVENT_NAMES = {"dose_start": "Dose start", "dose_end": "Dose end", "device_1": "Device 1", "device_2": "Device 2",
                "device_3": "Device 3"}
 
@@ -62,7 +62,9 @@ def set_up(store: Store, session_id: int, who: str, wall: datetime, *, type_name
         raise Refused("the bed needs a name of at most 50 characters")
     if preset is not None and preset not in PRESETS:
         raise Refused(f"unknown limits preset {preset!r}")
-    _, now = _open_session(store, session_id, wall)
+    info, now = _open_session(store, session_id, wall)
+    if type_name != info.session_type and anchor_time(store.events_upto(session_id)) is not None:
+        raise Refused("the session type cannot change after the first dose: its checkpoints count from it")
     changed = store.set_up_session(session_id, who, wall, now, session_type=type_name, patient_label=label, bed=bed)
     current = store.current_limits(session_id)
     if preset is not None and (current is None or current.get("preset") != preset):
@@ -94,14 +96,16 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
     if previous is not None and not any(e.kind == previous for e in events):
         raise Refused(f"enter {EVENT_NAMES[previous]} first")
     reason = (proceed_reason or "").strip()
+    proceed = None
     if kind in DOSE_KINDS and anchor_time(events) is None:
         advisory = pre_dose_gate(store, session_id, now)
         if advisory.needs_proceed:
             if not reason:
                 raise GateAdvisory(advisory)
-            store.record(session_id, who, "gate_proceed", "; ".join(advisory.findings), reason, wall, now)
+            proceed = ("; ".join(advisory.findings), reason)
     event = Event(now, kind, source=ENTERED)
-    store.enter_event(session_id, event, who, wall)
+    if not store.enter_event(session_id, event, who, wall, proceed=proceed):
+        raise Refused(f"{EVENT_NAMES[kind]} was already entered")
     return event
 
 
@@ -109,11 +113,12 @@ def enter_note(store: Store, session_id: int, who: str, wall: datetime, text: st
     body = text.strip()
     if not body:
         raise Refused("the note is empty")
-    if len(body) > MAX_NOTE:
-        raise Refused(f"the note is longer than {MAX_NOTE} characters")
+    if len(body.encode()) > MAX_NOTE_BYTES:
+        raise Refused(f"the note is too long (at most {MAX_NOTE_BYTES} bytes, about as many letters)")
     _, now = _open_session(store, session_id, wall)
     event = Event(now, "note", body, source=ENTERED)
-    store.enter_event(session_id, event, who, wall)
+    if not store.enter_event(session_id, event, who, wall):
+        raise Refused("the same note was just added")
     return event
 
 
@@ -138,6 +143,9 @@ def end_session(store: Store, session_id: int, who: str, wall: datetime, *, over
         raise Refused(f"cannot end the session yet ({ready.refusal}); an override needs a reason")
     if ready_min is not None and not (0 <= ready_min <= (ready.elapsed_min or 0)):
         raise Refused("'ready to leave at' must be between 0 and the minutes since the dose")
-    store.end_session(session_id, who, wall, ready.now, override=reason if ready.needs_override else None,
-                      ready_min=ready_min)
+    try:
+        store.end_session(session_id, who, wall, ready.now, override=reason if ready.needs_override else None,
+                          ready_min=ready_min)
+    except ValueError:
+        raise Refused("the session has ended") from None
     return ready

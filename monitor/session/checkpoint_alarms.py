@@ -61,6 +61,14 @@ class CheckpointAlarms:
                 out.append(episode)
         return out
 
+    def close(self, at: datetime) -> list[Episode]:
+        """End every open checkpoint alarm at `at` and raise no more: the session ended or changed type."""
+        out = [replace(e, end=at, peak=(at - e.onset).total_seconds(), value=(at - e.onset).total_seconds())
+               for e in self._open.values()]
+        self._open.clear()
+        self._done.update(cp.key for cp in self.checkpoints)
+        return out
+
     def _measured(self, t: datetime) -> list[Episode]:
         """An NIBP measurement at `t` satisfies every open checkpoint whose window has opened."""
         if self.anchor is None:

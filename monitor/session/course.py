@@ -1,8 +1,8 @@
 """The course of treatment: one line per session of a patient label, so a clinician sees how BP responds over weeks.
 
-Each line holds only stored facts and arithmetic on them (the session record's baseline, the highest
-systolic measured after the dose, their difference). Where a fact is missing the field is None and
-the page says "not recorded": a course chart with an invented 0 would read as "no rise".
+Each line holds only stored facts and arithmetic on them (the pre-dose baseline as the session record
+computes it, the highest systolic measured after the dose, their difference). Where a fact is
+missing the field is None and the page says "not recorded": a course chart with an invented 0 would read as "no rise".
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.session.record import SessionRecord, session_record
+from adapters.vitals import NIBP_CODES
+from monitor.session.baseline import baseline, nibp_measurements
+from monitor.session.timeline import anchor_time
 from monitor.store import SessionSummary, Store
 
 
@@ -32,26 +34,29 @@ def session_duration(summary: SessionSummary) -> timedelta | None:
     return None if summary.first is None or end is None else end - summary.first
 
 
-def peak_sbp(record: SessionRecord) -> float | None:
-    """The highest systolic measured after the dose: None without a dose or without a measurement after it."""
-    anchor, end = record.anchor, record.end
-    if anchor is None or end is None:
-        return None
-    return max((m.sbp for m in record.measurements if anchor < m.time <= end), default=None)
+def _rise(store: Store, summary: SessionSummary) -> tuple[float | None, float | None]:
+    """(baseline SBP, peak SBP after the dose) from the session's NIBP and events only: a course of many
+    long sessions must not load every heart-rate reading. None where there is no dose or no measurement."""
+    end = summary.ended
+    events = [e for e in store.events_upto(summary.id) if end is None or e.time <= end]
+    anchor = anchor_time(events)
+    if anchor is None:
+        return None, None  # without a dose there is no pre-dose baseline, only the latest readings
+    measurements = [m for m in nibp_measurements(store.vital_readings(summary.id, NIBP_CODES))
+                    if end is None or m.time <= end]
+    peak = max((m.sbp for m in measurements if m.time > anchor), default=None)
+    return baseline(measurements, anchor, anchor).sbp, peak
 
 
 def course(store: Store, patient_label: str) -> list[CourseRow]:
     """Every session of `patient_label`, oldest first (by first reading; sessions without readings by creation)."""
     summaries = sorted(store.list_sessions(patient_label), key=lambda s: (s.first or s.created, s.id))
-    return [_row(summary, session_record(store, summary.id)) for summary in summaries]
-
-
-def _row(summary: SessionSummary, record: SessionRecord) -> CourseRow:
-    # Without a dose the record's baseline is just the last 15 min of data, not a pre-dose baseline.
-    base = record.baseline.sbp if record.baseline.fixed else None
-    peak = peak_sbp(record)
-    return CourseRow(
-        session_id=summary.id, date=summary.first, session_type=summary.session_type,
-        duration=session_duration(summary), alarms=summary.alarms, baseline_sbp=base, peak_sbp=peak,
-        peak_rise=None if base is None or peak is None else peak - base,
-    )
+    rows = []
+    for summary in summaries:
+        base, peak = _rise(store, summary)
+        rows.append(CourseRow(
+            session_id=summary.id, date=summary.first, session_type=summary.session_type,
+            duration=session_duration(summary), alarms=summary.alarms, baseline_sbp=base, peak_sbp=peak,
+            peak_rise=None if base is None or peak is None else peak - base,
+        ))
+    return rows

@@ -1,7 +1,9 @@
 """A stored session as the recorded-session CSV of architecture §4, so that it replays as it was.
 
-Readings and events up to the session's end go out in the canonical wide form: the times, values
-and dose events and notes come back from `vigil replay` exactly. The wide form holds one value per
+Readings and events up to the session's end go out in the canonical wide form: the times (to the
+microsecond; a relative-time session as seconds, so it replays as one), values, dose events and
+notes come back from `vigil replay` exactly. Events §4 has no marker for (a serial link's
+`link_lost`) go out as notes that keep their kind and text. The wide form holds one value per
 vital per time, so a session where two sources measured one vital at the same instant is refused
 rather than silently losing one of them.
 """
@@ -31,7 +33,7 @@ def export_session(store: Store, session_id: int, path: Path) -> tuple[int, int,
                           "per vital and time")
     partial = path.with_name(f".{path.name}.partial")
     try:
-        rows = write_session_csv(partial, readings, events)
+        rows = write_session_csv(partial, readings, events, relative=info.relative_time)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
