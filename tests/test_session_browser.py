@@ -139,6 +139,18 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
         assert [a.action for a in store.audit_log(sid)][-1] == "session_end"
         assert not [a for a in store.audit_log(sid) if a.action == "discharge_override"]
         assert dash_duo.get_logs() == []
+
+        # The bed view's record link opens the session record: the REMS fields hold what was measured and
+        # entered, and the ready-to-leave minute, never entered, reads "not recorded".
+        link = dash_duo.driver.find_element(By.XPATH, "//a[contains(., 'Session record')]")
+        assert link.get_attribute("href").endswith(f"/report/{sid}.html")
+        dash_duo.driver.get(link.get_attribute("href"))
+        page = wait_for(lambda: dash_duo.driver.find_element(By.TAG_NAME, "body").text, 10, "the record page")
+        assert "MRN-0042" in page and "REMS patient monitoring form" in page
+        assert "130/82" in page  # BP prior to administration: the last one before the first device
+        assert "BP at 40 min" in page and "Device 2" in page
+        ready = next(line for line in page.splitlines() if line.startswith("Would have been ready"))
+        assert ready.endswith("not recorded")
     finally:
         runner.stop()
         store.close()
