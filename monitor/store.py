@@ -166,20 +166,21 @@ class Store:
         self.engine: Engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        self._upgrade()
+        self._create_or_upgrade()
         self._changed = threading.Condition()
         self._generation = 0
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def _upgrade(self, attempts: int = 5) -> None:
-        """Bring a database file from an older Vigil up to this schema; another process doing the same
-        at the same moment makes one of us retry against what it added."""
+    def _create_or_upgrade(self, attempts: int = 5) -> None:
+        """Create the tables, or bring a database file from an older Vigil up to this schema. Another
+        process doing the same at the same moment (`vigil acquire` and `vigil dashboard` started together
+        on a new file) makes one of us retry against what it created."""
         for attempt in range(attempts):
             try:
                 with self.engine.begin() as conn:
+                    metadata.create_all(conn)
                     add_missing_columns(conn)
                 return
             except (sa.exc.OperationalError, sa.exc.ProgrammingError):

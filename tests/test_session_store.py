@@ -270,8 +270,63 @@ def test_export_and_report_name_a_missing_session_in_one_line(tmp_path: Path) ->
         result = run_vigil(*args, "--db", db)
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result
         assert "no session" in result.stderr
-    result = run_vigil("export", "1", "--out", tmp_path / "missing" / "x.csv", "--db", db)
-    assert result.returncode == 2 and "no session 1" in result.stderr
+    store = Store(db)
+    store.create_session("s", "live")
+    store.close()
+    for args in (("export", "1", "--out", tmp_path / "missing" / "x.csv"),
+                 ("report", "s", "--out", tmp_path / "missing" / "x.pdf")):
+        result = run_vigil(*args, "--db", db)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result
+        assert "no such directory" in result.stderr
+
+
+def test_report_writes_pdf_and_html_from_the_command_line(tmp_path: Path, sample_data: Path) -> None:
+    from pypdf import PdfReader
+
+    db = tmp_path / "v.db"
+    assert run_vigil("replay", sample_data / "esketamine.csv", "--headless", "--speed", "max", "--db", db,
+                     "--patient", "MRN-0042").returncode == 0
+    pdf, page = tmp_path / "r.pdf", tmp_path / "r.html"
+    for out in (pdf, page):
+        result = run_vigil("report", "1", "--out", out, "--tz", "Europe/Berlin", "--db", db)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"session 1: record written to {out}\n"
+    text = "\n".join(p.extract_text() for p in PdfReader(pdf).pages)
+    for content in (text, page.read_text(encoding="utf-8")):
+        assert "MRN-0042" in content and "REMS patient monitoring form" in content
+        assert "122/77" in content  # the BP at the first device (09:15), from the sample
+        assert "137/87" in content  # the BP 40 min after it (09:55)
+
+
+def test_an_older_database_opened_by_several_processes_at_once_is_upgraded_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as raw:
+        raw.execute("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER NOT NULL, "
+                    "t_us BIGINT NOT NULL, kind VARCHAR(40) NOT NULL, text TEXT NOT NULL, source VARCHAR(100) "
+                    "NOT NULL)")
+
+    def open_store(_: int) -> list[str]:
+        store = Store(db)  # one engine each, as separate processes would have
+        try:
+            return [c["name"] for c in sa_columns(store)]
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        columns = list(pool.map(open_store, range(6)))
+    assert all("entered_by" in c for c in columns)
+    with sqlite3.connect(db) as raw:
+        names = [row[1] for row in raw.execute("PRAGMA table_info(events)")]
+    assert names.count("entered_by") == 1
+
+
+def sa_columns(store: Store) -> list[dict]:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return sa.inspect(conn).get_columns("events")
 
 
 # -- the user's actions, as the dashboard calls them --

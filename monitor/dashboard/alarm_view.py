@@ -110,14 +110,18 @@ AUDIT_COLUMNS = [
 ]
 
 
-def _grid(grid_id: str, columns: list[dict], rows: list[dict]) -> dag.AgGrid:
+def dark_grid(grid_id: str, columns: list[dict], rows: list[dict], **options: object) -> dag.AgGrid:
+    """A sortable, filterable grid in Vigil's dark theme; `options` add to or replace the grid options."""
     return dag.AgGrid(
         id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "pagination": True,
-                         "paginationPageSize": 20, "theme": DARK_GRID},
+        dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": DARK_GRID, **options},
         style={"width": "100%"},
     )
+
+
+def _grid(grid_id: str, columns: list[dict], rows: list[dict]) -> dag.AgGrid:
+    return dark_grid(grid_id, columns, rows, pagination=True, paginationPageSize=20)
 
 
 def alarm_history_grid() -> dag.AgGrid:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-import dash_ag_grid as dag
 import dash_mantine_components as dmc
 import flask
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
-from monitor.dashboard.alarm_view import DARK_GRID
+from monitor.dashboard.alarm_view import dark_grid
 from monitor.dashboard.figures import trend_figure
 from monitor.limits import Limits, limits_from_stored
 from monitor.session.course import CourseRow, course, session_duration
@@ -119,15 +118,6 @@ def course_figure(rows: list[CourseRow], dates: list[str]) -> go.Figure:
     return fig
 
 
-def _grid(grid_id: str, columns: list[dict], rows: list[dict], **options: object) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": DARK_GRID, **options},
-        style={"width": "100%"},
-    )
-
-
 def _fact(label: str, value: str) -> html.Div:
     return html.Div([dmc.Text(label, size="xs", c="dimmed"), dmc.Text(value or "—", size="md")])
 
@@ -168,7 +158,7 @@ def course_section(store: Store, label: str, selected: int, tz: tzinfo) -> html.
     dates = [when(r.date, store.session(r.session_id).relative_time, tz) for r in rows]
     return html.Div(className="history-course", children=[
         dmc.Title(f"Course of treatment — {label}", order=4),
-        _grid("course-grid", COURSE_COLUMNS, course_rows(rows, dates),
+        dark_grid("course-grid", COURSE_COLUMNS, course_rows(rows, dates),
               rowClassRules={"course-current": f"params.data.id === {selected}"}),
         dcc.Graph(id="course-chart", figure=course_figure(rows, dates), config={"displaylogo": False}),
     ])
@@ -181,7 +171,7 @@ def history_view(rows: list[dict]) -> dmc.MantineProvider:
             html.Span("Session history", className="history-title"),
             dmc.Anchor("Bed view", href="/", refresh=True),
         ]),
-        _grid("sessions-grid", SESSION_COLUMNS, rows, pagination=True, paginationPageSize=20,
+        dark_grid("sessions-grid", SESSION_COLUMNS, rows, pagination=True, paginationPageSize=20,
               rowSelection={"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}),
         html.Div(PICK_A_SESSION, id="review", className="history-placeholder"),
         html.Div(id="course"),

@@ -19,7 +19,7 @@ from monitor.dashboard.figures import display_ms
 from monitor.limits import PRESETS
 from monitor.session.actions import EVENT_NAMES
 from monitor.session.baseline import baseline, gate, nibp_measurements
-from monitor.session.timeline import anchor_time, checkpoint_states, minutes
+from monitor.session.timeline import countdown
 from monitor.session.types import SESSION_TYPES, SessionType, session_type
 from monitor.store import Store
 
@@ -27,11 +27,11 @@ PEAK_FILL = "rgba(255, 171, 64, 0.12)"
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)  # every stored measurement counts; the browser times the rest
 
 
-def peak_shapes(stype: SessionType, anchor: datetime | None, tz: tzinfo) -> list[dict]:
+def peak_shapes(window: tuple[datetime, datetime] | None, tz: tzinfo) -> list[dict]:
     """The expected BP-peak window as a shaded band across the trend's panels."""
-    if anchor is None or stype.peak_window_min is None:
+    if window is None:
         return []
-    start, end = (anchor + minutes(m) for m in stype.peak_window_min)
+    start, end = window
     return [{"type": "rect", "name": "peak-window", "xref": "x", "yref": "paper", "x0": display_ms(start, tz),
              "x1": display_ms(end, tz), "y0": 0, "y1": 1, "fillcolor": PEAK_FILL, "line": {"width": 0},
              "layer": "below", "label": {"text": "expected BP peak", "textposition": "top center",
@@ -43,30 +43,30 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
     info = store.session(session_id)
     stype = session_type(info.session_type)
     events = store.events_upto(session_id)
-    anchor = anchor_time(events)
     measurements = nibp_measurements(store.vital_readings(session_id, NIBP_CODES))
     now = info.clock_now(datetime.now(UTC)) or (measurements[-1].time if measurements else None)
-    base = baseline([m for m in measurements if now is None or m.time <= now], anchor, now or FAR_FUTURE)
-    states = checkpoint_states(stype, anchor, [m.time for m in measurements], events, FAR_FUTURE)
+    # Everything stored counts as measured or entered; the browser decides what is due at its "now".
+    timeline = countdown(stype, events, [m.time for m in measurements], FAR_FUTURE)
+    anchor = timeline.anchor
+    base = baseline([m for m in measurements if now is None or m.time <= now], anchor, now)
 
     def ms(t: datetime | None) -> int | None:
         return None if t is None else display_ms(t, tz)
 
-    observation = stype.observation_min
     return {
         "type": stype.name, "typeLabel": stype.label, "patient": info.patient_label, "bed": info.bed,
         "anchor": ms(anchor), "anchorLabel": stype.anchor_label,
-        "obsEnd": None if anchor is None or observation is None else ms(anchor + minutes(observation)),
+        "obsEnd": ms(timeline.observation_end),
         "obsMinimum": stype.min_observation_min is not None,
         "checkpoints": [
             {"label": s.checkpoint.label, "opens": ms(s.opens), "due": ms(s.due), "overdue": ms(s.overdue_at),
              "done": ms(s.done_at), "optional": s.checkpoint.optional}
-            for s in states
+            for s in timeline.states
         ],
         "entered": sorted({e.kind for e in events}),
         "baseline": {"count": len(base.measurements), "text": base.text,
                      "findings": list(gate(stype, base).findings), "fixed": base.fixed},
-        "shapes": peak_shapes(stype, anchor, tz),
+        "shapes": peak_shapes(timeline.peak_window, tz),
         "ended": ms(info.ended), "endedBy": info.ended_by,
     }
 

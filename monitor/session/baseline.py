@@ -69,10 +69,11 @@ class Baseline:
         return f"{self.sbp:.0f}/{dbp}"
 
 
-def baseline(measurements: Sequence[NibpMeasurement], anchor: datetime | None, now: datetime) -> Baseline:
-    """The measurements of the 15 min up to the dose (or, before it, up to now) and their means."""
+def baseline(measurements: Sequence[NibpMeasurement], anchor: datetime | None, now: datetime | None) -> Baseline:
+    """The measurements of the 15 min up to the dose (or, before it, up to now) and their means; with
+    neither a dose nor a "now" (a session with no data yet) there is none."""
     end = anchor if anchor is not None else now
-    window = tuple(m for m in measurements if end - BASELINE_WINDOW <= m.time <= end)
+    window = () if end is None else tuple(m for m in measurements if end - BASELINE_WINDOW <= m.time <= end)
     return Baseline(
         measurements=window,
         sbp=_mean([m.sbp for m in window]),

@@ -113,7 +113,7 @@ def session_record(store: Store, session_id: int) -> SessionRecord:
     end = cutoff if cutoff is not None else max(times, default=None)
     anchor = anchor_time(s.event for s in events)
     measurements = nibp_measurements(readings)
-    base = baseline(measurements, anchor, end) if end is not None else baseline([], None, datetime.min)
+    base = baseline(measurements, anchor, end)
     states = [] if end is None else checkpoint_states(stype, anchor, [m.time for m in measurements],
                                                       [s.event for s in events], end)
     alarms = [a for a in store.alarms_since(session_id) if cutoff is None or a.episode.announced <= cutoff]
