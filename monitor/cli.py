@@ -29,10 +29,12 @@ from monitor.cli_common import (
     open_store,
     resolve_limits,
     serve,
+    server_auth,
     session_limits,
 )
 from monitor.cli_devices import add_device_commands
 from monitor.cli_session import add_session_commands
+from monitor.cli_users import add_user_commands
 from monitor.config import DEMO_SAMPLE, sample_path
 from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, LimitsError, load_preset
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it:
 DEMO_SPEED = "20"
 DEMO_PRESET = "iv-ketamine"
 DEMO_TYPE = "iv-ketamine"
+DEMO_BADGE = "local demo — no login"
 
 
 def _start_time(text: str) -> datetime:
@@ -78,7 +81,7 @@ def build_parser() -> Parser:
     demo.set_defaults(handler=cmd_demo)
     demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
     common_db(demo)
-    common_server(demo)
+    common_server(demo, sign_in=False)
     common_operator(demo)
 
     replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
@@ -119,6 +122,7 @@ def build_parser() -> Parser:
     common_operator(dash)
     add_device_commands(sub)
     add_session_commands(sub)
+    add_user_commands(sub)
     return parser
 
 
@@ -200,6 +204,7 @@ def prepare_replay(
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.limits:
         resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
+    auth = None if args.headless else server_auth(args, open_store(args))  # refused before any work
     recording = read_recording(args)
     stype = args.type or recorded_type(recording)
     limits = session_limits(args, stype)
@@ -215,17 +220,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
         n_alarms = len(store.alarms_since(runner.session_id))
         print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
         return 0
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    auth = server_auth(args, open_store(args), demo_label=DEMO_BADGE)  # refused off this computer, before any work
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
     store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
                                    DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import socket
 import threading
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that
     from werkzeug.serving import BaseWSGIServer
 
     from monitor.acquisition import ReplayRunner
+    from monitor.auth.web import AuthSettings
     from monitor.store import Store
 
 
@@ -55,12 +57,69 @@ def common_db(p: argparse.ArgumentParser) -> None:
                    help="SQLite file or database URL (default: vigil.db in your data directory, or $VIGIL_DB)")
 
 
-def common_server(p: argparse.ArgumentParser, port_flag: str = "--port") -> None:
+def common_server(p: argparse.ArgumentParser, port_flag: str = "--port", sign_in: bool = True) -> None:
     """`port_flag`: `vigil monitor` names the serial port `--port` (architecture §6), so its HTTP port
-    is `--http-port`."""
-    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    is `--http-port`. `sign_in` False: the demo, which never asks anyone to sign in."""
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
     p.add_argument(port_flag, dest="http_port", type=int, default=8050, help="port to serve on (default 8050)")
     p.add_argument("--window", type=float, default=60, help="trend window in minutes (default 60)")
+    p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
+    if sign_in:
+        p.add_argument("--no-auth", action="store_true",
+                       help="no sign-in; everyone at this computer may do everything (only with a loopback --host)")
+        p.add_argument("--idle-timeout", type=_minutes, default=15, metavar="MIN",
+                       help="sign a user out after MIN minutes without an action (default 15; the live view "
+                            "keeps running)")
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 < value <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"--idle-timeout must be minutes between 0 and 1440, got {text!r}")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only ever reaches this computer: every address it names is a loopback address."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def server_auth(args: argparse.Namespace, store: Store, demo_label: str | None = None) -> AuthSettings:
+    """Sign-in for this server, or a one-line refusal: off only on a loopback address, HTTPS off the
+    machine, and someone able to sign in when it is on. `demo_label`: the demo, never signing in."""
+    from monitor.auth.accounts import Accounts
+    from monitor.auth.web import AuthSettings
+
+    tls = args.tls_cert is not None or args.tls_key is not None
+    if tls and not (args.tls_cert and args.tls_key):
+        raise UsageError("HTTPS needs both --tls-cert and --tls-key")
+    for path in (args.tls_cert, args.tls_key):
+        if path is not None and not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    required = demo_label is None and not args.no_auth
+    loopback = is_loopback(args.host)
+    if not required and not loopback:
+        what = "the demo has no sign-in and" if demo_label else "--no-auth"
+        raise UsageError(f"refusing to serve on {args.host} without sign-in: {what} is only for this computer "
+                         "(--host 127.0.0.1); to serve the ward, add users with `vigil user add` and serve with "
+                         "sign-in (replay, monitor or dashboard without --no-auth)")
+    if not loopback and not tls:
+        raise UsageError(f"refusing to serve on {args.host} over plain HTTP: passwords would cross the network "
+                         "unencrypted; give --tls-cert and --tls-key (or serve on 127.0.0.1 behind a TLS proxy)")
+    if required and not Accounts(store).can_sign_in():
+        raise UsageError("no one can sign in yet: add a user first, e.g. `vigil user add NAME --role clinician` "
+                         "(same --db), or use --no-auth on this computer only")
+    if not required:
+        return AuthSettings(required=False, https=tls, no_login_label=demo_label or AuthSettings.no_login_label)
+    return AuthSettings(required=True, idle=timedelta(minutes=args.idle_timeout), https=tls)
 
 
 def common_operator(p: argparse.ArgumentParser) -> None:
@@ -128,8 +187,11 @@ def bind_listener(host: str, port: int, flag: str = "--port") -> int:
 def serve(
     args: argparse.Namespace, store: Store, session_id: int, relative_time: bool,
     background: Background | None = None, replay: ReplayRunner | None = None, listener: int | None = None,
+    auth: AuthSettings | None = None,
 ) -> int:
     """Bind the port first (a busy port is a one-line error), then start the background work and serve.
+
+    `auth`: sign-in as `server_auth` decided it (a caller that binds early decides first), else decided here.
 
     `replay` gets the dashboard's replay controls; a live acquisition has none. If the background work
     fails, the server stops and the command fails with its reason: a bed view must never go on showing
@@ -139,18 +201,27 @@ def serve(
 
     from monitor.dashboard.app import DashboardConfig, create_app
 
+    if auth is None:
+        auth = server_auth(args, store)
     zone = display_zone(None, relative_time)
     app = create_app(DashboardConfig(store, session_id, zone, timedelta(minutes=args.window), replay,
-                                     operator=args.operator))
+                                     operator=args.operator, auth=auth))
     if listener is None:
         listener = bind_listener(args.host, args.http_port)
-    server = make_server(args.host, args.http_port, app.server, threaded=True, fd=listener)
+    ssl_context = (str(args.tls_cert), str(args.tls_key)) if auth.https else None
+    try:
+        server = make_server(args.host, args.http_port, app.server, threaded=True, fd=listener,
+                             ssl_context=ssl_context)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a bad certificate or key
+        raise UsageError(f"cannot serve HTTPS with {args.tls_cert} and {args.tls_key}: {first_line(exc)}") from None
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     finished = threading.Event()
     if background is not None:
         background.start()
         threading.Thread(target=_shut_down_on_failure, args=(background, server, finished), daemon=True).start()
-    print(f"Vigil dashboard: http://{args.host}:{server.port}/  (Ctrl+C to stop)", flush=True)
+    scheme = "https" if auth.https else "http"
+    login = "sign-in required" if auth.required else auth.no_login_label
+    print(f"Vigil dashboard: {scheme}://{args.host}:{server.port}/  ({login}; Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()
     finally:

@@ -30,6 +30,7 @@ from monitor.cli_common import (
     common_session,
     open_store,
     serve,
+    server_auth,
     session_limits,
     zone_arg,
 )
@@ -235,11 +236,12 @@ def _wait(duration: float | None, alive: Callable[[], bool]) -> None:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     store, limits = _prepare_session(args)
-    listener = bind_listener(args.host, args.http_port, "--http-port")  # a busy HTTP port fails before the monitor
+    auth = server_auth(args, store)  # refused, and a busy HTTP port fails, before the monitor is opened
+    listener = bind_listener(args.host, args.http_port, "--http-port")
     link, spec = open_link(args)
     runner = _live_runner(args, store, limits, link, spec)
     print(f"session {runner.session_id}: acquiring from {_describe(link, spec)}", flush=True)
-    return serve(args, store, runner.session_id, False, runner, listener=listener)
+    return serve(args, store, runner.session_id, False, runner, listener=listener, auth=auth)
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:

@@ -127,8 +127,83 @@ audit = sa.Table(
     sa.Column("old", sa.Text, nullable=False, default=""),
     sa.Column("new", sa.Text, nullable=False, default=""),
     sa.Index("ix_audit_session", "session_id", "id"),
+    sa.Index("ix_audit_who", "who", "id"),
     sqlite_autoincrement=True,
 )
+
+# -- who may use the dashboard (monitor.auth) --
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),  # nurse | clinician | tester | admin
+    sa.Column("pw_hash", sa.String(200), nullable=False),  # argon2id, never the password
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per sign-in: the browser's cookie holds only a random token, whose hash is kept here, so a sign-out,
+# an idle timeout or a disabled account ends it on the server, whatever the cookie says.
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("started_us", sa.BigInteger, nullable=False),
+    sa.Column("seen_us", sa.BigInteger, nullable=False),  # last request other than the live stream
+    sa.Column("ended_us", sa.BigInteger),
+    sa.Column("ended_why", sa.String(20)),  # sign-out | idle | disabled
+    sqlite_autoincrement=True,
+)
+
+# Failed sign-ins by the name typed, whether or not such a user exists: lockout must not tell them apart.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),  # since the last success
+    sa.Column("locked_until_us", sa.BigInteger),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
+        "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+    ],
+}
+_TRIGGERS = {
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'",
+    "postgresql": "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_no_change'",
+}
+
+
+def protect_audit(conn: sa.Connection) -> None:
+    """Make the database itself refuse to change or delete audit entries, not only the application.
+    Only when missing: opening a database that has them writes nothing."""
+    dialect = conn.dialect.name
+    if dialect in _TRIGGERS and not conn.execute(sa.text(_TRIGGERS[dialect])).scalar():
+        for ddl in _APPEND_ONLY[dialect]:
+            conn.execute(sa.text(ddl))
 
 
 def add_missing_columns(conn: sa.Connection) -> list[str]:

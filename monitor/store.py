@@ -25,7 +25,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.reading import Event, Reading
 from monitor.alarms import Episode
-from monitor.schema import add_missing_columns, alarms, audit, events, limits, metadata, readings, sessions
+from monitor.schema import (
+    add_missing_columns,
+    alarms,
+    audit,
+    events,
+    limits,
+    metadata,
+    protect_audit,
+    readings,
+    sessions,
+)
 from monitor.timeutil import from_us, to_us
 
 
@@ -84,6 +94,7 @@ class AuditEntry:
     target: str
     old: str
     new: str
+    session_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,7 @@ class Store:
                 with self.engine.begin() as conn:
                     metadata.create_all(conn)
                     add_missing_columns(conn)
+                    protect_audit(conn)
                 return
             except (sa.exc.OperationalError, sa.exc.ProgrammingError):
                 if attempt == attempts - 1:
@@ -385,7 +397,7 @@ class Store:
                 conn.execute(sessions.update().where(sessions.c.id == session_id)
                              .values(setup_by=who, **{key: wanted[key] for key in changed}))
             for key in changed:
-                self._write_audit(conn, session_id, who, "setup", key, getattr(row, key), wanted[key], at,
+                write_audit(conn, session_id, who, "setup", key, getattr(row, key), wanted[key], at,
                                   session_time)
         if changed:
             self._notify()
@@ -405,9 +417,9 @@ class Store:
             with self.engine.begin() as conn:
                 conn.execute(events.insert().values(row))
                 if proceed is not None:
-                    self._write_audit(conn, session_id, who, "gate_proceed", proceed[0], "", proceed[1], at,
+                    write_audit(conn, session_id, who, "gate_proceed", proceed[0], "", proceed[1], at,
                                       event.time)
-                self._write_audit(conn, session_id, who, "event", event.kind, "", event.text, at, event.time)
+                write_audit(conn, session_id, who, "event", event.kind, "", event.text, at, event.time)
         except sa.exc.IntegrityError:
             return False
         self._notify()
@@ -423,10 +435,10 @@ class Store:
             if ended.rowcount != 1:  # one conditional update: two confirms at once end it once
                 raise ValueError(f"session {session_id} has already ended")
             if override is not None:
-                self._write_audit(conn, session_id, who, "discharge_override", "end session", "", override, at,
+                write_audit(conn, session_id, who, "discharge_override", "end session", "", override, at,
                                   session_time)
             ready = "" if ready_min is None else f"; would have been ready at {ready_min:g} min"
-            self._write_audit(conn, session_id, who, "session_end", "session", "open", f"ended{ready}", at,
+            write_audit(conn, session_id, who, "session_end", "session", "open", f"ended{ready}", at,
                               session_time)
         self._notify()
 
@@ -584,7 +596,7 @@ class Store:
                            if old.get(key) != new.get(key)]
             now = datetime.now(UTC)
             for key, before, after in changes:
-                self._write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
+                write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
         self._notify()
         return version
 
@@ -680,7 +692,7 @@ class Store:
                 )
                 episode = self._alarm(row).episode
                 what = f"{episode.vital} {episode.kind} {episode.direction} ({episode.priority})"
-                self._write_audit(conn, session_id, who, "acknowledge", what, "unacknowledged",
+                write_audit(conn, session_id, who, "acknowledge", what, "unacknowledged",
                                   "acknowledged", at, session_time)
         if pending:
             self._notify()
@@ -688,22 +700,28 @@ class Store:
 
     # -- audit (append-only) --
 
-    @staticmethod
-    def _write_audit(conn: Connection, session_id: int, who: str, action: str, target: str, old: Any, new: Any,
-                     at: datetime, session_time: datetime | None) -> None:
-        conn.execute(audit.insert().values(
-            session_id=session_id, at_us=to_us(at), session_us=None if session_time is None else to_us(session_time),
-            who=who, action=action, target=target, old=str(old), new=str(new),
-        ))
-
     def audit_log(self, session_id: int) -> list[AuditEntry]:
-        q = sa.select(audit).where(audit.c.session_id == session_id).order_by(audit.c.id)
+        return self.audit_entries(session_id=session_id)
+
+    def audit_entries(self, *, session_id: int | None = None, who: str | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first: one session's, one user's, or all (sign-ins have no session)."""
+        q = sa.select(audit).order_by(audit.c.id)
+        if session_id is not None:
+            q = q.where(audit.c.session_id == session_id)
+        if who is not None:
+            q = q.where(audit.c.who == who)
         with self.engine.connect() as conn:
             return [
                 AuditEntry(row.id, from_us(row.at_us), None if row.session_us is None else from_us(row.session_us),
-                           row.who, row.action, row.target, row.old, row.new)
+                           row.who, row.action, row.target, row.old, row.new, row.session_id)
                 for row in conn.execute(q)
             ]
+
+    def audit(self, who: str, action: str, target: str = "", old: Any = "", new: Any = "", *,
+              session_id: int | None = None, at: datetime | None = None) -> None:
+        """Append one audit entry on its own (a sign-in, a refused request, a user added)."""
+        with self.engine.begin() as conn:
+            write_audit(conn, session_id, who, action, target, old, new, at or datetime.now(UTC), None)
 
     def current_limits(self, session_id: int) -> dict | None:
         q = (
@@ -715,6 +733,15 @@ class Store:
         with self.engine.connect() as conn:
             data = conn.execute(q).scalar()
         return None if data is None else json.loads(data)
+
+
+def write_audit(conn: Connection, session_id: int | None, who: str, action: str, target: str, old: Any, new: Any,
+                at: datetime, session_time: datetime | None) -> None:
+    """Append an audit entry inside the caller's transaction, so the change and its record commit together."""
+    conn.execute(audit.insert().values(
+        session_id=session_id, at_us=to_us(at), session_us=None if session_time is None else to_us(session_time),
+        who=who, action=action, target=target, old=str(old), new=str(new),
+    ))
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:

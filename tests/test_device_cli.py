@@ -57,8 +57,8 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
         (("record", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--out", "x.csv"),
          "cannot open /dev/ttyVIGIL9: no such device — check the port name"),
         (("acquire", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5"), "cannot open /dev/ttyVIGIL9: no such device"),
-        (("monitor", "--port", "/", "--protocol", "hl7-mllp"), "cannot open /: not a serial port"),
-        (("monitor", "--port", "nope://x", "--protocol", "ge-s5"), "invalid URL"),
+        (("monitor", "--port", "/", "--protocol", "hl7-mllp", "--no-auth"), "cannot open /: not a serial port"),
+        (("monitor", "--port", "nope://x", "--protocol", "ge-s5", "--no-auth"), "invalid URL"),
         (("acquire", "--port", "loop://", "--protocol", "ge-s5", "--interval", "10"),
          "--watchdog 10 must be longer than --interval 10"),
         (("simulate", "--protocol", "ge-s5", "--scenario", "no-such"), "no-such"),
@@ -67,7 +67,8 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
          "cannot write /no/such/dir/x.csv: No such file or directory"),
         (("decode", "README.md", "--protocol", "ge-s5", "--out", "/no/such/dir/x.csv"),
          "cannot write /no/such/dir/x.csv: No such file or directory"),
-        (("monitor", "--port", "rfc2217://", "--protocol", "ge-s5", "--http-port", "0"), "cannot open rfc2217://"),
+        (("monitor", "--port", "rfc2217://", "--protocol", "ge-s5", "--http-port", "0", "--no-auth"),
+         "cannot open rfc2217://"),
     ],
 )
 def test_device_commands_fail_in_one_line_saying_what_to_check(args: tuple[str, ...], expected: str,
@@ -117,7 +118,7 @@ def test_monitor_on_a_busy_http_port_fails_before_touching_the_monitor(tmp_path:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_vigil("monitor", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--http-port", port,
-                           "--db", tmp_path / "v.db")
+        result = run_vigil("monitor", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--no-auth",
+                           "--http-port", port, "--db", tmp_path / "v.db")
     error = one_line_error(result, "monitor")
     assert f"cannot serve on 127.0.0.1:{port}" in error and error.endswith("choose another with --http-port")

@@ -87,7 +87,8 @@ def start_monitor(processes: Processes, scenario: Path, tmp_path: Path, speed: f
     """An HL7 emulator and `vigil monitor` on it, with a fresh database and any free HTTP port."""
     link, db = tmp_path / "monitor", tmp_path / "vigil.db"
     simulate(processes, "hl7-mllp", scenario, link, speed=speed)
-    return processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0"), db
+    return processes.start("monitor", "--port", link, "--protocol", "hl7-mllp", "--db", db, "--http-port", "0",
+                           "--no-auth"), db
 
 
 @pytest.mark.parametrize("protocol", ["ge-s5", "hl7-mllp"])

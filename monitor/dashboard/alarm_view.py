@@ -75,7 +75,8 @@ def alarm_bar() -> html.Div:
         children=[
             html.Div(id="alarm-banner", className="alarm-banner", children="No active alarms"),
             html.Div(className="alarm-controls", children=[
-                dmc.Button("Acknowledge", id="ack-button", color="gray", size="md", n_clicks=0),
+                dmc.Button("Acknowledge", id="ack-button", color="gray", size="md", n_clicks=0,
+                           className="needs-acknowledge"),
                 dmc.Button(f"Audio pause {AUDIO_PAUSE_S // 60} min", id="audio-pause", color="gray", size="md",
                            n_clicks=0),
                 dmc.Button("Sound off — click to enable", id="sound-toggle", color="red", size="md", n_clicks=0,

@@ -9,17 +9,21 @@ controls (to the in-process runner), acknowledging alarms and editing limits (to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from dash import ALL, ClientsideFunction, Dash, Input, Output, State, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from adapters.reading import DOSE_KINDS
 from adapters.replay import MAX_SPEED, parse_speed
 from adapters.vitals import NIBP_CODES, VITALS
 from monitor.acquisition import ReplayRunner
+from monitor.auth import web
+from monitor.auth.roles import Permission
+from monitor.auth.web import AuthSettings, current_actor, require
 from monitor.dashboard import figures
 from monitor.dashboard.alarm_view import AUDIO_PAUSE_S, REMINDER_S, alarm_payload, audit_rows
+from monitor.dashboard.audit_page import create_audit_app
 from monitor.dashboard.history import create_history_app
 from monitor.dashboard.layout import bed_view
 from monitor.dashboard.limits_editor import editor, register_limits_callbacks
@@ -40,7 +44,8 @@ class DashboardConfig:
     display_tz: tzinfo = UTC
     window: timedelta = timedelta(hours=1)
     runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
-    operator: str = "operator"  # who the audit trail names for changes made here (until logins exist)
+    operator: str = "operator"  # who the audit trail names for changes made here when sign-in is off
+    auth: AuthSettings = field(default_factory=lambda: AuthSettings(required=False))
 
 
 def max_points(window: timedelta) -> dict[str, list[int]]:
@@ -101,31 +106,53 @@ def create_app(config: DashboardConfig) -> Dash:
     app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True)
     register_stream(app.server, config.store, config.display_tz)
     # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
-    create_history_app(app.server, config.store, local_zone())
+    history = create_history_app(app.server, config.store, local_zone())
+    audit = create_audit_app(app.server, config.store, local_zone())
     register_report_routes(app.server, config.store, local_zone())
 
-    def serve_layout():  # a function: each page load reads the store afresh
+    def serve_layout():  # a function: each page load reads the store afresh, for the user asking
         state = initial_state(config)
         info = state["info"]
+        actor = current_actor()
         return bed_view(
             bed=info.bed, session_name=info.name, figure=state["figure"],
             stream_config=state["stream_config"], latest=state["latest"], alarms=state["alarms"],
             session=state["session"], session_strip=session_strip(session_type(info.session_type), info.id),
-            session_panel=session_panel(info.session_type, info.patient_label, info.bed, state["limits"].preset),
+            session_panel=session_panel(info.session_type, info.patient_label, info.bed, state["limits"].preset,
+                                        editable=actor.can(Permission.SETUP)),
             dialogs=[gate_modal(), end_modal()],
-            limits_panel=editor(state["limits"], state["limits_version"]), audit=state["audit"],
+            limits_panel=editor(state["limits"], state["limits_version"], editable=actor.can(Permission.LIMITS)),
+            audit=state["audit"],
             replay_speed=None if config.runner is None else speed_label(config.runner.source.speed),
+            user=user_badge(actor),
+            hidden=sorted(p.value for p in Permission if not actor.can(p)),
         )
 
     app.layout = serve_layout
     register_live_callbacks(app)
     register_alarm_callbacks(app, config)
-    register_limits_callbacks(app, config.store, config.session_id, config.operator, config.display_tz)
-    register_session_callbacks(app, config.store, config.session_id, config.operator, config.display_tz)
+    register_limits_callbacks(app, config.store, config.session_id, config.display_tz)
+    register_session_callbacks(app, config.store, config.session_id, config.display_tz)
     register_session_render(app)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
+    web.install(app.server, config.store, config.auth, [app, history, audit], config.operator)
     return app
+
+
+def user_badge(actor: web.Actor) -> list:
+    """Who is signed in and a sign-out button; or, with sign-in off, a badge saying so."""
+    if actor is web.NOBODY:
+        return []
+    if not web.sign_in_required():
+        return [html.Span(web.no_login_label(), id="no-login-badge", className="no-login-badge")]
+    return [
+        html.Span(f"{actor.name} ({actor.role})", id="signed-in-as", className="signed-in-as"),
+        html.Form(action="/logout", method="POST", className="sign-out-form", children=[
+            dcc.Input(type="hidden", name="_csrf_token", value=web.csrf_token()),
+            html.Button("Sign out", id="sign-out", type="submit", className="sign-out"),
+        ]),
+    ]
 
 
 def register_live_callbacks(app: Dash) -> None:
@@ -201,10 +228,11 @@ def register_alarm_callbacks(app: Dash, config: DashboardConfig) -> None:
         Input("ack-button", "n_clicks"),
         prevent_initial_call=True,
     )
+    @require(Permission.ACKNOWLEDGE)
     def acknowledge(_clicks: int) -> list[dict]:
         store, sid = config.store, config.session_id
         wall = datetime.now(UTC)
-        store.acknowledge(sid, config.operator, wall, store.session(sid).clock_now(wall))
+        store.acknowledge(sid, current_actor().name, wall, store.session(sid).clock_now(wall))
         return audit_rows(store.audit_log(sid), config.display_tz)
 
     @app.callback(
@@ -212,6 +240,7 @@ def register_alarm_callbacks(app: Dash, config: DashboardConfig) -> None:
         Input("panels", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.VIEW)
     def refresh_audit(panel: str | None) -> list[dict]:
         if panel != "audit":
             return no_update
@@ -235,6 +264,7 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
     )
 
     @app.callback(Input("replay-play", "n_clicks"), prevent_initial_call=True)
+    @require(Permission.REPLAY)
     def toggle_play(_clicks: int) -> None:
         if runner.source.paused:
             runner.resume()
@@ -242,11 +272,13 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
             runner.pause()
 
     @app.callback(Input("replay-speed", "value"), prevent_initial_call=True)
+    @require(Permission.REPLAY)
     def change_speed(value: str | None) -> None:
         if value is not None and parse_speed(value) != runner.source.speed:
             runner.set_speed(value)
 
     @app.callback(Input("seek-request", "data"), prevent_initial_call=True)
+    @require(Permission.REPLAY)
     def seek(seconds: float | None) -> None:
         if seconds is not None:
             runner.seek(runner.source.start + timedelta(seconds=float(seconds)))

@@ -15,6 +15,8 @@ import flask
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
+from monitor.auth.roles import Permission
+from monitor.auth.web import require
 from monitor.dashboard.alarm_view import dark_grid
 from monitor.dashboard.figures import trend_figure
 from monitor.limits import Limits, limits_from_stored
@@ -187,6 +189,7 @@ def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
 
     @app.callback(Output("review", "children"), Output("course", "children"), Input("sessions-grid", "selectedRows"),
                   prevent_initial_call=True)
+    @require(Permission.VIEW)
     def show_session(selected: list[dict] | None) -> tuple:
         if not selected:
             return PICK_A_SESSION, None

@@ -37,7 +37,7 @@ def numerics() -> html.Div:
     )
 
 
-def header(bed: str, session_name: str) -> html.Div:
+def header(bed: str, session_name: str, user: list) -> html.Div:
     return html.Div(
         className="header",
         children=[
@@ -47,6 +47,7 @@ def header(bed: str, session_name: str) -> html.Div:
                 html.Span("Pre-dose", id="elapsed", className="elapsed"),
                 html.Span("--:--:--", id="clock-text", className="clock"),
                 html.Span("Connecting…", id="link-status", className="link link-wait"),
+                html.Div(user, className="header-user"),
             ], className="header-right"),
         ],
     )
@@ -55,7 +56,7 @@ def header(bed: str, session_name: str) -> html.Div:
 def replay_bar(speed: str) -> html.Div:
     return html.Div(
         id="replay-bar",
-        className="replay-bar",
+        className="replay-bar needs-replay",
         children=[
             dmc.Button("Pause", id="replay-play", variant="filled", color="gray", size="sm", n_clicks=0),
             dmc.Select(id="replay-speed", data=[{"value": s, "label": f"{s}×" if s != "max" else "max"}
@@ -90,14 +91,19 @@ def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -
 
 def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, latest: dict, alarms: list[dict],
              session: dict, session_strip: html.Div, session_panel: html.Div, dialogs: list,
-             limits_panel: html.Div, audit: list[dict], replay_speed: str | None) -> dmc.MantineProvider:
-    """The whole bed page; `replay_speed` (the current replay speed) adds the replay control bar."""
+             limits_panel: html.Div, audit: list[dict], replay_speed: str | None, user: list,
+             hidden: list[str]) -> dmc.MantineProvider:
+    """The whole bed page; `replay_speed` (the current replay speed) adds the replay control bar.
+
+    `hidden`: permissions this user lacks; the controls needing them (class `needs-<permission>`) are
+    hidden by the style sheet. That is only for the eye: the server refuses the requests.
+    """
     return dmc.MantineProvider(
         forceColorScheme="dark",
         children=html.Div(
-            className="bed-view",
+            className=" ".join(["bed-view", *(f"no-{p}" for p in hidden)]),
             children=[
-                header(bed, session_name),
+                header(bed, session_name, user),
                 alarm_bar(),
                 session_strip,
                 html.Div(className="main", children=[

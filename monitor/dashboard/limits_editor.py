@@ -17,6 +17,8 @@ import dash_mantine_components as dmc
 from dash import ALL, Dash, Input, Output, State, html, no_update
 
 from adapters.vitals import VITAL_CODES, VITALS
+from monitor.auth.roles import Permission
+from monitor.auth.web import current_actor, require
 from monitor.dashboard.alarm_view import audit_rows
 from monitor.limits import PRESETS, THRESHOLD_KEYS, Limits, LimitsError, load_preset, parse_limits
 from monitor.store import Store
@@ -57,28 +59,32 @@ def limits_from_fields(ids: list[dict], values: list[Any], preset: str | None) -
     return replace(parse_limits(data, Limits()), preset=preset)
 
 
-def _input(group: str, key: str, value: float | None, disabled: bool = False) -> dmc.NumberInput:
+def _input(group: str, key: str, value: float | None, disabled: bool = False, read_only: bool = False
+           ) -> dmc.NumberInput:
     return dmc.NumberInput(
         id={"type": "limit-field", "group": group, "key": key}, value=_blank_if_none(value), size="xs", w=96,
-        allowDecimal=True, hideControls=True, disabled=disabled, placeholder="—",
+        allowDecimal=True, hideControls=True, disabled=disabled, readOnly=read_only, placeholder="—",
         **{"aria-label": f"{group} {HEADERS.get(key, key)}"},
     )
 
 
-def editor(limits: Limits, version: int) -> html.Div:
+def editor(limits: Limits, version: int, editable: bool = True) -> html.Div:
+    """`editable` False (a role that may not change limits): the same table, read-only, and no Apply."""
     values = field_values(limits)
     header = html.Tr([html.Th("Vital"), *[html.Th(HEADERS[c]) for c in COLUMNS]])
     rows = [
         html.Tr([
             html.Td(f"{VITALS[code].label} ({VITALS[code].unit})"),
-            *[html.Td(_input(code, key, values[f"{code}.{key}"], key == "delay_s" and not VITALS[code].continuous))
+            *[html.Td(_input(code, key, values[f"{code}.{key}"], key == "delay_s" and not VITALS[code].continuous,
+                             read_only=not editable))
               for key in COLUMNS],
         ])
         for code in VITAL_CODES
     ]
     technical = [
         html.Div([html.Span(label, className="limits-tech-label"),
-                  _input("technical", key, values[f"technical.{key}"])], className="limits-tech")
+                  _input("technical", key, values[f"technical.{key}"], read_only=not editable)],
+                 className="limits-tech")
         for key, label in TECHNICAL
     ]
     return html.Div(
@@ -86,7 +92,7 @@ def editor(limits: Limits, version: int) -> html.Div:
         children=[
             html.Div(className="limits-top", children=[
                 dmc.Select(id="limits-preset", label="Start from preset", data=list(PRESETS), value=None,
-                           placeholder=limits.preset or "choose…", w=200, size="sm",
+                           placeholder=limits.preset or "choose…", w=200, size="sm", disabled=not editable,
                            comboboxProps={"withinPortal": False}),
                 html.Div(f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else ""),
                          id="limits-version", className="limits-version"),
@@ -97,14 +103,16 @@ def editor(limits: Limits, version: int) -> html.Div:
             html.Table([html.Thead(header), html.Tbody(rows)], className="limits-table"),
             html.Div(technical, className="limits-tech-row"),
             html.Div(className="limits-actions", children=[
-                dmc.Button("Apply limits", id="limits-apply", color="blue", n_clicks=0),
+                dmc.Button("Apply limits", id="limits-apply", color="blue", n_clicks=0, className="needs-limits"),
+                *([] if editable else [html.Span("Read-only: only a clinician can change limits.",
+                                                 id="limits-read-only", className="limits-read-only")]),
                 html.Div("", id="limits-message", className="limits-message", role="alert"),
             ]),
         ],
     )
 
 
-def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator: str, tz: Any) -> None:
+def register_limits_callbacks(app: Dash, store: Store, session_id: int, tz: Any) -> None:
     field = {"type": "limit-field", "group": ALL, "key": ALL}
 
     @app.callback(
@@ -113,6 +121,7 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
         State(field, "id"),
         prevent_initial_call=True,
     )
+    @require(Permission.LIMITS)
     def load_preset_fields(preset: str | None, ids: list[dict]) -> list:
         if preset is None:
             return [no_update] * len(ids)
@@ -130,6 +139,7 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
         State("limits-preset", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.LIMITS)
     def validate(values: list, ids: list[dict], preset: str | None) -> tuple:
         try:
             limits_from_fields(ids, values, preset)
@@ -148,6 +158,7 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
         State("limits-preset", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.LIMITS)
     def apply(_clicks: int, values: list, ids: list[dict], preset: str | None) -> tuple:
         current = store.current_limits(session_id) or {}
         try:
@@ -158,10 +169,11 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, operator
             return "No change to apply.", "limits-message", no_update, no_update
         wall = datetime.now(UTC)
         effective = store.session(session_id).clock_now(wall) or wall
-        version = store.save_limits(session_id, limits.to_dict(), effective, who=operator)
+        who = current_actor().name
+        version = store.save_limits(session_id, limits.to_dict(), effective, who=who)
         label = f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else "")
         rows = audit_rows(store.audit_log(session_id), tz)
-        return f"Applied: version {version} by {operator}.", "limits-message applied", label, rows
+        return f"Applied: version {version} by {who}.", "limits-message applied", label, rows
 
 
 def _blank_if_none(value: float | None) -> float | str:

@@ -1,7 +1,7 @@
 """Server callbacks of the session workflow: thin wrappers over `monitor.session.actions`.
 
-Each one acts at the session clock's "now" in the name of the dashboard's operator and answers
-with a message; a refused action changes nothing and says why. What changed reaches every open
+Each one acts at the session clock's "now" in the name of the signed-in user, if their role allows it
+(else 403), and answers with a message; a refused action changes nothing and says why. What changed reaches every open
 tab through the stream (the session facts, the events, the limits), not through these outputs.
 """
 
@@ -11,6 +11,8 @@ from datetime import UTC, datetime, tzinfo
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
+from monitor.auth.roles import Permission
+from monitor.auth.web import current_actor, require
 from monitor.dashboard.session_view import readiness_view
 from monitor.session import actions
 from monitor.store import Store
@@ -20,7 +22,7 @@ def _clock_text(t: datetime, tz: tzinfo) -> str:
     return t.astimezone(tz).strftime("%H:%M:%S")
 
 
-def register_session_callbacks(app: Dash, store: Store, session_id: int, operator: str, tz: tzinfo) -> None:
+def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
     @app.callback(
         Output("setup-message", "children"),
         Input("setup-save", "n_clicks"),
@@ -28,9 +30,10 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         State("setup-preset", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.SETUP)
     def save_setup(_n: int, type_name: str, patient: str | None, bed: str | None, preset: str | None) -> str:
         try:
-            changed = actions.set_up(store, session_id, operator, datetime.now(UTC), type_name=type_name,
+            changed = actions.set_up(store, session_id, current_actor().name, datetime.now(UTC), type_name=type_name,
                                      patient_label=patient or "", bed=bed or "", preset=preset)
         except actions.Refused as exc:
             return f"Not saved: {exc}"
@@ -38,13 +41,15 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
 
     def dose(kind: str, reason: str | None) -> tuple[str, bool, list | object, object]:
         """(message, gate dialog open, gate findings, kind waiting for the gate)."""
+        actor = current_actor()
         try:
-            event = actions.enter_dose(store, session_id, operator, datetime.now(UTC), kind, reason)
+            event = actions.enter_dose(store, session_id, actor.name, datetime.now(UTC), kind, reason,
+                                       may_override=actor.can(Permission.OVERRIDE))
         except actions.GateAdvisory as exc:
             return "", True, exc.gate.findings, kind
         except actions.Refused as exc:
             return f"Not entered: {exc}", False, no_update, no_update
-        return (f"{actions.EVENT_NAMES[kind]} entered at {_clock_text(event.time, tz)} by {operator}", False,
+        return (f"{actions.EVENT_NAMES[kind]} entered at {_clock_text(event.time, tz)} by {actor.name}", False,
                 no_update, None)
 
     @app.callback(
@@ -55,6 +60,7 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         Input({"type": "dose-btn", "kind": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
+    @require(Permission.EVENTS)
     def dose_clicked(clicks: list[int]) -> tuple:
         if not ctx.triggered_id or not any(clicks):
             return no_update, no_update, no_update, no_update
@@ -71,6 +77,7 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         State("gate-kind", "data"), State("gate-reason", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.EVENTS)
     def proceed(_n: int, kind: str | None, reason: str | None) -> tuple:
         if not kind:
             return no_update, False, ""
@@ -86,12 +93,14 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         State("note-text", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.NOTES)
     def add_note(_n: int, text: str | None) -> tuple:
+        who = current_actor().name
         try:
-            event = actions.enter_note(store, session_id, operator, datetime.now(UTC), text or "")
+            event = actions.enter_note(store, session_id, who, datetime.now(UTC), text or "")
         except actions.Refused as exc:
             return f"Note not added: {exc}", no_update
-        return f"Note added at {_clock_text(event.time, tz)} by {operator}", ""
+        return f"Note added at {_clock_text(event.time, tz)} by {who}", ""
 
     @app.callback(
         Output("end-modal", "opened", allow_duplicate=True),
@@ -101,6 +110,7 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         Input("end-button", "n_clicks"),
         prevent_initial_call=True,
     )
+    @require(Permission.END)
     def open_end(_n: int) -> tuple:
         try:
             ready = actions.discharge_readiness(store, session_id, datetime.now(UTC))
@@ -117,12 +127,14 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, operato
         State("override-reason", "value"), State("ready-min", "value"),
         prevent_initial_call=True,
     )
+    @require(Permission.END)
     def confirm_end(_n: int, reason: str | None, ready_min: float | str | None) -> tuple:
         ready_value = None if ready_min in (None, "") else float(ready_min)
+        actor = current_actor()
         try:
-            ready = actions.end_session(store, session_id, operator, datetime.now(UTC), override_reason=reason,
-                                        ready_min=ready_value)
+            ready = actions.end_session(store, session_id, actor.name, datetime.now(UTC), override_reason=reason,
+                                        ready_min=ready_value, may_override=actor.can(Permission.OVERRIDE))
         except actions.Refused as exc:
             return True, str(exc), no_update
         how = " (override recorded)" if ready.needs_override else ""
-        return False, "", f"Session ended at {_clock_text(ready.now, tz)} by {operator}{how}"
+        return False, "", f"Session ended at {_clock_text(ready.now, tz)} by {actor.name}{how}"

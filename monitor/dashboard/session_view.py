@@ -80,35 +80,39 @@ def session_strip(stype: SessionType, session_id: int) -> html.Div:
         html.Span("", id="observation", className="observation"),
         html.Div(className="session-actions", children=[
             *[dmc.Button(EVENT_NAMES[kind], id={"type": "dose-btn", "kind": kind}, n_clicks=0, size="md",
-                         color="teal", variant="outline") for kind in stype.dose_buttons],
-            dmc.Button("End session", id="end-button", n_clicks=0, size="md", color="orange", variant="outline"),
+                         color="teal", variant="outline", className="needs-events") for kind in stype.dose_buttons],
+            dmc.Button("End session", id="end-button", n_clicks=0, size="md", color="orange", variant="outline",
+                       className="needs-end"),
             html.A("Session record", href=f"/report/{session_id}.html", target="_blank", className="record-link"),
             html.A("PDF", href=f"/report/{session_id}.pdf", target="_blank", className="record-link"),
             html.A("History", href="/sessions/", target="_blank", className="record-link"),
+            html.A("Audit", href="/audit/", target="_blank", className="record-link needs-audit"),
         ]),
         html.Div("", id="session-message", className="session-message", role="status"),
     ])
 
 
-def session_panel(info_type: str, patient: str, bed: str, preset: str | None) -> html.Div:
-    """The Session tab: set-up, the pre-dose baseline and gate, the checkpoints, notes."""
+def session_panel(info_type: str, patient: str, bed: str, preset: str | None, editable: bool = True) -> html.Div:
+    """The Session tab: set-up (read-only unless `editable`: a clinician's), the pre-dose baseline and gate,
+    the checkpoints, notes."""
     return html.Div(className="session-panel", children=[
         html.Div(className="setup-row", children=[
             dmc.Select(id="setup-type", label="Session type", value=info_type, w=230, size="sm",
                        data=[{"value": t.name, "label": t.label} for t in SESSION_TYPES.values()],
-                       allowDeselect=False, comboboxProps={"withinPortal": False}),
+                       allowDeselect=False, comboboxProps={"withinPortal": False}, disabled=not editable),
             dmc.TextInput(id="setup-patient", label="Patient label (an identifier, not a name)", value=patient,
-                          placeholder="e.g. chart number", w=280, size="sm"),
-            dmc.TextInput(id="setup-bed", label="Bed", value=bed, w=120, size="sm"),
+                          placeholder="e.g. chart number", w=280, size="sm", readOnly=not editable),
+            dmc.TextInput(id="setup-bed", label="Bed", value=bed, w=120, size="sm", readOnly=not editable),
             dmc.Select(id="setup-preset", label="Limits preset", value=preset, data=list(PRESETS), w=170,
-                       size="sm", placeholder="keep current", clearable=True, comboboxProps={"withinPortal": False}),
-            dmc.Button("Save set-up", id="setup-save", n_clicks=0, color="blue"),
+                       size="sm", placeholder="keep current", clearable=True, comboboxProps={"withinPortal": False},
+                       disabled=not editable),
+            dmc.Button("Save set-up", id="setup-save", n_clicks=0, color="blue", className="needs-setup"),
             html.Div("", id="setup-message", className="setup-message", role="status"),
         ]),
         html.Div(className="session-columns", children=[
             html.Div([html.H4("Pre-dose baseline"), html.Div(id="baseline-box", className="baseline-box")]),
             html.Div([html.H4("Checkpoints"), html.Div(id="checkpoint-list", className="checkpoint-list")]),
-            html.Div([
+            html.Div(className="needs-notes", children=[
                 html.H4("Note"),
                 dmc.Textarea(id="note-text", placeholder="e.g. patient drowsy, responds to voice", autosize=True,
                              minRows=2, w=320),

@@ -27,6 +27,9 @@ EVENT_NAMES = {"dose_start": "Dose start", "dose_end": "Dose end", "device_1": "
                "device_3": "Device 3"}
 
 
+OVERRIDE_NEEDS_CLINICIAN = "an override needs a clinician"
+
+
 class Refused(ValueError):
     """The action was not carried out; the message says why, for the user."""
 
@@ -80,9 +83,10 @@ def pre_dose_gate(store: Store, session_id: int, now: datetime) -> Gate:
 
 
 def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: str,
-               proceed_reason: str | None = None) -> Event:
+               proceed_reason: str | None = None, *, may_override: bool = True) -> Event:
     """One click: the dose event at the session clock's now. The first dose event passes the BP gate,
-    or raises `GateAdvisory` until a "proceed" reason is given, which is audited."""
+    or raises `GateAdvisory` until a "proceed" reason is given, which is audited. Proceeding is an
+    override: refused unless `may_override` (a clinician)."""
     info, now = _open_session(store, session_id, wall)
     stype = session_type(info.session_type)
     if kind not in stype.dose_buttons:
@@ -102,6 +106,8 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
         if advisory.needs_proceed:
             if not reason:
                 raise GateAdvisory(advisory)
+            if not may_override:
+                raise Refused(OVERRIDE_NEEDS_CLINICIAN)
             proceed = ("; ".join(advisory.findings), reason)
     event = Event(now, kind, source=ENTERED)
     if not store.enter_event(session_id, event, who, wall, proceed=proceed):
@@ -135,12 +141,15 @@ def discharge_readiness(store: Store, session_id: int, wall: datetime) -> Readin
 
 
 def end_session(store: Store, session_id: int, who: str, wall: datetime, *, override_reason: str | None = None,
-                ready_min: float | None = None) -> Readiness:
-    """End the session if the guard allows it, or with an override reason (audited); else `Refused`."""
+                ready_min: float | None = None, may_override: bool = True) -> Readiness:
+    """End the session if the guard allows it, or with an override reason (audited) if `may_override`
+    (a clinician); else `Refused`."""
     ready = discharge_readiness(store, session_id, wall)
     reason = (override_reason or "").strip()
     if ready.needs_override and not reason:
         raise Refused(f"cannot end the session yet ({ready.refusal}); an override needs a reason")
+    if ready.needs_override and not may_override:
+        raise Refused(f"cannot end the session yet ({ready.refusal}); {OVERRIDE_NEEDS_CLINICIAN}")
     if ready_min is not None and not (0 <= ready_min <= (ready.elapsed_min or 0)):
         raise Refused("'ready to leave at' must be between 0 and the minutes since the dose")
     try:

@@ -1,0 +1,255 @@
+"""Users, sign-ins and lockout, kept in the store (tables `users`, `logins`, `login_failures`).
+
+Sans-web: the Flask guard (`monitor.auth.web`) and `vigil user` both call this. Every change to a user and
+every sign-in, sign-out and failed sign-in is appended to the audit trail. A refused sign-in always gives
+the same message, whether the name is unknown, the password wrong or the account disabled, and costs the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from monitor.auth.passwords import hash_password, verify
+from monitor.auth.roles import Permission, Role, permissions
+from monitor.schema import login_failures, logins, users
+from monitor.store import Store, write_audit
+from monitor.timeutil import from_us, to_us
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+REFUSED = "Wrong name or password."
+MAX_FAILURES = 5  # consecutive failures for one name before it is locked
+FIRST_LOCK = timedelta(seconds=30)  # doubled with each further failure
+LONGEST_LOCK = timedelta(minutes=15)
+TOUCH_EVERY = timedelta(seconds=10)  # how stale `seen` may get before a request writes it again
+
+
+class AccountError(ValueError):
+    """A user change that cannot be made; nothing was changed."""
+
+
+class SignInRefused(Exception):
+    """The sign-in failed; `str()` is what the person signing in is told."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    disabled: bool = False
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return frozenset() if self.disabled else permissions(self.role)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class UserListing:
+    name: str
+    role: str
+    disabled: bool
+    created: datetime
+    created_by: str
+    last_sign_in: datetime | None
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str  # goes in the browser's session cookie; only its hash is stored
+    user: User
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise AccountError(f"invalid user name {name[:80]!r}: 1 to 64 letters, digits, '.', '_', '@' or '-', "
+                           "starting with a letter or digit")
+    return name
+
+
+def check_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise AccountError(f"unknown role {role!r} (one of {', '.join(Role)})") from None
+
+
+def _user(row: sa.Row) -> User:
+    return User(row.id, row.name, row.role, bool(row.disabled))
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    # -- user administration (vigil user, the admin role) --
+
+    def add(self, name: str, role: str, password: str, by: str, now: datetime | None = None) -> User:
+        check_name(name)
+        check_role(role)
+        pw_hash = hash_password(password)
+        now = now or datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(users.insert().values(name=name, role=role, pw_hash=pw_hash,
+                                                            created_us=to_us(now), created_by=by))
+                write_audit(conn, None, by, "user_add", name, "", role, now, None)
+        except sa.exc.IntegrityError:
+            raise AccountError(f"a user named {name} already exists") from None
+        return User(int(result.inserted_primary_key[0]), name, role)
+
+    def set_password(self, name: str, password: str, by: str, now: datetime | None = None) -> None:
+        """A new password (a forgotten one, or a suspected leak): ends the user's sign-ins."""
+        pw_hash = hash_password(password)
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            user = self._by_name(conn, name)
+            conn.execute(users.update().where(users.c.id == user.id).values(pw_hash=pw_hash))
+            conn.execute(login_failures.delete().where(login_failures.c.name == name))
+            self._end_logins(conn, user.id, now, "password")
+            write_audit(conn, None, by, "user_password", name, "", "changed", now, None)
+
+    def disable(self, name: str, by: str, now: datetime | None = None) -> None:
+        """The account can no longer sign in, and its open sign-ins end now (their live streams too)."""
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            user = self._by_name(conn, name)
+            if user.disabled:
+                raise AccountError(f"{name} is already disabled")
+            conn.execute(users.update().where(users.c.id == user.id).values(disabled=True))
+            self._end_logins(conn, user.id, now, "disabled")
+            write_audit(conn, None, by, "user_disable", name, "enabled", "disabled", now, None)
+
+    def listing(self, now: datetime | None = None) -> list[UserListing]:
+        now_us = to_us(now or datetime.now(UTC))
+        last = (sa.select(logins.c.user_id, sa.func.max(logins.c.started_us).label("last_us"))
+                .group_by(logins.c.user_id).subquery())
+        q = (sa.select(users, last.c.last_us, login_failures.c.locked_until_us)
+             .outerjoin(last, last.c.user_id == users.c.id)
+             .outerjoin(login_failures, login_failures.c.name == users.c.name)
+             .order_by(users.c.name))
+        with self.engine.connect() as conn:
+            return [
+                UserListing(row.name, row.role, bool(row.disabled), from_us(row.created_us), row.created_by,
+                            None if row.last_us is None else from_us(row.last_us),
+                            from_us(row.locked_until_us) if (row.locked_until_us or 0) > now_us else None)
+                for row in conn.execute(q)
+            ]
+
+    def can_sign_in(self) -> bool:
+        """Whether any enabled user exists: a server that needs sign-in is useless without one."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.id).where(users.c.disabled.is_(False)).limit(1)).first() is not None
+
+    @staticmethod
+    def _by_name(conn: sa.Connection, name: str) -> User:
+        row = conn.execute(sa.select(users).where(users.c.name == name)).first()
+        if row is None:
+            raise AccountError(f"no user named {name[:80]}")
+        return _user(row)
+
+    @staticmethod
+    def _end_logins(conn: sa.Connection, user_id: int, now: datetime, why: str) -> None:
+        conn.execute(logins.update().where(logins.c.user_id == user_id, logins.c.ended_us.is_(None))
+                     .values(ended_us=to_us(now), ended_why=why))
+
+    # -- signing in and out --
+
+    def sign_in(self, name: str, password: str, now: datetime | None = None) -> SignIn:
+        """A new sign-in, or `SignInRefused` with the same message for every kind of failure.
+
+        A name with MAX_FAILURES consecutive failures is locked for FIRST_LOCK, doubled with each further
+        failure up to LONGEST_LOCK, whether or not that user exists; while locked, no password is checked.
+        """
+        now = now or datetime.now(UTC)
+        typed = name[:200]
+        with self.engine.connect() as conn:
+            locked = conn.execute(sa.select(login_failures.c.locked_until_us)
+                                  .where(login_failures.c.name == typed)).scalar()
+            row = conn.execute(sa.select(users).where(users.c.name == typed)).first()
+        if locked is not None and locked > to_us(now):
+            wait = -(-(locked - to_us(now)) // 1_000_000)
+            self.store.audit(typed[:100], "sign_in_failed", "dashboard", "", "locked", at=now)
+            raise SignInRefused(f"Too many failed sign-ins for this name: try again in {wait} s.")
+        matches = verify(None if row is None else row.pw_hash, password)
+        if not matches or row is None or row.disabled:
+            why = "unknown name" if row is None else "disabled" if matches else "wrong password"
+            self._count_failure(typed, why, now)
+            raise SignInRefused(REFUSED)
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(logins.insert().values(token_hash=token_hash(token), user_id=row.id, started_us=to_us(now),
+                                                seen_us=to_us(now)))
+            conn.execute(login_failures.delete().where(login_failures.c.name == typed))
+            write_audit(conn, None, row.name, "sign_in", "dashboard", "", row.role, now, None)
+        return SignIn(token, _user(row))
+
+    def _count_failure(self, typed: str, why: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            failures = 1 + (conn.execute(sa.select(login_failures.c.failures)
+                                         .where(login_failures.c.name == typed)).scalar() or 0)
+            locked_until = None
+            if failures >= MAX_FAILURES:
+                lock = min(FIRST_LOCK * 2 ** (failures - MAX_FAILURES), LONGEST_LOCK)
+                locked_until = to_us(now + lock)
+                why += f"; locked for {int(lock.total_seconds())} s"
+            conn.execute(login_failures.delete().where(login_failures.c.name == typed))
+            conn.execute(login_failures.insert().values(name=typed, failures=failures, locked_until_us=locked_until))
+            write_audit(conn, None, typed[:100], "sign_in_failed", "dashboard", "", why, now, None)
+
+    def resume(self, token: str, idle: timedelta | None, now: datetime | None = None, *,
+               activity: bool = True) -> User | None:
+        """The user a request's token belongs to, or None if that sign-in has ended.
+
+        A sign-in with no activity for `idle` ends here. `activity` False (the live stream) neither counts
+        as activity nor ends an idle sign-in: watching is not acting, and a screen must not go dark.
+        """
+        now = now or datetime.now(UTC)
+        q = (sa.select(logins.c.id.label("login_id"), logins.c.seen_us, logins.c.ended_us, logins.c.ended_why, users)
+             .join(users, users.c.id == logins.c.user_id).where(logins.c.token_hash == token_hash(token)))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None or row.disabled:
+            return None
+        user = User(row.id, row.name, row.role)
+        if not activity:
+            return user if row.ended_us is None or row.ended_why == "idle" else None
+        if row.ended_us is not None:
+            return None
+        seen = from_us(row.seen_us)
+        if idle is not None and now - seen > idle:
+            with self.engine.begin() as conn:
+                ended = conn.execute(logins.update().where(logins.c.id == row.login_id, logins.c.ended_us.is_(None))
+                                     .values(ended_us=to_us(now), ended_why="idle"))
+                if ended.rowcount:
+                    write_audit(conn, None, user.name, "sign_out", "dashboard", "", "idle", now, None)
+            return None
+        if now - seen > TOUCH_EVERY:
+            with self.engine.begin() as conn:
+                conn.execute(logins.update().where(logins.c.id == row.login_id).values(seen_us=to_us(now)))
+        return user
+
+    def sign_out(self, token: str, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        q = (sa.select(logins.c.id, users.c.name).join(users, users.c.id == logins.c.user_id)
+             .where(logins.c.token_hash == token_hash(token), logins.c.ended_us.is_(None)))
+        with self.engine.begin() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                return
+            conn.execute(logins.update().where(logins.c.id == row.id).values(ended_us=to_us(now), ended_why="sign-out"))
+            write_audit(conn, None, row.name, "sign_out", "dashboard", "", "signed out", now, None)

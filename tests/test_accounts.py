@@ -1,0 +1,149 @@
+"""Users, sign-ins, lockout and the audit trail's append-only guarantee, on a real SQLite file."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.auth.accounts import REFUSED, AccountError, Accounts, SignInRefused
+from monitor.auth.passwords import PasswordError, verify
+from monitor.auth.roles import Permission, permissions
+from monitor.auth.web import secret_key
+from monitor.store import Store
+
+NOW = datetime(2026, 11, 21, 9, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+IDLE = timedelta(minutes=15)
+
+
+@pytest.fixture
+def accounts(store: Store) -> Accounts:
+    accounts = Accounts(store)
+    accounts.add("nurse-ana", "nurse", PASSWORD, by="admin", now=NOW)
+    return accounts
+
+
+def refusal(accounts: Accounts, name: str, password: str, now: datetime) -> str:
+    with pytest.raises(SignInRefused) as refused:
+        accounts.sign_in(name, password, now)
+    return str(refused.value)
+
+
+def test_roles_grant_what_the_ward_expects() -> None:
+    assert Permission.LIMITS in permissions("clinician") and Permission.LIMITS not in permissions("nurse")
+    assert Permission.ACKNOWLEDGE in permissions("nurse") and Permission.ACKNOWLEDGE not in permissions("tester")
+    assert Permission.REPLAY in permissions("tester") and Permission.REPLAY not in permissions("clinician")
+    assert Permission.USERS in permissions("admin") and Permission.USERS not in permissions("clinician")
+    assert Permission.OVERRIDE in permissions("clinician") and Permission.OVERRIDE not in permissions("nurse")
+    assert permissions("superuser") == frozenset()
+
+
+def test_only_a_salted_argon2id_hash_is_stored(accounts: Accounts, store: Store) -> None:
+    accounts.add("dr-ben", "clinician", PASSWORD, by="admin", now=NOW)
+    with store.engine.connect() as conn:
+        hashes = [row.pw_hash for row in conn.execute(sa.text("SELECT pw_hash FROM users"))]
+    assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+    assert len(set(hashes)) == 2
+    assert verify(hashes[0], PASSWORD) and not verify(hashes[0], PASSWORD + " ")
+
+
+def test_user_changes_are_checked_and_audited(accounts: Accounts, store: Store) -> None:
+    with pytest.raises(AccountError, match="already exists"):
+        accounts.add("nurse-ana", "clinician", PASSWORD, by="admin")
+    with pytest.raises(AccountError, match="unknown role"):
+        accounts.add("x", "superuser", PASSWORD, by="admin")
+    with pytest.raises(AccountError, match="invalid user name"):
+        accounts.add("ana smith", "nurse", PASSWORD, by="admin")
+    with pytest.raises(PasswordError, match="at least 8"):
+        accounts.add("short", "nurse", "1234567", by="admin")
+    assert [u.name for u in accounts.listing()] == ["nurse-ana"]
+    accounts.set_password("nurse-ana", "a new passphrase", by="admin", now=NOW)
+    refusal(accounts, "nurse-ana", PASSWORD, NOW)
+    assert accounts.sign_in("nurse-ana", "a new passphrase", NOW).user.role == "nurse"
+    assert [(e.who, e.action, e.target) for e in store.audit_entries() if e.action.startswith("user")] == [
+        ("admin", "user_add", "nurse-ana"), ("admin", "user_password", "nurse-ana")]
+
+
+def test_wrong_password_unknown_name_and_disabled_account_get_the_same_answer(accounts: Accounts,
+                                                                              store: Store) -> None:
+    accounts.add("gone", "nurse", PASSWORD, by="admin")
+    accounts.disable("gone", by="admin")
+    answers = {refusal(accounts, "nurse-ana", "wrong password!", NOW), refusal(accounts, "nobody", PASSWORD, NOW),
+               refusal(accounts, "gone", PASSWORD, NOW)}
+    assert answers == {REFUSED}
+    reasons = [(e.who, e.new) for e in store.audit_entries() if e.action == "sign_in_failed"]
+    assert reasons == [("nurse-ana", "wrong password"), ("nobody", "unknown name"), ("gone", "disabled")]
+
+
+def test_wrong_password_and_unknown_name_take_similar_time(accounts: Accounts) -> None:
+    """Both check one argon2 hash; the median of interleaved tries must not tell them apart (a ratio, generous
+    for a loaded machine, not a wall-clock limit)."""
+    wrong, unknown = [], []
+    for i in range(7):
+        for name, times in (("nurse-ana", wrong), (f"nobody-{i}", unknown)):
+            start = time.perf_counter()
+            with pytest.raises(SignInRefused):
+                accounts.sign_in(name, f"guess {i}", NOW + timedelta(hours=i))  # hours apart: never locked
+            times.append(time.perf_counter() - start)
+    ratio = statistics.median(unknown) / statistics.median(wrong)
+    assert 0.6 < ratio < 1.6, (statistics.median(wrong), statistics.median(unknown))
+
+
+@pytest.mark.parametrize("name", ["nurse-ana", "nobody"])
+def test_lockout_after_five_failures_with_backoff_for_any_name(accounts: Accounts, name: str) -> None:
+    for i in range(4):
+        assert refusal(accounts, name, "bad guess", NOW + timedelta(seconds=i)) == REFUSED
+    assert refusal(accounts, name, "bad guess", NOW + timedelta(seconds=4)) == REFUSED  # the 5th locks for 30 s
+    locked = refusal(accounts, name, PASSWORD, NOW + timedelta(seconds=10))  # even the right password
+    assert locked == "Too many failed sign-ins for this name: try again in 24 s."
+    after = NOW + timedelta(seconds=35)
+    assert refusal(accounts, name, "bad guess", after) == REFUSED  # a 6th failure locks for 60 s
+    assert "try again in 60 s" in refusal(accounts, name, PASSWORD, after)
+    if name == "nurse-ana":
+        assert accounts.sign_in(name, PASSWORD, after + timedelta(seconds=61)).user.name == name
+        for i in range(4):  # a success resets the count
+            refusal(accounts, name, "bad guess", after + timedelta(seconds=62 + i))
+        assert accounts.sign_in(name, PASSWORD, after + timedelta(seconds=70)).user.name == name
+
+
+def test_idle_timeout_ends_acting_but_not_watching(accounts: Accounts, store: Store) -> None:
+    token = accounts.sign_in("nurse-ana", PASSWORD, NOW).token
+    assert accounts.resume(token, IDLE, NOW + timedelta(minutes=14)) is not None  # activity: seen again
+    assert accounts.resume(token, IDLE, NOW + timedelta(minutes=28)) is not None
+    late = NOW + timedelta(minutes=28, seconds=1) + IDLE
+    assert accounts.resume(token, IDLE, late, activity=False) is not None  # the open live view goes on
+    assert accounts.resume(token, IDLE, late) is None  # the next action needs a new sign-in
+    assert accounts.resume(token, IDLE, late + timedelta(seconds=1)) is None
+    assert accounts.resume(token, IDLE, late, activity=False) is not None
+    assert [e.new for e in store.audit_entries() if e.action == "sign_out"] == ["idle"]
+
+
+@pytest.mark.parametrize("end", ["sign-out", "disable", "password"])
+def test_signing_out_disabling_or_a_new_password_end_even_the_live_view(accounts: Accounts, end: str) -> None:
+    token = accounts.sign_in("nurse-ana", PASSWORD, NOW).token
+    if end == "sign-out":
+        accounts.sign_out(token, NOW)
+    elif end == "disable":
+        accounts.disable("nurse-ana", by="admin", now=NOW)
+    else:
+        accounts.set_password("nurse-ana", "another passphrase", by="admin", now=NOW)
+    assert accounts.resume(token, IDLE, NOW) is None
+    assert accounts.resume(token, IDLE, NOW, activity=False) is None
+    assert accounts.resume("a made-up token", IDLE, NOW, activity=False) is None
+
+
+def test_the_secret_key_is_made_once_and_kept_with_the_data(db_path) -> None:
+    first = secret_key(Store(db_path))
+    assert len(first) == 64 and secret_key(Store(db_path)) == first
+
+
+def test_the_audit_trail_is_append_only_in_the_database(accounts: Accounts, store: Store) -> None:
+    count = len(store.audit_entries())
+    for statement in ("UPDATE audit SET who = 'someone else'", "DELETE FROM audit"):
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert len(store.audit_entries()) == count and store.audit_entries()[0].who == "admin"

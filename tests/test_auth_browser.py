@@ -1,0 +1,216 @@
+"""Sign-in in a real headless Chromium: a nurse sees the limits read-only and acknowledges an alarm, a
+clinician changes a limit; both named in the store and the audit trail, with no console error (the server
+sends a strict Content-Security-Policy, so a violation would show up there)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from support import wait_for
+
+from adapters.reading import Event, Reading
+from monitor.auth.accounts import Accounts
+from monitor.auth.web import AuthSettings
+from monitor.dashboard.app import DashboardConfig, create_app
+from monitor.limits import load_preset
+from monitor.live_alarms import LiveAlarms
+from monitor.store import Store
+
+pytestmark = [
+    pytest.mark.browser,
+    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
+]
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+NURSE, CLINICIAN = "nurse-ana", "dr-ben"
+PASSWORD = "correct horse battery"
+SET_PROPS = "window.dash_clientside.set_props(arguments[0], arguments[1]);"
+
+
+@dataclass
+class Bed:
+    store: Store
+    sid: int
+    alarms: LiveAlarms
+
+    def feed(self, seconds: float, readings: list[tuple[str, float]], events: tuple[Event, ...] = ()) -> None:
+        """As the acquisition runner does: commit, then run the alarm engine, then move the session clock."""
+        t = T0 + timedelta(seconds=seconds)
+        batch = [Reading(t, vital, value) for vital, value in readings]
+        self.store.write(self.sid, batch, list(events))
+        self.alarms.process(batch, list(events))
+        self.store.set_clock(self.sid, t, datetime.now(UTC), 0.0)
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Iterator[Bed]:
+    """A live-style session under the IV-ketamine preset, a nurse and a clinician who may sign in."""
+    store = Store(tmp_path / "auth.db")
+    sid = store.create_session("auth test", "live")
+    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), T0, "clinician-setup")
+    accounts = Accounts(store)
+    accounts.add(NURSE, "nurse", PASSWORD, by="test")
+    accounts.add(CLINICIAN, "clinician", PASSWORD, by="test")
+    b = Bed(store, sid, LiveAlarms(store, sid, expect_dose=True))
+    # NIBP only, fed by hand: no continuous source, so no signal-loss alarm between feeds.
+    b.feed(0, [("sbp", 125), ("dbp", 80), ("map", 95)], (Event(T0, "dose_start"),))
+    yield b
+    store.close()
+
+
+def start(dash_duo, bed: Bed) -> str:
+    """The bed view with sign-in required; `/` redirects to the sign-in page, so nothing is navigated yet."""
+    app = create_app(DashboardConfig(bed.store, bed.sid, UTC, auth=AuthSettings(required=True)))
+    dash_duo.start_server(app, navigate=False)
+    return dash_duo.server.url.rstrip("/")
+
+
+def text_of(dash_duo, element_id: str) -> str:
+    """The element's text, read in the page (an element React re-renders meanwhile is never stale here)."""
+    script = "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';"
+    return dash_duo.driver.execute_script(script, element_id)
+
+
+def sign_in(dash_duo, base: str, name: str, role: str) -> None:
+    """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`."""
+    driver = dash_duo.driver
+    driver.get(base + "/")
+    wait_for(lambda: driver.current_url == base + "/login?next=/", 10, "the redirect to the sign-in page")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "sign-in").click()
+    wait_for(lambda: text_of(dash_duo, "signed-in-as") == f"{name} ({role})", 15, f"the bed view for {name}")
+    assert driver.current_url == base + "/"
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+
+
+def field(dash_duo, group: str, key: str):
+    """A limits-editor input, found by its pattern-matching id (Dash renders it as sorted JSON)."""
+    element_id = json.dumps({"group": group, "key": key, "type": "limit-field"}, separators=(",", ":"))
+    return dash_duo.driver.find_element(By.XPATH, f"//input[@id='{element_id}']")
+
+
+def type_into(element, text: str) -> None:
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(Keys.BACKSPACE)
+    element.send_keys(text)
+
+
+def open_limits(dash_duo) -> None:
+    dash_duo.driver.execute_script(SET_PROPS, "panels", {"value": "limits"})
+    wait_for(lambda: field(dash_duo, "sbp", "high").is_displayed(), 5, "the limits editor")
+
+
+def test_nurse_sees_limits_read_only_and_acknowledges_an_alarm(dash_duo, bed: Bed) -> None:
+    bed.feed(300, [("sbp", 231), ("dbp", 100), ("map", 144)])  # above critical 219: high priority
+    base = start(dash_duo, bed)
+
+    # A refused sign-in stays on the sign-in page and says why, without saying which part was wrong.
+    dash_duo.driver.get(base + "/login")
+    dash_duo.driver.find_element(By.ID, "name").send_keys(NURSE)
+    dash_duo.driver.find_element(By.ID, "password").send_keys("not the password")
+    dash_duo.driver.find_element(By.ID, "sign-in").click()
+    assert wait_for(lambda: text_of(dash_duo, "sign-in-message"), 10, "the refusal") == "Wrong name or password."
+    # The refusal is answered 401, which Chromium logs as a failed resource load: that one entry, nothing else.
+    logs = dash_duo.get_logs()
+    assert [(e["source"], e["message"]) for e in logs] == [
+        ("network", f"{base}/login - Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)")
+    ]
+    dash_duo.reset_log_timestamp()
+
+    sign_in(dash_duo, base, NURSE, "nurse")
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
+
+    # The limits editor: the same table, read-only; no preset choice, no Apply, and a note saying why.
+    open_limits(dash_duo)
+    sbp_high = field(dash_duo, "sbp", "high")
+    assert sbp_high.get_attribute("readonly") is not None
+    assert sbp_high.get_attribute("value") == "179"
+    sbp_high.click()
+    type_into(sbp_high, "150")
+    assert field(dash_duo, "sbp", "high").get_attribute("value") == "179"
+    assert field(dash_duo, "hr", "low").get_attribute("readonly") is not None
+    assert not dash_duo.find_element("#limits-preset").is_enabled()
+    assert not dash_duo.find_element("#limits-apply").is_displayed()
+    assert "no-limits" in dash_duo.find_element(".bed-view").get_attribute("class").split()
+    assert dash_duo.find_element("#limits-read-only").is_displayed()
+    assert text_of(dash_duo, "limits-read-only") == "Read-only: only a clinician can change limits."
+
+    # Acknowledge works, in the nurse's name.
+    assert dash_duo.find_element("#ack-button").is_displayed()
+    dash_duo.find_element("#ack-button").click()
+    dash_duo.wait_for_contains_text("#alarm-banner", f"acknowledged by {NURSE}", timeout=10)
+    # One press acknowledges both active alarms (the high SBP and the low-priority rise from baseline).
+    alarms = bed.store.alarms_since(bed.sid)
+    assert len(alarms) == 2 and all(a.acked_by == NURSE and a.acked_at is not None for a in alarms)
+    acks = [(a.who, a.target) for a in bed.store.audit_log(bed.sid) if a.action == "acknowledge"]
+    assert len(acks) == 2 and (NURSE, "sbp limit high (high)") in acks and {who for who, _ in acks} == {NURSE}
+    # Nothing the nurse's screen did was refused, and the limits are as they were.
+    assert not [a for a in bed.store.audit_entries() if a.action == "forbidden"]
+    assert bed.store.limits_version(bed.sid) == 1
+    assert dash_duo.get_logs() == []
+
+    # Sign out: back to the sign-in page, and the bed view asks for a sign-in again.
+    dash_duo.find_element("#sign-out").click()
+    wait_for(lambda: dash_duo.driver.current_url == base + "/login", 10, "the sign-in page after signing out")
+    dash_duo.driver.get(base + "/")
+    wait_for(lambda: dash_duo.driver.current_url == base + "/login?next=/", 10, "the redirect after signing out")
+    actions = [(a.who, a.action) for a in bed.store.audit_entries(who=NURSE)]
+    assert (NURSE, "sign_in") in actions and (NURSE, "sign_out") in actions
+    assert dash_duo.get_logs() == []
+
+
+def test_clinician_changes_a_limit_in_their_own_name(dash_duo, bed: Bed) -> None:
+    base = start(dash_duo, bed)
+    sign_in(dash_duo, base, CLINICIAN, "clinician")
+
+    open_limits(dash_duo)
+    assert not dash_duo.driver.find_elements(By.ID, "limits-read-only")
+    assert dash_duo.find_element("#limits-preset").is_enabled()
+    assert dash_duo.find_element("#limits-apply").is_displayed()
+    sbp_high = field(dash_duo, "sbp", "high")
+    assert sbp_high.get_attribute("readonly") is None
+    type_into(sbp_high, "150")
+    wait_for(lambda: dash_duo.find_element("#limits-apply").is_enabled(), 5, "Apply to be enabled")
+    dash_duo.find_element("#limits-apply").click()
+    dash_duo.wait_for_contains_text("#limits-message", f"Applied: version 2 by {CLINICIAN}", timeout=10)
+
+    versions = bed.store.limits_versions(bed.sid)
+    assert [(v.version, v.who) for v in versions] == [(1, "clinician-setup"), (2, CLINICIAN)]
+    assert (bed.store.current_limits(bed.sid) or {})["vitals"]["sbp"]["high"] == 150
+    changes = [(a.who, a.target, a.old, a.new) for a in bed.store.audit_log(bed.sid) if a.action == "limits"]
+    assert (CLINICIAN, "vitals.sbp.high", "179", "150") in changes
+    assert not [a for a in bed.store.audit_entries() if a.action == "forbidden"]
+    assert dash_duo.get_logs() == []
+
+
+def test_a_nurse_forcing_apply_is_refused_by_the_server(dash_duo, bed: Bed) -> None:
+    base = start(dash_duo, bed)
+    sign_in(dash_duo, base, NURSE, "nurse")
+    open_limits(dash_duo)
+
+    # Get past what the screen allows: change a field from script, then click the hidden Apply button.
+    field_id = {"type": "limit-field", "group": "sbp", "key": "high"}
+    dash_duo.driver.execute_script(SET_PROPS, field_id, {"value": 150})
+    dash_duo.driver.execute_script("document.getElementById('limits-apply').click();")
+    wait_for(lambda: len([a for a in bed.store.audit_entries() if a.action == "forbidden"]) >= 2, 10,
+             "both refusals to be audited")
+
+    refused = [(a.who, a.target, a.new) for a in bed.store.audit_entries() if a.action == "forbidden"]
+    assert (NURSE, "validate", "needs limits") in refused and (NURSE, "apply", "needs limits") in refused
+    assert [(v.version, v.who) for v in bed.store.limits_versions(bed.sid)] == [(1, "clinician-setup")]
+    assert (bed.store.current_limits(bed.sid) or {})["vitals"]["sbp"]["high"] == 179
+    # The browser saw the 403s (and Dash's renderer reported each failed callback), and nothing else.
+    logs = dash_duo.get_logs()
+    refusals = [e for e in logs if e["source"] == "network"]
+    assert refusals and all("the server responded with a status of 403 (FORBIDDEN)" in e["message"]
+                            for e in refusals), logs
+    assert all("/dash_renderer." in e["message"] for e in logs if e["source"] != "network"), logs

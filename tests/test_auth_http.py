@@ -1,0 +1,272 @@
+"""Sign-in and roles over real HTTP against a real `vigil dashboard` process (not Flask's test client).
+
+The requests here are what a script on the ward network could send: anonymous ones, a nurse forging the
+limits callback the screen does not offer her, a request without the CSRF header. Each is checked against
+the store, not only the status code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from support import ROOT
+
+from adapters.reading import Reading
+from monitor.dashboard.limits_editor import field_values
+from monitor.limits import limits_from_stored, load_preset
+from monitor.store import Store
+
+T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+PATIENT = "MRN-7788"
+USERS = {"nurse-ana": "nurse", "dr-ben": "clinician", "tess": "tester", "root-admin": "admin"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def add_user(db: Path, name: str, role: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
+    """`vigil user add`, the password on standard input (not a terminal: one line)."""
+    return subprocess.run([sys.executable, "-m", "monitor.cli", "user", "add", name, "--role", role, "--db", str(db)],
+                          cwd=ROOT, input=password + "\n", capture_output=True, text=True, timeout=60)
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    sid: int
+    process: subprocess.Popen[str]
+
+    def stderr(self) -> str:
+        """What the server has logged so far (read after it stops)."""
+        return self.process.stderr.read() if self.process.stderr else ""
+
+
+def start_dashboard(db: Path, sid: int, *extra: str) -> tuple[str, subprocess.Popen[str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "dashboard", "--db", str(db), "--session", str(sid), "--port",
+         str(port), *extra],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/login", timeout=2)
+            return url, process
+        except requests.ConnectionError:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    db = tmp_path_factory.mktemp("auth") / "vigil.db"
+    store = Store(db)
+    sid = store.create_session("auth test", "live", session_type="iv-ketamine", patient_label=PATIENT)
+    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), T0, "setup")
+    store.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 70 + s % 5) for s in range(0, 120, 5)])
+    store.close()
+    for name, role in USERS.items():
+        result = add_user(db, name, role)
+        assert result.returncode == 0, result.stderr
+    url, process = start_dashboard(db, sid)
+    yield Server(url, db, sid, process)
+    process.terminate()
+    process.wait(10)
+
+
+class Client:
+    """A scripted browser: a cookie jar, and the CSRF header Dash's renderer sends."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.http = url, requests.Session()
+
+    def sign_in(self, name: str, password: str = PASSWORD) -> requests.Response:
+        page = self.http.get(self.url + "/login", timeout=10)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+        return self.http.post(self.url + "/login", data={"name": name, "password": password, "_csrf_token": token,
+                                                        "next": "/"}, allow_redirects=False, timeout=30)
+
+    def callback(self, body: dict, csrf: bool = True) -> requests.Response:
+        headers = {"X-CSRFToken": self.http.cookies.get("_csrf_token", "")} if csrf else {}
+        return self.http.post(self.url + "/_dash-update-component", json=body, headers=headers, timeout=30)
+
+    def dependencies(self) -> list[dict]:
+        return self.http.get(self.url + "/_dash-dependencies", timeout=10).json()
+
+
+def signed_in(server: Server, name: str) -> Client:
+    client = Client(server.url)
+    response = client.sign_in(name)
+    assert response.status_code == 302 and response.headers["Location"] == "/", response.text
+    return client
+
+
+def outputs_of(dep: dict) -> list[dict] | dict:
+    """The `outputs` of a callback request, from its dependency's output string (one output: not a list)."""
+    text = dep["output"]
+    if not text.startswith(".."):
+        return dict(zip(("id", "property"), text.rsplit(".", 1), strict=True))
+    return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]
+
+
+def limits_request(client: Client, store: Store, sid: int, sbp_high: float) -> dict:
+    """The request the Apply button sends, built by hand: every field as stored, SBP high changed."""
+    dep = next(d for d in client.dependencies() if any(i["id"] == "limits-apply" for i in d["inputs"]))
+    values = field_values(limits_from_stored(store.current_limits(sid)))
+    values["sbp.high"] = sbp_high
+    ids = [{"type": "limit-field", "group": key.split(".")[0], "key": key.split(".")[1]} for key in values]
+    return {
+        "output": dep["output"], "outputs": outputs_of(dep),
+        "inputs": [{"id": "limits-apply", "property": "n_clicks", "value": 1}],
+        "changedPropIds": ["limits-apply.n_clicks"],
+        "state": [
+            [{"id": i, "property": "value", "value": v} for i, v in zip(ids, values.values(), strict=True)],
+            [{"id": i, "property": "id", "value": i} for i in ids],
+            {"id": "limits-preset", "property": "value", "value": None},
+        ],
+    }
+
+
+def test_anonymous_requests_are_refused_and_show_nothing(server: Server) -> None:
+    anonymous = requests.Session()
+    page = anonymous.get(server.url + "/", allow_redirects=False, timeout=10)
+    assert page.status_code == 302 and page.headers["Location"] == "/login?next=/"
+    for path in ("/_dash-layout", "/_dash-dependencies", f"/api/stream?session={server.sid}",
+                 f"/report/{server.sid}.html", f"/report/{server.sid}.pdf", "/sessions/", "/audit/",
+                 "/assets/vigil.js"):
+        response = anonymous.get(server.url + path, allow_redirects=False, headers={"Accept": "application/json"},
+                                 timeout=10)
+        assert response.status_code == 401, path
+        assert PATIENT not in response.text and "auth test" not in response.text, path
+    callback = anonymous.post(server.url + "/_dash-update-component", json={"output": "x.children"}, timeout=10)
+    assert callback.status_code == 401
+    login = anonymous.get(server.url + "/login", timeout=10)
+    assert login.status_code == 200 and 'name="password"' in login.text and PATIENT not in login.text
+
+
+def test_a_nurse_forging_the_limits_callback_gets_403_and_nothing_changes(server: Server) -> None:
+    store = Store(server.db)
+    nurse = signed_in(server, "nurse-ana")
+    before = (store.limits_version(server.sid), store.current_limits(server.sid))
+    response = nurse.callback(limits_request(nurse, store, server.sid, sbp_high=150))
+    assert response.status_code == 403
+    assert (store.limits_version(server.sid), store.current_limits(server.sid)) == before
+    refused = [e for e in store.audit_entries(who="nurse-ana") if e.action == "forbidden"]
+    assert refused and refused[-1].new == "needs limits"
+    assert not [e for e in store.audit_log(server.sid) if e.action == "limits" and e.who == "nurse-ana"]
+    # Her screen shows the limits read-only, without the Apply button's permission.
+    layout = nurse.http.get(server.url + "/_dash-layout", timeout=10).text
+    assert "no-limits" in layout and "limits-read-only" in layout and "no-acknowledge" not in layout
+
+
+def test_a_clinician_changes_a_limit_and_it_is_audited(server: Server) -> None:
+    store = Store(server.db)
+    clinician = signed_in(server, "dr-ben")
+    version = store.limits_version(server.sid)
+    response = clinician.callback(limits_request(clinician, store, server.sid, sbp_high=155))
+    assert response.status_code == 200, response.text
+    assert "Applied" in response.text and "dr-ben" in response.text
+    assert store.limits_version(server.sid) == version + 1
+    assert store.current_limits(server.sid)["vitals"]["sbp"]["high"] == 155
+    change = [e for e in store.audit_log(server.sid) if e.action == "limits" and e.target == "vitals.sbp.high"][-1]
+    assert (change.who, change.new) == ("dr-ben", "155")
+    layout = clinician.http.get(server.url + "/_dash-layout", timeout=10).text
+    assert "no-limits" not in layout and "limits-read-only" not in layout
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(server: Server) -> None:
+    store = Store(server.db)
+    clinician = signed_in(server, "dr-ben")
+    before = (store.limits_version(server.sid), store.current_limits(server.sid))
+    response = clinician.callback(limits_request(clinician, store, server.sid, sbp_high=165), csrf=False)
+    assert response.status_code == 403 and "CSRF" in response.text
+    assert (store.limits_version(server.sid), store.current_limits(server.sid)) == before
+    # The sign-in form is protected too: a forged sign-in from another site's form is refused.
+    forged = requests.post(server.url + "/login", data={"name": "dr-ben", "password": PASSWORD},
+                           allow_redirects=False, timeout=10)
+    assert forged.status_code == 403
+
+
+def test_roles_on_the_server(server: Server) -> None:
+    """A tester may not acknowledge; a nurse acknowledges; an admin sees the audit page and a nurse does not."""
+    store = Store(server.db)
+    tester = signed_in(server, "tess")
+    dep = next(d for d in tester.dependencies() if any(i["id"] == "ack-button" for i in d["inputs"]))
+    ack = {"output": dep["output"], "outputs": outputs_of(dep),
+           "inputs": [{"id": "ack-button", "property": "n_clicks", "value": 1}],
+           "changedPropIds": ["ack-button.n_clicks"], "state": []}
+    assert tester.callback(ack).status_code == 403
+    assert signed_in(server, "nurse-ana").callback(ack).status_code == 200
+    assert signed_in(server, "nurse-ana").http.get(server.url + "/audit/", timeout=10).status_code == 403
+    admin = signed_in(server, "root-admin")
+    assert admin.http.get(server.url + "/audit/", timeout=10).status_code == 200
+    assert [e.new for e in store.audit_entries(who="tess") if e.action == "forbidden"] == ["needs acknowledge"]
+
+
+def test_sign_in_refusals_look_alike_and_sign_out_ends_the_session(server: Server) -> None:
+    wrong = Client(server.url).sign_in("dr-ben", "not the password")
+    unknown = Client(server.url).sign_in("nobody-here", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    message = re.compile(r'id="sign-in-message"[^>]*>([^<]*)<')
+    assert message.search(wrong.text).group(1) == message.search(unknown.text).group(1) == "Wrong name or password."
+    clinician = signed_in(server, "dr-ben")
+    assert clinician.http.get(server.url + "/_dash-layout", timeout=10).status_code == 200
+    cookie = clinician.http.cookies.get("vigil_session")
+    out = clinician.http.post(server.url + "/logout", data={"_csrf_token": clinician.http.cookies["_csrf_token"]},
+                              allow_redirects=False, timeout=10)
+    assert out.status_code == 302 and out.headers["Location"] == "/login"
+    # The old cookie, replayed after signing out, no longer works: the sign-in ended on the server.
+    replay = requests.get(server.url + "/_dash-layout", cookies={"vigil_session": cookie},
+                          headers={"Accept": "application/json"}, timeout=10)
+    assert replay.status_code == 401
+
+
+def test_cookies_and_security_headers(server: Server) -> None:
+    client = Client(server.url)
+    response = client.sign_in("nurse-ana")
+    cookie = next(c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("vigil_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.http.get(server.url + "/", timeout=10)
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "'sha256-" in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp and page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_log_holds_no_password_and_no_patient_label(server: Server, tmp_path: Path) -> None:
+    """Run last in this module: it stops the shared server to read everything it logged."""
+    store = Store(server.db)
+    Client(server.url).sign_in("dr-ben", "a-wrong-password-1")
+    nurse = signed_in(server, "nurse-ana")
+    nurse.callback(limits_request(nurse, store, server.sid, sbp_high=140))  # refused and logged
+    server.process.terminate()
+    server.process.wait(10)
+    logged = server.stderr()
+    assert "forbidden" in logged  # the refusal is logged ...
+    assert PASSWORD not in logged and "a-wrong-password-1" not in logged and PATIENT not in logged  # ... safely
+    raw = server.db.read_bytes() + b"".join(p.read_bytes() for p in server.db.parent.glob("vigil.db-*"))
+    assert PASSWORD.encode() not in raw and b"a-wrong-password-1" not in raw
+    with store.engine.connect() as conn:
+        hashes = [row[0] for row in conn.exec_driver_sql("SELECT pw_hash FROM users")]
+    assert len(hashes) == len(USERS) and all(h.startswith("$argon2id$") for h in hashes)
+    assert len(set(hashes)) == len(USERS)  # salted: one password, four different hashes
+    assert json.dumps(hashes).count(PASSWORD) == 0
