@@ -124,8 +124,8 @@ def server_auth(args: argparse.Namespace, store: Store, demo_label: str | None =
 
 def common_operator(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", default=operator_name(),
-                   help="name recorded in the audit trail for changes made here (default: $VIGIL_OPERATOR "
-                        "or your login name)")
+                   help="name the audit trail gives to changes made without a sign-in: on a --no-auth or demo "
+                        "dashboard, and the limits this command sets (default: $VIGIL_OPERATOR or your login name)")
 
 
 def common_session(p: argparse.ArgumentParser, type_default: str) -> None:

@@ -27,7 +27,8 @@ def sample_path(name: str) -> Path:
 
 
 def operator_name() -> str:
-    """Who the audit trail names for changes made at this station until logins exist (issue 6).
+    """Who the audit trail names for what is done without a sign-in (a `--no-auth` or demo dashboard, the
+    command line).
 
     `VIGIL_OPERATOR`, else the login name of the account running Vigil.
     """

@@ -1,4 +1,5 @@
-"""`vigil demo` is one command: it serves the bed view on the bundled sample with no set-up."""
+"""`vigil demo` is one command: it serves the bed view on the bundled sample with no set-up and no sign-in,
+on this computer only."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def test_demo_serves_the_bed_view_and_streams(tmp_path: Path) -> None:
         status, layout = get(port, "/_dash-layout")
         assert status == 200
         assert b"demo: iv_ketamine.csv" in layout and b"replay-bar" in layout
+        # No sign-in, and the screen says so; every control is there (nothing is hidden by a role).
+        assert "local demo — no login".encode() in layout and b"no-login-badge" in layout
+        assert b"no-limits" not in layout and b"signed-in-as" not in layout
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/stream?session=1")
         response = conn.getresponse()

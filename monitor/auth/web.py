@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from dash import Dash
@@ -237,7 +237,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
                     refuse(current_actor(), permission, request.path)
             return None
         if request.method == "GET" and request.accept_mimetypes.accept_html and request.path != STREAM_PATH:
-            return redirect(f"/login?next={request.full_path.rstrip('?')}")
+            return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/"))
         return Response("sign in first\n", status=401, mimetype="text/plain")
 
     @server.route("/login", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Server-Sent Events: push each browser tab only what is new in the store since its cursor.
 
-One route per tab (`/api/stream?session=ID`), Flask's own, so Flask middleware (login, later)
-covers it. Every message carries the store cursor as its SSE `id:`, so the browser's automatic
+One route per tab (`/api/stream?session=ID`), Flask's own, so the sign-in guard covers it. Every
+message carries the store cursor as its SSE `id:`, so the browser's automatic
 reconnect sends `Last-Event-ID` and resumes without a gap or a duplicate. The loop wakes on the
 store's in-process change signal, and polls the indexed "since cursor" query otherwise, so an
 acquisition process writing the same database is seen within `POLL_S`.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import tzinfo
 
 from flask import Flask, Response, request
 
 from adapters.reading import Event, Reading
+from monitor.auth.web import stream_alive
 from monitor.dashboard.alarm_view import alarm_payload
 from monitor.dashboard.figures import display_ms, event_label, limit_shapes
 from monitor.dashboard.session_view import session_payload
@@ -25,6 +26,7 @@ from monitor.store import Cursor, SessionInfo, Store
 
 POLL_S = 0.25
 HEARTBEAT_S = 15.0
+SIGN_IN_CHECK_S = 2.0  # how soon a sign-out or a disabled account ends an open stream
 BATCH_LIMIT = 2000
 
 
@@ -67,21 +69,30 @@ def limits_payload(store: Store, session_id: int, version: int) -> dict:
     return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
 
 
-def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo) -> Iterator[str]:
-    """Generate SSE text forever: updates when the store changes, a heartbeat comment otherwise.
+def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
+                   signed_in: Callable[[], bool] = lambda: True) -> Iterator[str]:
+    """Generate SSE text until the viewer's sign-in ends: updates when the store changes, a heartbeat
+    comment otherwise.
 
     Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`),
     on connecting and after each limits change the limits to draw (`L`), and on connecting and when
     the session's facts change (set-up, an event, an NIBP measurement, its end) the session (`S`).
+    `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
     yield "retry: 1000\n\n"
     epoch = store.session(session_id).epoch
+    checked = time.monotonic()
     last_clock: dict | None = None
     last_limits: int | None = None
     last_setup: tuple | None = None
     last_sent = time.monotonic()
     generation = store.generation
     while True:
+        if time.monotonic() - checked >= SIGN_IN_CHECK_S:
+            if not signed_in():
+                yield sse_message({"signedOut": True})
+                return
+            checked = time.monotonic()
         info = store.session(session_id)
         if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
             yield sse_message({"reset": True})
@@ -134,7 +145,7 @@ def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
             return Response("unknown or missing session\n", status=404, mimetype="text/plain")
         cursor = Cursor.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
         return Response(
-            stream_updates(store, session_id, cursor, tz),
+            stream_updates(store, session_id, cursor, tz, stream_alive()),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

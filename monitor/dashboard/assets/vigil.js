@@ -76,10 +76,20 @@
     const es = new EventSource(url);
     const status = (text, cls) => window.dash_clientside.set_props("link-status", { children: text, className: "link " + cls });
     es.onopen = () => status("Live", "link-ok");
-    es.onerror = () => status("Reconnecting…", "link-bad");
+    es.onerror = () => {
+      status("Reconnecting…", "link-bad");
+      // CLOSED (not CONNECTING) means the server refused the stream, e.g. after a sign-out elsewhere: reload,
+      // which leads to the sign-in page if that is why. A server that is down keeps the browser retrying.
+      if (es.readyState === EventSource.CLOSED) setTimeout(() => window.location.reload(), 2000);
+    };
     es.onmessage = (event) => {
       const cursor = parseCursor(event.lastEventId);
       const data = JSON.parse(event.data);
+      if (data.signedOut) {
+        es.close();
+        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+        return;
+      }
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
       if (cursor) state.applied = cursor;
