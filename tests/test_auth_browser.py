@@ -79,13 +79,13 @@ def text_of(dash_duo, element_id: str) -> str:
     return dash_duo.driver.execute_script(script, element_id)
 
 
-def sign_in(dash_duo, base: str, name: str, role: str) -> None:
+def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD) -> None:
     """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`."""
     driver = dash_duo.driver
     driver.get(base + "/")
     wait_for(lambda: driver.current_url == base + "/login?next=/", 10, "the redirect to the sign-in page")
     driver.find_element(By.ID, "name").send_keys(name)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "sign-in").click()
     wait_for(lambda: text_of(dash_duo, "signed-in-as") == f"{name} ({role})", 15, f"the bed view for {name}")
     assert driver.current_url == base + "/"
@@ -214,3 +214,44 @@ def test_a_nurse_forcing_apply_is_refused_by_the_server(dash_duo, bed: Bed) -> N
     assert refusals and all("the server responded with a status of 403 (FORBIDDEN)" in e["message"]
                             for e in refusals), logs
     assert all("/dash_renderer." in e["message"] for e in logs if e["source"] != "network"), logs
+
+
+def test_admin_adds_a_user_and_reads_the_audit_trail_by_user(dash_duo, bed: Bed) -> None:
+    """The users page adds a nurse who can then sign in; the audit page filters by user; a nurse may see
+    neither page."""
+    Accounts(bed.store).add("root-admin", "admin", PASSWORD, by="test")
+    base = start(dash_duo, bed)
+    sign_in(dash_duo, base, "root-admin", "admin")
+    assert dash_duo.find_element(".needs-users").is_displayed() and not dash_duo.find_element(
+        ".needs-limits").is_displayed()
+    driver = dash_duo.driver
+    driver.get(base + "/users/")
+    dash_duo.wait_for_element("#user-add", timeout=10)
+    for component, value in (("user-name", "nurse-cleo"), ("user-role", "nurse"),
+                             ("user-password", "short"), ("user-password-again", "short")):
+        driver.execute_script(SET_PROPS, component, {"value": value})
+    dash_duo.find_element("#user-add").click()
+    wait_for(lambda: "Not changed: a password needs at least 8" in text_of(dash_duo, "users-message"), 10,
+             "the refusal of a short password")
+    for component in ("user-password", "user-password-again"):
+        driver.execute_script(SET_PROPS, component, {"value": "cleo's passphrase"})
+    dash_duo.find_element("#user-add").click()
+    wait_for(lambda: text_of(dash_duo, "users-message") == "Added nurse-cleo (nurse).", 10, "the user added")
+    wait_for(lambda: "nurse-cleo" in dash_duo.find_element("#users-grid").text, 10, "the new user in the grid")
+    assert Accounts(bed.store).sign_in("nurse-cleo", "cleo's passphrase").user.role == "nurse"
+
+    driver.get(base + "/audit/")
+    dash_duo.wait_for_element("#audit-all", timeout=10)
+    wait_for(lambda: "user_add" in dash_duo.find_element("#audit-all").text, 10, "the audit grid")
+    driver.execute_script(SET_PROPS, "audit-user", {"value": "root-admin"})
+    grid_who = "return [...document.querySelectorAll('#audit-all .ag-row [col-id=who]')].map(e => e.innerText);"
+    wait_for(lambda: set(driver.execute_script(grid_who)) == {"root-admin"}, 10, "only the admin's entries")
+    actions = "return [...document.querySelectorAll('#audit-all .ag-row [col-id=action]')].map(e => e.innerText);"
+    assert {"sign_in", "user_add"} <= set(driver.execute_script(actions))
+    assert dash_duo.get_logs() == []
+
+    driver.delete_all_cookies()
+    sign_in(dash_duo, base, "nurse-cleo", "nurse", "cleo's passphrase")
+    for page in ("/audit/", "/users/"):
+        driver.get(base + page)
+        wait_for(lambda: "Forbidden" in driver.page_source, 10, f"{page} refused to a nurse")

@@ -274,14 +274,15 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
     from monitor.dashboard.app import DashboardConfig, create_app
     from monitor.dashboard.audit_page import create_audit_app
     from monitor.dashboard.history import create_history_app
+    from monitor.dashboard.users_page import create_users_app
 
     store = Store(tmp_path / "v.db")
     sid = store.create_session("s", "live")
     apps = [create_app(DashboardConfig(store, sid)), create_history_app(flask.Flask("h"), store, UTC),
-            create_audit_app(flask.Flask("a"), store, UTC)]
+            create_audit_app(flask.Flask("a"), store, UTC), create_users_app(flask.Flask("u"), store, UTC)]
     callbacks = [(key, entry["callback"]) for app in apps for key, entry in app.callback_map.items()
                  if "callback" in entry]  # the others run in the browser
-    assert len(callbacks) >= 12
+    assert len(callbacks) >= 16
     assert [key for key, callback in callbacks if not hasattr(callback, "permission")] == []
 
 

@@ -44,7 +44,7 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 STREAM_PATH = "/api/stream"
 PUBLIC_PATHS = ("/login",)
-PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT}  # pages (and their Dash routes) beyond viewing
+PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT, "/users/": Permission.USERS}  # pages (and their Dash routes)
 EXTENSION = "vigil_auth"
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -30,6 +30,7 @@ from monitor.dashboard.limits_editor import editor, register_limits_callbacks
 from monitor.dashboard.session_callbacks import register_session_callbacks
 from monitor.dashboard.session_view import end_modal, gate_modal, session_panel, session_payload, session_strip
 from monitor.dashboard.stream import clock_payload, register_stream
+from monitor.dashboard.users_page import create_users_app
 from monitor.limits import Limits, limits_from_stored
 from monitor.report.routes import register_report_routes
 from monitor.session.types import session_type
@@ -108,6 +109,7 @@ def create_app(config: DashboardConfig) -> Dash:
     # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
     history = create_history_app(app.server, config.store, local_zone())
     audit = create_audit_app(app.server, config.store, local_zone())
+    users = create_users_app(app.server, config.store, local_zone())
     register_report_routes(app.server, config.store, local_zone())
 
     def serve_layout():  # a function: each page load reads the store afresh, for the user asking
@@ -136,7 +138,7 @@ def create_app(config: DashboardConfig) -> Dash:
     register_session_render(app)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
-    web.install(app.server, config.store, config.auth, [app, history, audit], config.operator)
+    web.install(app.server, config.store, config.auth, [app, history, audit, users], config.operator)
     return app
 
 

@@ -87,6 +87,7 @@ def session_strip(stype: SessionType, session_id: int) -> html.Div:
             html.A("PDF", href=f"/report/{session_id}.pdf", target="_blank", className="record-link"),
             html.A("History", href="/sessions/", target="_blank", className="record-link"),
             html.A("Audit", href="/audit/", target="_blank", className="record-link needs-audit"),
+            html.A("Users", href="/users/", target="_blank", className="record-link needs-users"),
         ]),
         html.Div("", id="session-message", className="session-message", role="status"),
     ])
