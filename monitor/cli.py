@@ -35,7 +35,7 @@ from monitor.cli_common import (
 from monitor.cli_devices import add_device_commands
 from monitor.cli_session import add_session_commands
 from monitor.cli_users import add_user_commands
-from monitor.config import DEMO_SAMPLE, sample_path
+from monitor.config import DEMO_SAMPLE, operator_name, sample_path
 from monitor.errors import first_line
 from monitor.limits import PRESETS, Limits, LimitsError, load_preset
 
@@ -163,7 +163,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     store = open_store(args)
     name = args.session or args.file.name
     session_id = store.find_session(name) or store.create_session(
-        name, "import", origin=str(args.file.resolve()), relative_time=recording.relative_time
+        name, "import", origin=str(args.file.resolve()), relative_time=recording.relative_time, who=operator_name()
     )
     chunk = 5000
     for i in range(0, max(len(recording.readings), len(recording.events)), chunk):
@@ -191,7 +191,7 @@ def prepare_replay(
     store = open_store(args)
     session_id = store.create_session(
         name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time,
-        session_type=stype, patient_label=getattr(args, "patient", ""),
+        session_type=stype, patient_label=getattr(args, "patient", ""), who=args.operator,
     )
     source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
     store.save_limits(session_id, limits.to_dict(), source.start, who=args.operator)

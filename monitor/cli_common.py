@@ -78,8 +78,8 @@ def _minutes(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1
-    if not 0 < value <= 24 * 60:
-        raise argparse.ArgumentTypeError(f"--idle-timeout must be minutes between 0 and 1440, got {text!r}")
+    if not 1 <= value <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"--idle-timeout must be minutes from 1 to 1440, got {text!r}")
     return value
 
 
@@ -113,7 +113,7 @@ def server_auth(args: argparse.Namespace, store: Store, demo_label: str | None =
                          "sign-in (replay, monitor or dashboard without --no-auth)")
     if not loopback and not tls:
         raise UsageError(f"refusing to serve on {args.host} over plain HTTP: passwords would cross the network "
-                         "unencrypted; give --tls-cert and --tls-key (or serve on 127.0.0.1 behind a TLS proxy)")
+                         "unencrypted; give --tls-cert and --tls-key")
     if required and not Accounts(store).can_sign_in():
         raise UsageError("no one can sign in yet: add a user first, e.g. `vigil user add NAME --role clinician` "
                          "(same --db), or use --no-auth on this computer only")

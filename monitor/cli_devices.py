@@ -203,7 +203,7 @@ def _live_runner(args: argparse.Namespace, store: Store, limits: Limits, link: S
 
     name = args.session or f"{spec.name} on {args.port}"
     session_id = store.create_session(name, "live", bed=args.bed, origin=args.port,
-                                      session_type=args.type or "other", patient_label=args.patient)
+                                      session_type=args.type or "other", patient_label=args.patient, who=args.operator)
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
     effective = datetime.now(UTC) if args.clock == "host" else datetime.fromtimestamp(0, UTC)
     store.save_limits(session_id, limits.to_dict(), effective, who=args.operator)

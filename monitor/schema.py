@@ -161,13 +161,15 @@ logins = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# Failed sign-ins by the name typed, whether or not such a user exists: lockout must not tell them apart.
+# Sign-in attempts by the name typed, whether or not such a user exists (lockout must not tell them apart),
+# kept as a hash of that name: what strangers type is not stored.
 login_failures = sa.Table(
     "login_failures",
     metadata,
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("failures", sa.Integer, nullable=False),  # since the last success
+    sa.Column("name", sa.String(64), primary_key=True),  # sha256 of the name typed
+    sa.Column("failures", sa.Integer, nullable=False),  # attempts since the last success, counted before checking
     sa.Column("locked_until_us", sa.BigInteger),
+    sa.Column("last_us", sa.BigInteger, nullable=False),
 )
 
 settings = sa.Table(
@@ -188,6 +190,8 @@ _APPEND_ONLY = {
         "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
         "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+        "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
     ],
 }

@@ -174,7 +174,8 @@ class Store:
         url = database_url(db)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url)
+        # hide_parameters: a database error must not print a patient label (or anything else entered) to the log
+        self.engine: Engine = sa.create_engine(url, hide_parameters=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._create_or_upgrade()
@@ -221,17 +222,19 @@ class Store:
 
     def create_session(
         self, name: str, kind: str, *, bed: str = "bed-1", origin: str = "", relative_time: bool = False,
-        session_type: str = "other", patient_label: str = "",
+        session_type: str = "other", patient_label: str = "", who: str = "vigil",
     ) -> int:
-        now = to_us(datetime.now(UTC))
+        """A new session, audited as started by `who` (whoever ran the command)."""
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
             result = conn.execute(
                 sessions.insert().values(
-                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=now,
+                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=to_us(now),
                     session_type=session_type, patient_label=patient_label,
                 )
             )
             session_id = int(result.inserted_primary_key[0])
+            write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {bed}", now, None)
         self._notify()
         return session_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,7 +77,8 @@ def test_wrong_password_unknown_name_and_disabled_account_get_the_same_answer(ac
                refusal(accounts, "gone", PASSWORD, NOW)}
     assert answers == {REFUSED}
     reasons = [(e.who, e.new) for e in store.audit_entries() if e.action == "sign_in_failed"]
-    assert reasons == [("nurse-ana", "wrong password"), ("nobody", "unknown name"), ("gone", "disabled")]
+    assert reasons == [("nurse-ana", "wrong password"), ("(unknown name)", "unknown name"), ("gone", "disabled")]
+    assert "nobody" not in str(store.audit_entries())  # what strangers type is not kept
 
 
 def test_wrong_password_and_unknown_name_take_similar_time(accounts: Accounts) -> None:
@@ -110,16 +112,42 @@ def test_lockout_after_five_failures_with_backoff_for_any_name(accounts: Account
         assert accounts.sign_in(name, PASSWORD, after + timedelta(seconds=70)).user.name == name
 
 
+def test_parallel_guesses_cannot_outrun_the_lockout(accounts: Accounts, store: Store) -> None:
+    """Each attempt is counted before its password is checked: of 16 guesses at once, 5 are checked."""
+    def guess(i: int) -> str:
+        try:
+            accounts.sign_in("nurse-ana", f"guess {i}", NOW)
+        except SignInRefused as exc:
+            return str(exc)
+        return "signed in"
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(guess, range(16)))
+    assert answers.count(REFUSED) == 5 and all(a.startswith("Too many failed") for a in answers if a != REFUSED)
+    checked = [e.new for e in store.audit_entries() if e.action == "sign_in_failed"]
+    assert sorted(c.split(";")[0] for c in checked) == ["locked"] * 11 + ["wrong password"] * 5
+
+
 def test_idle_timeout_ends_acting_but_not_watching(accounts: Accounts, store: Store) -> None:
     token = accounts.sign_in("nurse-ana", PASSWORD, NOW).token
     assert accounts.resume(token, IDLE, NOW + timedelta(minutes=14)) is not None  # activity: seen again
     assert accounts.resume(token, IDLE, NOW + timedelta(minutes=28)) is not None
     late = NOW + timedelta(minutes=28, seconds=1) + IDLE
-    assert accounts.resume(token, IDLE, late, activity=False) is not None  # the open live view goes on
+    assert accounts.resume(token, IDLE, late, touch=False) is None  # no new live view from an idle sign-in ...
+    assert accounts.watching(token, late)  # ... but the open one goes on
     assert accounts.resume(token, IDLE, late) is None  # the next action needs a new sign-in
-    assert accounts.resume(token, IDLE, late + timedelta(seconds=1)) is None
-    assert accounts.resume(token, IDLE, late, activity=False) is not None
-    assert [e.new for e in store.audit_entries() if e.action == "sign_out"] == ["idle"]
+    assert accounts.watching(token, late + timedelta(hours=1))
+    assert not accounts.watching(token, NOW + timedelta(hours=12, seconds=1))  # a shift at most
+    accounts.sign_out(token, late)  # signing out still ends the open live view
+    assert not accounts.watching(token, late)
+    assert [e.new for e in store.audit_entries() if e.action == "sign_out"] == ["idle", "signed out"]
+
+
+def test_a_sign_in_lasts_a_shift_at_most(accounts: Accounts) -> None:
+    token = accounts.sign_in("nurse-ana", PASSWORD, NOW).token
+    for minutes in range(10, 12 * 60, 10):  # active all along
+        assert accounts.resume(token, IDLE, NOW + timedelta(minutes=minutes)) is not None
+    assert accounts.resume(token, IDLE, NOW + timedelta(hours=12, minutes=1)) is None
 
 
 @pytest.mark.parametrize("end", ["sign-out", "disable", "password"])
@@ -132,8 +160,8 @@ def test_signing_out_disabling_or_a_new_password_end_even_the_live_view(accounts
     else:
         accounts.set_password("nurse-ana", "another passphrase", by="admin", now=NOW)
     assert accounts.resume(token, IDLE, NOW) is None
-    assert accounts.resume(token, IDLE, NOW, activity=False) is None
-    assert accounts.resume("a made-up token", IDLE, NOW, activity=False) is None
+    assert not accounts.watching(token, NOW)
+    assert not accounts.watching("a made-up token", NOW)
 
 
 def test_the_secret_key_is_made_once_and_kept_with_the_data(db_path) -> None:

@@ -17,6 +17,7 @@ from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
+from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset, parse_limits
 from monitor.live_alarms import LiveAlarms
@@ -31,6 +32,8 @@ pytestmark = [
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
+
+NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 
@@ -97,7 +100,7 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_within_a_second_of_being_sto
                 stored_at.append(time.monotonic())
             time.sleep(0.01)
 
-    app = create_app(DashboardConfig(store, sid, runner=runner, operator=OPERATOR))
+    app = create_app(DashboardConfig(store, sid, runner=runner, operator=OPERATOR, auth=NO_SIGN_IN))
     dash_duo.start_server(app)
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     watcher = threading.Thread(target=watch_store, daemon=True)
@@ -123,7 +126,7 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_within_a_second_of_being_sto
 def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_duo, live: LiveSession) -> None:
     live.feed(300, [("sbp", 231), ("dbp", 100), ("map", 144)])  # above critical 219: high priority
     live.feed(600, [("sbp", 140), ("dbp", 85), ("map", 103)])  # back in range: the high alarm stays latched
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
 
     dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
     dash_duo.wait_for_contains_text("#alarm-banner", "acknowledge to clear", timeout=10)
@@ -147,7 +150,7 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
 
 def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_audited(dash_duo,
                                                                                      live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     assert ["sbp-high", 179] in dash_duo.driver.execute_script(SHAPES)
 
@@ -177,7 +180,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
 
 
 def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     shapes_before = dash_duo.driver.execute_script(SHAPES)
 
@@ -203,7 +206,7 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
 
 def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession) -> None:
     live.feed(300, [("sbp", 190), ("dbp", 95), ("map", 127)])  # medium: SBP above 179
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_contains_text("#alarm-banner", "SYS 190 > 179 mmHg", timeout=10)
     log = lambda: dash_duo.driver.execute_script("return window.VigilAudio.log();")  # noqa: E731
 
@@ -233,7 +236,7 @@ def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession)
 
 
 def test_choosing_a_preset_fills_the_editor_and_applies_as_a_whole(dash_duo, live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     open_panel(dash_duo, "Limits")
     assert field(dash_duo, "sbp", "high").get_attribute("value") == "179"

@@ -23,6 +23,8 @@ import requests
 from support import ROOT
 
 from adapters.reading import Reading
+from adapters.replay import ReplaySource
+from monitor.acquisition import ReplayRunner
 from monitor.auth.accounts import Accounts
 from monitor.dashboard.limits_editor import field_values
 from monitor.limits import limits_from_stored, load_preset
@@ -253,6 +255,38 @@ def test_cookies_and_security_headers(server: Server) -> None:
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_head_is_never_a_sign_in_and_a_role_without_view_sees_nothing(server: Server) -> None:
+    head = requests.head(server.url + "/login", data={"name": "dr-ben", "password": PASSWORD}, timeout=30)
+    assert head.status_code == 200 and "vigil_session" not in head.headers.get("Set-Cookie", "").split("=")[0:1]
+    store = Store(server.db)
+    with store.engine.begin() as conn:  # a role this version does not know (a hand-edited database)
+        conn.exec_driver_sql("UPDATE users SET role = 'superuser' WHERE name = 'tess'")
+    try:
+        odd = signed_in(server, "tess")
+        for path in ("/", "/_dash-layout", f"/api/stream?session={server.sid}", f"/report/{server.sid}.html"):
+            assert odd.http.get(server.url + path, timeout=10, stream=True).status_code == 403, path
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE users SET role = 'tester' WHERE name = 'tess'")
+
+
+def test_without_sign_in_only_a_loopback_host_name_is_served(tmp_path: Path) -> None:
+    """A page elsewhere cannot reach a --no-auth dashboard by re-pointing its own name at 127.0.0.1."""
+    store = Store(tmp_path / "v.db")
+    sid = store.create_session("local", "live", patient_label=PATIENT)
+    url, process = start_dashboard(tmp_path / "v.db", sid, "--no-auth")
+    try:
+        port = url.rsplit(":", 1)[1]
+        assert requests.get(url + "/", timeout=10).status_code == 200
+        assert requests.get(f"http://localhost:{port}/", timeout=10).status_code == 200
+        rebound = requests.get(url + f"/report/{sid}.html", headers={"Host": f"attacker.example:{port}"}, timeout=10)
+        assert rebound.status_code == 400 and PATIENT not in rebound.text
+        assert [e.action for e in store.audit_log(sid)] == ["session_start"]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_an_open_live_stream_ends_when_its_sign_in_does(server: Server) -> None:
     Accounts(Store(server.db)).add("temp-nurse", "nurse", PASSWORD, by="test")
     nurse = signed_in(server, "temp-nurse")
@@ -277,12 +311,13 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
     from monitor.dashboard.users_page import create_users_app
 
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("s", "live")
-    apps = [create_app(DashboardConfig(store, sid)), create_history_app(flask.Flask("h"), store, UTC),
+    sid = store.create_session("s", "replay")
+    runner = ReplayRunner(store, sid, ReplaySource([Reading(T0, "hr", 70)], 1, time.monotonic()))  # not started
+    apps = [create_app(DashboardConfig(store, sid, runner=runner)), create_history_app(flask.Flask("h"), store, UTC),
             create_audit_app(flask.Flask("a"), store, UTC), create_users_app(flask.Flask("u"), store, UTC)]
     callbacks = [(key, entry["callback"]) for app in apps for key, entry in app.callback_map.items()
                  if "callback" in entry]  # the others run in the browser
-    assert len(callbacks) >= 16
+    assert len(callbacks) >= 19  # with the replay controls
     assert [key for key, callback in callbacks if not hasattr(callback, "permission")] == []
 
 

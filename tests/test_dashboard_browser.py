@@ -13,6 +13,7 @@ from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
+from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.dashboard.figures import TRACE_INDEX, display_ms
 from monitor.limits import load_preset
@@ -31,6 +32,8 @@ TRACE_X = (
     "return g && g.data ? g.data.map(t => Array.from(t.x || [])) : [];"
 )
 
+NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
+
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def replay_app(tmp_path: Path, sample_data: Path):
     store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
     source = ReplaySource([*recording.readings, *recording.events], 600, time.monotonic())
     runner = ReplayRunner(store, session_id, source)
-    app = create_app(DashboardConfig(store, session_id, UTC, WINDOW, runner))
+    app = create_app(DashboardConfig(store, session_id, UTC, WINDOW, runner, auth=NO_SIGN_IN))
     yield app, runner, recording
     runner.stop()
     store.close()
@@ -113,7 +116,7 @@ def test_ages_and_stale_values_follow_the_session_clock(dash_duo, tmp_path: Path
     ], [Event(t0 - timedelta(minutes=10), "dose_start")])
     # The session clock stands still (speed 0) 4 min after the NIBP and 40 s after the last HR.
     store.set_clock(sid, t0 + timedelta(seconds=240), datetime.now(UTC), 0.0)
-    dash_duo.start_server(create_app(DashboardConfig(store, sid)))
+    dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
 
     dash_duo.wait_for_text_to_equal("#num-bp", "131/84", timeout=10)
     dash_duo.wait_for_text_to_equal("#age-bp", "4 min ago", timeout=10)

@@ -10,6 +10,7 @@ from support import wait_for
 
 from adapters.reading import Event, Reading
 from monitor.alarms import Episode
+from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.dashboard.history import course_figure, when
 from monitor.session.course import CourseRow, course
@@ -19,6 +20,8 @@ from monitor.timeutil import EPOCH
 DAY1 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 5, 9, tzinfo=UTC)
 DAY3 = datetime(2026, 11, 9, 9, tzinfo=UTC)
+
+NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def minutes(n: float) -> timedelta:
@@ -122,7 +125,7 @@ def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, s
     other = esketamine_session(store, DAY3, [110, 110], [(40, 125)], label="MRN-9")
     rises = [max(s for _, s in post) - sum(pre) / len(pre) for pre, post in ((pre1, post1), (pre2, post2))]
 
-    bed_app = create_app(DashboardConfig(store, other, UTC))  # the history page comes with the bed view
+    bed_app = create_app(DashboardConfig(store, other, UTC, auth=NO_SIGN_IN))  # the history page comes with it
     dash_duo.start_server(bed_app)
     dash_duo.driver.get(dash_duo.server_url + "/sessions/")
 

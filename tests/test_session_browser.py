@@ -15,6 +15,7 @@ from support import wait_for
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
+from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset
 from monitor.live_alarms import LiveAlarms
@@ -30,6 +31,8 @@ T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NURSE = "nurse-ana"
 SET_PROPS = "window.dash_clientside.set_props(arguments[0], arguments[1]);"
 SHAPE_NAMES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => s.name);"
+
+NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def at(minutes: float) -> datetime:
@@ -79,7 +82,7 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
     runner.start()
     try:
         seek(runner, store, at(-1))
-        app = create_app(DashboardConfig(store, sid, UTC, operator=NURSE))
+        app = create_app(DashboardConfig(store, sid, UTC, operator=NURSE, auth=NO_SIGN_IN))
         dash_duo.start_server(app)
         wait_for(lambda: "Pre-dose · baseline 129/81 (2 NIBP)" in text_of(dash_duo, "next-checkpoint"), 15,
                  "the pre-dose baseline in the session strip")

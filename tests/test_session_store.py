@@ -354,6 +354,9 @@ def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> N
         actions.enter_dose(store, sid, "nurse.b", WALL, "device_2")
     with pytest.raises(actions.Refused, match="not an event"):
         actions.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
+    with pytest.raises(actions.OverrideRefused, match="an override needs a clinician"):  # a nurse's role
+        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1", proceed_reason="looks fine", may_override=False)
+    assert store.events_upto(sid) == []
     event = actions.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
     assert (event.time, event.kind) == (at(0), "device_1")
     assert [(a.who, a.action, a.new) for a in store.audit_log(sid)][1:] == [
@@ -418,6 +421,9 @@ def test_end_session_guard_override_and_ready_minute(store: Store) -> None:
     assert store.session(sid).ended is None
     with pytest.raises(actions.Refused, match="ready to leave"):
         actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=101)
+    with pytest.raises(actions.OverrideRefused, match=r"20 min to go.*an override needs a clinician"):
+        actions.end_session(store, sid, "nurse.b", WALL, override_reason="transport waiting", may_override=False)
+    assert store.session(sid).ended is None
     ready = actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=90)
     assert ready.needs_override
     info = store.session(sid)

@@ -13,11 +13,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from adapters.reading import Event, Reading
+from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def hr(i: int) -> Reading:
@@ -29,7 +32,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Store, int, int]]:
     store = Store(tmp_path / "vigil.db")
     session_id = store.create_session("stream test", "replay")
     store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
-    app = create_app(DashboardConfig(store, session_id))
+    app = create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

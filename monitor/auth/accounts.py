@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.auth.passwords import hash_password, verify
 from monitor.auth.roles import Permission, Role, permissions
@@ -27,6 +28,11 @@ MAX_FAILURES = 5  # consecutive failures for one name before it is locked
 FIRST_LOCK = timedelta(seconds=30)  # doubled with each further failure
 LONGEST_LOCK = timedelta(minutes=15)
 TOUCH_EVERY = timedelta(seconds=10)  # how stale `seen` may get before a request writes it again
+LONGEST_SIGN_IN = timedelta(hours=12)  # a shift: after that, even an open live view asks again
+FORGET_AFTER = timedelta(days=1)  # attempts at a name, neither locked nor recent, are forgotten
+UNKNOWN_NAME = "(unknown name)"  # who a failed sign-in at a name no user has is audited as
+# A sign-in not ended, or ended only by the idle timeout: its open live view still runs, so sign-out ends that too.
+WATCHING = sa.or_(logins.c.ended_us.is_(None), logins.c.ended_why == "idle")
 
 
 class AccountError(ValueError):
@@ -164,89 +170,113 @@ class Accounts:
 
     @staticmethod
     def _end_logins(conn: sa.Connection, user_id: int, now: datetime, why: str) -> None:
-        conn.execute(logins.update().where(logins.c.user_id == user_id, logins.c.ended_us.is_(None))
-                     .values(ended_us=to_us(now), ended_why=why))
+        conn.execute(logins.update().where(logins.c.user_id == user_id, WATCHING).values(ended_us=to_us(now),
+                                                                                         ended_why=why))
 
     # -- signing in and out --
 
     def sign_in(self, name: str, password: str, now: datetime | None = None) -> SignIn:
         """A new sign-in, or `SignInRefused` with the same message for every kind of failure.
 
-        A name with MAX_FAILURES consecutive failures is locked for FIRST_LOCK, doubled with each further
-        failure up to LONGEST_LOCK, whether or not that user exists; while locked, no password is checked.
+        Each attempt is counted before its password is checked, in one write transaction, so parallel guesses
+        cannot all slip past the lockout. A name with MAX_FAILURES attempts since its last success is locked for
+        FIRST_LOCK, doubled with each further attempt up to LONGEST_LOCK, whether or not that user exists;
+        while locked, no password is checked. Failed attempts at unknown names are audited without the name.
         """
         now = now or datetime.now(UTC)
         typed = name[:200]
         with self.engine.connect() as conn:
-            locked = conn.execute(sa.select(login_failures.c.locked_until_us)
-                                  .where(login_failures.c.name == typed)).scalar()
             row = conn.execute(sa.select(users).where(users.c.name == typed)).first()
-        if locked is not None and locked > to_us(now):
-            wait = -(-(locked - to_us(now)) // 1_000_000)
-            self.store.audit(typed[:100], "sign_in_failed", "dashboard", "", "locked", at=now)
+        who = UNKNOWN_NAME if row is None else row.name
+        key = token_hash(typed)
+        wait, lock = self._count_attempt(key, now)
+        if wait is not None:
+            self.store.audit(who, "sign_in_failed", "dashboard", "", "locked", at=now)
             raise SignInRefused(f"Too many failed sign-ins for this name: try again in {wait} s.")
         matches = verify(None if row is None else row.pw_hash, password)
         if not matches or row is None or row.disabled:
             why = "unknown name" if row is None else "disabled" if matches else "wrong password"
-            self._count_failure(typed, why, now)
+            locked = "" if lock is None else f"; locked for {int(lock.total_seconds())} s"
+            self.store.audit(who, "sign_in_failed", "dashboard", "", why + locked, at=now)
             raise SignInRefused(REFUSED)
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(logins.insert().values(token_hash=token_hash(token), user_id=row.id, started_us=to_us(now),
                                                 seen_us=to_us(now)))
-            conn.execute(login_failures.delete().where(login_failures.c.name == typed))
+            conn.execute(login_failures.delete().where(login_failures.c.name == key))
             write_audit(conn, None, row.name, "sign_in", "dashboard", "", row.role, now, None)
         return SignIn(token, _user(row))
 
-    def _count_failure(self, typed: str, why: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            failures = 1 + (conn.execute(sa.select(login_failures.c.failures)
-                                         .where(login_failures.c.name == typed)).scalar() or 0)
-            locked_until = None
-            if failures >= MAX_FAILURES:
-                lock = min(FIRST_LOCK * 2 ** (failures - MAX_FAILURES), LONGEST_LOCK)
-                locked_until = to_us(now + lock)
-                why += f"; locked for {int(lock.total_seconds())} s"
-            conn.execute(login_failures.delete().where(login_failures.c.name == typed))
-            conn.execute(login_failures.insert().values(name=typed, failures=failures, locked_until_us=locked_until))
-            write_audit(conn, None, typed[:100], "sign_in_failed", "dashboard", "", why, now, None)
+    def _count_attempt(self, key: str, now: datetime) -> tuple[int | None, timedelta | None]:
+        """Count one attempt at the name hashed as `key`: (seconds to wait, None) if it is locked (not counted),
+        else (None, the lock this attempt starts, if it is one too many). Forgets names idle for a day."""
+        now_us = to_us(now)
+        f = login_failures
+        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[self.engine.dialect.name]
+        stmt = insert(f).values(name=key, failures=1, locked_until_us=None, last_us=now_us)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={
+            "failures": sa.case((f.c.locked_until_us > now_us, f.c.failures), else_=f.c.failures + 1),
+            "last_us": now_us})
+        with self.engine.begin() as conn:  # the write comes first: it takes the lock other attempts wait on
+            conn.execute(stmt)
+            row = conn.execute(sa.select(f).where(f.c.name == key)).one()
+            if (row.locked_until_us or 0) > now_us:
+                return -(-(row.locked_until_us - now_us) // 1_000_000), None
+            lock = None
+            if row.failures >= MAX_FAILURES:
+                lock = min(FIRST_LOCK * 2 ** (row.failures - MAX_FAILURES), LONGEST_LOCK)
+                conn.execute(f.update().where(f.c.name == key).values(locked_until_us=to_us(now + lock)))
+            conn.execute(f.delete().where(f.c.last_us < to_us(now - FORGET_AFTER),
+                                          sa.or_(f.c.locked_until_us.is_(None), f.c.locked_until_us < now_us)))
+        return None, lock
 
     def resume(self, token: str, idle: timedelta | None, now: datetime | None = None, *,
-               activity: bool = True) -> User | None:
+               touch: bool = True) -> User | None:
         """The user a request's token belongs to, or None if that sign-in has ended.
 
-        A sign-in with no activity for `idle` ends here. `activity` False (the live stream) neither counts
-        as activity nor ends an idle sign-in: watching is not acting, and a screen must not go dark.
+        A sign-in ends when signed out, when its user is disabled or gets a new password, after `idle` without
+        an action, and LONGEST_SIGN_IN after it began. `touch` False (a live stream connecting) does not count
+        as an action.
         """
         now = now or datetime.now(UTC)
-        q = (sa.select(logins.c.id.label("login_id"), logins.c.seen_us, logins.c.ended_us, logins.c.ended_why, users)
-             .join(users, users.c.id == logins.c.user_id).where(logins.c.token_hash == token_hash(token)))
-        with self.engine.connect() as conn:
-            row = conn.execute(q).first()
-        if row is None or row.disabled:
-            return None
-        user = User(row.id, row.name, row.role)
-        if not activity:
-            return user if row.ended_us is None or row.ended_why == "idle" else None
-        if row.ended_us is not None:
+        row = self._login(token)
+        if row is None or row.disabled or row.ended_us is not None:
             return None
         seen = from_us(row.seen_us)
-        if idle is not None and now - seen > idle:
+        expired = "expired" if now - from_us(row.started_us) > LONGEST_SIGN_IN else None
+        why = expired or ("idle" if idle is not None and now - seen > idle else None)
+        if why is not None:
             with self.engine.begin() as conn:
                 ended = conn.execute(logins.update().where(logins.c.id == row.login_id, logins.c.ended_us.is_(None))
-                                     .values(ended_us=to_us(now), ended_why="idle"))
+                                     .values(ended_us=to_us(now), ended_why=why))
                 if ended.rowcount:
-                    write_audit(conn, None, user.name, "sign_out", "dashboard", "", "idle", now, None)
+                    write_audit(conn, None, row.name, "sign_out", "dashboard", "", why, now, None)
             return None
-        if now - seen > TOUCH_EVERY:
+        if touch and now - seen > TOUCH_EVERY:
             with self.engine.begin() as conn:
                 conn.execute(logins.update().where(logins.c.id == row.login_id).values(seen_us=to_us(now)))
-        return user
+        return User(row.id, row.name, row.role)
+
+    def watching(self, token: str, now: datetime | None = None) -> bool:
+        """Whether a live stream opened by this sign-in may go on: watching is not acting, so an idle timeout
+        does not stop it (a ward screen must not go dark), but a sign-out, a disabled account, a new password
+        or LONGEST_SIGN_IN do."""
+        now = now or datetime.now(UTC)
+        row = self._login(token)
+        return (row is not None and not row.disabled and (row.ended_us is None or row.ended_why == "idle")
+                and now - from_us(row.started_us) <= LONGEST_SIGN_IN)  # the row form of WATCHING
+
+    def _login(self, token: str) -> sa.Row | None:
+        q = (sa.select(logins.c.id.label("login_id"), logins.c.started_us, logins.c.seen_us, logins.c.ended_us,
+                       logins.c.ended_why, users)
+             .join(users, users.c.id == logins.c.user_id).where(logins.c.token_hash == token_hash(token)))
+        with self.engine.connect() as conn:
+            return conn.execute(q).first()
 
     def sign_out(self, token: str, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         q = (sa.select(logins.c.id, users.c.name).join(users, users.c.id == logins.c.user_id)
-             .where(logins.c.token_hash == token_hash(token), logins.c.ended_us.is_(None)))
+             .where(logins.c.token_hash == token_hash(token), WATCHING))
         with self.engine.begin() as conn:
             row = conn.execute(q).first()
             if row is None:

@@ -3,6 +3,7 @@ same as checking a wrong password, so the time taken does not tell whether a nam
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -11,7 +12,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 8
 MAX_LENGTH = 1024  # hashing is deliberately slow: a megabyte "password" must not become a denial of service
 
-_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" parameters
+_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" parameters (64 MiB each)
+# At most two checks at once: a flood of sign-in attempts queues here instead of taking 64 MiB per request.
+_checking = threading.BoundedSemaphore(2)
 
 
 class PasswordError(ValueError):
@@ -43,7 +46,8 @@ def verify(stored_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         password = password[:MAX_LENGTH]  # still verified, so a long guess takes no less time
     try:
-        ok = _hasher.verify(stored_hash or _stand_in_hash(), password)
+        with _checking:
+            ok = _hasher.verify(stored_hash or _stand_in_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return ok and stored_hash is not None

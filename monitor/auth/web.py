@@ -43,7 +43,9 @@ from monitor.store import Store
 
 log = logging.getLogger(__name__)
 STREAM_PATH = "/api/stream"
-PUBLIC_PATHS = ("/login",)
+PUBLIC_PATHS = ("/login", "/logout")  # sign-out works for a sign-in the idle timeout ended, too
+SESSION_TOKEN = "_user_id"  # where Flask-Login keeps the user id (our sign-in token) in the session
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT, "/users/": Permission.USERS}  # pages (and their Dash routes)
 EXTENSION = "vigil_auth"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,10 +128,15 @@ def csrf_token() -> str:
     return current_app.jinja_env.globals["csrf_token"]()
 
 
-def refuse(actor: Actor, permission: Permission, what: str) -> None:
-    """Log and audit a forbidden request, then answer it 403. No patient data goes in the log line."""
+def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
+    """Log and audit something `actor` may not do. No patient data goes in the log line."""
     log.warning("forbidden: %s (%s) may not %s", actor.name, actor.role, permission.value)
     _state().store.audit(actor.name, "forbidden", what, "", f"needs {permission.value}")
+
+
+def refuse(actor: Actor, permission: Permission, what: str) -> None:
+    """Log and audit a forbidden request, then answer it 403: nothing else happens."""
+    record_refusal(actor, permission, what)
     abort(403, description=f"{actor.role or 'this user'} may not {permission.value}")
 
 
@@ -209,6 +216,8 @@ def install(server: Flask, store: Store, auth: AuthSettings, apps: Iterable[Dash
         SESSION_COOKIE_NAME="vigil_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=auth.https, CSRF_COOKIE_SECURE=auth.https, CSRF_COOKIE_SAMESITE="Strict",
     )
+    if not auth.required:  # a page elsewhere whose name is re-pointed at 127.0.0.1 (DNS rebinding) gets a 400
+        server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
     csrf = SeaSurf()
     if auth.required:
         _install_sign_in(server, accounts, auth, csrf)
@@ -224,7 +233,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
 
     @manager.user_loader
     def load(token: str) -> SignedIn | None:
-        user = accounts.resume(token, auth.idle, activity=request.path != STREAM_PATH)
+        user = accounts.resume(token, auth.idle, touch=request.path != STREAM_PATH)
         return None if user is None else SignedIn(token, user)
 
     @server.before_request
@@ -232,6 +241,8 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         if request.path in PUBLIC_PATHS:
             return None
         if current_user.is_authenticated:
+            if not current_user.user.can(Permission.VIEW):
+                refuse(current_actor(), Permission.VIEW, request.path)
             for prefix, permission in PAGE_PERMISSIONS.items():
                 if request.path.startswith(prefix) and not current_user.user.can(permission):
                     refuse(current_actor(), permission, request.path)
@@ -243,7 +254,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
     @server.route("/login", methods=["GET", "POST"])
     def sign_in() -> Response | str | tuple[str, int]:
         target = safe_next(request.values.get("next"))
-        if request.method == "GET":
+        if request.method != "POST":
             return render_template_string(SIGN_IN_PAGE, next=target, message="", name="")
         name = request.form.get("name", "")
         try:
@@ -251,6 +262,8 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         except SignInRefused as exc:
             log.info("a sign-in was refused")
             return render_template_string(SIGN_IN_PAGE, next=target, message=str(exc), name=name), 401
+        if session.get(SESSION_TOKEN):  # signing in over another sign-in ends that one
+            accounts.sign_out(session[SESSION_TOKEN])
         session.clear()  # a new session for a new sign-in: nothing carried over from before it
         csrf.generate_new_token()
         login_user(SignedIn(signed.token, signed.user))
@@ -258,8 +271,8 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
 
     @server.route("/logout", methods=["POST"])
     def sign_out() -> Response:
-        token = current_token()
-        if token is not None:
+        token = session.get(SESSION_TOKEN)
+        if token:
             accounts.sign_out(token)
         logout_user()
         session.clear()
@@ -268,9 +281,8 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
 
 
 def stream_alive() -> Callable[[], bool]:
-    """For the live stream, which outlives its request: whether its sign-in still stands (a sign-out or a
-    disabled account ends it; an idle timeout does not — watching is not acting)."""
+    """For the live stream, which outlives its request: whether its sign-in still stands (`Accounts.watching`)."""
     state, token = _state(), current_token()
     if token is None:
         return lambda: True
-    return lambda: state.accounts.resume(token, state.settings.idle, activity=False) is not None
+    return lambda: state.accounts.watching(token)

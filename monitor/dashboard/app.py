@@ -46,7 +46,7 @@ class DashboardConfig:
     window: timedelta = timedelta(hours=1)
     runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
     operator: str = "operator"  # who the audit trail names for changes made here when sign-in is off
-    auth: AuthSettings = field(default_factory=lambda: AuthSettings(required=False))
+    auth: AuthSettings = field(default_factory=AuthSettings)  # sign-in required unless told otherwise
 
 
 def max_points(window: timedelta) -> dict[str, list[int]]:

@@ -36,6 +36,8 @@ def rows(entries: list[AuditEntry], names: dict[int, str], tz: tzinfo) -> list[d
 
 def filtered(store: Store, session: str | None, who: str | None, tz: tzinfo) -> list[dict]:
     names = {s.id: s.name for s in store.list_sessions()}
+    if session not in (None, NO_SESSION) and not str(session).isdigit():
+        return []  # not a value the page offers
     entries = store.audit_entries(session_id=None if session in (None, NO_SESSION) else int(session), who=who or None)
     if session == NO_SESSION:
         entries = [e for e in entries if e.session_id is None]

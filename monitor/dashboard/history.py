@@ -27,7 +27,7 @@ from monitor.store import Store
 from monitor.timeutil import EPOCH
 
 # The bed view's scripts (every .js in assets/); the CSS in the folder is shared.
-BED_VIEW_SCRIPTS = r".*\.js$"
+BED_VIEW_SCRIPTS = r"^(?!vigil_auth\.js$).*\.js$"  # every script but the one that handles an ended sign-in
 NOT_RECORDED = "not recorded"
 PICK_A_SESSION = "Select a session above to review it."
 SESSION_COLUMNS = [

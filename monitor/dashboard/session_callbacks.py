@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from monitor.auth.roles import Permission
-from monitor.auth.web import current_actor, require
+from monitor.auth.web import current_actor, record_refusal, require
 from monitor.dashboard.session_view import readiness_view
 from monitor.session import actions
 from monitor.store import Store
@@ -47,6 +47,9 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
                                        may_override=actor.can(Permission.OVERRIDE))
         except actions.GateAdvisory as exc:
             return "", True, exc.gate.findings, kind
+        except actions.OverrideRefused as exc:
+            record_refusal(actor, Permission.OVERRIDE, f"proceed past the BP gate: {kind}")
+            return f"Not entered: {exc}", True, no_update, no_update
         except actions.Refused as exc:
             return f"Not entered: {exc}", False, no_update, no_update
         return (f"{actions.EVENT_NAMES[kind]} entered at {_clock_text(event.time, tz)} by {actor.name}", False,
@@ -84,7 +87,7 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
         if not (reason or "").strip():
             return no_update, True, "A reason is needed to proceed."
         message, opened, _, _ = dose(kind, reason)
-        return message, opened, "" if not opened else "Not entered."
+        return message, opened, "" if not opened else (message or "Not entered.")
 
     @app.callback(
         Output("session-message", "children", allow_duplicate=True),
@@ -134,6 +137,9 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
         try:
             ready = actions.end_session(store, session_id, actor.name, datetime.now(UTC), override_reason=reason,
                                         ready_min=ready_value, may_override=actor.can(Permission.OVERRIDE))
+        except actions.OverrideRefused as exc:
+            record_refusal(actor, Permission.OVERRIDE, "end session")
+            return True, str(exc), no_update
         except actions.Refused as exc:
             return True, str(exc), no_update
         how = " (override recorded)" if ready.needs_override else ""

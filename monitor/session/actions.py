@@ -34,6 +34,10 @@ class Refused(ValueError):
     """The action was not carried out; the message says why, for the user."""
 
 
+class OverrideRefused(Refused):
+    """An override asked for by someone whose role may not override: refused, and worth an audit entry."""
+
+
 class GateAdvisory(Refused):
     """Dosing needs an explicit "proceed" with a reason: the gate's findings say why."""
 
@@ -107,7 +111,7 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
             if not reason:
                 raise GateAdvisory(advisory)
             if not may_override:
-                raise Refused(OVERRIDE_NEEDS_CLINICIAN)
+                raise OverrideRefused(OVERRIDE_NEEDS_CLINICIAN)
             proceed = ("; ".join(advisory.findings), reason)
     event = Event(now, kind, source=ENTERED)
     if not store.enter_event(session_id, event, who, wall, proceed=proceed):
@@ -149,7 +153,7 @@ def end_session(store: Store, session_id: int, who: str, wall: datetime, *, over
     if ready.needs_override and not reason:
         raise Refused(f"cannot end the session yet ({ready.refusal}); an override needs a reason")
     if ready.needs_override and not may_override:
-        raise Refused(f"cannot end the session yet ({ready.refusal}); {OVERRIDE_NEEDS_CLINICIAN}")
+        raise OverrideRefused(f"cannot end the session yet ({ready.refusal}); {OVERRIDE_NEEDS_CLINICIAN}")
     if ready_min is not None and not (0 <= ready_min <= (ready.elapsed_min or 0)):
         raise Refused("'ready to leave at' must be between 0 and the minutes since the dose")
     try:
