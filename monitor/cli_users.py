@@ -1,4 +1,4 @@
-"""`vigil user add|list|disable|password`: who may sign in to the dashboard, kept in the store.
+"""`vigil user add|list|disable|enable|password`: who may sign in to the dashboard, kept in the store.
 
 Passwords are asked twice on a terminal, or read as one line from standard input otherwise (for scripts),
 and never appear on the command line, where other users of the machine could see them.
@@ -36,6 +36,10 @@ def add_user_commands(sub: Any) -> None:
     disable.set_defaults(handler=cmd_user_disable)
     disable.add_argument("name")
     common_db(disable)
+    enable = actions.add_parser("enable", help="let a disabled user sign in again")
+    enable.set_defaults(handler=cmd_user_enable)
+    enable.add_argument("name")
+    common_db(enable)
     password = actions.add_parser("password", help="set a new password (asks for it); ends the user's sign-ins")
     password.set_defaults(handler=cmd_user_password)
     password.add_argument("name")
@@ -82,6 +86,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     accounts = _accounts(args)
     _one_line(lambda: check_name(args.name))  # before asking for a password
+    if accounts.exists(args.name):
+        raise UsageError(f"a user named {args.name} already exists; nothing changed")
     password = read_password()
     _one_line(lambda: accounts.add(args.name, args.role, password, by=_by()))
     print(f"added {args.name} ({args.role})")
@@ -99,6 +105,12 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 def cmd_user_disable(args: argparse.Namespace) -> int:
     _one_line(lambda: _accounts(args).disable(args.name, by=_by()))
     print(f"disabled {args.name}; their open sign-ins have ended")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    _one_line(lambda: _accounts(args).enable(args.name, by=_by()))
+    print(f"enabled {args.name}")
     return 0
 
 

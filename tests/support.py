@@ -11,7 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from monitor.auth.web import AuthSettings
+
 TIMEOUT = 10.0
+NO_SIGN_IN = AuthSettings(required=False)  # for tests about the bed view itself, not about signing in to it
+
+
+def audited(store: Any, session_id: int) -> list:
+    """A session's audit entries after the one that records its start: what was done in it."""
+    return [a for a in store.audit_log(session_id) if a.action != "session_start"]
 
 
 class FakeClock:

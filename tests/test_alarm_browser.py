@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import field, type_into
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from support import wait_for
+from support import NO_SIGN_IN, wait_for
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
-from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset, parse_limits
 from monitor.live_alarms import LiveAlarms
@@ -32,21 +30,6 @@ pytestmark = [
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
-
-NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
-
-
-
-def field(dash_duo, group: str, key: str):
-    """A limits-editor input, found by its pattern-matching id (Dash renders it as sorted JSON)."""
-    element_id = json.dumps({"group": group, "key": key, "type": "limit-field"}, separators=(",", ":"))
-    return dash_duo.driver.find_element(By.XPATH, f"//input[@id='{element_id}']")
-
-
-def type_into(element, text: str) -> None:
-    element.send_keys(Keys.CONTROL, "a")
-    element.send_keys(Keys.BACKSPACE)
-    element.send_keys(text)
 
 
 def open_panel(dash_duo, label: str) -> None:

@@ -4,15 +4,14 @@ sends a strict Content-Security-Policy, so a violation would show up there)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import field, text_of, type_into
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from support import wait_for
 
 from adapters.reading import Event, Reading
@@ -73,10 +72,6 @@ def start(dash_duo, bed: Bed) -> str:
     return dash_duo.server.url.rstrip("/")
 
 
-def text_of(dash_duo, element_id: str) -> str:
-    """The element's text, read in the page (an element React re-renders meanwhile is never stale here)."""
-    script = "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';"
-    return dash_duo.driver.execute_script(script, element_id)
 
 
 def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD) -> None:
@@ -92,16 +87,8 @@ def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD)
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
 
 
-def field(dash_duo, group: str, key: str):
-    """A limits-editor input, found by its pattern-matching id (Dash renders it as sorted JSON)."""
-    element_id = json.dumps({"group": group, "key": key, "type": "limit-field"}, separators=(",", ":"))
-    return dash_duo.driver.find_element(By.XPATH, f"//input[@id='{element_id}']")
 
 
-def type_into(element, text: str) -> None:
-    element.send_keys(Keys.CONTROL, "a")
-    element.send_keys(Keys.BACKSPACE)
-    element.send_keys(text)
 
 
 def open_limits(dash_duo) -> None:

@@ -48,6 +48,8 @@ def test_user_add_list_disable_and_password(tmp_path: Path) -> None:
     assert Accounts(Store(db)).sign_in("nurse-ana", PASSWORD).user.role == "nurse"  # CR/LF is not the password
 
     assert user(db, "disable", "nurse-ana").returncode == 0
+    assert user(db, "enable", "nurse-ana").returncode == 0 and user(db, "disable", "nurse-ana").returncode == 0
+    assert "nurse-ana is already disabled" in one_line_error(user(db, "disable", "nurse-ana"))
     assert "no user named ghost" in one_line_error(user(db, "disable", "ghost"))
     listing = user(db, "list").stdout.splitlines()
     assert listing[0].split() == ["NAME", "ROLE", "STATUS", "CREATED", "LAST", "SIGN-IN"]
@@ -57,7 +59,7 @@ def test_user_add_list_disable_and_password(tmp_path: Path) -> None:
     assert Accounts(Store(db)).sign_in("dr-ben", "a new passphrase").user.name == "dr-ben"
     audit = [(e.action, e.target) for e in Store(db).audit_entries() if e.action.startswith("user")]
     assert audit == [("user_add", "dr-ben"), ("user_add", "nurse-ana"), ("user_disable", "nurse-ana"),
-                     ("user_password", "dr-ben")]
+                     ("user_enable", "nurse-ana"), ("user_disable", "nurse-ana"), ("user_password", "dr-ben")]
 
 
 def _on_terminal(db: Path, answers: list[str]) -> tuple[int, str]:

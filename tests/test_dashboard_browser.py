@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import NO_SIGN_IN, wait_for
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
-from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.dashboard.figures import TRACE_INDEX, display_ms
 from monitor.limits import load_preset
@@ -31,9 +30,6 @@ TRACE_X = (
     "const g = document.querySelector('#trend .js-plotly-plot');"
     "return g && g.data ? g.data.map(t => Array.from(t.x || [])) : [];"
 )
-
-NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
-
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
-from support import wait_for
+from support import NO_SIGN_IN, wait_for
 
 from adapters.reading import Event, Reading
 from monitor.alarms import Episode
-from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.dashboard.history import course_figure, when
 from monitor.session.course import CourseRow, course
@@ -20,8 +19,6 @@ from monitor.timeutil import EPOCH
 DAY1 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 5, 9, tzinfo=UTC)
 DAY3 = datetime(2026, 11, 9, 9, tzinfo=UTC)
-
-NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def minutes(n: float) -> timedelta:

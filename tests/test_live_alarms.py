@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import TIMEOUT, FakeClock, wait_until
+from support import TIMEOUT, FakeClock, audited, wait_until
 
 from adapters.csv_session import RecordedSession, read_session_csv
 from adapters.reading import Reading
@@ -198,7 +198,7 @@ def test_cli_headless_replay_uses_and_stores_the_limits_file(tmp_path: Path) -> 
         [version] = s.limits_versions(2)
         assert (version.who, version.effective, version.data["preset"]) == ("dr-jones", hms(9, 0), "esketamine")
         assert version.data["vitals"]["sbp"]["high"] == 170.0
-        assert [(a.action, a.target, a.who) for a in s.audit_log(2)] == [("limits", "limits", "dr-jones")]
+        assert [(a.action, a.who) for a in s.audit_log(2)] == [("session_start", "dr-jones"), ("limits", "dr-jones")]
     finally:
         s.close()
 
@@ -309,7 +309,7 @@ def test_limits_change_applies_from_its_effective_time_and_is_audited(store: Sto
     versions = store.limits_versions(sid)
     assert [(v.version, v.effective, v.who) for v in versions] == [(1, at(0), "setup"), (2, at(1000), "dr-jones")]
     assert store.limits_version(sid) == 2
-    log = store.audit_log(sid)
+    log = audited(store, sid)
     assert [(a.action, a.target, a.who) for a in log] == [("limits", "limits", "setup"),
                                                           ("limits", "vitals.sbp.high", "dr-jones")]
     assert log[0].old == "" and "vitals.sbp.high=179" in log[0].new
@@ -335,7 +335,7 @@ def test_raised_limit_ends_an_open_run_from_its_effective_time(store: Store) -> 
     live.process(second, [])
     [e] = stored(store, sid)
     assert (e.onset, e.end, e.peak, e.limit) == (at(300), at(600), 170.0, 160.0)
-    assert [(a.target, a.old, a.new) for a in store.audit_log(sid)][1:] == [("vitals.sbp.high", "160", "179")]
+    assert [(a.target, a.old, a.new) for a in audited(store, sid)][1:] == [("vitals.sbp.high", "160", "179")]
 
 
 def test_limits_change_does_not_apply_to_readings_before_it_in_the_same_batch(store: Store) -> None:
@@ -473,7 +473,7 @@ def test_acknowledge_takes_active_and_latched_high_alarms_once_each(store: Store
     assert all(a.acked_at is None and a.rev <= rev for a in untouched)
     assert store.alarms_since(other)[0].acked_at is None  # one bed's press acknowledges only that bed
 
-    log = store.audit_log(sid)
+    log = audited(store, sid)
     assert [(a.action, a.who, a.old, a.new, a.at, a.session_time) for a in log] == [
         ("acknowledge", "nurse-kim", "unacknowledged", "acknowledged", wall, at(75))
     ] * 3
@@ -482,7 +482,7 @@ def test_acknowledge_takes_active_and_latched_high_alarms_once_each(store: Store
 
     rev = store.cursor(sid).alarm
     assert store.acknowledge(sid, "nurse-lee", wall + timedelta(seconds=5), at(80)) == []  # second press
-    assert len(store.audit_log(sid)) == 3
+    assert len(audited(store, sid)) == 3
     assert store.alarms_since(sid, rev) == []
 
     # the engine updating an acknowledged alarm keeps its acknowledgement

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import text_of
 from selenium.webdriver.common.by import By
-from support import wait_for
+from support import NO_SIGN_IN, wait_for
 
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
-from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset
 from monitor.live_alarms import LiveAlarms
@@ -31,8 +31,6 @@ T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NURSE = "nurse-ana"
 SET_PROPS = "window.dash_clientside.set_props(arguments[0], arguments[1]);"
 SHAPE_NAMES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => s.name);"
-
-NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def at(minutes: float) -> datetime:
@@ -50,12 +48,6 @@ def recording() -> list[Reading | Event]:
                                118: (130, 81)}.items():
         items += [Reading(at(minute), "sbp", sbp), Reading(at(minute), "dbp", dbp)]
     return sorted(items, key=lambda i: i.time)
-
-
-def text_of(dash_duo, element_id: str) -> str:
-    """The element's text, read in the page (an element React re-renders meanwhile is never stale here)."""
-    script = "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';"
-    return dash_duo.driver.execute_script(script, element_id)
 
 
 def click(dash_duo, xpath: str) -> None:

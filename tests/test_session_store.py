@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import audited
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
@@ -44,7 +45,7 @@ def test_set_up_is_audited_field_by_field(store: Store) -> None:
     assert (info.session_type, info.patient_label, info.setup_by) == ("esketamine", "MRN-1", "dr.a")
     assert store.set_up_session(sid, "dr.b", WALL, at(1), session_type="esketamine", patient_label="MRN-1",
                                 bed="bed-2") == ["bed"]
-    entries = [(a.who, a.action, a.target, a.old, a.new, a.session_time) for a in store.audit_log(sid)]
+    entries = [(a.who, a.action, a.target, a.old, a.new, a.session_time) for a in audited(store, sid)]
     assert entries == [("dr.a", "setup", "session_type", "other", "esketamine", at(0)),
                        ("dr.a", "setup", "patient_label", "", "MRN-1", at(0)),
                        ("dr.b", "setup", "bed", "bed-1", "bed-2", at(1))]
@@ -59,7 +60,7 @@ def test_entered_events_keep_who_and_are_audited_once(store: Store) -> None:
     assert [(s.event.kind, s.entered_by) for s in stored] == [("note", None), ("device_1", "nurse.b")]
     assert [s.event.kind for s in store.stored_events(sid, entered_after=0)] == ["device_1"]
     assert [s.event.kind for s in store.stored_events(sid, entered_after=stored[-1].id)] == []
-    assert [(a.action, a.target, a.session_time) for a in store.audit_log(sid)] == [("event", "device_1", at(0))]
+    assert [(a.action, a.target, a.session_time) for a in audited(store, sid)] == [("event", "device_1", at(0))]
 
 
 def test_end_session_once_with_an_audited_override(store: Store) -> None:
@@ -67,7 +68,7 @@ def test_end_session_once_with_an_audited_override(store: Store) -> None:
     store.end_session(sid, "dr.a", WALL, at(100), override="patient insists, escorted", ready_min=90)
     info = store.session(sid)
     assert (info.ended, info.ended_by, info.ready_min) == (at(100), "dr.a", 90)
-    assert [(a.action, a.new) for a in store.audit_log(sid)] == [
+    assert [(a.action, a.new) for a in audited(store, sid)] == [
         ("discharge_override", "patient insists, escorted"), ("session_end", "ended; would have been ready at 90 min")]
     with pytest.raises(ValueError, match="already ended"):
         store.end_session(sid, "dr.a", WALL, at(130))
@@ -349,7 +350,7 @@ def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> N
     sid = clocked_session(store, "esketamine", 0, nibp(-10, 150, 95) + nibp(-5, 148, 92))
     with pytest.raises(actions.GateAdvisory, match="above 140/90"):
         actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
-    assert store.events_upto(sid) == [] and [a.action for a in store.audit_log(sid)] == ["limits"]
+    assert store.events_upto(sid) == [] and [a.action for a in audited(store, sid)] == ["limits"]
     with pytest.raises(actions.Refused, match="enter Device 1 first"):
         actions.enter_dose(store, sid, "nurse.b", WALL, "device_2")
     with pytest.raises(actions.Refused, match="not an event"):
@@ -359,7 +360,7 @@ def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> N
     assert store.events_upto(sid) == []
     event = actions.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
     assert (event.time, event.kind) == (at(0), "device_1")
-    assert [(a.who, a.action, a.new) for a in store.audit_log(sid)][1:] == [
+    assert [(a.who, a.action, a.new) for a in audited(store, sid)][1:] == [
         ("dr.a", "gate_proceed", "repeat 138/88 by hand"), ("dr.a", "event", "")]
     with pytest.raises(actions.Refused, match="already entered"):
         actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
@@ -385,7 +386,7 @@ def test_two_clicks_at_once_enter_a_dose_once(store: Store) -> None:
         results = list(pool.map(lambda _: click(), range(8)))
     assert results.count("entered") == 1, results
     assert [e.kind for e in store.events_upto(sid)] == ["dose_start"]
-    assert [a.action for a in store.audit_log(sid)].count("event") == 1
+    assert [a.action for a in audited(store, sid)].count("event") == 1
 
 
 def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: Store) -> None:
@@ -400,7 +401,7 @@ def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: S
                        preset=None)
     with pytest.raises(actions.Refused, match="preset"):
         actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="", bed="b", preset="nope")
-    assert store.audit_log(sid) == [a for a in store.audit_log(sid) if a.action == "limits"]
+    assert audited(store, sid) == [a for a in audited(store, sid) if a.action == "limits"]
     assert store.session(sid).session_type == "other"
     changed = actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label=" MRN-7 ",
                              bed="bed-2", preset="esketamine")
@@ -428,7 +429,7 @@ def test_end_session_guard_override_and_ready_minute(store: Store) -> None:
     assert ready.needs_override
     info = store.session(sid)
     assert (info.ended, info.ready_min) == (at(100), 90)
-    assert [a.new for a in store.audit_log(sid) if a.action == "discharge_override"] == ["transport waiting"]
+    assert [a.new for a in audited(store, sid) if a.action == "discharge_override"] == ["transport waiting"]
     with pytest.raises(actions.Refused, match="has ended"):
         actions.enter_note(store, sid, "nurse.b", WALL, "late note")
 
@@ -440,7 +441,7 @@ def test_end_session_after_120_min_needs_no_override(store: Store) -> None:
     actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
     move_clock(store, sid, 121)
     actions.end_session(store, sid, "dr.a", WALL, override_reason="not needed")
-    assert [a.action for a in store.audit_log(sid)] == ["limits", "event", "session_end"]
+    assert [a.action for a in audited(store, sid)] == ["limits", "event", "session_end"]
 
 
 @pytest.mark.parametrize("relative", [False, True])

@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import NO_SIGN_IN
 from werkzeug.serving import make_server
 
 from adapters.reading import Event, Reading
-from monitor.auth.web import AuthSettings
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.limits import load_preset
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
-
-NO_SIGN_IN = AuthSettings(required=False)  # these tests are about the bed view, not sign-in
 
 
 def hr(i: int) -> Reading:

@@ -129,6 +129,20 @@ class Accounts:
             self._end_logins(conn, user.id, now, "password")
             write_audit(conn, None, by, "user_password", name, "", "changed", now, None)
 
+    def enable(self, name: str, by: str, now: datetime | None = None) -> None:
+        """A disabled account may sign in again (with its old password, or after `set_password`)."""
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            user = self._by_name(conn, name)
+            if not user.disabled:
+                raise AccountError(f"{name} is not disabled")
+            conn.execute(users.update().where(users.c.id == user.id).values(disabled=False))
+            write_audit(conn, None, by, "user_enable", name, "disabled", "enabled", now, None)
+
+    def exists(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.id).where(users.c.name == name)).first() is not None
+
     def disable(self, name: str, by: str, now: datetime | None = None) -> None:
         """The account can no longer sign in, and its open sign-ins end now (their live streams too)."""
         now = now or datetime.now(UTC)
