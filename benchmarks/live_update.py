@@ -48,6 +48,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
 from adapters.reading import Event, Reading  # noqa: E402
+from monitor.auth.web import AuthSettings  # noqa: E402
 from monitor.dashboard import figures  # noqa: E402
 from monitor.dashboard.app import DashboardConfig, create_app  # noqa: E402
 from monitor.dashboard.stream import stream_updates  # noqa: E402
@@ -406,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             driver = chrome()
             try:
                 driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SSE_SPY_JS})
-                ours_app = create_app(DashboardConfig(store, sid))
+                ours_app = create_app(DashboardConfig(store, sid, auth=AuthSettings(required=False)))
                 with serve(ours_app) as url:
                     ours = timed("ours", lambda: run_latency(
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import trustme
 from support import ROOT, run_vigil
 
 from monitor.auth.accounts import Accounts
@@ -131,10 +132,12 @@ def free_port() -> int:
 
 
 def test_https_with_a_certificate_marks_cookies_secure(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    authority = trustme.CA()  # a test certificate authority, and a certificate for 127.0.0.1 it signed
+    cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    issued = authority.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
     db = tmp_path / "v.db"
     store = Store(db)
     sid = store.create_session("tls", "live")
@@ -148,10 +151,10 @@ def test_https_with_a_certificate_marks_cookies_secure(tmp_path: Path) -> None:
     try:
         assert "Vigil dashboard: https://127.0.0.1:" in process.stdout.readline()
         http = requests.Session()
-        page = http.get(f"https://127.0.0.1:{port}/login", timeout=10, verify=str(cert))
+        page = http.get(f"https://127.0.0.1:{port}/login", timeout=10, verify=str(ca))
         assert page.status_code == 200 and page.headers["Strict-Transport-Security"].startswith("max-age=")
         token = page.text.split('name="_csrf_token" value="')[1].split('"')[0]
-        signed = http.post(f"https://127.0.0.1:{port}/login", allow_redirects=False, timeout=30, verify=str(cert),
+        signed = http.post(f"https://127.0.0.1:{port}/login", allow_redirects=False, timeout=30, verify=str(ca),
                            data={"name": "dr-ben", "password": PASSWORD, "_csrf_token": token},
                            headers={"Referer": f"https://127.0.0.1:{port}/login"})
         assert signed.status_code == 302
