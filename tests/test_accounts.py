@@ -106,6 +106,8 @@ def test_lockout_after_five_failures_with_backoff_for_any_name(accounts: Account
     assert refusal(accounts, name, "bad guess", after) == REFUSED  # a 6th failure locks for 60 s
     assert "try again in 60 s" in refusal(accounts, name, PASSWORD, after)
     if name == "nurse-ana":
+        (listed,) = accounts.listing(after)
+        assert listed.locked_until == after + timedelta(seconds=60)  # what `vigil user list` shows
         assert accounts.sign_in(name, PASSWORD, after + timedelta(seconds=61)).user.name == name
         for i in range(4):  # a success resets the count
             refusal(accounts, name, "bad guess", after + timedelta(seconds=62 + i))

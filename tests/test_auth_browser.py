@@ -242,3 +242,12 @@ def test_admin_adds_a_user_and_reads_the_audit_trail_by_user(dash_duo, bed: Bed)
     for page in ("/audit/", "/users/"):
         driver.get(base + page)
         wait_for(lambda: "Forbidden" in driver.page_source, 10, f"{page} refused to a nurse")
+
+
+def test_disabling_a_signed_in_nurse_takes_her_screen_to_the_sign_in_page(dash_duo, bed: Bed) -> None:
+    base = start(dash_duo, bed)
+    sign_in(dash_duo, base, NURSE, "nurse")
+    Accounts(bed.store).disable(NURSE, by="root-admin")
+    wait_for(lambda: dash_duo.driver.current_url.startswith(base + "/login?next="), 15,
+             "the open bed view ended by the server and the sign-in page shown")
+    assert dash_duo.driver.find_element(By.ID, "password").is_displayed()

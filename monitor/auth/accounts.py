@@ -158,17 +158,17 @@ class Accounts:
         now_us = to_us(now or datetime.now(UTC))
         last = (sa.select(logins.c.user_id, sa.func.max(logins.c.started_us).label("last_us"))
                 .group_by(logins.c.user_id).subquery())
-        q = (sa.select(users, last.c.last_us, login_failures.c.locked_until_us)
-             .outerjoin(last, last.c.user_id == users.c.id)
-             .outerjoin(login_failures, login_failures.c.name == users.c.name)
-             .order_by(users.c.name))
+        q = (sa.select(users, last.c.last_us).outerjoin(last, last.c.user_id == users.c.id).order_by(users.c.name))
         with self.engine.connect() as conn:
-            return [
-                UserListing(row.name, row.role, bool(row.disabled), from_us(row.created_us), row.created_by,
-                            None if row.last_us is None else from_us(row.last_us),
-                            from_us(row.locked_until_us) if (row.locked_until_us or 0) > now_us else None)
-                for row in conn.execute(q)
-            ]
+            rows = conn.execute(q).all()
+            locks = dict(conn.execute(sa.select(login_failures.c.name, login_failures.c.locked_until_us)
+                                      .where(login_failures.c.locked_until_us > now_us)).all())
+        return [
+            UserListing(row.name, row.role, bool(row.disabled), from_us(row.created_us), row.created_by,
+                        None if row.last_us is None else from_us(row.last_us),
+                        from_us(locks[key]) if (key := token_hash(row.name)) in locks else None)
+            for row in rows
+        ]
 
     def can_sign_in(self) -> bool:
         """Whether any enabled user exists: a server that needs sign-in is useless without one."""
