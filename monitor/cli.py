@@ -182,13 +182,13 @@ def recorded_type(recording: RecordedSession) -> str:
 
 
 def prepare_replay(
-    args: argparse.Namespace, recording: RecordedSession, name: str, bed: str, limits: Limits, stype: str
-) -> tuple[Store, ReplayRunner]:
+    args: argparse.Namespace, store: Store, recording: RecordedSession, name: str, bed: str, limits: Limits,
+    stype: str,
+) -> ReplayRunner:
     """A replay session with its type and limits stored and the live alarm engine attached."""
     from monitor.acquisition import ReplayRunner
     from monitor.live_alarms import LiveAlarms
 
-    store = open_store(args)
     session_id = store.create_session(
         name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time,
         session_type=stype, patient_label=getattr(args, "patient", ""), who=args.operator,
@@ -198,17 +198,18 @@ def prepare_replay(
     # A file that holds its dose takes the baseline before it, whatever the type says.
     has_dose = any(e.kind in DOSE_KINDS for e in recording.events) or None
     alarms = LiveAlarms(store, session_id, expect_dose=has_dose)
-    return store, ReplayRunner(store, session_id, source, alarms=alarms)
+    return ReplayRunner(store, session_id, source, alarms=alarms)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.limits:
         resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
-    auth = None if args.headless else server_auth(args, open_store(args))  # refused before any work
-    recording = read_recording(args)
+    recording = read_recording(args)  # a bad file is refused before the database is opened
+    store = open_store(args)
+    auth = None if args.headless else server_auth(args, store)  # refused before the replay makes a session
     stype = args.type or recorded_type(recording)
     limits = session_limits(args, stype)
-    store, runner = prepare_replay(args, recording, args.session or args.file.name, args.bed, limits, stype)
+    runner = prepare_replay(args, store, recording, args.session or args.file.name, args.bed, limits, stype)
     if args.headless:
         logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
@@ -224,12 +225,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    auth = server_auth(args, open_store(args), demo_label=DEMO_BADGE)  # refused off this computer, before any work
+    store = open_store(args)
+    auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
-    store, runner = prepare_replay(args, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
-                                   DEMO_TYPE)
+    runner = prepare_replay(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
+                            DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth)
 

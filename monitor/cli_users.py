@@ -125,9 +125,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         return 0
     rows = [("NAME", "ROLE", "STATUS", "CREATED", "LAST SIGN-IN")]
     for u in users:
-        status = ("disabled" if u.disabled else
-                  f"locked until {_when(u.locked_until)}" if u.locked_until else "active")
-        rows.append((u.name, u.role, status, _when(u.created), _when(u.last_sign_in)))
+        rows.append((u.name, u.role, u.status(_when), _when(u.created), _when(u.last_sign_in)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -226,6 +226,11 @@ def test_admin_adds_a_user_and_reads_the_audit_trail_by_user(dash_duo, bed: Bed)
     wait_for(lambda: text_of(dash_duo, "users-message") == "Added nurse-cleo (nurse).", 10, "the user added")
     wait_for(lambda: "nurse-cleo" in dash_duo.find_element("#users-grid").text, 10, "the new user in the grid")
     assert Accounts(bed.store).sign_in("nurse-cleo", "cleo's passphrase").user.role == "nurse"
+    driver.execute_script(SET_PROPS, "user-name", {"value": "root-admin"})  # an admin cannot lock herself out
+    dash_duo.find_element("#user-disable").click()
+    wait_for(lambda: "you cannot disable your own account" in text_of(dash_duo, "users-message"), 10,
+             "the refusal to disable oneself")
+    assert not [u for u in Accounts(bed.store).listing() if u.disabled]
 
     driver.get(base + "/audit/")
     dash_duo.wait_for_element("#audit-all", timeout=10)
@@ -251,3 +256,14 @@ def test_disabling_a_signed_in_nurse_takes_her_screen_to_the_sign_in_page(dash_d
     wait_for(lambda: dash_duo.driver.current_url.startswith(base + "/login?next="), 15,
              "the open bed view ended by the server and the sign-in page shown")
     assert dash_duo.driver.find_element(By.ID, "password").is_displayed()
+
+
+def test_an_action_after_the_sign_in_ended_leads_to_the_sign_in_page(dash_duo, bed: Bed) -> None:
+    """A callback answered 401 (here: the cookies are gone) takes the browser to the sign-in page, not a
+    button that silently does nothing; the open live view alone would not have noticed."""
+    base = start(dash_duo, bed)
+    sign_in(dash_duo, base, NURSE, "nurse")
+    dash_duo.driver.delete_all_cookies()
+    dash_duo.find_element("#ack-button").click()
+    wait_for(lambda: dash_duo.driver.current_url == base + "/login?next=%2F", 10, "the sign-in page")
+    assert not [a for a in bed.store.audit_log(bed.sid) if a.action == "acknowledge"]

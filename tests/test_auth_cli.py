@@ -120,6 +120,12 @@ def test_serving_refusals_are_one_line_and_change_nothing(tmp_path: Path, sample
     assert Store(db).list_sessions() == []  # refused before the replay made a session
 
 
+@pytest.mark.parametrize("minutes", ["0.5", "0", "1441", "soon"])
+def test_an_idle_timeout_outside_1_to_1440_minutes_is_refused(tmp_path: Path, minutes: str) -> None:
+    result = run_vigil("dashboard", "--db", tmp_path / "v.db", "--idle-timeout", minutes)
+    assert result.returncode == 2 and "--idle-timeout must be minutes from 1 to 1440" in result.stderr
+
+
 def test_the_demo_refuses_any_address_but_this_computer(tmp_path: Path) -> None:
     result = run_vigil("demo", "--host", "0.0.0.0", "--db", tmp_path / "v.db")
     assert "the demo has no sign-in and is only for this computer" in one_line_error(result)

@@ -157,3 +157,20 @@ def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, s
     chart_y = dash_duo.driver.execute_script("return document.querySelector('#course-chart .js-plotly-plot').data[0].y")
     assert chart_y == rises
     assert dash_duo.get_logs() == []
+
+
+def test_audit_page_filters_by_session_by_no_session_and_by_user(store: Store) -> None:
+    from monitor.auth.accounts import Accounts
+    from monitor.dashboard.audit_page import NO_SESSION, filtered
+
+    first = store.create_session("first", "live", who="dr-ben")
+    second = store.create_session("second", "live", who="nurse-ana")
+    Accounts(store).add("nurse-ana", "nurse", "a passphrase", by="root-admin")
+    rows = filtered(store, None, None, UTC)
+    assert [(r["sid"], r["who"], r["action"]) for r in rows] == [  # newest first
+        ("", "root-admin", "user_add"), (f"{second} second", "nurse-ana", "session_start"),
+        (f"{first} first", "dr-ben", "session_start")]
+    assert [r["action"] for r in filtered(store, str(first), None, UTC)] == ["session_start"]
+    assert [r["who"] for r in filtered(store, NO_SESSION, None, UTC)] == ["root-admin"]
+    assert [r["sid"] for r in filtered(store, None, "nurse-ana", UTC)] == [f"{second} second"]
+    assert filtered(store, "1; DROP TABLE audit", None, UTC) == []  # not a value the page offers

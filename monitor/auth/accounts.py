@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,12 @@ class UserListing:
     created_by: str
     last_sign_in: datetime | None
     locked_until: datetime | None
+
+    def status(self, when: Callable[[datetime], str]) -> str:
+        """"active", "disabled" or "locked until …", the time as `when` writes it (CLI and users page alike)."""
+        if self.disabled:
+            return "disabled"
+        return f"locked until {when(self.locked_until)}" if self.locked_until else "active"
 
 
 @dataclass(frozen=True)

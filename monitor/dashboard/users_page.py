@@ -38,9 +38,7 @@ def user_rows(users: list[UserListing], tz: tzinfo) -> list[dict]:
 
     return [
         {"id": u.name, "name": u.name, "role": u.role, "created": when(u.created), "created_by": u.created_by,
-         "last": when(u.last_sign_in),
-         "status": "disabled" if u.disabled else f"locked until {when(u.locked_until)}" if u.locked_until
-         else "active"}
+         "last": when(u.last_sign_in), "status": u.status(when)}
         for u in users
     ]
 
