@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from adapters.atomic_file import replacing
 from adapters.reading import EVENT_KINDS, Event, Reading
 from adapters.vitals import VITAL_CODES
 
@@ -93,6 +94,6 @@ def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Ev
 
 def write_session_csv(path: Path, readings: Iterable[Reading], events: Iterable[Event],
                       relative: bool = False) -> int:
-    """Write a wide CSV file; returns the number of data rows."""
-    with path.open("w", newline="", encoding="utf-8") as out:
+    """Write a wide CSV file whole or not at all; returns the number of data rows."""
+    with replacing(path, newline="", encoding="utf-8") as out:
         return write_wide_csv(out, readings, events, relative)

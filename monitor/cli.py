@@ -22,6 +22,7 @@ from monitor.check_table import episode_table
 from monitor.cli_common import (
     Parser,
     UsageError,
+    bind_listener,
     common_db,
     common_operator,
     common_server,
@@ -110,7 +111,8 @@ def build_parser() -> Parser:
     imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
     imp.set_defaults(handler=cmd_import)
     imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
-    imp.add_argument("--session", help="session name (default: the file name); importing again is idempotent")
+    imp.add_argument("--session", help="session name (default: the file name); the same recording imported "
+                                        "again, under any name, adds nothing")
     common_csv(imp)
     common_db(imp)
 
@@ -159,17 +161,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from monitor.importing import import_recording
+
     recording = read_recording(args)
     store = open_store(args)
     name = args.session or args.file.name
-    session_id = store.find_session(name) or store.create_session(
-        name, "import", origin=str(args.file.resolve()), relative_time=recording.relative_time, who=operator_name()
-    )
-    chunk = 5000
-    for i in range(0, max(len(recording.readings), len(recording.events)), chunk):
-        store.write(session_id, recording.readings[i : i + chunk], recording.events[i : i + chunk])
-    n_readings, n_events = store.counts(session_id)
-    print(f"session {session_id}: {n_readings} readings, {n_events} events")
+    result = import_recording(store, recording, name, str(args.file.resolve()), operator_name())
+    held = f"session {result.session_id}: {result.readings} readings, {result.events} events"
+    if result.new_session:
+        print(f"{held} — imported as a new session")
+    elif result.added_readings or result.added_events:
+        print(f"{held} — this recording was partly imported before; added {result.added_readings} readings and "
+              f"{result.added_events} events")
+    else:
+        print(f"{held} — this recording was imported before; nothing added")
     return 0
 
 
@@ -206,9 +211,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
     recording = read_recording(args)  # a bad file is refused before the database is opened
     store = open_store(args)
-    auth = None if args.headless else server_auth(args, store)  # refused before the replay makes a session
     stype = args.type or recorded_type(recording)
     limits = session_limits(args, stype)
+    # Sign-in, HTTPS and the HTTP port are checked before the replay makes a session: a refusal writes nothing.
+    auth = None if args.headless else server_auth(args, store)
+    listener = None if args.headless else bind_listener(args.host, args.http_port)
     runner = prepare_replay(args, store, recording, args.session or args.file.name, args.bed, limits, stype)
     if args.headless:
         logging.getLogger("monitor.acquisition").setLevel(logging.CRITICAL)  # failure is reported below, once
@@ -221,23 +228,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
         n_alarms = len(store.alarms_since(runner.session_id))
         print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
         return 0
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+                 listener=listener)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     store = open_store(args)
     auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
+    listener = bind_listener(args.host, args.http_port)
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
     runner = prepare_replay(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
                             DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+                 listener=listener)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = open_store(args, create=False)
     session_id = args.session or store.latest_session()
     if session_id is None:
         raise UsageError("the store holds no session yet")

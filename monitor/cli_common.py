@@ -154,10 +154,15 @@ def resolve_limits(text: str) -> Limits:
     return load_limits(path)
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    from monitor.store import Store
+def open_store(args: argparse.Namespace, create: bool = True) -> Store:
+    """The store named by `--db` (else the default). `create` False for commands that only read: they
+    refuse a database that does not exist rather than leave an empty one behind."""
+    from monitor.store import NoDatabase, Store
 
-    return Store(args.db or default_db())
+    try:
+        return Store(args.db or default_db(), create=create)
+    except NoDatabase as exc:
+        raise UsageError(str(exc)) from None
 
 
 class Background(Protocol):

@@ -8,6 +8,7 @@ port that does not open, an unknown protocol, no data at all) are one line sayin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -68,15 +69,16 @@ def _positive(text: str) -> float:
     return value
 
 
-def _protocol_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", required=True, metavar="NAME",
+def _protocol_option(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--protocol", required=required, metavar="NAME",
                    help=f"device protocol: {', '.join(f'{n} ({s.description})' for n, s in PROTOCOLS.items())}")
 
 
-def _link_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", required=True, metavar="URL",
+def _link_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """`required` False: `vigil record --recover` needs no port; the command checks for itself."""
+    p.add_argument("--port", required=required, metavar="URL",
                    help="serial port: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://host:port or loop://")
-    _protocol_option(p)
+    _protocol_option(p, required)
     line = p.add_argument_group(
         "line settings (default: the protocol's; " + ", ".join(f"{n} {s.line.describe()}" for n, s in PROTOCOLS.items())
         + ")"
@@ -130,9 +132,13 @@ def add_device_commands(sub: Any) -> None:
 
     rec = sub.add_parser("record", help="capture a bedside monitor to a recorded-session CSV, headless")
     rec.set_defaults(handler=cmd_record)
-    _link_options(rec)
-    rec.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV to write (architecture §4)")
+    _link_options(rec, required=False)
+    rec.add_argument("--out", type=Path, required=True, metavar="FILE.csv",
+                     help="CSV to write (architecture §4); written as FILE.csv.part while recording, which a "
+                          "crash leaves complete up to the last data received")
     rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
+    rec.add_argument("--recover", action="store_true",
+                     help="finish the capture a crash left in FILE.csv.part into FILE.csv (no port needed)")
 
     dec = sub.add_parser("decode", help="turn a raw byte capture (--raw-out) into a recorded-session CSV")
     dec.set_defaults(handler=cmd_decode)
@@ -265,20 +271,61 @@ def cmd_acquire(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from adapters.csv_recorder import CsvRecorder
+    from adapters.csv_recorder import CsvRecorder, JournalExists, journal_path
+
+    if not args.out.parent.is_dir():
+        raise UsageError(f"cannot write {args.out}: no such directory {args.out.parent}")
+    if args.recover:
+        return _recover(args.out)
+    if args.port is None or args.protocol is None:
+        raise UsageError("record needs --port and --protocol (or --recover)")
+    try:  # the journal first: whatever fails after this, an existing --out file is untouched
+        recorder = CsvRecorder(args.out)
+    except JournalExists as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {journal_path(args.out)}: {exc.strerror or exc}") from None
+    try:
+        link, spec = _record(args, recorder)
+    except BaseException as exc:
+        if not recorder.rows:
+            recorder.discard()
+            raise
+        with contextlib.suppress(OSError):  # after a failed write its buffer cannot be written either
+            recorder.close()
+        if isinstance(exc, OSError):  # the disk filled up, or the journal could not be written
+            raise UsageError(f"cannot write {recorder.journal}: {exc.strerror or exc}; what was received is "
+                             f"kept there (`vigil record --recover --out {args.out}` finishes it)") from None
+        raise
+    if recorder.readings == 0:
+        recorder.discard()
+        raise _no_data(link, spec)
+    rows, _ = _finish(recorder.finish, args.out)
+    print(f"recorded {recorder.readings} readings in {rows} rows to {args.out}")
+    return 0
+
+
+def _recover(out: Path) -> int:
+    from adapters.csv_recorder import finish_journal, journal_path
+
+    journal = journal_path(out)
+    if not journal.is_file():
+        raise UsageError(f"no interrupted capture to recover: {journal} does not exist")
+    rows, cut = _finish(lambda: finish_journal(journal, out), out)
+    cut_note = " (the last row, cut short by the interruption, was left out)" * bool(cut)
+    print(f"recovered {rows} rows from {journal} to {out}{cut_note}")
+    return 0
+
+
+def _finish(finish: Callable[[], tuple[int, int]], out: Path) -> tuple[int, int]:
+    """Run a journal's finish; a failure leaves the journal, and says so."""
+    from adapters.csv_recorder import journal_path
 
     try:
-        with args.out.open("w", newline="", encoding="utf-8") as out:
-            recorder = CsvRecorder(out)
-            link, spec = _record(args, recorder)
-    except OSError as exc:  # the file cannot be opened, or the disk filled up: while recording or at the end
-        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    late = f" ({recorder.too_late} readings arrived too late to place in time order and were left out)" * bool(
-        recorder.too_late)
-    print(f"recorded {recorder.readings} readings in {recorder.rows} rows to {args.out}{late}")
-    if recorder.readings == 0:
-        raise _no_data(link, spec)
-    return 0
+        return finish()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {out}: {getattr(exc, 'strerror', None) or exc}; the capture is kept in "
+                         f"{journal_path(out)}") from None
 
 
 def _record(args: argparse.Namespace, recorder: CsvRecorder) -> tuple[SerialLink, ProtocolSpec]:
@@ -307,39 +354,39 @@ def _record(args: argparse.Namespace, recorder: CsvRecorder) -> tuple[SerialLink
         link.close()
     if failure:
         raise failure[0]
-    with lock:
-        recorder.close()
     return link, spec
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from adapters.csv_writer import write_wide_csv
+    from adapters.csv_writer import write_session_csv, write_wide_csv
 
     spec = _spec(args)
     decoder = _decoder(spec, args)
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UsageError(f"cannot write {args.out}: no such directory {args.out.parent}")
     try:
         raw = args.file.open("rb")
-        out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot {'read' if exc.filename == str(args.file) else 'write'} {exc.filename}: "
-                         f"{exc.strerror}") from None
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     items: list[Reading | Event] = []
     with raw:
         while chunk := raw.read(READ_CHUNK):
             items += decoder.feed(chunk)
     readings = [i for i in items if isinstance(i, Reading)]
+    events = [i for i in items if isinstance(i, Event)]
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(decoder.stats.items()))
     print(f"decoded {args.file}: {counts}", file=sys.stderr)
-    try:
-        if not readings:
-            hint = " (times without a UTC offset: name their zone with --tz)" * bool(decoder.stats["no_offset_times"])
-            raise UsageError(f"no {spec.name} readings in {args.file}: is it a raw capture of this protocol?{hint}")
-        write_wide_csv(out, readings, [i for i in items if isinstance(i, Event)])
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    if args.out is not None:
-        print(f"wrote {len(readings)} readings to {args.out}", file=sys.stderr)
+    if not readings:
+        hint = " (times without a UTC offset: name their zone with --tz)" * bool(decoder.stats["no_offset_times"])
+        raise UsageError(f"no {spec.name} readings in {args.file}: is it a raw capture of this protocol?{hint}")
+    if args.out is None:
+        write_wide_csv(sys.stdout, readings, events)
+        return 0
+    try:  # whole or not at all: an existing file is replaced only by a complete one
+        write_session_csv(args.out, readings, events)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {len(readings)} readings to {args.out}", file=sys.stderr)
     return 0
 
 

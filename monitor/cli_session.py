@@ -49,7 +49,7 @@ def _writable(path: Path) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from monitor.session.export import ExportError, export_session
 
-    store = open_store(args)
+    store = open_store(args, create=False)
     session_id = find_session(store, args.session)
     _writable(args.out)
     try:
@@ -61,19 +61,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from adapters.atomic_file import replacing
     from monitor.report.html import render_html
-    from monitor.report.pdf import write_pdf
+    from monitor.report.pdf import pdf_bytes
     from monitor.session.record import session_record
 
-    store = open_store(args)
+    store = open_store(args, create=False)
     session_id = find_session(store, args.session)
     out = args.out or Path(f"vigil-session-{session_id}.pdf")
     _writable(out)
     record = session_record(store, session_id)
     zone = display_zone(args.tz, record.info.relative_time)
-    if out.suffix.lower() in (".html", ".htm"):
-        out.write_text(render_html(record, zone), encoding="utf-8")
-    else:
-        write_pdf(record, out, zone)
+    html = out.suffix.lower() in (".html", ".htm")
+    content = render_html(record, zone).encode() if html else pdf_bytes(record, zone)  # built before `out` is touched
+    with replacing(out, "wb") as file:
+        file.write(content)
     print(f"session {session_id}: record written to {out}")
     return 0

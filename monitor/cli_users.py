@@ -64,10 +64,11 @@ def _by() -> str:
     return f"{operator_name()} (command line)"
 
 
-def _accounts(args: argparse.Namespace) -> Any:
+def _accounts(args: argparse.Namespace, create: bool = False) -> Any:
+    """The accounts in `--db`; only `user add` may create the database."""
     from monitor.auth.accounts import Accounts
 
-    return Accounts(open_store(args))
+    return Accounts(open_store(args, create=create))
 
 
 def _one_line(action: Any) -> Any:
@@ -84,8 +85,8 @@ def _one_line(action: Any) -> Any:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from monitor.auth.accounts import check_name
 
-    accounts = _accounts(args)
-    _one_line(lambda: check_name(args.name))  # before asking for a password
+    _one_line(lambda: check_name(args.name))  # before the database or a password
+    accounts = _accounts(args, create=True)
     if accounts.exists(args.name):
         raise UsageError(f"a user named {args.name} already exists; nothing changed")
     password = read_password()

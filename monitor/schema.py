@@ -37,6 +37,9 @@ sessions = sa.Table(
     sa.Column("ended_us", sa.BigInteger),
     sa.Column("ended_by", sa.String(100)),
     sa.Column("ready_min", sa.Float),  # REMS: when the patient would have been ready to leave, as entered
+    # An imported recording's fingerprint (monitor.recording_id): one session per recording, whatever its file name.
+    sa.Column("recording", sa.String(64)),
+    sa.Index("uq_session_recording", "recording", unique=True),
     sqlite_autoincrement=True,
 )
 

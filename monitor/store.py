@@ -167,13 +167,26 @@ def database_url(db: str | Path) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+class NoDatabase(FileNotFoundError):
+    """A command that only reads was pointed at a database that does not exist."""
+
+
+class SessionEnded(ValueError):
+    """The session has ended: its record is closed to changes."""
+
+
 class Store:
     """All reads and writes of Vigil's durable data go through here."""
 
-    def __init__(self, db: str | Path) -> None:
+    def __init__(self, db: str | Path, *, create: bool = True) -> None:
+        """`create` False: a command that only reads; a database file that does not exist is
+        `NoDatabase`, never made."""
         url = database_url(db)
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///"))
+            if not create and not path.is_file():
+                raise NoDatabase(f"no database at {path}")
+            path.parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a database error must not print a patient label (or anything else entered) to the log
         self.engine: Engine = sa.create_engine(url, hide_parameters=True)
         if self.engine.dialect.name == "sqlite":
@@ -222,21 +235,40 @@ class Store:
 
     def create_session(
         self, name: str, kind: str, *, bed: str = "bed-1", origin: str = "", relative_time: bool = False,
-        session_type: str = "other", patient_label: str = "", who: str = "vigil",
+        session_type: str = "other", patient_label: str = "", who: str = "vigil", recording: str | None = None,
     ) -> int:
-        """A new session, audited as started by `who` (whoever ran the command)."""
+        """A new session, audited as started by `who` (whoever ran the command). `recording`: an imported
+        recording's fingerprint, unique in the store (sa.exc.IntegrityError if a session holds it already)."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             result = conn.execute(
                 sessions.insert().values(
                     name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=to_us(now),
-                    session_type=session_type, patient_label=patient_label,
+                    session_type=session_type, patient_label=patient_label, recording=recording,
                 )
             )
             session_id = int(result.inserted_primary_key[0])
             write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {bed}", now, None)
         self._notify()
         return session_id
+
+    def session_for_recording(self, recording: str, name: str, *, origin: str, relative_time: bool, who: str
+                              ) -> tuple[int, bool]:
+        """The import session holding this recording fingerprint, made if there is none; True if made now.
+        Two imports of one recording at once end up in one session: the unique index decides."""
+        def existing() -> int | None:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.select(sessions.c.id).where(sessions.c.recording == recording)).scalar()
+
+        found = existing()
+        if found is None:
+            try:
+                return self.create_session(name, "import", origin=origin, relative_time=relative_time, who=who,
+                                           recording=recording), True
+            except sa.exc.IntegrityError:  # made by a concurrent import a moment ago
+                found = existing()
+        assert found is not None
+        return int(found), False
 
     def find_session(self, name: str) -> int | None:
         with self.engine.connect() as conn:
@@ -575,32 +607,48 @@ class Store:
         """Store a new limits version, with one audit entry per changed value; returns its version.
 
         The first version of a session is audited as a whole ("set"), later ones as old → new per key.
+        An ended session's record is closed: `SessionEnded` is raised, the refusal audited, nothing else changed.
         """
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            previous = conn.execute(
-                sa.select(limits.c.version, limits.c.data)
-                .where(limits.c.session_id == session_id)
-                .order_by(limits.c.version.desc())
-                .limit(1)
-            ).first()
-            version = 1 if previous is None else previous.version + 1
-            conn.execute(
-                limits.insert().values(
-                    session_id=session_id, version=version, effective_us=to_us(effective), who=who,
-                    data=json.dumps(data, sort_keys=True),
-                )
-            )
-            new = flatten(data)
-            if previous is None:
-                changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
+            # Taking the session's row for writing decides against a concurrent "end session", once.
+            still_open = conn.execute(sessions.update().values(id=sessions.c.id)
+                                      .where(sessions.c.id == session_id, sessions.c.ended_us.is_(None))).rowcount
+            if not still_open:
+                write_audit(conn, session_id, who, "limits_refused", "limits", "", "the session has ended", now,
+                            effective)
             else:
-                old = flatten(json.loads(previous.data))
-                changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
-                           if old.get(key) != new.get(key)]
-            now = datetime.now(UTC)
-            for key, before, after in changes:
-                write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
+                version = self._add_limits_version(conn, session_id, data, effective, who, now)
+        if not still_open:
+            raise SessionEnded(f"session {session_id} has ended: its limits can no longer change")
         self._notify()
+        return version
+
+    @staticmethod
+    def _add_limits_version(conn: Connection, session_id: int, data: dict, effective: datetime, who: str,
+                            now: datetime) -> int:
+        previous = conn.execute(
+            sa.select(limits.c.version, limits.c.data)
+            .where(limits.c.session_id == session_id)
+            .order_by(limits.c.version.desc())
+            .limit(1)
+        ).first()
+        version = 1 if previous is None else previous.version + 1
+        conn.execute(
+            limits.insert().values(
+                session_id=session_id, version=version, effective_us=to_us(effective), who=who,
+                data=json.dumps(data, sort_keys=True),
+            )
+        )
+        new = flatten(data)
+        if previous is None:
+            changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
+        else:
+            old = flatten(json.loads(previous.data))
+            changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
+                       if old.get(key) != new.get(key)]
+        for key, before, after in changes:
+            write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
         return version
 
     def limits_versions(self, session_id: int) -> list[LimitsVersion]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -68,6 +69,15 @@ def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | Non
         [sys.executable, "-m", "monitor.cli", *map(str, args)],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def run_vigil_with_file_limit(limit: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` allowed to write files of at most `limit` bytes: a disk that fills up part-way."""
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, preexec_fn=limit_files)
 
 
 def start_vigil(*args: str | Path) -> subprocess.Popen[str]:

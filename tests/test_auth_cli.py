@@ -37,6 +37,8 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_user_add_list_disable_and_password(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
+    assert f"no database at {db}" in one_line_error(user(db, "list")) and not db.exists()
+    Store(db).close()
     assert user(db, "list").stdout.startswith("no users yet")
     added = user(db, "add", "dr-ben", "--role", "clinician", password=PASSWORD + "\n")
     assert added.returncode == 0 and added.stdout == "added dr-ben (clinician)\n"

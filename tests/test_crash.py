@@ -15,10 +15,11 @@ from adapters.csv_session import read_session_csv
 SAMPLE = "hypertensive.csv"
 
 
-def stored_rows(db: Path) -> list[tuple]:
+def stored_rows(db: Path, session: int = 1) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         try:
-            return conn.execute("SELECT t_us, vital, value FROM readings ORDER BY id").fetchall()
+            return conn.execute("SELECT t_us, vital, value FROM readings WHERE session_id = ? ORDER BY id",
+                                (session,)).fetchall()
         except sqlite3.OperationalError as exc:  # the file exists a moment before its schema does
             if "no such table" in str(exc):
                 return []
@@ -63,14 +64,14 @@ def test_sigkill_mid_replay_keeps_every_committed_reading(tmp_path: Path, sample
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
-    # Importing the same file into the same session completes it without duplicating anything.
+    # Importing the recording makes a complete session of its own and leaves the killed one as it was.
     result = vigil("import", csv_path, "--session", "crash", "--db", db)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith(f"{len(expected)} readings, 2 events")
-    assert stored_rows(db)[: len(survived)] == survived
-    assert sorted(stored_rows(db)) == sorted(expected)
+    assert result.stdout.strip() == f"session 2: {len(expected)} readings, 2 events — imported as a new session"
+    assert stored_rows(db, 1) == survived
+    assert sorted(stored_rows(db, 2)) == sorted(expected)
 
     # And a fresh replay of it lands in a session of its own, complete.
     again = vigil("replay", csv_path, "--headless", "--speed", "max", "--db", db)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == f"session 2: {len(expected)} readings, 2 events, 6 alarms"
+    assert again.stdout.strip() == f"session 3: {len(expected)} readings, 2 events, 6 alarms"

@@ -13,6 +13,7 @@ from support import run_vigil
 
 from adapters.csv_session import read_session_csv
 from adapters.protocols.ge_s5 import GeS5Decoder
+from monitor.store import Store
 
 
 def one_line_error(result, command: str) -> str:
@@ -64,9 +65,9 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
         (("simulate", "--protocol", "ge-s5", "--scenario", "no-such"), "no-such"),
         (("simulate", "--protocol", "ge-s5", "--faults", "explode=1"), "explode"),
         (("record", "--port", "loop://", "--protocol", "ge-s5", "--out", "/no/such/dir/x.csv"),
-         "cannot write /no/such/dir/x.csv: No such file or directory"),
+         "cannot write /no/such/dir/x.csv: no such directory /no/such/dir"),
         (("decode", "README.md", "--protocol", "ge-s5", "--out", "/no/such/dir/x.csv"),
-         "cannot write /no/such/dir/x.csv: No such file or directory"),
+         "cannot write /no/such/dir/x.csv: no such directory /no/such/dir"),
         (("monitor", "--port", "rfc2217://", "--protocol", "ge-s5", "--http-port", "0", "--no-auth"),
          "cannot open rfc2217://"),
     ],
@@ -106,6 +107,7 @@ def test_acquire_that_never_receives_anything_says_what_to_check(tmp_path: Path)
 
 
 def test_dashboard_without_any_session_says_so(tmp_path: Path) -> None:
+    Store(tmp_path / "empty.db").close()
     result = run_vigil("dashboard", "--db", tmp_path / "empty.db")
     assert "the store holds no session yet" in one_line_error(result, "dashboard")
     run_vigil("import", Path(__file__).parents[1] / "sample_data" / "hypertensive.csv", "--db", tmp_path / "one.db")

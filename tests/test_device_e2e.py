@@ -7,15 +7,15 @@ import random
 import signal
 import sqlite3
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import run_vigil, start_vigil, wait_for
+from support import run_vigil, run_vigil_with_file_limit, start_vigil, wait_for
 
+from adapters.csv_recorder import journal_path
 from adapters.csv_session import read_session_csv
 from adapters.reading import LINK_LOST, LINK_RESTORED
 from monitor.store import Store
@@ -191,25 +191,60 @@ def test_monitor_stops_serving_when_acquisition_fails_rather_than_show_frozen_nu
 def test_record_stopped_by_sigterm_writes_everything_it_received(
     scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
-    """`kill` is how a service manager stops a capture: the rows held back for time order are written."""
+    """`kill` is how a service manager stops a capture: the CSV is finished, in time order, with all it received."""
     link, out = tmp_path / "monitor", tmp_path / "recorded.csv"
     simulate(processes, "hl7-mllp", scenario, link, speed=10)
     record = processes.start("record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device", "--out", out)
-    wait_for(lambda: out.exists() and out.stat().st_size > 0, 10, "the CSV header")
-    time.sleep(4)  # a few seconds of capture, all still held back for time order
+    wait_for(lambda: journal_path(out).exists() and journal_path(out).read_text().count("\n") > 20, 20,
+             "twenty rows in the capture journal")
     assert record.poll() is None
     record.send_signal(signal.SIGTERM)
     stdout, stderr = record.communicate(timeout=20)
     assert record.returncode == 0, stderr
     recorded = read_session_csv(out).readings
     assert f"recorded {len(recorded)} readings" in stdout and len(recorded) > 40
+    assert not journal_path(out).exists()
 
 
-def test_record_onto_a_full_disk_fails_in_one_line(scenario: Path, tmp_path: Path, processes: Processes) -> None:
-    link = tmp_path / "monitor"
+def test_record_killed_hard_has_everything_it_received_on_the_disk(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    """A `kill -9` or a power cut: the journal holds every batch received; `--recover` makes it the CSV, and
+    until then the file that was at --out is untouched."""
+    link, out = tmp_path / "monitor", tmp_path / "recorded.csv"
+    out.write_text("time,hr\n2026-11-19T09:00:00Z,70\n")  # yesterday's capture
     simulate(processes, "hl7-mllp", scenario, link, speed=10)
-    result = run_vigil("record", "--port", link, "--protocol", "hl7-mllp", "--out", "/dev/full", "--duration", "2")
-    assert result.returncode == 2
-    expected = "vigil record: error: cannot write /dev/full: No space left on device"
-    assert result.stderr.strip().splitlines()[-1] == expected
-    assert "Traceback" not in result.stderr
+    record = processes.start("record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device", "--out", out)
+    journal = journal_path(out)
+    wait_for(lambda: journal.exists() and journal.read_text().count("\n") > 20, 20, "twenty rows in the journal")
+    record.kill()
+    record.communicate(timeout=20)
+    assert out.read_text() == "time,hr\n2026-11-19T09:00:00Z,70\n"
+    again = run_vigil("record", "--port", link, "--protocol", "hl7-mllp", "--out", out)
+    assert again.returncode == 2 and f"{journal} exists" in again.stderr and "--recover" in again.stderr
+    rows_on_disk = journal.read_text().count("\n") - 1
+    result = run_vigil("record", "--recover", "--out", out)
+    assert result.returncode == 0, result.stderr
+    recovered = read_session_csv(out).readings
+    assert rows_on_disk >= 20 and f"recovered {rows_on_disk} rows" in result.stdout
+    # Exactly the scenario's readings up to the last one received: nothing missing, nothing invented.
+    last = max(r.time for r in recovered)
+    key = lambda r: (r.time, r.vital, r.value)  # noqa: E731
+    assert sorted(map(key, recovered)) == sorted(key(r) for r in read_session_csv(scenario).readings if r.time <= last)
+
+
+def test_record_onto_a_full_disk_fails_in_one_line_and_keeps_what_it_received(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    link, out = tmp_path / "monitor", tmp_path / "recorded.csv"
+    simulate(processes, "hl7-mllp", scenario, link, speed=10)
+    result = run_vigil_with_file_limit(3000, "record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device",
+                                       "--out", out, "--duration", "20")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    journal = journal_path(out)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"vigil record: error: cannot write {journal}: File too large; what was received is kept there "
+        f"(`vigil record --recover --out {out}` finishes it)")
+    assert not out.exists()
+    assert run_vigil("record", "--recover", "--out", out).returncode == 0
+    assert len(read_session_csv(out).readings) > 20

@@ -21,7 +21,7 @@ from monitor.alarm_text import alarm_text
 from monitor.limits import load_preset
 from monitor.live_alarms import LiveAlarms
 from monitor.report.html import render_html
-from monitor.report.pdf import pdf_bytes, write_pdf
+from monitor.report.pdf import pdf_bytes
 from monitor.report.routes import register_report_routes
 from monitor.report.trend import thin, trend_drawing
 from monitor.session.record import session_record
@@ -127,12 +127,9 @@ def expected_phrases(store: Store, sid: int) -> list[str]:
     ]
 
 
-def test_pdf_holds_the_sessions_own_values(esketamine: tuple[Store, int], tmp_path: Path) -> None:
+def test_pdf_holds_the_sessions_own_values(esketamine: tuple[Store, int]) -> None:
     store, sid = esketamine
-    out = tmp_path / "record.pdf"
-    write_pdf(session_record(store, sid), out, BERLIN)
-
-    text = pdf_text(out.read_bytes())
+    text = pdf_text(pdf_bytes(session_record(store, sid), BERLIN))
     for phrase in expected_phrases(store, sid):
         assert phrase in text, phrase
     assert "Times are CET." in text

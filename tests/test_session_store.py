@@ -16,7 +16,7 @@ from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
 from monitor.limits import load_preset
 from monitor.live_alarms import LiveAlarms
-from monitor.store import Store
+from monitor.store import SessionEnded, Store
 from tests.support import run_vigil
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -72,6 +72,19 @@ def test_end_session_once_with_an_audited_override(store: Store) -> None:
         ("discharge_override", "patient insists, escorted"), ("session_end", "ended; would have been ready at 90 min")]
     with pytest.raises(ValueError, match="already ended"):
         store.end_session(sid, "dr.a", WALL, at(130))
+
+
+def test_limits_of_an_ended_session_are_refused_and_the_refusal_audited(store: Store) -> None:
+    sid = store.create_session("s", "live", session_type="iv-ketamine")
+    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), at(0), "dr.a")
+    store.end_session(sid, "nurse.b", WALL, at(60))
+    with pytest.raises(SessionEnded, match="has ended"):
+        store.save_limits(sid, load_preset("news2").to_dict(), at(62), "dr.a")
+    assert [v.version for v in store.limits_versions(sid)] == [1]
+    assert store.current_limits(sid) == load_preset("iv-ketamine").to_dict()
+    refusal = audited(store, sid)[-1]
+    assert (refusal.who, refusal.action, refusal.new, refusal.session_time) == (
+        "dr.a", "limits_refused", "the session has ended", at(62))
 
 
 def test_an_older_database_file_gains_the_session_columns(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from monitor.auth.roles import Permission
 from monitor.auth.web import current_actor, require
 from monitor.dashboard.alarm_view import audit_rows
 from monitor.limits import PRESETS, THRESHOLD_KEYS, Limits, LimitsError, load_preset, parse_limits
-from monitor.store import Store
+from monitor.store import SessionEnded, Store
 
 VALUE_KEYS = (*THRESHOLD_KEYS, "rise", "delay_s")
 COLUMNS = (*VALUE_KEYS, "baseline")
@@ -170,7 +170,11 @@ def register_limits_callbacks(app: Dash, store: Store, session_id: int, tz: Any)
         wall = datetime.now(UTC)
         effective = store.session(session_id).clock_now(wall) or wall
         who = current_actor().name
-        version = store.save_limits(session_id, limits.to_dict(), effective, who=who)
+        try:
+            version = store.save_limits(session_id, limits.to_dict(), effective, who=who)
+        except SessionEnded:  # audited by the store
+            return ("Not applied: the session has ended, and its record is closed.", "limits-message invalid",
+                    no_update, audit_rows(store.audit_log(session_id), tz))
         label = f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else "")
         rows = audit_rows(store.audit_log(session_id), tz)
         return f"Applied: version {version} by {who}.", "limits-message applied", label, rows

@@ -12,7 +12,6 @@ import unicodedata
 from datetime import tzinfo
 from functools import cache
 from io import BytesIO
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -169,7 +168,3 @@ def pdf_bytes(record: SessionRecord, tz: tzinfo) -> bytes:
     doc.build(_story(report, doc.width), onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()
 
-
-def write_pdf(record: SessionRecord, path: Path, tz: tzinfo) -> None:
-    """Write the record as PDF to `path` (built in memory first, so a failure leaves no half file)."""
-    path.write_bytes(pdf_bytes(record, tz))

@@ -18,7 +18,7 @@ from monitor.session.baseline import Gate, baseline, gate, nibp_measurements
 from monitor.session.discharge import Readiness, readiness
 from monitor.session.timeline import anchor_time
 from monitor.session.types import SESSION_TYPES, session_type
-from monitor.store import SessionInfo, Store
+from monitor.store import SessionEnded, SessionInfo, Store
 
 ENTERED = "entered"  # the source of events entered on screen
 MAX_LABEL = 100
@@ -75,7 +75,10 @@ def set_up(store: Store, session_id: int, who: str, wall: datetime, *, type_name
     changed = store.set_up_session(session_id, who, wall, now, session_type=type_name, patient_label=label, bed=bed)
     current = store.current_limits(session_id)
     if preset is not None and (current is None or current.get("preset") != preset):
-        store.save_limits(session_id, load_preset(preset).to_dict(), now, who)
+        try:
+            store.save_limits(session_id, load_preset(preset).to_dict(), now, who)
+        except SessionEnded:  # ended by someone else a moment ago
+            raise Refused("the session has ended") from None
         changed.append("limits")
     return changed
 

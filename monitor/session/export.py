@@ -10,7 +10,6 @@ rather than silently losing one of them.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ class ExportError(ValueError):
 
 
 def export_session(store: Store, session_id: int, path: Path) -> tuple[int, int, int]:
-    """Write the CSV atomically (a temporary file renamed into place); returns (rows, readings, events)."""
+    """Write the CSV whole or not at all; returns (rows, readings, events)."""
     info = store.session(session_id)
     readings = store.readings_between(session_id, None, info.ended)
     events = [e for e in store.events_upto(session_id) if info.ended is None or e.time <= info.ended]
@@ -31,10 +30,5 @@ def export_session(store: Store, session_id: int, path: Path) -> tuple[int, int,
     if clash is not None:
         raise ExportError(f"two sources measured {clash[1]} at {format_time(clash[0])}; the CSV holds one value "
                           "per vital and time")
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        rows = write_session_csv(partial, readings, events, relative=info.relative_time)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    rows = write_session_csv(path, readings, events, relative=info.relative_time)
     return rows, len(readings), len(events)
