@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the project's sample data and the shared test vectors."""
+"""Shared fixtures: paths to the project's sample data and test vectors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
-# Real monitor captures live beside the project (architecture §7), not in it.
-TESTVECTORS = ROOT.parent / "shared" / "testvectors"
-
+TEST_DATA = ROOT / "tests" / "data"  # real device captures, each folder with its source and licence
 
 @pytest.fixture
 def sample_data() -> Path:
@@ -22,11 +20,8 @@ def sample_data() -> Path:
 
 @pytest.fixture
 def ge_captures() -> Path:
-    """The GE S/5 captures; skipped, saying why, only when the shared folder is absent."""
-    folder = TESTVECTORS / "ge_s5"
-    if not folder.is_dir():
-        pytest.skip(f"GE S/5 captures not found at {folder} (expected beside the project)")
-    return folder
+    """Real GE S/5 serial captures (tests/data/ge_s5/README.md says where they come from)."""
+    return TEST_DATA / "ge_s5"
 
 
 @pytest.fixture
