@@ -1,17 +1,50 @@
-"""Shared fixtures: paths to the project's sample data and test vectors."""
+"""Shared fixtures: paths to the project's sample data and test vectors, and the guard that keeps tests
+writing only in their temporary folders."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
 TEST_DATA = ROOT / "tests" / "data"  # real device captures, each folder with its source and licence
+
+# Hypothesis keeps failing examples in ./.hypothesis by default: a write outside the temporary folders.
+settings.register_profile("vigil", database=None)
+settings.load_profile("vigil")
+
+# What Python and the tools make in a checkout, rather than the tests.
+_TOOL_FOLDERS = frozenset({".git", "__pycache__", ".pytest_cache", ".ruff_cache"})
+
+
+def _project_entries() -> set[Path]:
+    """Every file and folder in the project, relative to its root, leaving out the tools' own."""
+    found: set[Path] = set()
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in _TOOL_FOLDERS and not d.endswith(".egg-info")]
+        base = Path(folder).relative_to(ROOT)
+        found.update(base / name for name in (*dirs, *files))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tests_write_only_in_temporary_folders() -> Iterator[None]:
+    """Fail the run if the tests left anything new in the project: a test that writes beside the code
+    (a relative path, with the project as the working directory) dirties every checkout it runs in."""
+    before = _project_entries()
+    yield
+    new = sorted(str(p) for p in _project_entries() - before)
+    if new:
+        pytest.fail(f"the tests left new files in the project (write under tmp_path instead): {', '.join(new)}",
+                    pytrace=False)
+
 
 @pytest.fixture
 def sample_data() -> Path:
