@@ -26,6 +26,7 @@ from monitor.cli_common import (
     common_operator,
     common_server,
     common_session,
+    input_file,
     open_store,
     resolve_limits,
     serve,
@@ -128,9 +129,7 @@ def build_parser() -> Parser:
 
 def read_recording(args: argparse.Namespace) -> RecordedSession:
     """Read the CSV named on the command line; bad rows become one-line errors or reports."""
-    if not args.file.is_file():
-        raise UsageError(f"no such file: {args.file}")
-    recording = read_session_csv(args.file, skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
+    recording = read_session_csv(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
     for warning in recording.warnings:
         print(f"vigil: warning: {warning}", file=sys.stderr)
     if recording.skipped:

@@ -28,6 +28,7 @@ from monitor.cli_common import (
     common_operator,
     common_server,
     common_session,
+    input_file,
     open_store,
     serve,
     server_auth,
@@ -317,6 +318,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     spec = _spec(args)
     decoder = _decoder(spec, args)
+    input_file(args.file)
     try:
         raw = args.file.open("rb")
         out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
@@ -345,7 +347,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from adapters.emulators import simulate
+    from adapters.physiology import SCENARIOS
 
+    if args.scenario not in SCENARIOS:
+        input_file(Path(args.scenario), "scenario file", f" (or name a built-in scenario: {', '.join(SCENARIOS)})")
     stop = threading.Event()
 
     def announce(path: str) -> None:

@@ -61,12 +61,14 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
-              ) -> subprocess.CompletedProcess[str]:
-    """`vigil ARGS` as a real subprocess from the project root, text output captured."""
+def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` as a real subprocess from the project root, text output captured; `preexec_fn` runs
+    in the child before it starts (e.g. to drop privileges)."""
     return subprocess.run(
         [sys.executable, "-m", "monitor.cli", *map(str, args)],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        preexec_fn=preexec_fn,
     )
 
 
