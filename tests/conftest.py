@@ -4,11 +4,13 @@ writing only in their temporary folders."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from monitor.store import Store
 
@@ -16,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
 TEST_DATA = ROOT / "tests" / "data"  # real device captures, each folder with its source and licence
 
-# Hypothesis keeps failing examples in ./.hypothesis by default: a write outside the temporary folders.
-settings.register_profile("vigil", database=None)
+# Hypothesis keeps its examples and caches in ./.hypothesis unless told otherwise, and writes there while
+# tests are collected: so it is told here, on import, and the folder goes when the run ends.
+_HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="vigil-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
+# No time limit per example (Hypothesis' default is 200 ms): a wall-clock assertion fails on a loaded machine,
+# and a fresh checkout pays for building Hypothesis' Unicode tables inside the first example.
+settings.register_profile("vigil", deadline=None)
 settings.load_profile("vigil")
 
 # What Python and the tools make in a checkout, rather than the tests.
