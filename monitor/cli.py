@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters.csv_session import CsvError, RecordedSession, read_session_csv
+from adapters.csv_session import CsvError, RecordedSession, describe_bad_rows, read_session_csv
 from adapters.reading import DOSE_KINDS
 from adapters.replay import ReplaySource, parse_speed
 from monitor.alarms import PRIORITIES, RANK, evaluate
@@ -133,7 +133,7 @@ def read_recording(args: argparse.Namespace) -> RecordedSession:
     for warning in recording.warnings:
         print(f"vigil: warning: {warning}", file=sys.stderr)
     if recording.skipped:
-        print(f"vigil: skipped {len(recording.skipped)} bad rows (first: {recording.skipped[0]})", file=sys.stderr)
+        print(f"vigil: skipped {describe_bad_rows(recording.skipped)}", file=sys.stderr)
     if not recording.readings and not recording.events:
         raise UsageError(f"{args.file} holds no readings or events")
     return recording
