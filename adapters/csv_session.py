@@ -1,4 +1,4 @@
-"""Read the recorded-session CSV (architecture §4) into readings and events.
+"""Read the recorded-session CSV (docs/csv-format.md) into readings and events.
 
 The format is a fixed contract: `vigil check` must give on a file exactly what live monitoring gave,
 so the reader never guesses. A doubtful row is a bad row, and bad rows refuse the whole file unless

@@ -1,4 +1,4 @@
-"""`vigil check` end to end, as a subprocess, against the episodes sample_data/README.md lists (architecture §5).
+"""`vigil check` end to end, as a subprocess, against the episodes sample_data/README.md lists (docs/limits.md).
 
 The expected episodes below are copied from the README's "Expected episodes" sections, not from the engine.
 Bad input must be one line on stderr, exit 2, and never a traceback.

@@ -1,4 +1,4 @@
-"""The recorded-session CSV reader against the fixed contract of architecture §4.
+"""The recorded-session CSV reader against its fixed contract, docs/csv-format.md.
 
 Every test writes a real file; line numbers in messages are checked exactly because users find bad
 rows in an editor by them.

@@ -1,4 +1,4 @@
-"""`vigil decode` and the one-line errors of the device commands, as real subprocesses (architecture §6)."""
+"""`vigil decode` and the one-line errors of the device commands, as real subprocesses."""
 
 from __future__ import annotations
 
