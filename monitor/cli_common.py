@@ -34,9 +34,9 @@ class UsageError(Exception):
 
 
 def input_file(path: Path, what: str = "file", hint: str = "") -> Path:
-    """`path` if it is a file this process can read, else a one-line UsageError saying which of the three it
-    is not: there, a file (a directory, a device), readable. Every command checks its input files here,
-    before any work, so each says the same thing. `hint` follows the "no such" message."""
+    """`path` if it is a file this process can read; else a one-line UsageError saying why not: it does not
+    exist, it is a directory (or a FIFO, a device), or it cannot be read. Every command checks its input
+    files here, before any work, so all say the same thing. `hint` follows the "no such" message."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it (no dlopen after fork)
 
 
 def _without_permission_override() -> None:
@@ -31,9 +32,8 @@ def _without_permission_override() -> None:
     (Dropped from the bounding set, the capabilities are gone after exec.)"""
     if os.geteuid() != 0:
         return
-    libc = ctypes.CDLL(None, use_errno=True)
     for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+        if _PRCTL(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
