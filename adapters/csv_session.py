@@ -1,4 +1,4 @@
-"""Read the recorded-session CSV (architecture §4) into readings and events.
+"""Read the recorded-session CSV (docs/csv-format.md) into readings and events.
 
 The format is a fixed contract: `vigil check` must give on a file exactly what live monitoring gave,
 so the reader never guesses. A doubtful row is a bad row, and bad rows refuse the whole file unless
@@ -11,7 +11,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -54,6 +54,18 @@ class CsvProblem:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+LISTED_ROWS = 20  # a message names this many bad rows, then says how many more there are
+
+
+def describe_bad_rows(problems: Sequence[CsvProblem]) -> str:
+    """Every bad row, in one line: "2 bad rows: line 10: …; line 21: …", so each can be found in an editor.
+    Past LISTED_ROWS the rest are counted ("; and 5 more"): a wholly wrong file must not flood the terminal."""
+    count = "1 bad row" if len(problems) == 1 else f"{len(problems)} bad rows"
+    listed = "; ".join(map(str, problems[:LISTED_ROWS]))
+    more = f"; and {len(problems) - LISTED_ROWS} more" if len(problems) > LISTED_ROWS else ""
+    return f"{count}: {listed}{more}"
 
 
 class CsvError(Exception):
@@ -338,12 +350,11 @@ def read_session_csv(
         elif reader is None:
             reader = _Reader(_layout(cells), _Clock(zone, (start or _EPOCH).astimezone(UTC)), source_name)
         elif problems := reader.row(line, cells):
-            bad.append(CsvProblem(line, "; ".join(problems)))
+            bad.append(CsvProblem(line, ", ".join(problems)))  # "; " separates rows in messages
     if reader is None:
         raise CsvError("empty file: no header row")
     if bad and not skip_bad_rows:
-        summary = f"1 bad row: {bad[0]}" if len(bad) == 1 else f"{len(bad)} bad rows; first: {bad[0]}"
-        raise CsvError(summary, bad)
+        raise CsvError(describe_bad_rows(bad), bad)
     session = reader.finish()
     session.skipped = bad
     return session

@@ -1,7 +1,7 @@
 """Seeded physiological model of ketamine / esketamine sessions: the sample CSVs and the emulators' source.
 
-No openly licensed recordings of such sessions exist (../shared/research/clinical.md §6), so the sample
-sessions are synthesised from the published time courses (clinical.md §1.3, §2.2). Everything is a pure
+No openly licensed recordings of such sessions exist, so the sample sessions are synthesised from the
+published time courses (sample_data/README.md names the studies). Everything is a pure
 function of a `Scenario` and its seed: no global randomness, no wall clock. So the committed sample files
 regenerate byte for byte, tests can pin exact episodes, and every emulator built on this model replays the
 same physiology.
@@ -263,7 +263,7 @@ BASELINE_S = 15 * MIN  # pre-dose baseline at the start of every sample session
 INFUSION_S = 40 * MIN  # 0.5 mg/kg over 40 min
 DOSE_END_S = BASELINE_S + INFUSION_S
 IV_DURATION_S = DOSE_END_S + 95 * MIN  # runs past the expected return to baseline 90 min after the infusion
-# q5 min at baseline, q10 min during the infusion, q15 min after (Riva-Posse 2018; clinical.md §2.2, §7d).
+# q5 min at baseline, q10 min during the infusion, q15 min after (Riva-Posse 2018).
 IV_NIBP = ((0, 5 * MIN), (BASELINE_S, 10 * MIN), (DOSE_END_S, 15 * MIN))
 IV_MARKERS = (Marker(BASELINE_S, "dose_start"), Marker(DOSE_END_S, "dose_end"))
 # Yale 2024: mean SBP/DBP +16.0/+11.0 at the 30-40 min peak; pulse +1.9 (741-infusion study): HR +4.

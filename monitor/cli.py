@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters.csv_session import CsvError, RecordedSession, read_session_csv
+from adapters.csv_session import CsvError, RecordedSession, describe_bad_rows, read_session_csv
 from adapters.reading import DOSE_KINDS
 from adapters.replay import ReplaySource, parse_speed
 from monitor.alarms import PRIORITIES, RANK, evaluate
@@ -27,6 +27,7 @@ from monitor.cli_common import (
     common_operator,
     common_server,
     common_session,
+    input_file,
     open_store,
     resolve_limits,
     serve,
@@ -130,13 +131,11 @@ def build_parser() -> Parser:
 
 def read_recording(args: argparse.Namespace) -> RecordedSession:
     """Read the CSV named on the command line; bad rows become one-line errors or reports."""
-    if not args.file.is_file():
-        raise UsageError(f"no such file: {args.file}")
-    recording = read_session_csv(args.file, skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
+    recording = read_session_csv(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
     for warning in recording.warnings:
         print(f"vigil: warning: {warning}", file=sys.stderr)
     if recording.skipped:
-        print(f"vigil: skipped {len(recording.skipped)} bad rows (first: {recording.skipped[0]})", file=sys.stderr)
+        print(f"vigil: skipped {describe_bad_rows(recording.skipped)}", file=sys.stderr)
     if not recording.readings and not recording.events:
         raise UsageError(f"{args.file} holds no readings or events")
     return recording

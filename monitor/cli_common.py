@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import socket
+import stat
 import threading
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
@@ -30,6 +31,28 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that
 
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit 2."""
+
+
+def input_file(path: Path, what: str = "file", hint: str = "") -> Path:
+    """`path` if it is a file this process can read; else a one-line UsageError saying why not: it does not
+    exist, it is a directory (or a FIFO, a device), or it cannot be read. Every command checks its input
+    files here, before any work, so all say the same thing. `hint` follows the "no such" message."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"no such {what}: {path}{hint}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a directory, not a {what}")
+    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+        raise UsageError(f"{path} is not a regular file (a {what} is needed)")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return path
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,8 +125,8 @@ def server_auth(args: argparse.Namespace, store: Store, demo_label: str | None =
     if tls and not (args.tls_cert and args.tls_key):
         raise UsageError("HTTPS needs both --tls-cert and --tls-key")
     for path in (args.tls_cert, args.tls_key):
-        if path is not None and not path.is_file():
-            raise UsageError(f"no such file: {path}")
+        if path is not None:
+            input_file(path)
     required = demo_label is None and not args.no_auth
     loopback = is_loopback(args.host)
     if not required and not loopback:
@@ -149,9 +172,7 @@ def resolve_limits(text: str) -> Limits:
     path = Path(text)
     if text in PRESETS and not path.exists():
         return load_preset(text)
-    if not path.is_file():
-        raise UsageError(f"no such limits file: {text} (or name a preset: {', '.join(PRESETS)})")
-    return load_limits(path)
+    return load_limits(input_file(path, "limits file", f" (or name a preset: {', '.join(PRESETS)})"))
 
 
 def open_store(args: argparse.Namespace, create: bool = True) -> Store:

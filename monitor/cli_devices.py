@@ -29,6 +29,7 @@ from monitor.cli_common import (
     common_operator,
     common_server,
     common_session,
+    input_file,
     open_store,
     serve,
     server_auth,
@@ -362,6 +363,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     spec = _spec(args)
     decoder = _decoder(spec, args)
+    input_file(args.file)
     if args.out is not None and not args.out.parent.is_dir():
         raise UsageError(f"cannot write {args.out}: no such directory {args.out.parent}")
     try:
@@ -392,7 +394,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from adapters.emulators import simulate
+    from adapters.physiology import SCENARIOS
 
+    if args.scenario not in SCENARIOS:
+        input_file(Path(args.scenario), "scenario file", f" (or name a built-in scenario: {', '.join(SCENARIOS)})")
     stop = threading.Event()
 
     def announce(path: str) -> None:

@@ -1,18 +1,56 @@
-"""Shared fixtures: paths to the project's sample data and the shared test vectors."""
+"""Shared fixtures: paths to the project's sample data and test vectors, and the guard that keeps tests
+writing only in their temporary folders."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
-# Real monitor captures live beside the project (architecture §7), not in it.
-TESTVECTORS = ROOT.parent / "shared" / "testvectors"
+TEST_DATA = ROOT / "tests" / "data"  # real device captures, each folder with its source and licence
+
+# Hypothesis keeps its examples and caches in ./.hypothesis unless told otherwise, and writes there while
+# tests are collected: so it is told here, on import, and the folder goes when the run ends.
+_HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="vigil-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
+# No time limit per example (Hypothesis' default is 200 ms): a wall-clock assertion fails on a loaded machine,
+# and a fresh checkout pays for building Hypothesis' Unicode tables inside the first example.
+settings.register_profile("vigil", deadline=None)
+settings.load_profile("vigil")
+
+# What Python and the tools make in a checkout, rather than the tests.
+_TOOL_FOLDERS = frozenset({".git", "__pycache__", ".pytest_cache", ".ruff_cache"})
+
+
+def _project_entries() -> set[Path]:
+    """Every file and folder in the project, relative to its root, leaving out the tools' own."""
+    found: set[Path] = set()
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in _TOOL_FOLDERS and not d.endswith(".egg-info")]
+        base = Path(folder).relative_to(ROOT)
+        found.update(base / name for name in (*dirs, *files))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tests_write_only_in_temporary_folders() -> Iterator[None]:
+    """Fail the run if the tests left anything new in the project: a test that writes beside the code
+    (a relative path, with the project as the working directory) dirties every checkout it runs in."""
+    before = _project_entries()
+    yield
+    new = sorted(str(p) for p in _project_entries() - before)
+    if new:
+        pytest.fail(f"the tests left new files in the project (write under tmp_path instead): {', '.join(new)}",
+                    pytrace=False)
 
 
 @pytest.fixture
@@ -22,11 +60,8 @@ def sample_data() -> Path:
 
 @pytest.fixture
 def ge_captures() -> Path:
-    """The GE S/5 captures; skipped, saying why, only when the shared folder is absent."""
-    folder = TESTVECTORS / "ge_s5"
-    if not folder.is_dir():
-        pytest.skip(f"GE S/5 captures not found at {folder} (expected beside the project)")
-    return folder
+    """Real GE S/5 serial captures (tests/data/ge_s5/README.md says where they come from)."""
+    return TEST_DATA / "ge_s5"
 
 
 @pytest.fixture

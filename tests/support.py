@@ -1,7 +1,8 @@
-"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`."""
+"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`, reading JSON."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -16,6 +17,27 @@ from monitor.auth.web import AuthSettings
 
 TIMEOUT = 10.0
 NO_SIGN_IN = AuthSettings(required=False)  # for tests about the bed view itself, not about signing in to it
+
+
+def json_strings(document: str | bytes) -> list[str]:
+    """Every string in a JSON document (a Dash layout, a callback's response), decoded. Tests compare what a
+    response says, never how its JSON spells it: plotly writes "—" as \\u2014 with its own json engine but as
+    it is when orjson happens to be installed (and "<", ">", "/" as \\u003c, \\u003e, \\u002f with either)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            found.append(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                found.append(key)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(document))
+    return found
 
 
 def audited(store: Any, session_id: int) -> list:
@@ -62,12 +84,14 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
-              ) -> subprocess.CompletedProcess[str]:
-    """`vigil ARGS` as a real subprocess from the project root, text output captured."""
+def run_vigil(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS` as a real subprocess from the project root, text output captured; `preexec_fn` runs
+    in the child before it starts (e.g. to drop privileges)."""
     return subprocess.run(
         [sys.executable, "-m", "monitor.cli", *map(str, args)],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        preexec_fn=preexec_fn,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import ROOT
+from support import ROOT, json_strings
 
 from adapters.reading import Reading
 from adapters.replay import ReplaySource
@@ -177,7 +177,8 @@ def test_a_nurse_forging_the_limits_callback_gets_403_and_nothing_changes(server
     assert refused and refused[-1].new == "needs limits"
     assert not [e for e in store.audit_log(server.sid) if e.action == "limits" and e.who == "nurse-ana"]
     # Her screen shows the limits read-only, without the Apply button's permission.
-    layout = nurse.http.get(server.url + "/_dash-layout", timeout=10).text
+    layout = {word for text in json_strings(nurse.http.get(server.url + "/_dash-layout", timeout=10).text)
+              for word in text.split()}
     assert "no-limits" in layout and "limits-read-only" in layout and "no-acknowledge" not in layout
 
 
@@ -187,12 +188,13 @@ def test_a_clinician_changes_a_limit_and_it_is_audited(server: Server) -> None:
     version = store.limits_version(server.sid)
     response = clinician.callback(limits_request(clinician, store, server.sid, sbp_high=155))
     assert response.status_code == 200, response.text
-    assert "Applied" in response.text and "dr-ben" in response.text
+    assert f"Applied: version {version + 1} by dr-ben." in json_strings(response.text)
     assert store.limits_version(server.sid) == version + 1
     assert store.current_limits(server.sid)["vitals"]["sbp"]["high"] == 155
     change = [e for e in store.audit_log(server.sid) if e.action == "limits" and e.target == "vitals.sbp.high"][-1]
     assert (change.who, change.new) == ("dr-ben", "155")
-    layout = clinician.http.get(server.url + "/_dash-layout", timeout=10).text
+    layout = {word for text in json_strings(clinician.http.get(server.url + "/_dash-layout", timeout=10).text)
+              for word in text.split()}
     assert "no-limits" not in layout and "limits-read-only" not in layout
 
 

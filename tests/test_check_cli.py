@@ -1,4 +1,4 @@
-"""`vigil check` end to end, as a subprocess, against the episodes sample_data/README.md lists (architecture §5).
+"""`vigil check` end to end, as a subprocess, against the episodes sample_data/README.md lists (docs/limits.md).
 
 The expected episodes below are copied from the README's "Expected episodes" sections, not from the engine.
 Bad input must be one line on stderr, exit 2, and never a traceback.
@@ -195,6 +195,28 @@ def test_check_csv_with_a_bad_row_exits_2_naming_the_line(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     assert_one_line_error(vigil_check(csv, "--limits", "iv-ketamine"), "line 4")
+
+
+def rows_with_bad_hr(tmp_path: Path, total: int, bad: set[int]) -> Path:
+    """A relative-time CSV of `total` data rows (lines 2 onwards); the rows on the `bad` lines have HR 'x'."""
+    csv = tmp_path / "rows.csv"
+    rows = [f"{n},{'x' if n + 2 in bad else 70},98" for n in range(total)]
+    csv.write_text("time,hr,spo2\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return csv
+
+
+@pytest.mark.parametrize(("total", "bad", "named", "more"), [
+    (30, {10, 21}, [10, 21], ""),
+    (40, set(range(2, 27)), list(range(2, 22)), "; and 5 more"),
+])
+def test_check_names_every_bad_row_refused_or_skipped(tmp_path: Path, total: int, bad: set[int], named: list[int],
+                                                      more: str) -> None:
+    csv = rows_with_bad_hr(tmp_path, total, bad)
+    listed = "; ".join(f"line {n}: hr value 'x' is not a number" for n in named) + more
+    assert_one_line_error(vigil_check(csv, "--limits", "iv-ketamine"), f"error: {len(bad)} bad rows: {listed}")
+    skipped = vigil_check(csv, "--limits", "iv-ketamine", "--skip-bad-rows")
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stderr == f"vigil: skipped {len(bad)} bad rows: {listed}\n"
 
 
 BAD_TOML = {

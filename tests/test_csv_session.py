@@ -1,4 +1,4 @@
-"""The recorded-session CSV reader against the fixed contract of architecture §4.
+"""The recorded-session CSV reader against its fixed contract, docs/csv-format.md.
 
 Every test writes a real file; line numbers in messages are checked exactly because users find bad
 rows in an editor by them.
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.csv_session import CsvError, CsvProblem, RecordedSession, read_session_csv
+from adapters.csv_session import CsvError, CsvProblem, RecordedSession, describe_bad_rows, read_session_csv
 from adapters.csv_writer import WIDE_COLUMNS, write_session_csv
 from adapters.reading import EVENT_KINDS, Event, Reading
 from adapters.vitals import VITALS
@@ -413,10 +413,32 @@ def test_every_bad_row_is_collected_with_physical_line_numbers(tmp_path: Path) -
     assert [str(p) for p in err.problems] == [
         "line 7: hr value 'NaN' is not a number",
         "line 11: time '0.5' is earlier than '1' on line 10",
-        "line 12: hr value '--' is not a number; spo2 value '101' is outside the plausible range 0 to 100",
+        "line 12: hr value '--' is not a number, spo2 value '101' is outside the plausible range 0 to 100",
         "line 13: 5 cells but the header has 4",
     ]
-    assert str(err) == "4 bad rows; first: line 7: hr value 'NaN' is not a number"
+    assert str(err) == "4 bad rows: " + "; ".join(map(str, err.problems))
+
+
+def good_rows(count: int, start: int = 0) -> str:
+    return "".join(f"{start + i},70\n" for i in range(count))
+
+
+def test_every_bad_row_is_named_in_the_message(tmp_path: Path) -> None:
+    # Lines 10 and 21 are bad: the message names both, not only the first.
+    text = "time,hr\n" + good_rows(8) + "8,abc\n" + good_rows(10, 9) + "19,400\n" + good_rows(3, 20)
+    err = refused(tmp_path, text)
+    assert str(err) == (
+        "2 bad rows: line 10: hr value 'abc' is not a number; "
+        "line 21: hr value '400' is outside the plausible range 0 to 350"
+    )
+
+
+def test_a_long_list_of_bad_rows_names_the_first_20_and_counts_the_rest(tmp_path: Path) -> None:
+    err = refused(tmp_path, "time,hr\n" + "".join(f"{i},x{i}\n" for i in range(25)))
+    assert len(err.problems) == 25
+    named = [f"line {i + 2}: hr value 'x{i}' is not a number" for i in range(20)]
+    assert str(err) == "25 bad rows: " + "; ".join(named) + "; and 5 more"
+    assert describe_bad_rows(err.problems[:20]) == "20 bad rows: " + "; ".join(named)  # 20 named: nothing "more"
 
 
 def test_skip_bad_rows_keeps_the_good_ones(tmp_path: Path) -> None:

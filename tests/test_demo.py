@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from support import json_strings
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -44,10 +46,12 @@ def test_demo_serves_the_bed_view_and_streams(tmp_path: Path) -> None:
         assert status == 200 and b"Vigil" in body
         status, layout = get(port, "/_dash-layout")
         assert status == 200
-        assert b"demo: iv_ketamine.csv" in layout and b"replay-bar" in layout
+        texts = json_strings(layout)
+        assert "demo: iv_ketamine.csv" in texts and "replay-bar" in texts
         # No sign-in, and the screen says so; every control is there (nothing is hidden by a role).
-        assert "local demo — no login".encode() in layout and b"no-login-badge" in layout
-        assert b"no-limits" not in layout and b"signed-in-as" not in layout
+        assert "local demo — no login" in texts and "no-login-badge" in texts
+        classes = {word for text in texts for word in text.split()}
+        assert "no-limits" not in classes and "signed-in-as" not in texts
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/stream?session=1")
         response = conn.getresponse()

@@ -1,4 +1,4 @@
-"""`vigil decode` and the one-line errors of the device commands, as real subprocesses (architecture §6)."""
+"""`vigil decode` and the one-line errors of the device commands, as real subprocesses."""
 
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("decode", "missing.raw", "--protocol", "ge-s5"), "cannot read missing.raw"),
-        (("decode", "x.raw", "--protocol", "philips"), "unknown protocol 'philips': choose one of ge-s5, hl7-mllp"),
-        (("record", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--out", "x.csv"),
+        (("decode", "{tmp}/x.raw", "--protocol", "philips"),
+         "unknown protocol 'philips': choose one of ge-s5, hl7-mllp"),
+        (("record", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--out", "{tmp}/x.csv"),
          "cannot open /dev/ttyVIGIL9: no such device — check the port name"),
         (("acquire", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5"), "cannot open /dev/ttyVIGIL9: no such device"),
         (("monitor", "--port", "/", "--protocol", "hl7-mllp", "--no-auth"), "cannot open /: not a serial port"),
@@ -74,7 +74,9 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
 )
 def test_device_commands_fail_in_one_line_saying_what_to_check(args: tuple[str, ...], expected: str,
                                                                 tmp_path: Path) -> None:
-    result = run_vigil(*args, "--db", tmp_path / "v.db") if args[0] in ("acquire",) else run_vigil(*args)
+    """Every path is under tmp_path (`{tmp}`), the database too: a failing test writes nothing elsewhere."""
+    argv = [a.format(tmp=tmp_path) for a in args]
+    result = run_vigil(*argv, env={"VIGIL_DB": str(tmp_path / "v.db")})
     assert expected in one_line_error(result, args[0])
 
 

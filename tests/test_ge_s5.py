@@ -1,5 +1,5 @@
 """The GE S/5 decoder and request encoder: against the spec's official frames, the real captures in
-../shared/testvectors/ge_s5 (counts and values from its README), and records built to probe each rule."""
+tests/data/ge_s5 (counts and values from its README), and records built to probe each rule."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def hexframe(text: str) -> bytes:
     return bytes.fromhex(text.replace("\n", " "))
 
 
-# GE-CI Appendix A, verbatim (research/protocols.md §1.4); the prefix is shared up to byte 39.
+# GE "S/5 Computer Interface Specification" (M1017617, 12th ed.), Appendix A, verbatim; the prefix is
+# shared up to byte 39.
 PREFIX = (
     "7e 31 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ff 00"
     " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
