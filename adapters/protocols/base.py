@@ -4,19 +4,27 @@ A decoder turns received bytes into `Reading`s and `Event`s and says what bytes 
 transmission request, an acknowledgement). It never touches a port, a thread or a clock: the serial
 link (`adapters/serial_link.py`) owns those, so every decoder is tested by feeding it bytes.
 
-Times in what a decoder emits are the device's own (`time` = `device_time`); the link re-stamps `time`
-on the host clock when asked to. Anything a decoder cannot use is counted in `stats`, never raised.
+Times in what a decoder emits are the device's own (`time` is `device_time`, or earlier for an NIBP reading
+measured before the record that carried it), within EARLIEST_TIME and LATEST_TIME; the link re-stamps
+`time` on the host clock when asked to. Anything a decoder cannot use is counted in `stats`, never raised.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from adapters.reading import Event, Reading
 
 Item = Reading | Event
+
+# Device times a decoder may emit: wider than any monitor's clock (even one reset to its epoch), and far
+# enough from the calendar's ends (years 1 and 9999) that no arithmetic on them — a host-clock offset
+# between two of them, an alarm delay — can overflow. Others are bad times, counted.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
