@@ -24,7 +24,7 @@ from typing import BinaryIO, Literal
 
 import serial
 
-from adapters.protocols.base import Decoder, Item, LineSettings
+from adapters.protocols.base import Decoder, GuardedDecoder, Item, LineSettings
 from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 
 try:
@@ -114,7 +114,7 @@ class SerialLink:
     def __init__(self, config: LinkConfig, decoder: Decoder, *, now: Callable[[], datetime] = _utc_now,
                  backoff: tuple[float, float] = (0.5, 10.0)) -> None:
         self.config = config
-        self.decoder = decoder
+        self.decoder = GuardedDecoder(decoder, config.url)  # a decoder bug costs a chunk, never the link
         self.frames_seen = False  # a valid frame since open: tells "no data at all" from an outage
         self.stats: Counter[str] = Counter()
         self._now = now
@@ -154,6 +154,8 @@ class SerialLink:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+        if failed := self.decoder.stats["decoder_errors"]:  # each cause was logged once, when it first happened
+            log.warning("%d chunks of data from %s were skipped: the decoder failed on them", failed, self.config.url)
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
         """Read, decode and deliver until `stop` is set; link trouble is reported to `sink`, never raised."""

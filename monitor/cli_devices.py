@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
-from adapters.protocols.base import Decoder
+from adapters.protocols.base import Decoder, GuardedDecoder
 from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S
 from adapters.reading import Event, Reading
 from monitor.cli_common import (
@@ -316,7 +316,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from adapters.csv_writer import write_wide_csv
 
     spec = _spec(args)
-    decoder = _decoder(spec, args)
+    decoder = GuardedDecoder(_decoder(spec, args), str(args.file))  # a decoder bug costs a chunk, as live
     try:
         raw = args.file.open("rb")
         out = sys.stdout if args.out is None else args.out.open("w", newline="", encoding="utf-8")
