@@ -43,7 +43,8 @@ def scenario(tmp_path: Path) -> Path:
 
 
 class Processes:
-    """Background `vigil` processes, interrupted (then killed) at the end of the test."""
+    """Background `vigil` processes, stopped as a service manager or Ctrl+C would (then killed) at the end
+    of the test."""
 
     def __init__(self) -> None:
         self.running: list[subprocess.Popen[str]] = []
@@ -54,7 +55,10 @@ class Processes:
         return process
 
     def stop(self, process: subprocess.Popen[str]) -> tuple[str, str]:
-        process.send_signal(signal.SIGINT)
+        """SIGTERM, which vigil turns into the same clean stop as Ctrl+C. Not SIGINT: a process started from
+        a non-interactive shell's background job (a CI script's `pytest &`) inherits SIGINT ignored, as
+        POSIX asks, and Python then leaves it ignored — the test would wait for a stop that never comes."""
+        process.send_signal(signal.SIGTERM)
         try:
             return process.communicate(timeout=20)
         except subprocess.TimeoutExpired:

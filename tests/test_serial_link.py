@@ -343,14 +343,25 @@ def test_a_port_already_open_elsewhere_is_refused_as_in_use(pty: Callable[[], Pt
     second.close()
 
 
-def test_stop_is_honoured_during_the_backoff_wait(pty: Callable[[], Pty], run: Starter) -> None:
+@pytest.mark.parametrize("state", ["reading a silent port", "reading a flowing port", "backing off, port missing"])
+def test_stop_ends_the_run_in_every_state(pty: Callable[[], Pty], run: Starter, tmp_path: Path, state: str) -> None:
+    port = tmp_path / "ttyGE"
     p = pty()
-    link = ge_link(p.path, backoff=(60.0, 60.0))
+    repoint(port, p.path)
+    link = ge_link(port, backoff=(60.0, 60.0))  # watchdog and backoff far beyond halt()'s TIMEOUT
     link.open()
+    p.receive(len(REQUEST))
     r = run(link)
-    p.hang_up()
-    wait_until(lambda: r.events("link_lost"), "link_lost")
-    r.halt()  # joins within TIMEOUT, far less than the 60 s backoff
+    if state == "reading a flowing port":
+        for s in range(3):
+            p.send(ge_record(T0 + s, VITALS))
+        wait_until(lambda: len(r.readings()) == 6, "readings")
+        p.send(ge_record(T0 + 3, VITALS)[:-1])  # and a frame under way
+    elif state == "backing off, port missing":
+        repoint(port, tmp_path / "unplugged")
+        p.hang_up()
+        wait_until(lambda: r.events("link_lost"), "link_lost")
+    r.halt()  # run() returns and the link closes within TIMEOUT
     assert not link.connected
 
 
@@ -441,6 +452,47 @@ def test_a_reconnect_sets_the_offset_again(pty: Callable[[], Pty], run: Starter,
     # The old offset would put this record at +61 s, within the slack; a new device may keep any time.
     assert hr_times(second, r, ge_record(T0 + 61, VITALS))[-1] == clock.value
     assert link.stats["clock_reanchors"] == 0
+
+
+# -- link events on the readings' time line --
+
+
+def test_a_loss_is_never_stamped_before_a_reading_already_delivered(pty: Callable[[], Pty], run: Starter) -> None:
+    """On the host clock a reading may be stamped up to CLOCK_SLACK_S ahead of its arrival; a loss noticed
+    after it comes after it, or the signal-loss alarm would be announced before its onset."""
+    p, clock, r = started(pty, run)
+    hr_times(p, r, ge_record(T0, VITALS))
+    clock.value = HOST + timedelta(seconds=1)
+    assert hr_times(p, r, ge_record(T0 + 2, VITALS))[-1] == HOST + timedelta(seconds=2)  # 1 s ahead of the host
+    p.hang_up()
+    wait_until(lambda: r.events(LINK_LOST), "link_lost")
+    assert r.events(LINK_LOST)[0].time == HOST + timedelta(seconds=2)
+
+
+def test_a_restore_is_stamped_no_later_than_the_first_record_it_brings_back(
+        pty: Callable[[], Pty], run: Starter, tmp_path: Path) -> None:
+    port = tmp_path / "ttyGE"
+    first = pty()
+    repoint(port, first.path)
+    clock = HostClock(HOST)
+    link = ge_link(port, now=clock)
+    link.open()
+    first.receive(len(REQUEST))
+    r = run(link)
+    hr_times(first, r, ge_record(T0, VITALS))
+    repoint(port, tmp_path / "unplugged")
+    first.hang_up()
+    wait_until(lambda: r.events(LINK_LOST), "link_lost")
+    clock.value = HOST + timedelta(seconds=60)
+    second = pty()
+    repoint(port, second.path)
+    second.receive(len(REQUEST))
+    # Two instants arriving together (here in one record): the offset set again maps the later one to now.
+    subs = [encode_subrecord(T0 + s, CLASS_BASIC, encode_basic(VITALS), DRI_LEVEL) for s in (60, 61)]
+    second.send(frame(encode_phdb(60, T0 + 61, subs, DRI_LEVEL)))
+    wait_until(lambda: len(r.readings()) == 6, "the readings of both instants")
+    assert [x.time for x in r.readings() if x.vital == "hr"][1:] == [clock.value - timedelta(seconds=1), clock.value]
+    assert r.events(LINK_RESTORED)[0].time == clock.value - timedelta(seconds=1)
 
 
 # -- a decoder bug costs a chunk, never the acquisition --
