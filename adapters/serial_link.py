@@ -24,7 +24,7 @@ from typing import BinaryIO, Literal
 
 import serial
 
-from adapters.protocols.base import Decoder, Item, LineSettings
+from adapters.protocols.base import Decoder, GuardedDecoder, Item, LineSettings
 from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 
 try:
@@ -114,7 +114,7 @@ class SerialLink:
     def __init__(self, config: LinkConfig, decoder: Decoder, *, now: Callable[[], datetime] = _utc_now,
                  backoff: tuple[float, float] = (0.5, 10.0)) -> None:
         self.config = config
-        self.decoder = decoder
+        self.decoder = GuardedDecoder(decoder, config.url)  # a decoder bug costs a chunk, never the link
         self.frames_seen = False  # a valid frame since open: tells "no data at all" from an outage
         self.stats: Counter[str] = Counter()
         self._now = now
@@ -129,6 +129,7 @@ class SerialLink:
         self._bytes_since_frame = False
         self._valid_frames = 0  # decoder.stats["valid_frames"] at the last look
         self._device_anchor: tuple[datetime, datetime] | None = None  # (last device time, host time then)
+        self._delivered_upto: datetime | None = None  # the latest time handed to the sink
         self._offset: timedelta | None = None  # host − device, set by the first device time after a (re)connect
         self._behind_since: datetime | None = None  # host time since which every chunk lagged beyond the slack
 
@@ -154,6 +155,8 @@ class SerialLink:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+        if failed := self.decoder.stats["decoder_errors"]:  # each cause was logged once, when it first happened
+            log.warning("%d chunks of data from %s were skipped: the decoder failed on them", failed, self.config.url)
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
         """Read, decode and deliver until `stop` is set; link trouble is reported to `sink`, never raised."""
@@ -265,9 +268,13 @@ class SerialLink:
         if self._lost:
             self._lost = False
             log.info("link restored on %s", self.config.url)
-            items = [Event(self._event_time(host_now), LINK_RESTORED, source=self.config.source), *items]
+            # No later than the first record it brings back (a chunk may hold several; NIBP readings carry
+            # their measurement time, which may lie in the outage, so continuous readings say when).
+            now = self._event_time(host_now)
+            first = min((i.time for i in items if isinstance(i, Reading) and i.measured_at is None), default=now)
+            items = [Event(self._after_delivered(min(first, now)), LINK_RESTORED, source=self.config.source), *items]
         if items:
-            sink(items)
+            self._hand_over(items, sink)
 
     def _watchdog(self, sink: Sink) -> None:
         n = f"{self.config.watchdog_s:g}"
@@ -293,7 +300,19 @@ class SerialLink:
         self._lost = True
         self.stats["link_lost"] += 1
         log.warning("link lost on %s: %s", self.config.url, reason)
-        sink([Event(self._event_time(self._now()), LINK_LOST, reason, source=self.config.source)])
+        lost = Event(self._after_delivered(self._event_time(self._now())), LINK_LOST, reason, source=self.config.source)
+        self._hand_over([lost], sink)
+
+    def _hand_over(self, items: list[Item], sink: Sink) -> None:
+        newest = max(i.time for i in items)
+        self._delivered_upto = newest if self._delivered_upto is None else max(self._delivered_upto, newest)
+        sink(items)
+
+    def _after_delivered(self, t: datetime) -> datetime:
+        """A link event's time, moved after everything delivered before it: on the host clock a reading may
+        be stamped up to CLOCK_SLACK_S ahead of its arrival, and a loss noticed after it must not precede it
+        (a signal-loss alarm would be announced before its onset)."""
+        return t if self._delivered_upto is None else max(t, self._delivered_upto)
 
     # -- time --
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
-from adapters.protocols.base import Decoder
+from adapters.protocols.base import Decoder, GuardedDecoder
 from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S
 from adapters.reading import Event, Reading
 from monitor.cli_common import (
@@ -362,7 +362,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from adapters.csv_writer import write_session_csv, write_wide_csv
 
     spec = _spec(args)
-    decoder = _decoder(spec, args)
+    decoder = GuardedDecoder(_decoder(spec, args), str(args.file))  # a decoder bug costs a chunk, as live
     input_file(args.file)
     if args.out is not None and not args.out.parent.is_dir():
         raise UsageError(f"cannot write {args.out}: no such directory {args.out.parent}")

@@ -1,14 +1,20 @@
-"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`, reading JSON."""
+"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`,
+reading JSON, a pseudo-terminal to play a monitor on."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
+import select
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
+import tty
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,3 +116,38 @@ def start_vigil(*args: str | Path) -> subprocess.Popen[str]:
         [sys.executable, "-u", "-m", "monitor.cli", *map(str, args)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
     )
+
+
+class Pty:
+    """A pseudo-terminal whose master end the test drives as the monitor."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.open = True
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def receive(self, n: int) -> bytes:
+        """Exactly `n` bytes the link wrote, waiting at most TIMEOUT."""
+        out = b""
+        deadline = time.monotonic() + TIMEOUT
+        while len(out) < n:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"timed out: got {len(out)} of {n} bytes from the link")
+            out += os.read(self.master, n - len(out))
+        return out
+
+    def queued(self) -> int:
+        """Bytes waiting in the terminal's input queue, not yet read by the link."""
+        return struct.unpack("I", fcntl.ioctl(self.slave, termios.TIOCINQ, b"\0\0\0\0"))[0]
+
+    def hang_up(self) -> None:
+        """Close both ends, as when a USB adapter is pulled."""
+        if self.open:
+            self.open = False
+            os.close(self.master)
+            os.close(self.slave)

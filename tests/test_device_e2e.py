@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import run_vigil, run_vigil_with_file_limit, start_vigil, wait_for
+from support import Pty, run_vigil, run_vigil_with_file_limit, start_vigil, wait_for
 
 from adapters.csv_recorder import journal_path
 from adapters.csv_session import read_session_csv
-from adapters.reading import LINK_LOST, LINK_RESTORED
+from adapters.protocols.hl7_mllp import encode_oru
+from adapters.reading import LINK_LOST, LINK_RESTORED, Reading
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -42,7 +43,8 @@ def scenario(tmp_path: Path) -> Path:
 
 
 class Processes:
-    """Background `vigil` processes, interrupted (then killed) at the end of the test."""
+    """Background `vigil` processes, stopped as a service manager or Ctrl+C would (then killed) at the end
+    of the test."""
 
     def __init__(self) -> None:
         self.running: list[subprocess.Popen[str]] = []
@@ -53,7 +55,10 @@ class Processes:
         return process
 
     def stop(self, process: subprocess.Popen[str]) -> tuple[str, str]:
-        process.send_signal(signal.SIGINT)
+        """SIGTERM, which vigil turns into the same clean stop as Ctrl+C. Not SIGINT: a process started from
+        a non-interactive shell's background job (a CI script's `pytest &`) inherits SIGINT ignored, as
+        POSIX asks, and Python then leaves it ignored — the test would wait for a stop that never comes."""
+        process.send_signal(signal.SIGTERM)
         try:
             return process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -150,6 +155,42 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
         assert "session 1:" in out
     finally:
         store.close()
+
+
+def test_a_malformed_hl7_message_costs_only_itself_and_acquisition_goes_on(tmp_path: Path, processes: Processes
+                                                                          ) -> None:
+    """An OBX-3 of 4301 digits once made int() raise: `acquire` exited 2 and acquired nothing more."""
+    db, monitor = tmp_path / "vigil.db", Pty()
+    try:
+        # The watchdog far off: the monitor falls silent after three messages, however slowly they are read.
+        acquire = processes.start("acquire", "--port", monitor.path, "--protocol", "hl7-mllp", "--watchdog", "120",
+                                  "--db", db)
+        assert acquire.stdout is not None and "session 1: acquiring from" in acquire.stdout.readline()
+        now = datetime.now(UTC).replace(microsecond=0)
+
+        def oru(seconds: int, control_id: str) -> bytes:
+            t = now + timedelta(seconds=seconds)
+            return encode_oru([Reading(t, "hr", 72.0), Reading(t, "spo2", 97.0)], control_id=control_id)
+
+        poison = oru(1, "2").replace(b"|147842^", b"|" + b"9" * 4301 + b"^")  # the heart rate's MDC code
+        assert b"9" * 4301 in poison
+        store = Store(db)
+        try:
+            for message in (oru(0, "1"), poison, oru(2, "3")):
+                monitor.send(message)
+            wait_for(lambda: acquire.poll() is not None or len(store.readings_between(1)) == 5, 20,
+                     "the readings around the malformed message")
+            assert acquire.poll() is None, acquire.communicate()[1]  # still acquiring
+            out, err = processes.stop(acquire)
+            assert acquire.returncode == 0, err
+            assert "Traceback" not in err and "error" not in err and "session 1: 5 readings, 0 events" in out
+            got = [(r.vital, (r.device_time - now).total_seconds()) for r in store.readings_between(1) if r.device_time]
+            # Only the OBX with the malformed code is lost; no link loss either (0 events).
+            assert got == [("hr", 0), ("spo2", 0), ("spo2", 1), ("hr", 2), ("spo2", 2)]
+        finally:
+            store.close()
+    finally:
+        monitor.hang_up()
 
 
 def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(

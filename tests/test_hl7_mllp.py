@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.protocols.base import Decoder
-from adapters.protocols.hl7_mllp import LINE_SETTINGS, MAX_FRAME, Hl7MllpDecoder, encode_oru
+from adapters.protocols.hl7_mllp import LINE_SETTINGS, MAX_FRAME, UNMAPPED_SAMPLE, Hl7MllpDecoder, encode_oru
 from adapters.reading import Reading
 from adapters.vitals import VITAL_CODES, VITALS
 
@@ -102,12 +102,12 @@ SAMPLES = {
             ("dbp", 80.0, utc(2011, 6, 2, 4, 58, 42)),
             ("map", 93.0, utc(2011, 6, 2, 4, 58, 42)),
         ],
-        {"no_value": 3, "unmapped:149546": 1},  # three X containers; the NIBP pulse rate
+        {"no_value": 3, "unmapped": 1, "unmapped:149546": 1},  # three X containers; the NIBP pulse rate
     ),
     "d": (
         SAMPLE_D,
         [("hr", 80.0, utc(2013, 1, 22, 13, 41))],  # no OBX-14, no OBR: MSH-7, no offset, so decode()'s tz, UTC
-        {"unmapped:150033": 1},  # arterial systolic pressure
+        {"unmapped": 1, "unmapped:150033": 1},  # arterial systolic pressure
     ),
     "philips": (
         SAMPLE_PHILIPS,
@@ -331,6 +331,30 @@ def test_unit_that_contradicts_the_vital_is_skipped_not_converted(code: str, uni
     assert decoder.stats["unit_mismatch"] == 1
 
 
+HUGE = "9" * 4301  # past int()'s 4300-digit limit: no MDC code (a 32-bit number) is that long
+
+
+@pytest.mark.parametrize(
+    ("code", "unit", "reason"),
+    [
+        (f"{HUGE}^X^MDC", "", "unmapped"),
+        (f"X1^local^99LOC^{HUGE}^X^MDC", "", "unmapped"),  # the alternate identifier
+        ("150021^X^MDC", f"{HUGE}^X^MDC", "unit_mismatch"),
+        (f"{'0' * 5000}150021^X^MDC", "", None),  # leading zeros: still the systolic pressure's code
+        ("4294967296^X^MDC", "", "unmapped"),  # 2**32: past the largest MDC code
+        (f"{'1' * 20000}^X^MDC", f"{'2' * 20000}^X^MDC", "unmapped"),
+    ],
+    ids=["obx-3", "alternate-identifier", "obx-6", "leading-zeros", "2**32", "both-20000-digits"],
+)
+def test_an_over_long_numeric_code_is_counted_not_raised(code: str, unit: str, reason: str | None) -> None:
+    items, decoder = decode(message(obx(code, "120", unit), obx("147842^X^MDC", "80")), FRAMES["b"])
+    expected = [("hr", 80.0)] if reason else [("sbp", 120.0), ("hr", 80.0)]
+    assert [(r.vital, r.value) for r in items] == [*expected, ("spo2", 80.5)]  # and the next message decodes
+    if reason:
+        assert decoder.stats[reason] == 1
+    assert all(len(key) < 60 for key in decoder.stats)  # an unmapped code is named by at most 40 characters
+
+
 @pytest.mark.parametrize("value", ["351", "-1", "abc", "NaN", "inf", "1e2", "1" * 400, "12^3", "1,5"])
 def test_implausible_or_non_numeric_values_are_never_emitted(value: str) -> None:
     items, decoder = decode(message(obx("150021^X^MDC", value)))
@@ -352,6 +376,13 @@ def test_implausible_or_non_numeric_values_are_never_emitted(value: str) -> None
         (obx("150021^X^MDC", "120", when="20130122134100+2500"), "bad_time"),
         (obx("150021^X^MDC", "120", when="20130122134100+0160"), "bad_time"),
         (obx("150021^X^MDC", "120", when="20130122134100.1234567"), "bad_time"),
+        # Beyond any monitor's clock, and where arithmetic on them would overflow (base.EARLIEST/LATEST_TIME)
+        (obx("150021^X^MDC", "120", when="00010101000000+0000"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="18991231235959+0000"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="19000101000000+0000"), None),
+        (obx("150021^X^MDC", "120", when="29991231235959+0000"), None),
+        (obx("150021^X^MDC", "120", when="30000101000000+0000"), "bad_time"),
+        (obx("150021^X^MDC", "120", when="99991231235959+0000"), "bad_time"),
     ],
 )
 def test_skipped_observations_are_counted_by_reason(field: str, reason: str | None) -> None:
@@ -486,6 +517,42 @@ def test_valid_frames_counts_every_well_terminated_hl7_frame_whatever_its_type()
     assert decoder.stats["valid_frames"] == 0  # nor before its final 0x0D
     decoder.feed(FRAMES["c"][-1:])
     assert decoder.stats["valid_frames"] == 1
+
+
+# --- nothing the decoder keeps grows with its input --------------------------------------------------------
+
+
+def test_unmapped_codes_are_counted_with_a_bounded_sample_of_their_names() -> None:
+    decoder = Hl7MllpDecoder(tz=UTC)
+    n = 5000
+    for i in range(n):
+        decoder.feed(message(obx(f"{900000 + i}^X^MDC", "1")))
+        decoder.pending_output()
+    decoder.feed(message(obx("900000^X^MDC", "1")))  # a code named in the sample keeps its own count
+    named = {key: count for key, count in decoder.stats.items() if key.startswith("unmapped:")}
+    assert decoder.stats["unmapped"] == n + 1
+    assert len(named) == UNMAPPED_SAMPLE
+    assert named["unmapped:900000"] == 2 and "unmapped:900031" in named and "unmapped:900032" not in named
+    assert len(decoder.stats) < 2 * UNMAPPED_SAMPLE
+
+
+def test_an_unmapped_code_is_named_in_printable_characters_only() -> None:
+    _, decoder = decode(message(obx("X\x1b[2J\x07^local^99LOC", "3")))  # `vigil decode` prints the name
+    assert decoder.stats["unmapped:X?[2J?^local^99LOC"] == 1
+
+
+def test_acks_nobody_collects_stop_queueing_and_are_counted() -> None:
+    decoder = Hl7MllpDecoder()
+    data = message(obx("147842^X^MDC", "80"))
+    n = MAX_FRAME // 80  # an ACK of this message is over 80 bytes
+    for _ in range(n):
+        decoder.feed(data)
+    queued = decoder.pending_output()
+    assert MAX_FRAME < len(queued) < MAX_FRAME + 200
+    assert decoder.stats["acks"] + decoder.stats["unsent_acks"] == n and decoder.stats["unsent_acks"] > 0
+    assert msa_codes(queued) == ["AA"] * decoder.stats["acks"]
+    decoder.feed(data)
+    assert msa_codes(decoder.pending_output()) == ["AA"]  # collected: queueing resumes
 
 
 # --- acknowledgements -------------------------------------------------------------------------------------

@@ -1,17 +1,15 @@
 """The serial link against real ports: pseudo-terminals (the test plays the monitor on the master side)
-and pyserial's loop://, with the real GE decoder and monitor records built byte-exactly."""
+and pyserial's loop://, with the real GE decoder and monitor records built byte-exactly (the HL7 one where
+acknowledgements matter)."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import select
+import re
 import struct
-import termios
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +17,9 @@ from typing import Literal
 
 import pytest
 import serial
-from support import TIMEOUT, wait_until
+from support import TIMEOUT, Pty, wait_until
 
-from adapters.protocols.base import Item, LineSettings
+from adapters.protocols.base import LOGGED_BYTES, GuardedDecoder, Item, LineSettings
 from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S, LINE_SETTINGS, GeS5Decoder
 from adapters.protocols.ge_s5_framing import frame
 from adapters.protocols.ge_s5_records import (
@@ -33,8 +31,11 @@ from adapters.protocols.ge_s5_records import (
     encode_request,
     encode_subrecord,
 )
+from adapters.protocols.hl7_mllp import Hl7MllpDecoder, encode_oru
 from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 from adapters.serial_link import CLOCK_SLACK_S, LinkConfig, LinkError, SerialLink
+from monitor.live_runner import LiveRunner
+from monitor.store import Store
 
 T0 = 1_800_000_000  # device time of the first record, Unix seconds
 HOST = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
@@ -64,41 +65,6 @@ class HostClock:
 
     def __call__(self) -> datetime:
         return self.value
-
-
-class Pty:
-    """A pseudo-terminal whose master end the test drives as the monitor."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-        self.open = True
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def receive(self, n: int) -> bytes:
-        """Exactly `n` bytes the link wrote, waiting at most TIMEOUT."""
-        out = b""
-        deadline = time.monotonic() + TIMEOUT
-        while len(out) < n:
-            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise AssertionError(f"timed out: got {len(out)} of {n} bytes from the link")
-            out += os.read(self.master, n - len(out))
-        return out
-
-    def queued(self) -> int:
-        """Bytes waiting in the terminal's input queue, not yet read by the link."""
-        return struct.unpack("I", fcntl.ioctl(self.slave, termios.TIOCINQ, b"\0\0\0\0"))[0]
-
-    def hang_up(self) -> None:
-        """Close both ends, as when a USB adapter is pulled."""
-        if self.open:
-            self.open = False
-            os.close(self.master)
-            os.close(self.slave)
 
 
 class Running:
@@ -377,14 +343,25 @@ def test_a_port_already_open_elsewhere_is_refused_as_in_use(pty: Callable[[], Pt
     second.close()
 
 
-def test_stop_is_honoured_during_the_backoff_wait(pty: Callable[[], Pty], run: Starter) -> None:
+@pytest.mark.parametrize("state", ["reading a silent port", "reading a flowing port", "backing off, port missing"])
+def test_stop_ends_the_run_in_every_state(pty: Callable[[], Pty], run: Starter, tmp_path: Path, state: str) -> None:
+    port = tmp_path / "ttyGE"
     p = pty()
-    link = ge_link(p.path, backoff=(60.0, 60.0))
+    repoint(port, p.path)
+    link = ge_link(port, backoff=(60.0, 60.0))  # watchdog and backoff far beyond halt()'s TIMEOUT
     link.open()
+    p.receive(len(REQUEST))
     r = run(link)
-    p.hang_up()
-    wait_until(lambda: r.events("link_lost"), "link_lost")
-    r.halt()  # joins within TIMEOUT, far less than the 60 s backoff
+    if state == "reading a flowing port":
+        for s in range(3):
+            p.send(ge_record(T0 + s, VITALS))
+        wait_until(lambda: len(r.readings()) == 6, "readings")
+        p.send(ge_record(T0 + 3, VITALS)[:-1])  # and a frame under way
+    elif state == "backing off, port missing":
+        repoint(port, tmp_path / "unplugged")
+        p.hang_up()
+        wait_until(lambda: r.events("link_lost"), "link_lost")
+    r.halt()  # run() returns and the link closes within TIMEOUT
     assert not link.connected
 
 
@@ -475,6 +452,131 @@ def test_a_reconnect_sets_the_offset_again(pty: Callable[[], Pty], run: Starter,
     # The old offset would put this record at +61 s, within the slack; a new device may keep any time.
     assert hr_times(second, r, ge_record(T0 + 61, VITALS))[-1] == clock.value
     assert link.stats["clock_reanchors"] == 0
+
+
+# -- link events on the readings' time line --
+
+
+def test_a_loss_is_never_stamped_before_a_reading_already_delivered(pty: Callable[[], Pty], run: Starter) -> None:
+    """On the host clock a reading may be stamped up to CLOCK_SLACK_S ahead of its arrival; a loss noticed
+    after it comes after it, or the signal-loss alarm would be announced before its onset."""
+    p, clock, r = started(pty, run)
+    hr_times(p, r, ge_record(T0, VITALS))
+    clock.value = HOST + timedelta(seconds=1)
+    assert hr_times(p, r, ge_record(T0 + 2, VITALS))[-1] == HOST + timedelta(seconds=2)  # 1 s ahead of the host
+    p.hang_up()
+    wait_until(lambda: r.events(LINK_LOST), "link_lost")
+    assert r.events(LINK_LOST)[0].time == HOST + timedelta(seconds=2)
+
+
+def test_a_restore_is_stamped_no_later_than_the_first_record_it_brings_back(
+        pty: Callable[[], Pty], run: Starter, tmp_path: Path) -> None:
+    port = tmp_path / "ttyGE"
+    first = pty()
+    repoint(port, first.path)
+    clock = HostClock(HOST)
+    link = ge_link(port, now=clock)
+    link.open()
+    first.receive(len(REQUEST))
+    r = run(link)
+    hr_times(first, r, ge_record(T0, VITALS))
+    repoint(port, tmp_path / "unplugged")
+    first.hang_up()
+    wait_until(lambda: r.events(LINK_LOST), "link_lost")
+    clock.value = HOST + timedelta(seconds=60)
+    second = pty()
+    repoint(port, second.path)
+    second.receive(len(REQUEST))
+    # Two instants arriving together (here in one record): the offset set again maps the later one to now.
+    subs = [encode_subrecord(T0 + s, CLASS_BASIC, encode_basic(VITALS), DRI_LEVEL) for s in (60, 61)]
+    second.send(frame(encode_phdb(60, T0 + 61, subs, DRI_LEVEL)))
+    wait_until(lambda: len(r.readings()) == 6, "the readings of both instants")
+    assert [x.time for x in r.readings() if x.vital == "hr"][1:] == [clock.value - timedelta(seconds=1), clock.value]
+    assert r.events(LINK_RESTORED)[0].time == clock.value - timedelta(seconds=1)
+
+
+# -- a decoder bug costs a chunk, never the acquisition --
+
+POISON = 0xEE  # the record number that trips the planted bug
+
+
+class PlantedBug(GeS5Decoder):
+    """The real GE decoder with a bug planted: the record numbered POISON raises, as an input nobody foresaw
+    would (the HL7 decoder once raised on an MDC code of 4301 digits)."""
+
+    def _record(self, record: bytes) -> list[Item]:
+        if record[2] == POISON:
+            raise ValueError("planted bug")
+        return super()._record(record)
+
+
+def test_a_decoder_exception_is_counted_logged_once_and_acquisition_goes_on(
+        pty: Callable[[], Pty], store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    p = pty()
+    link = ge_link(p.path, decoder=PlantedBug("bed-1"))
+    link.open()
+    p.receive(len(REQUEST))
+    session = store.create_session("bed-1", "live")
+    runner = LiveRunner(store, session, link)
+    runner.start()
+    good, poison = ge_record(T0, VITALS), ge_record(T0 + POISON, VITALS)
+    try:
+        sent = 0
+        for n, data in enumerate([good, poison, ge_record(T0 + 1, VITALS), poison, ge_record(T0 + 2, VITALS)]):
+            p.send(data)
+            sent += len(data)
+            wait_until(lambda sent=sent: link.stats["bytes"] == sent, "the link to read what was sent")
+            wait_until(lambda n=n: len(store.readings_between(session)) == 2 * (n // 2 + 1), f"readings after {n}")
+        assert runner.error is None and link.connected
+        assert link.decoder.stats["decoder_errors"] == 2
+        assert store.events_upto(session) == []  # not a link loss either
+    finally:
+        runner.stop()
+    errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert len(errors) == 1  # once per cause: the second failure is only counted, and told at the end
+    assert f"2 chunks of data from {p.path} were skipped: the decoder failed on them" in caplog.messages
+    text = errors[0].getMessage()
+    assert "decoder bug: ValueError: planted bug (test_serial_link.py:" in text and p.path in text
+    logged = re.search(r"at stream byte (\d+), skipped; first bytes: ([0-9a-f ]+?)(?: \(\+\d+ more\))?$", text)
+    assert logged is not None, text
+    offset, head = int(logged[1]), logged[2]
+    assert len(good) <= offset < len(good) + len(poison)  # where it lies in the stream (and a --raw-out capture)
+    assert head == poison[offset - len(good):][:LOGGED_BYTES].hex(" ")  # the chunk as read
+
+
+class PlantedHl7Bug(Hl7MllpDecoder):
+    """The real HL7 decoder with a bug planted: a message whose control id is POISONED raises."""
+
+    def _acknowledge(self, fs: str, msh: list[str], trigger: str, outcome: str) -> None:
+        super()._acknowledge(fs, msh, trigger, outcome)
+        if msh[10] == "POISONED":
+            raise ValueError("planted bug")
+
+
+def hl7_message(seconds: int, control_id: str) -> bytes:
+    return encode_oru([Reading(HOST + timedelta(seconds=seconds), "hr", 72.0)], control_id=control_id)
+
+
+def test_no_ack_for_a_message_in_a_failed_chunk() -> None:
+    """The chunk's readings are lost with it: acknowledging its messages would tell the device they arrived."""
+    guarded = GuardedDecoder(PlantedHl7Bug(), "capture.raw")
+    assert guarded.feed(hl7_message(0, "1") + hl7_message(1, "POISONED")) == []
+    assert guarded.pending_output() == b""
+    assert len(guarded.feed(hl7_message(2, "3"))) == 1 and b"MSA|AA|3" in guarded.pending_output()
+    assert guarded.stats["decoder_errors"] == 1
+
+
+class BrokenQueue(PlantedHl7Bug):
+    def pending_output(self) -> bytes:
+        raise RuntimeError("queue broken")
+
+
+def test_a_failing_output_queue_is_counted_and_hands_over_nothing() -> None:
+    guarded = GuardedDecoder(BrokenQueue(), "capture.raw")
+    assert len(guarded.feed(hl7_message(0, "1"))) == 1
+    assert guarded.pending_output() == b""
+    assert guarded.stats["decoder_errors"] == 1
 
 
 # -- the watchdog counts valid frames, not readings --

@@ -31,6 +31,11 @@ Decisions worth knowing:
   at a wrong baud rate that happens to contain 0x0B…0x1C 0x0D) count only in `frames`.
 * The decoder has no clock, so an ACK's MSH-7 repeats the received MSH-7 and its MSH-10 repeats the received
   control id (unique per sender, hence per link).
+* Nothing it keeps grows with its input: an OBX whose code maps to no vital counts as `unmapped`, and the
+  first UNMAPPED_SAMPLE distinct codes are also counted each under `unmapped:<code>` (what `vigil decode`
+  shows, to tell which codes a monitor sends); ACKs queued beyond MAX_FRAME bytes that nobody collected
+  (`vigil decode` sends none) count as `unsent_acks`. An MDC code is a 32-bit number (partition << 16 |
+  code): a longer digit string is no MDC code, and is never handed to int() whole.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
-from adapters.protocols.base import Item, LineSettings
+from adapters.protocols.base import EARLIEST_TIME, LATEST_TIME, Item, LineSettings
 from adapters.reading import Reading
 from adapters.vitals import BY_MDC, NIBP_CODES, VITALS, Vital
 
@@ -52,10 +57,13 @@ LINE_SETTINGS = LineSettings(9600)
 
 SB, EB, CR = 0x0B, 0x1C, 0x0D
 MAX_FRAME = 1 << 20  # bytes; larger "frames" are garbage that must not grow memory forever
+UNMAPPED_SAMPLE = 32  # distinct unmapped codes counted by name; the rest only in the total
+_MDC_MAX = (1 << 32) - 1
 _FRAME_MARK = re.compile(rb"[\x0b\x1c]")
 _SEGMENTS = re.compile(r"\r\n|[\r\n]")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
-_DIGITS = re.compile(r"[0-9]+")
+_MDC_CODE = re.compile(r"0*([0-9]{1,10})")  # at most 10 significant digits: 2**32 - 1 has 10
+_UNPRINTABLE = re.compile(r"[^ -~]")  # in a code named in stats: `vigil decode` prints them to a terminal
 _MDIL = re.compile(r"([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})")  # Philips partition-code, both hex
 _NM = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")  # HL7 NM: sign, digits, optional point
 _DTM = re.compile(
@@ -97,6 +105,7 @@ class Hl7MllpDecoder:
         self.tz = tz  # for HL7 times without an offset; None: such times are unusable, never guessed
         self.stats: Counter[str] = Counter()
         self._last_nibp: dict[str, tuple[datetime, float]] = {}  # per NIBP vital, the last emitted reading
+        self._unmapped_named = 0  # distinct `unmapped:<code>` keys in stats, at most UNMAPPED_SAMPLE
         self._frame: bytearray | None = None  # None: outside a frame
         self._end_pending = False  # the frame's 0x1C was the last byte seen; its 0x0D is still due
         self._out = bytearray()
@@ -233,7 +242,7 @@ class Hl7MllpDecoder:
             return None
         vital, key = _vital(_get(obx, 3), cs)
         if vital is None:
-            self.stats[f"unmapped:{key}"] += 1
+            self._unmapped(key)
             return None
         factor = _unit_factor(_get(obx, 6), cs, vital)
         if factor is None:
@@ -249,6 +258,16 @@ class Hl7MllpDecoder:
             return None
         measured = t if vital.code in NIBP_CODES else None
         return Reading(t, vital.code, value, source=self.source, device_time=t, measured_at=measured)
+
+    def _unmapped(self, key: str) -> None:
+        """Count an OBX of no known vital; by its code too while fewer than UNMAPPED_SAMPLE codes are named."""
+        self.stats["unmapped"] += 1
+        name = f"unmapped:{key}"
+        if name not in self.stats:
+            if self._unmapped_named >= UNMAPPED_SAMPLE:
+                return
+            self._unmapped_named += 1
+        self.stats[name] += 1
 
     def _acknowledge(self, fs: str, msh: list[str], trigger: str, outcome: str) -> None:
         """Queue ACKs per HL7: original mode (MSH-15/16 empty) always gets an application ACK; enhanced
@@ -283,6 +302,9 @@ class Hl7MllpDecoder:
             ]
         )
         for code in codes:
+            if len(self._out) > MAX_FRAME:
+                self.stats["unsent_acks"] += 1
+                continue
             body = f"{header}\r{fs.join(['MSA', code, control_id])}\r"
             self._out += bytes([SB]) + body.encode("latin-1") + bytes([EB, CR])
             self.stats["acks"] += 1
@@ -315,8 +337,8 @@ def _get(fields: list[str], n: int) -> str:
 
 def _mdc_number(ident: str, system: str) -> int | None:
     """An MDC code from `<code>^…^MDC` or Philips `<partition>-<code>^…^MDIL` (= partition << 16 | code)."""
-    if system == "MDC" and _DIGITS.fullmatch(ident):
-        return int(ident)
+    if system == "MDC" and (m := _MDC_CODE.fullmatch(ident)) and (number := int(m[1])) <= _MDC_MAX:
+        return number
     if system == "MDIL" and (m := _MDIL.fullmatch(ident)):
         return (int(m[1], 16) << 16) + int(m[2], 16)
     return None
@@ -331,7 +353,7 @@ def _vital(field: str, cs: str) -> tuple[Vital | None, str]:
     for number in numbers:
         if number in BY_MDC:
             return BY_MDC[number], ""
-    return None, str(numbers[0]) if numbers else field.strip()[:40] or "none"
+    return None, str(numbers[0]) if numbers else _UNPRINTABLE.sub("?", field.strip()[:40]) or "none"
 
 
 def _unit_factor(field: str, cs: str, vital: Vital) -> float | None:
@@ -355,8 +377,8 @@ def _unit_factor(field: str, cs: str, vital: Vital) -> float | None:
 
 def _parse_dtm(text: str, tz: tzinfo | None) -> datetime | str:
     """HL7 DTM `YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]` as an aware UTC datetime, or the stats key saying why not:
-    `bad_time` (malformed, impossible, offset out of range) or `no_offset_times` (valid, no offset, and no
-    `tz` to read it in: never guessed).
+    `bad_time` (malformed, impossible, offset out of range, outside EARLIEST_TIME–LATEST_TIME) or
+    `no_offset_times` (valid, no offset, and no `tz` to read it in: never guessed).
 
     Up to 6 fractional digits (HL7 allows 4) so the emulator's microseconds survive a round trip.
     """
@@ -383,6 +405,8 @@ def _parse_dtm(text: str, tz: tzinfo | None) -> datetime | str:
         )
         t = t.astimezone(UTC)
     except (ValueError, OverflowError):
+        return "bad_time"
+    if not EARLIEST_TIME <= t < LATEST_TIME:
         return "bad_time"
     return t if sign or tz is not None else "no_offset_times"
 
