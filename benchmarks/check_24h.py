@@ -8,9 +8,9 @@ What is measured (ARCHITECTURE.md §4, §6, §7 "check throughput"):
   every second as seeded mean-reverting random walks, NIBP (sbp, dbp, map) every 5 minutes, a
   `dose_start` 15 min in, and scripted excursions (HR surges, SpO2 dips, hypertensive cuff readings)
   so that the engine has episodes to find.
-- `vigil check FILE --limits iv-ketamine --json` as a real subprocess (`python -m monitor.cli`), wall
+- `vigil check FILE --limits iv-ketamine --json` as a real subprocess (`python -m monitor.cli.main`), wall
   time best and median of several runs; this includes interpreter start-up and imports, so the bare
-  `import monitor.cli` time is shown beside it.
+  `import monitor.cli.main` time is shown beside it.
 - in process, the same work split in two: CSV parse (`read_session_csv`) and engine
   (`alarms.evaluate` with the `iv-ketamine` preset), each best of the runs, with rows/s.
 """
@@ -37,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `monitor` and `adapters` importable
     sys.path.insert(0, str(ROOT))
 
-from adapters.csv_session import read_session_csv  # noqa: E402
-from adapters.csv_writer import write_session_csv  # noqa: E402
-from adapters.reading import Event, Reading  # noqa: E402
-from monitor.alarms import evaluate  # noqa: E402
-from monitor.limits import load_preset  # noqa: E402
+from adapters.files.csv_reader import read_session_csv  # noqa: E402
+from adapters.files.csv_writer import write_session_csv  # noqa: E402
+from adapters.model.reading import Event, Reading  # noqa: E402
+from monitor.alarms.engine import evaluate  # noqa: E402
+from monitor.limits.model import load_preset  # noqa: E402
 
 PRESET = "iv-ketamine"
 SOURCE = "bench"
@@ -121,11 +121,11 @@ def run_check(path: Path) -> tuple[float, int]:
 
 
 def run_import() -> float:
-    """Interpreter start-up plus `import monitor.cli`: the floor under any `vigil` command."""
-    cmd = [sys.executable, "-c", "import monitor.cli"]
+    """Interpreter start-up plus `import monitor.cli.main`: the floor under any `vigil` command."""
+    cmd = [sys.executable, "-c", "import monitor.cli.main"]
     seconds, result = wall(lambda: subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120))
     if result.returncode != 0:
-        raise RuntimeError(f"import monitor.cli failed: {result.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"import monitor.cli.main failed: {result.stderr.strip()[-2000:]}")
     return seconds
 
 
@@ -197,15 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ROW_PARSE:<28}{fmt_s(parse_s):>12}{fmt_rate(rows / parse_s):>14}")
     print(f"{ROW_ENGINE:<28}{fmt_s(engine_s):>12}{fmt_rate(rows / engine_s):>14}")
     print(f"{'parse + engine s':<28}{fmt_s(parse_s + engine_s):>12}{fmt_rate(rows / (parse_s + engine_s)):>14}")
-    print(f"{'import monitor.cli s':<28}{fmt_s(min(import_times)):>12}{'':>14}")
+    print(f"{'import monitor.cli.main s':<28}{fmt_s(min(import_times)):>12}{'':>14}")
     print(f"{ROW_CHECK_BEST:<28}{fmt_s(best):>12}{fmt_rate(rows / best):>14}")
     print(f"{ROW_CHECK_MEDIAN:<28}{fmt_s(median):>12}{fmt_rate(rows / median):>14}")
     print()
     print(
         f"{hours} h at 1 Hz (HR, SpO2) + NIBP every {NIBP_EVERY_S // 60} min: {rows} rows, {n_readings} readings, "
         f"{size / 1e6:.1f} MB CSV; in-process figures are the best of {repeats} run(s); vigil check is "
-        f"`python -m monitor.cli check FILE --limits {PRESET} --json`, wall time incl. interpreter start-up "
-        f"(import monitor.cli alone: best {fmt_s(min(import_times))} s)."
+        f"`python -m monitor.cli.main check FILE --limits {PRESET} --json`, wall time incl. interpreter start-up "
+        f"(import monitor.cli.main alone: best {fmt_s(min(import_times))} s)."
     )
     met = hours == 24 and best <= TARGET_S
     note = "" if hours == 24 else f" (only {hours} h measured: run without --quick)"

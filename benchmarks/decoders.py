@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `monitor` and `adapters` importable
     sys.path.insert(0, str(ROOT))
 
-from adapters.physiology import DEFAULT_START, SCENARIOS, generate  # noqa: E402
+from adapters.model.reading import Reading  # noqa: E402
 from adapters.protocols.base import Item  # noqa: E402
-from adapters.protocols.ge_s5 import GeS5Decoder  # noqa: E402
-from adapters.protocols.hl7_mllp import Hl7MllpDecoder, encode_oru  # noqa: E402
-from adapters.reading import Reading  # noqa: E402
+from adapters.protocols.ge_s5.decoder import GeS5Decoder  # noqa: E402
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder, encode_oru  # noqa: E402
+from adapters.simulation.physiology import DEFAULT_START, SCENARIOS, generate  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "data" / "ge_s5"
 SCENARIO = "iv-ketamine"

@@ -47,13 +47,13 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
-from adapters.reading import Event, Reading  # noqa: E402
-from monitor.auth.web import AuthSettings  # noqa: E402
-from monitor.dashboard import figures  # noqa: E402
-from monitor.dashboard.app import DashboardConfig, create_app  # noqa: E402
-from monitor.dashboard.stream import stream_updates  # noqa: E402
-from monitor.limits import Limits, load_preset  # noqa: E402
+from adapters.model.reading import Event, Reading  # noqa: E402
+from monitor.limits.model import Limits, load_preset  # noqa: E402
 from monitor.store import Store  # noqa: E402
+from monitor.web.app import DashboardConfig, create_app  # noqa: E402
+from monitor.web.auth import AuthSettings  # noqa: E402
+from monitor.web.bed import figures  # noqa: E402
+from monitor.web.stream import stream_updates  # noqa: E402
 from tests.conftest import pytest_setup_options  # noqa: E402  (one definition of the browser flags)
 
 PRESET = "iv-ketamine"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from monitor.auth.web import AuthSettings
+from monitor.web.auth import AuthSettings
 
 TIMEOUT = 10.0
 NO_SIGN_IN = AuthSettings(required=False)  # for tests about the bed view itself, not about signing in to it

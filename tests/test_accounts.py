@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from monitor.auth.accounts import REFUSED, AccountError, Accounts, SignInRefused
 from monitor.auth.passwords import PasswordError, verify
 from monitor.auth.roles import Permission, permissions
-from monitor.auth.web import secret_key
 from monitor.store import Store
+from monitor.web.auth import secret_key
 
 NOW = datetime(2026, 11, 21, 9, tzinfo=UTC)
 PASSWORD = "correct horse battery"

@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from support import TIMEOUT, FakeClock, wait_until
 
-from adapters.reading import Event, Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Event, Reading
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -105,7 +105,7 @@ def test_max_speed_stores_everything_then_sets_done(store: Store, make_runner: C
 
 
 def test_max_speed_sample_session(store: Store, make_runner: Callable[..., ReplayRunner], sample_data: Path) -> None:
-    from adapters.csv_session import read_session_csv
+    from adapters.files.csv_reader import read_session_csv
 
     recording = read_session_csv(sample_data / "artefacts.csv")
     sid = store.create_session("artefacts", "replay")
@@ -305,7 +305,7 @@ def test_store_failure_mid_replay_is_reported(
     wait_until(readings_stored(store, runner, 1), "the first reading")
     with sqlite3.connect(db_path) as raw:
         raw.execute("DROP TABLE readings")
-    with caplog.at_level(logging.ERROR, logger="monitor.acquisition"):
+    with caplog.at_level(logging.ERROR, logger="monitor.runtime.replay"):
         clock.advance(5)
         kick(runner)
         assert runner.wait(TIMEOUT)  # done is set so a waiting caller is released …

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.reading import DOSE_KINDS, EVENT_KINDS, LINK_LOST, Event, Reading
-from adapters.vitals import VITAL_CODES, VITALS
-from monitor.alarms import PRIORITIES, AlarmEngine, Episode, chronological, evaluate
-from monitor.limits import Limits, load_preset, parse_limits
+from adapters.model.reading import DOSE_KINDS, EVENT_KINDS, LINK_LOST, Event, Reading
+from adapters.model.vitals import VITAL_CODES, VITALS
+from monitor.alarms.engine import PRIORITIES, AlarmEngine, Episode, chronological, evaluate
+from monitor.limits.model import Limits, load_preset, parse_limits
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MIN = 60
@@ -706,7 +706,7 @@ def test_live_feeding_with_ticks_every_second_gives_the_same_episodes_as_evaluat
 
 @pytest.mark.parametrize("name", ["hypertensive", "artefacts"])
 def test_live_feeding_of_a_sample_session_gives_the_same_episodes_as_evaluate(sample_data, name: str) -> None:
-    from adapters.csv_session import read_session_csv
+    from adapters.files.csv_reader import read_session_csv
 
     recording = read_session_csv(sample_data / f"{name}.csv")
     limits = load_preset("iv-ketamine")

@@ -14,13 +14,13 @@ from browser_support import field, text_of, type_into
 from selenium.webdriver.common.by import By
 from support import wait_for
 
-from adapters.reading import Event, Reading
+from adapters.model.reading import Event, Reading
+from monitor.alarms.live import LiveAlarms
 from monitor.auth.accounts import Accounts
-from monitor.auth.web import AuthSettings
-from monitor.dashboard.app import DashboardConfig, create_app
-from monitor.limits import load_preset
-from monitor.live_alarms import LiveAlarms
+from monitor.limits.model import load_preset
 from monitor.store import Store
+from monitor.web.app import DashboardConfig, create_app
+from monitor.web.auth import AuthSettings
 
 pytestmark = [
     pytest.mark.browser,

@@ -22,13 +22,13 @@ import pytest
 import requests
 from support import ROOT, json_strings
 
-from adapters.reading import Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Reading
 from monitor.auth.accounts import Accounts
-from monitor.dashboard.limits_editor import field_values
-from monitor.limits import limits_from_stored, load_preset
+from monitor.limits.model import limits_from_stored, load_preset
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
+from monitor.web.bed.limits_editor import field_values
 
 T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -308,10 +308,10 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
     """A callback added without `require(...)` would be callable by any signed-in role: none may exist."""
     import flask
 
-    from monitor.dashboard.app import DashboardConfig, create_app
-    from monitor.dashboard.audit_page import create_audit_app
-    from monitor.dashboard.history import create_history_app
-    from monitor.dashboard.users_page import create_users_app
+    from monitor.web.app import DashboardConfig, create_app
+    from monitor.web.audit import create_audit_app
+    from monitor.web.history import create_history_app
+    from monitor.web.users import create_users_app
 
     store = Store(tmp_path / "v.db")
     sid = store.create_session("s", "replay")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.csv_session import read_session_csv
-from adapters.reading import Reading
+from adapters.files.csv_reader import read_session_csv
+from adapters.model.reading import Reading
 from monitor.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

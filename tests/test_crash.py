@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.csv_session import read_session_csv
+from adapters.files.csv_reader import read_session_csv
 
 SAMPLE = "hypertensive.csv"
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.csv_session import CsvError, CsvProblem, RecordedSession, describe_bad_rows, read_session_csv
-from adapters.csv_writer import WIDE_COLUMNS, write_session_csv
-from adapters.reading import EVENT_KINDS, Event, Reading
-from adapters.vitals import VITALS
+from adapters.files.csv_reader import CsvError, CsvProblem, RecordedSession, describe_bad_rows, read_session_csv
+from adapters.files.csv_writer import WIDE_COLUMNS, write_session_csv
+from adapters.model.reading import EVENT_KINDS, Event, Reading
+from adapters.model.vitals import VITALS
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

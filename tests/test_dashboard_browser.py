@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from support import NO_SIGN_IN, wait_for
 
-from adapters.csv_session import read_session_csv
-from adapters.reading import Event, Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
-from monitor.dashboard.app import DashboardConfig, create_app
-from monitor.dashboard.figures import TRACE_INDEX, display_ms
-from monitor.limits import load_preset
+from adapters.files.csv_reader import read_session_csv
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Event, Reading
+from monitor.limits.model import load_preset
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
+from monitor.web.app import DashboardConfig, create_app
+from monitor.web.bed.figures import TRACE_INDEX, display_ms
 
 pytestmark = [
     pytest.mark.browser,

@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.model.reading import Reading
+from adapters.model.vitals import VITALS
 from adapters.protocols import PROTOCOLS
 from adapters.protocols.base import EARLIEST_TIME, LATEST_TIME, Decoder
-from adapters.protocols.ge_s5_framing import frame as ge_frame
-from adapters.protocols.ge_s5_records import (
+from adapters.protocols.ge_s5.framing import frame as ge_frame
+from adapters.protocols.ge_s5.records import (
     CLASS_BASIC,
     CLASS_EXT1,
     MT_WAVE,
@@ -37,9 +39,7 @@ from adapters.protocols.ge_s5_records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.protocols.hl7_mllp import CR, EB, SB, encode_oru
-from adapters.reading import Reading
-from adapters.vitals import VITALS
+from adapters.protocols.hl7_mllp.decoder import CR, EB, SB, encode_oru
 
 N_INPUTS = 100_000
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

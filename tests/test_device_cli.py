@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import run_vigil
 
-from adapters.csv_session import read_session_csv
-from adapters.protocols.ge_s5 import GeS5Decoder
+from adapters.files.csv_reader import read_session_csv
+from adapters.protocols.ge_s5.decoder import GeS5Decoder
 from monitor.store import Store
 
 

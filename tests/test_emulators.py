@@ -19,11 +19,11 @@ import pytest
 import serial
 from support import wait_until
 
-from adapters.emulators import Faults, GeS5Monitor, Hl7Monitor, PtyHost, Scenario, load_scenario, simulate
-from adapters.physiology import DEFAULT_START
-from adapters.protocols.ge_s5 import GeS5Decoder
-from adapters.protocols.ge_s5_framing import checksum, frame, unescape
-from adapters.protocols.ge_s5_records import (
+from adapters.model.reading import Reading
+from adapters.model.vitals import NIBP_CODES
+from adapters.protocols.ge_s5.decoder import GeS5Decoder
+from adapters.protocols.ge_s5.framing import checksum, frame, unescape
+from adapters.protocols.ge_s5.records import (
     CLASS_DENY_BASIC,
     CLASS_REQ_EXT1,
     CLASS_REQ_EXT3,
@@ -39,9 +39,9 @@ from adapters.protocols.ge_s5_records import (
     parse_header,
     parse_phdb,
 )
-from adapters.protocols.hl7_mllp import Hl7MllpDecoder
-from adapters.reading import Reading
-from adapters.vitals import NIBP_CODES
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
+from adapters.simulation import Faults, GeS5Monitor, Hl7Monitor, PtyHost, Scenario, load_scenario, simulate
+from adapters.simulation.physiology import DEFAULT_START
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 DEADLINE = 8.0

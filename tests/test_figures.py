@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.reading import Event, Reading
-from monitor.dashboard.figures import EVENT_TRACE, TRACE_INDEX, TRACES, display_ms, limit_shapes, trend_figure
-from monitor.limits import load_preset, parse_limits
+from adapters.model.reading import Event, Reading
+from monitor.limits.model import load_preset, parse_limits
+from monitor.web.bed.figures import EVENT_TRACE, TRACE_INDEX, TRACES, display_ms, limit_shapes, trend_figure
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 

@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.protocols.ge_s5 import LINE_SETTINGS, GeS5Decoder
-from adapters.protocols.ge_s5_framing import Deframer, frame
-from adapters.protocols.ge_s5_records import (
+from adapters.model.reading import Reading
+from adapters.model.vitals import VITALS
+from adapters.protocols.ge_s5.decoder import LINE_SETTINGS, GeS5Decoder
+from adapters.protocols.ge_s5.framing import Deframer, frame
+from adapters.protocols.ge_s5.records import (
     CLASS_BASIC,
     CLASS_EXT1,
     DATA_INVALID,
@@ -32,8 +34,6 @@ from adapters.protocols.ge_s5_records import (
     parse_header,
     parse_phdb,
 )
-from adapters.reading import Reading
-from adapters.vitals import VITALS
 
 T0 = 1_700_000_000  # a whole second, Unix time
 

@@ -8,13 +8,13 @@ import pytest
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
-from adapters.reading import Event, Reading
-from monitor.alarms import Episode
-from monitor.dashboard.app import DashboardConfig, create_app
-from monitor.dashboard.history import course_figure, when
+from adapters.model.reading import Event, Reading
+from monitor.alarms.engine import Episode
 from monitor.session.course import CourseRow, course
 from monitor.store import Store
 from monitor.timeutil import EPOCH
+from monitor.web.app import DashboardConfig, create_app
+from monitor.web.history import course_figure, when
 
 DAY1 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 5, 9, tzinfo=UTC)
@@ -161,7 +161,7 @@ def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, s
 
 def test_audit_page_filters_by_session_by_no_session_and_by_user(store: Store) -> None:
     from monitor.auth.accounts import Accounts
-    from monitor.dashboard.audit_page import NO_SESSION, filtered
+    from monitor.web.audit import NO_SESSION, filtered
 
     first = store.create_session("first", "live", who="dr-ben")
     second = store.create_session("second", "live", who="nurse-ana")

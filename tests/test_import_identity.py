@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, run_vigil
 
-from adapters.csv_session import read_session_csv
-from monitor.importing import import_recording, recording_id
+from adapters.files.csv_reader import read_session_csv
+from monitor.session.importing import import_recording, recording_id
 from monitor.store import Store
 
 SAMPLE = ROOT / "sample_data" / "iv_ketamine.csv"

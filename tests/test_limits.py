@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.vitals import VITALS
-from monitor.limits import (
+from adapters.model.vitals import VITALS
+from monitor.limits.model import (
     PRESETS,
     Limits,
     LimitsError,

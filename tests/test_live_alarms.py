@@ -24,15 +24,15 @@ from pathlib import Path
 import pytest
 from support import TIMEOUT, FakeClock, audited, wait_until
 
-from adapters.csv_session import RecordedSession, read_session_csv
-from adapters.reading import Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
-from monitor.alarms import Episode, evaluate, sort_key
-from monitor.dashboard.stream import stream_updates
-from monitor.limits import load_preset
-from monitor.live_alarms import LiveAlarms
+from adapters.files.csv_reader import RecordedSession, read_session_csv
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Reading
+from monitor.alarms.engine import Episode, evaluate, sort_key
+from monitor.alarms.live import LiveAlarms
+from monitor.limits.model import load_preset
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import Cursor, Store, StoredAlarm
+from monitor.web.stream import stream_updates
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # every sample session starts here

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from support import ROOT, run_vigil, run_vigil_with_file_limit
 
-from adapters.csv_recorder import CsvRecorder, finish_journal, journal_path
-from adapters.csv_session import read_session_csv
-from adapters.reading import Event, Reading
+from adapters.files.csv_reader import read_session_csv
+from adapters.files.csv_recorder import CsvRecorder, finish_journal, journal_path
+from adapters.model.reading import Event, Reading
 from monitor.store import Store
 from monitor.timeutil import from_us
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.csv_writer import WIDE_COLUMNS
-from adapters.physiology import (
+from adapters.files.csv_writer import WIDE_COLUMNS
+from adapters.model.vitals import VITALS
+from adapters.simulation.physiology import (
     DEFAULT_START,
     SCENARIOS,
     Bump,
@@ -28,7 +29,6 @@ from adapters.physiology import (
     generate,
     write_samples,
 )
-from adapters.vitals import VITALS
 
 ROOT = Path(__file__).resolve().parents[1]
 NIBP = ("sbp", "dbp", "map")
@@ -111,12 +111,12 @@ def test_same_seed_writes_byte_identical_files(tmp_path: Path) -> None:
 def test_committed_samples_equal_the_model_output(tmp_path: Path) -> None:
     for path in write_samples(tmp_path):
         committed = ROOT / "sample_data" / path.name
-        assert committed.is_file(), f"{committed} missing: run python -m adapters.physiology"
+        assert committed.is_file(), f"{committed} missing: run python -m adapters.simulation.physiology"
         assert committed.read_bytes() == path.read_bytes(), f"{path.name} drifted from the model"
 
 
 def test_command_line_regenerates_into_a_directory(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "adapters.physiology", str(tmp_path)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "adapters.simulation.physiology", str(tmp_path)], cwd=ROOT, check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES.values())
 
 

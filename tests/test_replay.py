@@ -1,4 +1,4 @@
-"""The sans-I/O replay clock (`adapters.replay`): every call gets an explicit `now`, no thread, no sleep."""
+"""The sans-I/O replay clock (`adapters.files.replay`): every call gets an explicit `now`, no thread, no sleep."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.reading import Event, Reading
-from adapters.replay import MAX_SPEED, ReplaySource, parse_speed
+from adapters.files.replay import MAX_SPEED, ReplaySource, parse_speed
+from adapters.model.reading import Event, Reading
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

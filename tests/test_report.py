@@ -16,17 +16,17 @@ from markupsafe import escape
 from pypdf import PdfReader
 from reportlab.graphics import renderSVG
 
-from adapters.reading import Event, Reading
-from monitor.alarm_text import alarm_text
-from monitor.limits import load_preset
-from monitor.live_alarms import LiveAlarms
+from adapters.model.reading import Event, Reading
+from monitor.alarms.live import LiveAlarms
+from monitor.alarms.text import alarm_text
+from monitor.limits.model import load_preset
 from monitor.report.html import render_html
 from monitor.report.pdf import pdf_bytes
-from monitor.report.routes import register_report_routes
 from monitor.report.trend import thin, trend_drawing
 from monitor.session.record import session_record
 from monitor.store import Store
 from monitor.timeutil import EPOCH
+from monitor.web.report_routes import register_report_routes
 
 BERLIN = ZoneInfo("Europe/Berlin")  # CET in November: UTC+1
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)

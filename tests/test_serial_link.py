@@ -19,10 +19,11 @@ import pytest
 import serial
 from support import TIMEOUT, Pty, wait_until
 
+from adapters.model.reading import LINK_LOST, LINK_RESTORED, Event, Reading
 from adapters.protocols.base import LOGGED_BYTES, GuardedDecoder, Item, LineSettings
-from adapters.protocols.ge_s5 import DEFAULT_INTERVAL_S, LINE_SETTINGS, GeS5Decoder
-from adapters.protocols.ge_s5_framing import frame
-from adapters.protocols.ge_s5_records import (
+from adapters.protocols.ge_s5.decoder import DEFAULT_INTERVAL_S, LINE_SETTINGS, GeS5Decoder
+from adapters.protocols.ge_s5.framing import frame
+from adapters.protocols.ge_s5.records import (
     CLASS_BASIC,
     NIBP_MEASURING,
     PH_DISPL,
@@ -31,10 +32,9 @@ from adapters.protocols.ge_s5_records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.protocols.hl7_mllp import Hl7MllpDecoder, encode_oru
-from adapters.reading import LINK_LOST, LINK_RESTORED, Event, Reading
-from adapters.serial_link import CLOCK_SLACK_S, LinkConfig, LinkError, SerialLink
-from monitor.live_runner import LiveRunner
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder, encode_oru
+from adapters.transport.serial_link import CLOCK_SLACK_S, LinkConfig, LinkError, SerialLink
+from monitor.runtime.live import LiveRunner
 from monitor.store import Store
 
 T0 = 1_800_000_000  # device time of the first record, Unix seconds
@@ -218,12 +218,13 @@ def test_raw_out_appends_exactly_the_received_bytes(pty: Callable[[], Pty], run:
 
 
 def no_data_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [rec for rec in caplog.records if rec.name == "adapters.serial_link" and "no data from" in rec.message]
+    return [rec for rec in caplog.records
+            if rec.name == "adapters.transport.serial_link" and "no data from" in rec.message]
 
 
 def test_silence_is_one_link_lost_one_warning_and_a_request_after_every_reopen(
         pty: Callable[[], Pty], run: Starter, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="adapters.serial_link")
+    caplog.set_level(logging.WARNING, logger="adapters.transport.serial_link")
     p = pty()
     link = ge_link(p.path, watchdog_s=0.3)
     link.open()
@@ -240,7 +241,7 @@ def test_silence_is_one_link_lost_one_warning_and_a_request_after_every_reopen(
 
 def test_the_no_data_warning_gives_only_the_protocols_own_advice(
         pty: Callable[[], Pty], run: Starter, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="adapters.serial_link")
+    caplog.set_level(logging.WARNING, logger="adapters.transport.serial_link")
     p = pty()
     link = ge_link(p.path, watchdog_s=0.3, setup_hint="")
     link.open()

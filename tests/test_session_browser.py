@@ -13,13 +13,13 @@ from browser_support import text_of
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
-from adapters.reading import Event, Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
-from monitor.dashboard.app import DashboardConfig, create_app
-from monitor.limits import load_preset
-from monitor.live_alarms import LiveAlarms
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Event, Reading
+from monitor.alarms.live import LiveAlarms
+from monitor.limits.model import load_preset
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
+from monitor.web.app import DashboardConfig, create_app
 
 pytestmark = [
     pytest.mark.browser,

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from support import audited
 
-from adapters.csv_session import read_session_csv
-from adapters.reading import Event, Reading
-from adapters.replay import ReplaySource
-from monitor.acquisition import ReplayRunner
-from monitor.limits import load_preset
-from monitor.live_alarms import LiveAlarms
+from adapters.files.csv_reader import read_session_csv
+from adapters.files.replay import ReplaySource
+from adapters.model.reading import Event, Reading
+from monitor.alarms.live import LiveAlarms
+from monitor.limits.model import load_preset
+from monitor.runtime.replay import ReplayRunner
 from monitor.store import SessionEnded, Store
 from tests.support import run_vigil
 
@@ -358,40 +358,40 @@ def move_clock(store: Store, sid: int, minutes: float) -> None:
 
 
 def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> None:
-    from monitor.session import actions
+    from monitor.session import service
 
     sid = clocked_session(store, "esketamine", 0, nibp(-10, 150, 95) + nibp(-5, 148, 92))
-    with pytest.raises(actions.GateAdvisory, match="above 140/90"):
-        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    with pytest.raises(service.GateAdvisory, match="above 140/90"):
+        service.enter_dose(store, sid, "nurse.b", WALL, "device_1")
     assert store.events_upto(sid) == [] and [a.action for a in audited(store, sid)] == ["limits"]
-    with pytest.raises(actions.Refused, match="enter Device 1 first"):
-        actions.enter_dose(store, sid, "nurse.b", WALL, "device_2")
-    with pytest.raises(actions.Refused, match="not an event"):
-        actions.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
-    with pytest.raises(actions.OverrideRefused, match="an override needs a clinician"):  # a nurse's role
-        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1", proceed_reason="looks fine", may_override=False)
+    with pytest.raises(service.Refused, match="enter Device 1 first"):
+        service.enter_dose(store, sid, "nurse.b", WALL, "device_2")
+    with pytest.raises(service.Refused, match="not an event"):
+        service.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
+    with pytest.raises(service.OverrideRefused, match="an override needs a clinician"):  # a nurse's role
+        service.enter_dose(store, sid, "nurse.b", WALL, "device_1", proceed_reason="looks fine", may_override=False)
     assert store.events_upto(sid) == []
-    event = actions.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
+    event = service.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
     assert (event.time, event.kind) == (at(0), "device_1")
     assert [(a.who, a.action, a.new) for a in audited(store, sid)][1:] == [
         ("dr.a", "gate_proceed", "repeat 138/88 by hand"), ("dr.a", "event", "")]
-    with pytest.raises(actions.Refused, match="already entered"):
-        actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
-    with pytest.raises(actions.Refused, match="cannot change after the first dose"):
-        actions.set_up(store, sid, "dr.a", WALL, type_name="iv-ketamine", patient_label="", bed="bed-1", preset=None)
+    with pytest.raises(service.Refused, match="already entered"):
+        service.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    with pytest.raises(service.Refused, match="cannot change after the first dose"):
+        service.set_up(store, sid, "dr.a", WALL, type_name="iv-ketamine", patient_label="", bed="bed-1", preset=None)
 
 
 def test_two_clicks_at_once_enter_a_dose_once(store: Store) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from monitor.session import actions
+    from monitor.session import service
 
     sid = clocked_session(store, "iv-ketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82))
 
     def click() -> str:
         try:
-            actions.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
-        except actions.Refused as exc:
+            service.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
+        except service.Refused as exc:
             return str(exc)
         return "entered"
 
@@ -403,57 +403,57 @@ def test_two_clicks_at_once_enter_a_dose_once(store: Store) -> None:
 
 
 def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: Store) -> None:
-    from monitor.session import actions
+    from monitor.session import service
 
     sid = clocked_session(store, "other", 3, nibp(-5, 120, 80))
     for bad in ("", "   ", "x" * 2001, "血" * 700):  # the bound is in UTF-8 bytes
-        with pytest.raises(actions.Refused):
-            actions.enter_note(store, sid, "nurse.b", WALL, bad)
-    with pytest.raises(actions.Refused, match="patient label"):
-        actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="x" * 101, bed="b",
+        with pytest.raises(service.Refused):
+            service.enter_note(store, sid, "nurse.b", WALL, bad)
+    with pytest.raises(service.Refused, match="patient label"):
+        service.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="x" * 101, bed="b",
                        preset=None)
-    with pytest.raises(actions.Refused, match="preset"):
-        actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="", bed="b", preset="nope")
+    with pytest.raises(service.Refused, match="preset"):
+        service.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="", bed="b", preset="nope")
     assert audited(store, sid) == [a for a in audited(store, sid) if a.action == "limits"]
     assert store.session(sid).session_type == "other"
-    changed = actions.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label=" MRN-7 ",
+    changed = service.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label=" MRN-7 ",
                              bed="bed-2", preset="esketamine")
     assert changed == ["session_type", "patient_label", "bed", "limits"]
     assert store.current_limits(sid) == load_preset("esketamine").to_dict()
     assert store.limits_versions(sid)[-1].effective == at(3)
-    assert actions.enter_note(store, sid, "nurse.b", WALL, " drowsy ").text == "drowsy"
+    assert service.enter_note(store, sid, "nurse.b", WALL, " drowsy ").text == "drowsy"
 
 
 def test_end_session_guard_override_and_ready_minute(store: Store) -> None:
-    from monitor.session import actions
+    from monitor.session import service
 
     sid = clocked_session(store, "esketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82) + nibp(41, 135, 85))
-    actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    service.enter_dose(store, sid, "nurse.b", WALL, "device_1")
     move_clock(store, sid, 100)
-    with pytest.raises(actions.Refused, match="20 min to go"):
-        actions.end_session(store, sid, "dr.a", WALL)
+    with pytest.raises(service.Refused, match="20 min to go"):
+        service.end_session(store, sid, "dr.a", WALL)
     assert store.session(sid).ended is None
-    with pytest.raises(actions.Refused, match="ready to leave"):
-        actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=101)
-    with pytest.raises(actions.OverrideRefused, match=r"20 min to go.*an override needs a clinician"):
-        actions.end_session(store, sid, "nurse.b", WALL, override_reason="transport waiting", may_override=False)
+    with pytest.raises(service.Refused, match="ready to leave"):
+        service.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=101)
+    with pytest.raises(service.OverrideRefused, match=r"20 min to go.*an override needs a clinician"):
+        service.end_session(store, sid, "nurse.b", WALL, override_reason="transport waiting", may_override=False)
     assert store.session(sid).ended is None
-    ready = actions.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=90)
+    ready = service.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=90)
     assert ready.needs_override
     info = store.session(sid)
     assert (info.ended, info.ready_min) == (at(100), 90)
     assert [a.new for a in audited(store, sid) if a.action == "discharge_override"] == ["transport waiting"]
-    with pytest.raises(actions.Refused, match="has ended"):
-        actions.enter_note(store, sid, "nurse.b", WALL, "late note")
+    with pytest.raises(service.Refused, match="has ended"):
+        service.enter_note(store, sid, "nurse.b", WALL, "late note")
 
 
 def test_end_session_after_120_min_needs_no_override(store: Store) -> None:
-    from monitor.session import actions
+    from monitor.session import service
 
     sid = clocked_session(store, "esketamine", 0, nibp(-10, 128, 80) + nibp(-5, 130, 82) + nibp(115, 131, 80))
-    actions.enter_dose(store, sid, "nurse.b", WALL, "device_1")
+    service.enter_dose(store, sid, "nurse.b", WALL, "device_1")
     move_clock(store, sid, 121)
-    actions.end_session(store, sid, "dr.a", WALL, override_reason="not needed")
+    service.end_session(store, sid, "dr.a", WALL, override_reason="not needed")
     assert [a.action for a in audited(store, sid)] == ["limits", "event", "session_end"]
 
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.reading import Event, Reading
-from monitor.alarms import evaluate
-from monitor.limits import load_preset
+from adapters.model.reading import Event, Reading
+from monitor.alarms.checkpoints import CheckpointAlarms
+from monitor.alarms.engine import evaluate
+from monitor.limits.model import load_preset
 from monitor.session.baseline import NibpMeasurement, baseline, gate, nibp_measurements
-from monitor.session.checkpoint_alarms import CheckpointAlarms
 from monitor.session.discharge import readiness
 from monitor.session.timeline import DONE, DUE, LATE, OVERDUE, UPCOMING, checkpoint_states, countdown
 from monitor.session.types import ESKETAMINE, IV_KETAMINE, OTHER, session_type

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from adapters.reading import Event, Reading
+from adapters.model.reading import Event, Reading
 from monitor.store import Cursor, Store, database_url
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -13,10 +13,10 @@ import pytest
 from support import NO_SIGN_IN
 from werkzeug.serving import make_server
 
-from adapters.reading import Event, Reading
-from monitor.dashboard.app import DashboardConfig, create_app
-from monitor.limits import load_preset
+from adapters.model.reading import Event, Reading
+from monitor.limits.model import load_preset
 from monitor.store import Store
+from monitor.web.app import DashboardConfig, create_app
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 

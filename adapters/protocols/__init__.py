@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from adapters.protocols.base import Decoder, LineSettings
-from adapters.protocols.ge_s5 import LINE_SETTINGS as GE_LINE
-from adapters.protocols.ge_s5 import GeS5Decoder
-from adapters.protocols.hl7_mllp import LINE_SETTINGS as HL7_LINE
-from adapters.protocols.hl7_mllp import Hl7MllpDecoder
+from adapters.protocols.ge_s5.decoder import LINE_SETTINGS as GE_LINE
+from adapters.protocols.ge_s5.decoder import GeS5Decoder
+from adapters.protocols.hl7_mllp.decoder import LINE_SETTINGS as HL7_LINE
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A decoder turns received bytes into `Reading`s and `Event`s and says what bytes it wants sent (a
 transmission request, an acknowledgement). It never touches a port, a thread or a clock: the serial
-link (`adapters/serial_link.py`) owns those, so every decoder is tested by feeding it bytes.
+link (`adapters/transport/serial_link.py`) owns those, so every decoder is tested by feeding it bytes.
 
 Times in what a decoder emits are the device's own (`time` is `device_time`, or earlier for an NIBP reading
 measured before the record that carried it), within EARLIEST_TIME and LATEST_TIME; the link re-stamps
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from adapters.reading import Event, Reading
+from adapters.model.reading import Event, Reading
 
 Item = Reading | Event
 

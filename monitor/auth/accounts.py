@@ -1,6 +1,6 @@
 """Users, sign-ins and lockout, kept in the store (tables `users`, `logins`, `login_failures`).
 
-Sans-web: the Flask guard (`monitor.auth.web`) and `vigil user` both call this. Every change to a user and
+Sans-web: the Flask guard (`monitor.web.auth`) and `vigil user` both call this. Every change to a user and
 every sign-in, sign-out and failed sign-in is appended to the audit trail. A refused sign-in always gives
 the same message, whether the name is unknown, the password wrong or the account disabled, and costs the same.
 """
@@ -19,8 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.auth.passwords import hash_password, verify
 from monitor.auth.roles import Permission, Role, permissions
-from monitor.schema import login_failures, logins, users
 from monitor.store import Store, write_audit
+from monitor.store.schema import login_failures, logins, users
 from monitor.timeutil import from_us, to_us
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")

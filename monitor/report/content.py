@@ -15,9 +15,9 @@ from typing import ClassVar
 
 from reportlab.graphics.shapes import Drawing
 
-from adapters.vitals import VITAL_CODES, VITALS
-from monitor.alarm_text import alarm_text
-from monitor.limits import THRESHOLD_KEYS
+from adapters.model.vitals import VITAL_CODES, VITALS
+from monitor.alarms.text import alarm_text
+from monitor.limits.model import THRESHOLD_KEYS
 from monitor.report.trend import GAP_MIN, trend_drawing
 from monitor.session.baseline import NibpMeasurement
 from monitor.session.record import SUMMARY_VITALS, SessionRecord

@@ -22,8 +22,8 @@ from reportlab.lib import colors
 from reportlab.lib.colors import Color
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from adapters.reading import EVENT_KINDS
-from monitor.limits import Limits
+from adapters.model.reading import EVENT_KINDS
+from monitor.limits.model import Limits
 from monitor.session.record import SessionRecord
 
 WIDTH, HEIGHT = 510.0, 400.0  # points; the PDF frame on A4 is this wide

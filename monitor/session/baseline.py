@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.reading import Reading
-from monitor.alarms import BASELINE_WINDOW
+from adapters.model.reading import Reading
+from monitor.alarms.engine import BASELINE_WINDOW
 from monitor.session.types import SessionType
 
 MIN_BASELINE_READINGS = 2

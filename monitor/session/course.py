@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adapters.vitals import NIBP_CODES
+from adapters.model.vitals import NIBP_CODES
 from monitor.session.baseline import baseline, nibp_measurements
 from monitor.session.timeline import anchor_time
 from monitor.store import SessionSummary, Store

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from adapters.csv_writer import format_time, write_session_csv
+from adapters.files.csv_writer import format_time, write_session_csv
 from monitor.store import Store
 
 

@@ -11,9 +11,9 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adapters.reading import Reading
-from adapters.vitals import VITALS
-from monitor.limits import Limits, limits_from_stored
+from adapters.model.reading import Reading
+from adapters.model.vitals import VITALS
+from monitor.limits.model import Limits, limits_from_stored
 from monitor.session.baseline import Baseline, Gate, NibpMeasurement, baseline, gate, nibp_measurements
 from monitor.session.timeline import CheckpointState, anchor_time, checkpoint_states
 from monitor.session.types import SessionType, session_type

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adapters.reading import DOSE_KINDS, Event
+from adapters.model.reading import DOSE_KINDS, Event
 from monitor.session.types import Checkpoint, SessionType
 
 # A checkpoint's state at "now": not open yet; open and waiting; past its overdue time with nothing;

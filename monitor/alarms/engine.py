@@ -1,0 +1,388 @@
+"""The alarm engine: readings, events and clock ticks in, alarm episodes out (architecture §5).
+
+Deterministic and sans-I/O like the decoders: it never reads the wall clock, so `vigil check` and
+the live acquisition runner, fed the same readings, raise exactly the same alarms. Feed it in time
+order (`chronological` merges a recording that way); every call returns the episodes it announced
+or changed, each a complete snapshot that a store can upsert by `Episode.key`.
+
+Semantics in brief (§5 is the contract): ranges are inclusive; a run is consecutive readings outside
+a direction's lowest threshold and gaps do not end it; NIBP runs are announced at onset, continuous
+ones only if they last `delay_s`; one episode per run with its highest priority and peak; `rise` is
+against a baseline that exists only from its defining moment on; signal loss and NIBP overdue are
+technical alarms timed by the silence.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.model.reading import DOSE_KINDS, LINK_LOST, Event, Reading
+from adapters.model.vitals import VITAL_CODES, VITALS
+from monitor.limits.model import Limits, VitalLimits
+
+PRIORITIES = ("low", "medium", "high")
+RANK = {p: i for i, p in enumerate(PRIORITIES)}
+DEFAULT_DELAY_S = {"spo2": 15.0}  # every other continuous vital: 10 s (§5)
+BASELINE_WINDOW = timedelta(minutes=15)  # before the first dose event
+FIRST_MINUTE = timedelta(seconds=60)  # continuous baseline without a dose event
+VITAL_ORDER = {code: i for i, code in enumerate((*VITAL_CODES, "signal", "nibp"))}
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One alarm episode: a run of readings (or a silence) from onset to end, as announced."""
+
+    vital: str
+    direction: str  # high | low | loss | overdue
+    kind: str  # limit | rise | technical
+    priority: str  # low | medium | high
+    onset: datetime
+    announced: datetime
+    end: datetime | None
+    peak: float
+    limit: float
+    value: float  # the latest value of the run (the silence so far, for technical alarms)
+    source: str = ""  # the silent source, for signal loss
+
+    @property
+    def key(self) -> tuple[str, str, str, str, datetime]:
+        """Identity across updates: the same run always has the same key."""
+        return (self.vital, self.kind, self.direction, self.source, self.onset)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `vigil check --json` object (§5), in its documented key order."""
+        return {
+            "vital": self.vital,
+            "direction": self.direction,
+            "kind": self.kind,
+            "priority": self.priority,
+            "onset": _iso(self.onset),
+            "announced": _iso(self.announced),
+            "end": None if self.end is None else _iso(self.end),
+            "peak": float(self.peak),
+            "limit": float(self.limit),
+        }
+
+
+def _iso(t: datetime) -> str:
+    text = t.isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+def sort_key(episode: Episode) -> tuple:
+    return (episode.onset, VITAL_ORDER.get(episode.vital, 99), episode.kind, episode.direction, episode.source)
+
+
+@dataclass
+class _Run:
+    """A run in progress; becomes an episode once announced."""
+
+    onset: datetime
+    peak: float
+    last: float
+    rank: int
+    limit: float
+    episode: Episode | None = None
+
+
+@dataclass
+class _Silence:
+    """A technical alarm in progress: the time of the last reading before the silence."""
+
+    since: datetime
+    episode: Episode | None = None
+    link_lost_at: datetime | None = None  # the link reported lost: announced then, not after the threshold
+
+
+def _level(lim: VitalLimits, direction: str, value: float) -> tuple[int, float] | None:
+    """(priority rank, threshold) of the highest limit the value breaks in this direction, or None."""
+    if direction == "high":
+        if lim.critical_high is not None and value > lim.critical_high:
+            return RANK["high"], lim.critical_high
+        if lim.high is not None and value > lim.high:
+            return RANK["medium"], lim.high
+    else:
+        if lim.critical_low is not None and value < lim.critical_low:
+            return RANK["high"], lim.critical_low
+        if lim.low is not None and value < lim.low:
+            return RANK["medium"], lim.low
+    return None
+
+
+class _Baseline:
+    """One vital's pre-dose reference, built causally from the readings seen so far."""
+
+    def __init__(self, vital: str) -> None:
+        self.continuous = VITALS[vital].continuous
+        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW, for a dose event
+        self.early: list[float] = []  # fallback: first two NIBP readings, or the first minute
+        self.first: datetime | None = None
+        self.fallback: float | None = None
+        self.dose: datetime | None = None
+        self.from_dose: float | None = None
+        self.dose_settled = False
+
+    def observe(self, r: Reading) -> None:
+        self.recent.append(r)
+        keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
+        while self.recent and self.recent[0].time < keep_from:
+            self.recent.popleft()
+        if self.first is None:
+            self.first = r.time
+        if self.fallback is None:
+            if self.continuous:
+                if r.time < self.first + FIRST_MINUTE:
+                    self.early.append(r.value)
+                elif self.early:
+                    self.fallback = sum(self.early) / len(self.early)
+            else:
+                self.early.append(r.value)
+                if len(self.early) == 2:
+                    self.fallback = sum(self.early) / 2
+
+    def value_at(self, t: datetime, expect_dose: bool) -> float | None:
+        """The baseline that applies to a reading at `t` (already observed), or None if none exists yet."""
+        if self.dose is not None:
+            if t < self.dose:
+                return None if expect_dose else self.fallback
+            if not self.dose_settled:  # the first reading at or after the dose fixes the window
+                window = [r.value for r in self.recent if self.dose - BASELINE_WINDOW <= r.time <= self.dose]
+                self.from_dose = sum(window) / len(window) if window else None
+                self.dose_settled = True
+            return self.from_dose
+        return None if expect_dose else self.fallback
+
+
+class AlarmEngine:
+    """Evaluates one session's readings against its limits, causally, exactly as §5 defines.
+
+    `expect_dose` says the session has (or will have) a dose event, so the baseline for `rise`
+    comes from the 15 minutes before it; `vigil check` sets it when the file holds one, a live
+    session from its type. Without it, the first readings are the baseline until a dose event
+    arrives, whose window then applies from its time on.
+    """
+
+    def __init__(self, limits: Limits, *, expect_dose: bool = False) -> None:
+        self.limits = limits
+        self.expect_dose = expect_dose
+        self.now: datetime | None = None
+        self.first_row: datetime | None = None
+        self.late = 0  # readings older than the vital's previous one: not evaluated
+        self.repeats = 0  # further readings of a vital at the same instant: not evaluated
+        self._runs: dict[tuple[str, str, str], _Run] = {}
+        self._baselines = {code: _Baseline(code) for code in VITAL_CODES}
+        self._last_time: dict[str, datetime] = {}
+        self._dose: datetime | None = None
+        self._continuous_seen: dict[str, datetime] = {}  # source -> its last continuous reading
+        self._lost: dict[str, _Silence] = {}
+        self._nibp: _Silence | None = None
+        self._limits_since: datetime | None = None  # no technical alarm is announced before its limits applied
+
+    # -- inputs --
+
+    def set_limits(self, limits: Limits, at: datetime) -> list[Episode]:
+        """New limits apply to readings from `at` on; open runs continue or end by the new ones."""
+        out = self.tick(at)
+        self.limits = limits
+        self._limits_since = at
+        return out
+
+    def event(self, e: Event) -> list[Episode]:
+        out = self._advance(e.time)
+        if e.kind == LINK_LOST:
+            out += self._link_lost(e.source, e.time)
+        if e.kind in DOSE_KINDS and self._dose is None:
+            self._dose = e.time
+            for baseline in self._baselines.values():
+                baseline.dose = e.time
+        return out
+
+    def tick(self, now: datetime) -> list[Episode]:
+        """The clock moved without data: technical alarms may become due."""
+        return self._advance(now)
+
+    def reading(self, r: Reading) -> list[Episode]:
+        out = self._advance(r.time)
+        if r.vital not in VITALS:
+            return out
+        previous = self._last_time.get(r.vital)
+        if previous is not None and r.time <= previous:
+            # One reading per vital per instant, as the store keeps one per source, vital and time;
+            # otherwise two runs could share an onset, and with it their identity.
+            if r.time < previous:
+                self.late += 1
+            else:
+                self.repeats += 1
+            return out
+        self._last_time[r.vital] = r.time
+        if VITALS[r.vital].continuous:
+            out += self._heard(r.source, r.time)
+        if r.vital == "sbp":
+            out += self._nibp_measured(r.time)
+        out += self._limit_runs(r)
+        out += self._rise_run(r)
+        return out
+
+    def feed(self, items: Iterable[Reading | Event]) -> list[Episode]:
+        out: list[Episode] = []
+        for item in items:
+            out += self.reading(item) if isinstance(item, Reading) else self.event(item)
+        return out
+
+    # -- physiological runs --
+
+    def _delay(self, vital: str) -> timedelta:
+        if not VITALS[vital].continuous:
+            return timedelta(0)
+        delay_s = self.limits.for_vital(vital).delay_s
+        return timedelta(seconds=DEFAULT_DELAY_S.get(vital, 10.0) if delay_s is None else delay_s)
+
+    def _limit_runs(self, r: Reading) -> list[Episode]:
+        lim = self.limits.for_vital(r.vital)
+        out: list[Episode] = []
+        for direction in ("high", "low"):
+            level = _level(lim, direction, r.value)
+            out += self._step((r.vital, "limit", direction), r, level)
+        return out
+
+    def _rise_run(self, r: Reading) -> list[Episode]:
+        baseline_state = self._baselines[r.vital]
+        baseline_state.observe(r)
+        rise = self.limits.for_vital(r.vital).rise
+        fixed = self.limits.baseline.get(r.vital)
+        baseline = fixed if fixed is not None else baseline_state.value_at(r.time, self.expect_dose)
+        level = None
+        if rise is not None and baseline is not None and r.value - baseline > rise:
+            level = (RANK["low"], baseline + rise)
+        return self._step((r.vital, "rise", "high"), r, level)
+
+    def _step(self, key: tuple[str, str, str], r: Reading, level: tuple[int, float] | None) -> list[Episode]:
+        """Advance one (vital, kind, direction) run by one reading."""
+        run = self._runs.get(key)
+        if level is None:
+            if run is None:
+                return []
+            del self._runs[key]
+            if run.episode is None:
+                return []  # ended before its delay: never announced, no episode
+            return [replace(run.episode, end=r.time)]
+        rank, limit = level
+        if run is None:
+            run = self._runs[key] = _Run(onset=r.time, peak=r.value, last=r.value, rank=rank, limit=limit)
+        else:
+            run.peak = max(run.peak, r.value) if key[2] == "high" else min(run.peak, r.value)
+            if rank > run.rank:
+                run.rank, run.limit = rank, limit
+            run.last = r.value
+        if run.episode is None:
+            announce_at = run.onset + self._delay(r.vital)
+            if r.time < announce_at:
+                return []
+            run.episode = self._snapshot(key, run, announce_at)
+        else:
+            run.episode = self._snapshot(key, run, run.episode.announced)
+        return [run.episode]
+
+    @staticmethod
+    def _snapshot(key: tuple[str, str, str], run: _Run, announced: datetime) -> Episode:
+        vital, kind, direction = key
+        return Episode(
+            vital=vital, direction=direction, kind=kind, priority=PRIORITIES[run.rank], onset=run.onset,
+            announced=announced, end=None, peak=run.peak, limit=run.limit, value=run.last,
+        )
+
+    # -- technical alarms --
+
+    def _advance(self, now: datetime) -> list[Episode]:
+        if self.first_row is None:
+            self.first_row = now
+        if self.now is not None and now <= self.now:
+            return []
+        self.now = now
+        out: list[Episode] = []
+        loss_s = self.limits.technical.signal_loss_s
+        for source, last in self._continuous_seen.items():
+            silence = self._lost.get(source)
+            if silence is None and (now - last).total_seconds() > loss_s:
+                silence = self._lost[source] = _Silence(last)
+            if silence is not None:
+                silence.episode = self._silence_episode(silence, "signal", "loss", loss_s, now, self._limits_since,
+                                                        source)
+                out.append(silence.episode)
+        overdue_s = self.limits.technical.nibp_overdue_s
+        if overdue_s is not None:
+            since = self._nibp.since if self._nibp else self._last_time.get("sbp", self.first_row)
+            if self._nibp is None and (now - since).total_seconds() > overdue_s:
+                self._nibp = _Silence(since)
+            if self._nibp is not None:
+                self._nibp.episode = self._silence_episode(self._nibp, "nibp", "overdue", overdue_s, now,
+                                                           self._limits_since)
+                out.append(self._nibp.episode)
+        return out
+
+    @staticmethod
+    def _silence_episode(
+        silence: _Silence, vital: str, direction: str, threshold_s: float, now: datetime,
+        limits_since: datetime | None, source: str = "",
+    ) -> Episode:
+        """The silence as an episode; announced when it outlasted the threshold, but never before the
+        threshold was in force (a limit lowered mid-silence alarms from the change on)."""
+        if silence.episode is not None:
+            announced = silence.episode.announced
+        else:
+            announced = silence.link_lost_at or silence.since + timedelta(seconds=threshold_s)
+            if limits_since is not None:
+                announced = max(announced, limits_since)
+        limit = silence.episode.limit if silence.episode else threshold_s
+        length = (now - silence.since).total_seconds()
+        return Episode(
+            vital=vital, direction=direction, kind="technical", priority="medium", onset=silence.since,
+            announced=announced, end=None, peak=length, limit=limit, value=length, source=source,
+        )
+
+    def _link_lost(self, source: str, t: datetime) -> list[Episode]:
+        """A serial link reported lost: signal loss is announced now, not `signal_loss_s` after the last
+        reading, since the cause is known. A source silent already keeps its episode; one that never
+        delivered a continuous vital never raises it (§5), as its next reading could not end it."""
+        if source in self._lost or source not in self._continuous_seen:
+            return []
+        silence = self._lost[source] = _Silence(self._continuous_seen[source], link_lost_at=t)
+        silence.episode = self._silence_episode(silence, "signal", "loss", self.limits.technical.signal_loss_s, t,
+                                                self._limits_since, source)
+        return [silence.episode]
+
+    def _heard(self, source: str, t: datetime) -> list[Episode]:
+        self._continuous_seen[source] = t
+        silence = self._lost.pop(source, None)
+        if silence is None or silence.episode is None:
+            return []
+        length = (t - silence.since).total_seconds()
+        return [replace(silence.episode, end=t, peak=length, value=length)]
+
+    def _nibp_measured(self, t: datetime) -> list[Episode]:
+        silence, self._nibp = self._nibp, None
+        if silence is None or silence.episode is None:
+            return []
+        length = (t - silence.since).total_seconds()
+        return [replace(silence.episode, end=t, peak=length, value=length)]
+
+
+def chronological(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[Reading | Event]:
+    """One time-ordered stream; at equal times events come first, so a dose at T precedes readings at T."""
+    tagged = [(e.time, 0, i, e) for i, e in enumerate(events)] + [(r.time, 1, i, r) for i, r in enumerate(readings)]
+    tagged.sort(key=lambda item: item[:3])
+    return (item for *_, item in tagged)
+
+
+def evaluate(readings: Iterable[Reading], events: Iterable[Event], limits: Limits) -> list[Episode]:
+    """Every episode of a whole recording, final state, ordered by onset (what `vigil check` prints)."""
+    events = list(events)
+    engine = AlarmEngine(limits, expect_dose=any(e.kind in DOSE_KINDS for e in events))
+    final: dict[tuple, Episode] = {}
+    for episode in engine.feed(chronological(readings, events)):
+        final[episode.key] = episode
+    return sorted(final.values(), key=sort_key)

@@ -1,0 +1,168 @@
+"""The alarm engine run live: after each committed batch, on clock ticks, and after a limits change.
+
+Runs inside acquisition (so alarms are raised and stored with no browser open), on the same
+thread as the writes it follows: a reading is committed before the engine sees it. Limits, the
+session's type and events entered on screen (a dose start, a device) are read from the store, so
+what any dashboard saves, in this process or another, reaches the engines at their next batch or
+tick. Beside the limit engine run the session's checkpoint alarms ("BP at 40 min" overdue). Only
+changed episodes are written, so an unchanged alarm costs nothing per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from adapters.model.reading import Event, Reading
+from monitor.alarms.checkpoints import CheckpointAlarms
+from monitor.alarms.engine import AlarmEngine, Episode, chronological
+from monitor.limits.model import Limits, limits_from_stored
+from monitor.session.types import session_type
+from monitor.store import LimitsVersion, Store
+
+
+class LiveAlarms:
+    """`expect_dose` overrides the session type's own (a replayed file that holds a dose event)."""
+
+    def __init__(self, store: Store, session_id: int, *, expect_dose: bool | None = None) -> None:
+        self.store = store
+        self.session_id = session_id
+        self._expect_dose = expect_dose
+        self._saved: dict[tuple, Episode] = {}
+        self._entered = 0  # id of the last on-screen event read from the store
+        self._queue: list[Event] = []  # entered events not yet fed: ahead of the engine's clock
+        self._ended: datetime | None = None
+        versions = store.limits_versions(session_id)
+        self._version = versions[-1].version if versions else 0
+        limits = limits_from_stored(versions[-1].data) if versions else Limits()
+        self._type = store.session(session_id).session_type
+        self.engine = AlarmEngine(limits, expect_dose=self.expect_dose)
+        self.checkpoints = CheckpointAlarms(session_type(self._type))
+
+    @property
+    def expect_dose(self) -> bool:
+        return session_type(self._type).expect_dose if self._expect_dose is None else self._expect_dose
+
+    def _pending_limits(self) -> LimitsVersion | None:
+        """A limits version saved since we last applied one (cheap to ask: one indexed max())."""
+        if self.store.limits_version(self.session_id) == self._version:
+            return None
+        return self.store.limits_versions(self.session_id)[-1]
+
+    def _from_when(self, version: LimitsVersion) -> datetime:
+        """A version applies from its effective time, or from the engine's "now" if that is later:
+        what has been evaluated stays evaluated."""
+        now = self.engine.now
+        return version.effective if now is None else max(version.effective, now)
+
+    def _apply(self, version: LimitsVersion) -> list[Episode]:
+        self._version = version.version
+        return self.engine.set_limits(limits_from_stored(version.data), self._from_when(version))
+
+    def _save(self, episodes: Iterable[Episode]) -> None:
+        changed = {}
+        for episode in episodes:
+            if self._saved.get(episode.key) != episode:
+                changed[episode.key] = self._saved[episode.key] = episode
+        self.store.save_alarms(self.session_id, changed.values())
+
+    def _feed(self, items: list[Reading | Event]) -> list[Episode]:
+        return self.engine.feed(items) + self.checkpoints.feed(items)
+
+    def _sync(self) -> list[Episode]:
+        """Follow the session as set on screen: a new type restarts the checkpoints from what is stored
+        (its dose events and NIBP measurements, so nothing done is alarmed on and the old type's alarms
+        end); "end session" closes them, and nothing after the end is evaluated."""
+        info = self.store.session(self.session_id)
+        out: list[Episode] = []
+        now = self.engine.now
+        if info.session_type != self._type:
+            self._type = info.session_type
+            self.engine.expect_dose = self.expect_dose
+            out += self.checkpoints.close(now) if now is not None else []
+            self.checkpoints = CheckpointAlarms(session_type(self._type))
+            if now is not None:
+                nibp = [r for r in self.store.vital_readings(self.session_id, ["sbp"]) if r.time <= now]
+                past = [e for e in self.store.events_upto(self.session_id) if e.time <= now]
+                out += self.checkpoints.feed(chronological(nibp, past))
+        if info.ended is not None and self._ended is None:
+            self._ended = info.ended
+            out += self.checkpoints.close(info.ended)
+        return out
+
+    def _entered_due(self, upto: datetime | None) -> list[Event]:
+        """Events entered on screen, up to `upto` (all if None), in time order; one entered a moment
+        ahead of this engine's clock waits for it."""
+        entered = self.store.stored_events(self.session_id, entered_after=self._entered)
+        if entered:
+            self._entered = max(s.id for s in entered)
+            self._queue += [s.event for s in entered]
+        due = [e for e in self._queue if upto is None or e.time <= upto]
+        self._queue = [e for e in self._queue if not (upto is None or e.time <= upto)]
+        return sorted(due, key=lambda e: e.time)
+
+    def _until_end(self, t: datetime) -> bool:
+        return self._ended is None or t <= self._ended
+
+    def process(self, readings: list[Reading], events: list[Event]) -> None:
+        """Evaluate a batch that has just been committed.
+
+        A limits change effective inside the batch splits it: what was measured before the change
+        is judged by the limits then in force (a dashboard's clock may run ahead of the data).
+        """
+        out = self._sync()
+        newest = max((i.time for i in (*readings, *events)), default=self.engine.now)
+        items = [i for i in chronological(readings, [*self._entered_due(newest), *events]) if self._until_end(i.time)]
+        version = self._pending_limits()
+        if version is None:
+            self._save(out + self._feed(items))
+            return
+        at = self._from_when(version)
+        before = [item for item in items if item.time < at]
+        out += self._feed(before)
+        out += self._apply(version)
+        out += self._feed(items[len(before):])
+        self._save(out)
+
+    def tick(self, now: datetime) -> None:
+        """The session clock reached `now` with no new data: silences and checkpoints may become alarms."""
+        out = self._sync()
+        if self._ended is not None:
+            now = min(now, self._ended)
+        out += self._feed([e for e in self._entered_due(now) if self._until_end(e.time)])
+        version = self._pending_limits()
+        if version is not None and version.effective <= now:
+            out += self._apply(version)
+        self._save(out + self.engine.tick(now) + self.checkpoints.tick(now))
+
+    def rebuild(self, upto: datetime) -> None:
+        """After a rewind: re-derive every alarm from the readings still stored, as of `upto`.
+
+        Limits versions apply at their effective times; one made later than `upto` (the limits a
+        user set before rewinding) applies from the start of the re-run part.
+        """
+        readings = self.store.readings_between(self.session_id, None, upto)
+        events = [e for e in self.store.events_upto(self.session_id) if e.time <= upto]
+        versions = self.store.limits_versions(self.session_id)
+        self._type = self.store.session(self.session_id).session_type
+        self.engine = AlarmEngine(limits_from_stored(versions[0].data) if versions else Limits(),
+                                  expect_dose=self.expect_dose)
+        self.checkpoints = CheckpointAlarms(session_type(self._type))
+        entered = self.store.stored_events(self.session_id, entered_after=0)
+        self._entered = max((s.id for s in entered), default=0)
+        self._queue = [s.event for s in entered if s.event.time > upto]  # entered during the rewind: still due
+        self._ended = None
+        self._saved = {}
+        out: list[Episode] = []
+        pending = list(versions[1:])
+        for item in chronological(readings, events):
+            while pending and pending[0].effective <= item.time:
+                version = pending.pop(0)
+                out += self.engine.set_limits(limits_from_stored(version.data), version.effective)
+            out += self._feed([item])
+        if pending:
+            out += self.engine.set_limits(limits_from_stored(pending[-1].data), upto)
+        out += self.engine.tick(upto) + self.checkpoints.tick(upto)
+        self._version = versions[-1].version if versions else 0
+        self._save(out)
+        self.store.drop_alarms_except(self.session_id, set(self._saved))

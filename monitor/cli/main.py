@@ -1,0 +1,279 @@
+"""The `vigil` command. Every failure is one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows, read_session_csv
+from adapters.files.replay import ReplaySource, parse_speed
+from adapters.model.reading import DOSE_KINDS
+from monitor.alarms.engine import PRIORITIES, RANK, evaluate
+from monitor.alarms.table import episode_table
+from monitor.cli.devices import add_device_commands
+from monitor.cli.options import (
+    Parser,
+    UsageError,
+    bind_listener,
+    common_db,
+    common_operator,
+    common_server,
+    common_session,
+    input_file,
+    open_store,
+    resolve_limits,
+    serve,
+    server_auth,
+    session_limits,
+)
+from monitor.cli.sessions import add_session_commands
+from monitor.cli.users import add_user_commands
+from monitor.config import DEMO_SAMPLE, operator_name, sample_path
+from monitor.errors import first_line
+from monitor.limits.model import PRESETS, Limits, LimitsError, load_preset
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it: `check` starts faster
+    from monitor.runtime.replay import ReplayRunner
+    from monitor.store import Store
+
+DEMO_SPEED = "20"
+DEMO_PRESET = "iv-ketamine"
+DEMO_TYPE = "iv-ketamine"
+DEMO_BADGE = "local demo — no login"
+
+
+def _start_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--start must be an ISO 8601 time, got {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("--start needs an offset or Z (local time is never guessed)")
+    return value
+
+
+def _speed(text: str) -> str:
+    try:
+        parse_speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="vigil", description="Vigil: in-session vital-sign monitor for ketamine and "
+                    "esketamine sessions. Decision support only, not a medical device.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    def common_csv(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--skip-bad-rows", action="store_true", help="skip bad rows (reported) instead of refusing")
+        p.add_argument("--tz", help="IANA zone for timestamps without an offset, e.g. Europe/Berlin")
+        p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
+
+    demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
+    demo.set_defaults(handler=cmd_demo)
+    demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
+    common_db(demo)
+    common_server(demo, sign_in=False)
+    common_operator(demo)
+
+    replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
+    replay.set_defaults(handler=cmd_replay)
+    replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
+    common_session(replay, "from the file's dose events: device_1 esketamine, dose_start iv-ketamine, else other")
+    replay.add_argument("--session", help="session name (default: the file name)")
+    replay.add_argument("--bed", default="bed-1", help="bed label shown on screen")
+    replay.add_argument("--headless", action="store_true", help="store only, no dashboard; exits when done")
+    common_csv(replay)
+    common_db(replay)
+    common_server(replay)
+    common_operator(replay)
+
+    check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
+    check.set_defaults(handler=cmd_check)
+    check.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    check.add_argument("--limits", required=True, metavar="T.toml",
+                       help=f"limits TOML file, or a preset name ({', '.join(PRESETS)})")
+    check.add_argument("--json", action="store_true", help="one JSON object per episode per line")
+    check.add_argument("--fail-on", choices=PRIORITIES, metavar="PRIORITY",
+                       help="exit 1 if any episode reaches this priority (low, medium, high)")
+    common_csv(check)
+
+    imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
+    imp.set_defaults(handler=cmd_import)
+    imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    imp.add_argument("--session", help="session name (default: the file name); the same recording imported "
+                                        "again, under any name, adds nothing")
+    common_csv(imp)
+    common_db(imp)
+
+    dash = sub.add_parser("dashboard", help="serve the bed view of a session in the store (e.g. of vigil acquire)")
+    dash.set_defaults(handler=cmd_dashboard)
+    dash.add_argument("--session", type=int, metavar="ID", help="session id (default: the newest session)")
+    common_db(dash)
+    common_server(dash)
+    common_operator(dash)
+    add_device_commands(sub)
+    add_session_commands(sub)
+    add_user_commands(sub)
+    return parser
+
+
+def read_recording(args: argparse.Namespace) -> RecordedSession:
+    """Read the CSV named on the command line; bad rows become one-line errors or reports."""
+    recording = read_session_csv(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
+    for warning in recording.warnings:
+        print(f"vigil: warning: {warning}", file=sys.stderr)
+    if recording.skipped:
+        print(f"vigil: skipped {describe_bad_rows(recording.skipped)}", file=sys.stderr)
+    if not recording.readings and not recording.events:
+        raise UsageError(f"{args.file} holds no readings or events")
+    return recording
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    limits = resolve_limits(args.limits)
+    gc.disable()  # a batch run builds no reference cycles; collections would walk every reading repeatedly
+    try:
+        recording = read_recording(args)
+        episodes = evaluate(recording.readings, recording.events, limits)
+    finally:
+        gc.enable()
+    if args.json:
+        for episode in episodes:
+            print(json.dumps(episode.to_json()))
+    else:
+        print(episode_table(episodes))
+    if args.fail_on and any(RANK[e.priority] >= RANK[args.fail_on] for e in episodes):
+        return 1
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from monitor.session.importing import import_recording
+
+    recording = read_recording(args)
+    store = open_store(args)
+    name = args.session or args.file.name
+    result = import_recording(store, recording, name, str(args.file.resolve()), operator_name())
+    held = f"session {result.session_id}: {result.readings} readings, {result.events} events"
+    if result.new_session:
+        print(f"{held} — imported as a new session")
+    elif result.added_readings or result.added_events:
+        print(f"{held} — this recording was partly imported before; added {result.added_readings} readings and "
+              f"{result.added_events} events")
+    else:
+        print(f"{held} — this recording was imported before; nothing added")
+    return 0
+
+
+def recorded_type(recording: RecordedSession) -> str:
+    """The session type a recording's own dose events imply, when none is named."""
+    kinds = {e.kind for e in recording.events}
+    if "device_1" in kinds:
+        return "esketamine"
+    return "iv-ketamine" if "dose_start" in kinds else "other"
+
+
+def prepare_replay(
+    args: argparse.Namespace, store: Store, recording: RecordedSession, name: str, bed: str, limits: Limits,
+    stype: str,
+) -> ReplayRunner:
+    """A replay session with its type and limits stored and the live alarm engine attached."""
+    from monitor.alarms.live import LiveAlarms
+    from monitor.runtime.replay import ReplayRunner
+
+    session_id = store.create_session(
+        name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time,
+        session_type=stype, patient_label=getattr(args, "patient", ""), who=args.operator,
+    )
+    source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
+    store.save_limits(session_id, limits.to_dict(), source.start, who=args.operator)
+    # A file that holds its dose takes the baseline before it, whatever the type says.
+    has_dose = any(e.kind in DOSE_KINDS for e in recording.events) or None
+    alarms = LiveAlarms(store, session_id, expect_dose=has_dose)
+    return ReplayRunner(store, session_id, source, alarms=alarms)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if args.limits:
+        resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
+    recording = read_recording(args)  # a bad file is refused before the database is opened
+    store = open_store(args)
+    stype = args.type or recorded_type(recording)
+    limits = session_limits(args, stype)
+    # Sign-in, HTTPS and the HTTP port are checked before the replay makes a session: a refusal writes nothing.
+    auth = None if args.headless else server_auth(args, store)
+    listener = None if args.headless else bind_listener(args.host, args.http_port)
+    runner = prepare_replay(args, store, recording, args.session or args.file.name, args.bed, limits, stype)
+    if args.headless:
+        logging.getLogger("monitor.runtime.replay").setLevel(logging.CRITICAL)  # failure is reported below, once
+        runner.start()
+        runner.wait()
+        runner.stop()
+        if runner.error is not None:
+            raise UsageError(f"replay failed: {first_line(runner.error)}")
+        n_readings, n_events = store.counts(runner.session_id)
+        n_alarms = len(store.alarms_since(runner.session_id))
+        print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
+        return 0
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+                 listener=listener)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
+    listener = bind_listener(args.host, args.http_port)
+    args.file = sample_path(DEMO_SAMPLE)
+    args.skip_bad_rows, args.tz, args.start = False, None, None
+    recording = read_recording(args)
+    runner = prepare_replay(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
+                            DEMO_TYPE)
+    print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
+    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+                 listener=listener)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    store = open_store(args, create=False)
+    session_id = args.session or store.latest_session()
+    if session_id is None:
+        raise UsageError("the store holds no session yet")
+    try:
+        info = store.session(session_id)
+    except KeyError:
+        raise UsageError(f"no session {session_id} in the store") from None
+    return serve(args, store, session_id, info.relative_time)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops as cleanly as Ctrl+C
+    logging.basicConfig(level=logging.WARNING, format="vigil: %(levelname)s: %(message)s")
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except (UsageError, CsvError, LimitsError, FileNotFoundError) as exc:
+        print(f"vigil {args.command}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"vigil {args.command}: error: {exc.strerror or exc}", file=sys.stderr)
+    except Exception as exc:  # the promise: one line, never a traceback
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(f"vigil {args.command}: error: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

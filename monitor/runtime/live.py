@@ -1,0 +1,124 @@
+"""The live acquisition runner: a monitor's serial link into a store session, on background threads.
+
+Like the replay runner it is the single writer for its session and is started by the CLI. The link's
+thread reads, decodes and hands each batch here; the batch is committed before the alarm engine sees
+it. A second thread ticks the engine once a second, so signal loss and overdue NIBP are raised while
+no data arrives — which is exactly when they matter.
+
+The session clock is the host's wall clock when readings are stamped on it; when they keep the
+device's time (`--clock device`, e.g. an emulator running faster than real time) it is the newest
+device time plus the wall time since it arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from adapters.model.reading import Event, Reading
+from adapters.transport.serial_link import SerialLink
+from monitor.alarms.live import LiveAlarms
+from monitor.errors import first_line
+from monitor.runtime.replay import split_items
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LiveRunner:
+    """Runs a `SerialLink` into a store session until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        session_id: int,
+        link: SerialLink,
+        alarms: LiveAlarms | None = None,
+        *,
+        device_clock: bool = False,
+        now: Callable[[], datetime] = _utc_now,
+        on_items: Callable[[list[Reading | Event]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.link = link
+        self.alarms = alarms
+        self.device_clock = device_clock
+        self._now = now
+        self._on_items = on_items  # e.g. the CSV recorder: sees each batch after it is committed
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._newest: tuple[datetime, float] | None = None  # (device time, monotonic when it arrived)
+        self._threads = [
+            threading.Thread(target=self._read, name=f"link-{session_id}", daemon=True),
+            threading.Thread(target=self._tick, name=f"alarm-tick-{session_id}", daemon=True),
+        ]
+        self.error: BaseException | None = None
+        self.readings = 0
+
+    def start(self) -> None:
+        if not self.device_clock:
+            wall = self._now()
+            self.store.set_clock(self.session_id, wall, wall, 1.0)
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+        if not self._threads[0].is_alive():  # never pull the port from under a reader still in it
+            self.link.close()
+
+    def session_now(self) -> datetime | None:
+        """Where the session clock stands now."""
+        if not self.device_clock:
+            return self._now()
+        if self._newest is None:
+            return None
+        device, arrived = self._newest
+        return device + timedelta(seconds=time.monotonic() - arrived)
+
+    def _read(self) -> None:
+        try:
+            self.link.run(self._store_batch, self._stop)
+        except BaseException as exc:  # the thread must report, never die silently
+            log.error("acquisition of session %s failed: %s", self.session_id, first_line(exc))
+            self.error = exc
+            self._stop.set()
+
+    def _store_batch(self, items: list[Reading | Event]) -> None:
+        readings, events = split_items(items)
+        with self._lock:
+            self.store.write(self.session_id, readings, events)  # durable before shown or alarmed on
+            self.readings += len(readings)
+            if self.device_clock and items:
+                newest = max(i.time for i in items)
+                if self._newest is None or newest > self._newest[0]:
+                    self._newest = (newest, time.monotonic())
+                    self.store.set_clock(self.session_id, newest, self._now(), 1.0)
+            if self.alarms is not None:
+                self.alarms.process(readings, events)
+        if self._on_items is not None:
+            self._on_items(items)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            now = self.session_now()
+            if self.alarms is None or now is None:
+                continue
+            try:
+                with self._lock:
+                    self.alarms.tick(now)
+            except Exception as exc:
+                log.error("alarm tick of session %s failed: %s", self.session_id, first_line(exc))

@@ -1,0 +1,240 @@
+"""The database schema: every table Vigil keeps, in one place (SQLAlchemy Core).
+
+Times are integer microseconds since the epoch (UTC), `*_us`. Columns added after a table first
+shipped are nullable or have a server default, so `add_missing_columns` can bring an older
+database file up to date in place. Readings, events and alarms carry
+the ids or revisions that stream cursors use; the audit table is append-only from the application.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+ENTERED_ONCE = "('dose_start', 'dose_end', 'device_1', 'device_2', 'device_3')"
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # replay | import | live
+    sa.Column("bed", sa.String(50), nullable=False, default="bed-1"),
+    sa.Column("origin", sa.Text, nullable=False, default=""),  # file path or port URL
+    sa.Column("relative_time", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    # Session clock: position = clock_pos_us + (wall - clock_wall_us) * clock_speed.
+    sa.Column("clock_pos_us", sa.BigInteger),
+    sa.Column("clock_wall_us", sa.BigInteger),
+    sa.Column("clock_speed", sa.Float),
+    sa.Column("span_start_us", sa.BigInteger),  # recording extent, for replay position bars
+    sa.Column("span_end_us", sa.BigInteger),
+    sa.Column("epoch", sa.Integer, nullable=False, default=0),  # bumped when a replay rewinds
+    # The treatment session (monitor.session): set up by a user, ended by one. Times are session time.
+    sa.Column("session_type", sa.String(20), nullable=False, server_default="other"),
+    sa.Column("patient_label", sa.String(100), nullable=False, server_default=""),
+    sa.Column("setup_by", sa.String(100)),
+    sa.Column("ended_us", sa.BigInteger),
+    sa.Column("ended_by", sa.String(100)),
+    sa.Column("ready_min", sa.Float),  # REMS: when the patient would have been ready to leave, as entered
+    # An imported recording's fingerprint (monitor.recording_id): one session per recording, whatever its file name.
+    sa.Column("recording", sa.String(64)),
+    sa.Index("uq_session_recording", "recording", unique=True),
+    sqlite_autoincrement=True,
+)
+
+readings = sa.Table(
+    "readings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("t_us", sa.BigInteger, nullable=False),
+    sa.Column("vital", sa.String(8), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("device_us", sa.BigInteger),
+    sa.Column("measured_us", sa.BigInteger),
+    sa.Column("flags", sa.String(200), nullable=False, default=""),
+    sa.UniqueConstraint("session_id", "source", "vital", "t_us", name="uq_reading"),
+    sa.Index("ix_readings_session_time", "session_id", "t_us"),
+    sa.Index("ix_readings_session_id", "session_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("t_us", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("entered_by", sa.String(100)),  # who entered it on screen; NULL: from the monitor or a file
+    sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
+    sa.Index("ix_events_session_id", "session_id", "id"),
+    # Each dose event is entered once per session, even by two clicks or two screens at the same moment.
+    sa.Index("uq_entered_dose", "session_id", "kind", unique=True,
+             sqlite_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}"),
+             postgresql_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}")),
+    sqlite_autoincrement=True,
+)
+
+limits = sa.Table(
+    "limits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("effective_us", sa.BigInteger, nullable=False),
+    sa.Column("who", sa.String(100), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON of monitor.limits.model.Limits.to_dict()
+    sa.UniqueConstraint("session_id", "version", name="uq_limits_version"),
+    sqlite_autoincrement=True,
+)
+
+alarms = sa.Table(
+    "alarms",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("vital", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),  # limit | rise | technical
+    sa.Column("direction", sa.String(10), nullable=False),  # high | low | loss | overdue
+    sa.Column("source", sa.String(100), nullable=False, default=""),
+    sa.Column("onset_us", sa.BigInteger, nullable=False),
+    sa.Column("announced_us", sa.BigInteger, nullable=False),
+    sa.Column("end_us", sa.BigInteger),
+    sa.Column("priority", sa.String(8), nullable=False),
+    sa.Column("peak", sa.Float, nullable=False),
+    sa.Column("limit_value", sa.Float, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("acked_us", sa.BigInteger),  # wall time of the acknowledgement
+    sa.Column("acked_by", sa.String(100)),
+    sa.Column("rev", sa.Integer, nullable=False),  # per-session change counter: the stream's alarm cursor
+    sa.UniqueConstraint("session_id", "vital", "kind", "direction", "source", "onset_us", name="uq_alarm"),
+    sa.Index("ix_alarms_session_rev", "session_id", "rev"),
+    sqlite_autoincrement=True,
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
+    sa.Column("at_us", sa.BigInteger, nullable=False),  # wall-clock time of the action
+    sa.Column("session_us", sa.BigInteger),  # where the session clock stood
+    sa.Column("who", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),  # limits | acknowledge | ...
+    sa.Column("target", sa.String(200), nullable=False, default=""),
+    sa.Column("old", sa.Text, nullable=False, default=""),
+    sa.Column("new", sa.Text, nullable=False, default=""),
+    sa.Index("ix_audit_session", "session_id", "id"),
+    sa.Index("ix_audit_who", "who", "id"),
+    sqlite_autoincrement=True,
+)
+
+# -- who may use the dashboard (monitor.auth) --
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),  # nurse | clinician | tester | admin
+    sa.Column("pw_hash", sa.String(200), nullable=False),  # argon2id, never the password
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per sign-in: the browser's cookie holds only a random token, whose hash is kept here, so a sign-out,
+# an idle timeout or a disabled account ends it on the server, whatever the cookie says.
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("started_us", sa.BigInteger, nullable=False),
+    sa.Column("seen_us", sa.BigInteger, nullable=False),  # last request other than the live stream
+    sa.Column("ended_us", sa.BigInteger),
+    sa.Column("ended_why", sa.String(20)),  # sign-out | idle | disabled
+    sqlite_autoincrement=True,
+)
+
+# Sign-in attempts by the name typed, whether or not such a user exists (lockout must not tell them apart),
+# kept as a hash of that name: what strangers type is not stored.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # sha256 of the name typed
+    sa.Column("failures", sa.Integer, nullable=False),  # attempts since the last success, counted before checking
+    sa.Column("locked_until_us", sa.BigInteger),
+    sa.Column("last_us", sa.BigInteger, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
+        "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+        "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+    ],
+}
+_TRIGGERS = {
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'",
+    "postgresql": "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_no_change'",
+}
+
+
+def protect_audit(conn: sa.Connection) -> None:
+    """Make the database itself refuse to change or delete audit entries, not only the application.
+    Only when missing: opening a database that has them writes nothing."""
+    dialect = conn.dialect.name
+    if dialect in _TRIGGERS and not conn.execute(sa.text(_TRIGGERS[dialect])).scalar():
+        for ddl in _APPEND_ONLY[dialect]:
+            conn.execute(sa.text(ddl))
+
+
+def add_missing_columns(conn: sa.Connection) -> list[str]:
+    """Add the columns and indexes this version defines but an older database lacks; returns what was added.
+
+    Two processes may upgrade one file at the same moment: the caller retries on a conflict, and this
+    looks again at what exists each time.
+    """
+    inspector = sa.inspect(conn)
+    added = []
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or (not column.nullable and column.server_default is None):
+                continue  # a required column missing is not an older version: leave it to fail loudly
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(conn.dialect)}"
+            if column.server_default is not None:
+                ddl += f" NOT NULL DEFAULT '{column.server_default.arg}'"
+            conn.execute(sa.text(ddl))
+            added.append(f"{table.name}.{column.name}")
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes and all(c.name in present or f"{table.name}.{c.name}" in added
+                                                 for c in index.columns):
+                index.create(conn)
+                added.append(f"{table.name}.{index.name}")
+    return added

@@ -1,0 +1,288 @@
+"""Sign-in and authorization on the Flask server behind the Dash apps, and its hardening.
+
+One `before_request` guard covers every route — pages, `/_dash-update-component`, `/api/stream`, the
+records — except the sign-in page. Each state-changing Dash callback is wrapped in `require(permission)`,
+so a request the role may not make is answered 403, changes nothing and is logged and audited, whatever
+the screen showed. CSRF: Flask-SeaSurf, whose cookie and header names are the ones Dash's renderer sends
+(`_csrf_token` → `X-CSRFToken`). Headers: Talisman with a CSP built from the Dash apps' `csp_hashes()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import sqlalchemy as sa
+from dash import Dash
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_seasurf import SeaSurf
+from flask_talisman import Talisman
+
+from monitor.auth.accounts import Accounts, SignInRefused, User
+from monitor.auth.roles import EVERYTHING, Permission
+from monitor.store import Store
+from monitor.store.schema import settings
+from monitor.web.sign_in_page import SIGN_IN_PAGE
+
+log = logging.getLogger(__name__)
+STREAM_PATH = "/api/stream"
+PUBLIC_PATHS = ("/login", "/logout")  # sign-out works for a sign-in the idle timeout ended, too
+SESSION_TOKEN = "_user_id"  # where Flask-Login keeps the user id (our sign-in token) in the session
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT, "/users/": Permission.USERS}  # pages (and their Dash routes)
+EXTENSION = "vigil_auth"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    required: bool = True  # False only for a local demo or --no-auth on a loopback address
+    idle: timedelta | None = timedelta(minutes=15)  # no action for this long ends a sign-in
+    https: bool = False  # served over TLS: cookies are marked Secure and HSTS is sent
+    no_login_label: str = "no login — this computer only"  # the badge shown when sign-in is off
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making this request, and what they may do."""
+
+    name: str
+    role: str | None  # None when sign-in is off
+    permissions: frozenset[Permission]
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+class SignedIn(UserMixin):
+    """Flask-Login's user: the sign-in token (the id kept in the session cookie) and whose it is."""
+
+    def __init__(self, token: str, user: User) -> None:
+        self.token, self.user = token, user
+
+    def get_id(self) -> str:
+        return self.token
+
+
+@dataclass
+class _State:
+    settings: AuthSettings
+    accounts: Accounts
+    store: Store
+    operator: str  # who acts when sign-in is off
+
+
+def _state() -> _State:
+    return current_app.extensions[EXTENSION]
+
+
+NOBODY = Actor("nobody", None, frozenset())
+
+
+def current_actor() -> Actor:
+    """The user of this request. Outside a request (Dash builds the layout once at start-up to check it)
+    nobody is asking, and nobody may do anything."""
+    if not has_request_context():
+        return NOBODY
+    state = _state()
+    if not state.settings.required:
+        return Actor(state.operator, None, EVERYTHING)
+    if current_user.is_authenticated:
+        user = current_user.user
+        return Actor(user.name, user.role, user.permissions)
+    return Actor("anonymous", None, frozenset())
+
+
+def current_token() -> str | None:
+    """The sign-in token of this request, or None when sign-in is off."""
+    return current_user.token if _state().settings.required and current_user.is_authenticated else None
+
+
+def sign_in_required() -> bool:
+    return _state().settings.required
+
+
+def no_login_label() -> str:
+    return _state().settings.no_login_label
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, for a plain HTML form (sign-out) inside a Dash page."""
+    return current_app.jinja_env.globals["csrf_token"]()
+
+
+def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
+    """Log and audit something `actor` may not do. No patient data goes in the log line."""
+    log.warning("forbidden: %s (%s) may not %s", actor.name, actor.role, permission.value)
+    _state().store.audit(actor.name, "forbidden", what, "", f"needs {permission.value}")
+
+
+def refuse(actor: Actor, permission: Permission, what: str) -> None:
+    """Log and audit a forbidden request, then answer it 403: nothing else happens."""
+    record_refusal(actor, permission, what)
+    abort(403, description=f"{actor.role or 'this user'} may not {permission.value}")
+
+
+def require(permission: Permission) -> Callable[[F], F]:
+    """Wrap a Dash callback so it runs only for a user allowed `permission`; else 403 and nothing changes.
+
+    The permission is kept on the function (`.permission`) so a test can prove every callback has one.
+    """
+
+    def wrap(callback: F) -> F:
+        @functools.wraps(callback)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            actor = current_actor()
+            if not actor.can(permission):
+                refuse(actor, permission, callback.__name__)
+            return callback(*args, **kwargs)
+
+        guarded.permission = permission  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return wrap
+
+
+def secret_key(store: Store) -> str:
+    """The key that signs session cookies: generated once, kept in the store so every process serving this
+    database (and a restart) accepts the same cookies."""
+    with store.engine.begin() as conn:
+        existing = conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret_key")).scalar()
+        if existing is not None:
+            return existing
+        try:
+            with conn.begin_nested():
+                conn.execute(settings.insert().values(key="secret_key", value=secrets.token_hex(32)))
+        except sa.exc.IntegrityError:  # another process created it first
+            pass
+        return conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret_key")).scalar_one()
+
+
+def content_security_policy(apps: Iterable[Dash]) -> dict:
+    """Scripts only from this server plus Dash's own inline scripts, by hash; no eval (SVG plots only).
+    Styles may be inline: Dash and Mantine set them at run time."""
+    hashes = sorted({h for app in apps for h in app.csp_hashes()})
+    return {
+        "default-src": "'self'",
+        "script-src": ["'self'", *hashes],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+        "form-action": "'self'",
+    }
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: only a path on this server, never another site."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def install(server: Flask, store: Store, auth: AuthSettings, apps: Iterable[Dash], operator: str) -> None:
+    """Sign-in (if required), the guard, CSRF protection and security headers, on `server`.
+
+    `operator` is who acts when sign-in is off. Call after every Dash app on the server has its callbacks:
+    their inline-script hashes go in the CSP.
+    """
+    accounts = Accounts(store)
+    server.extensions[EXTENSION] = _State(auth, accounts, store, operator)
+    server.secret_key = secret_key(store)
+    server.config.update(
+        SESSION_COOKIE_NAME="vigil_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=auth.https, CSRF_COOKIE_SECURE=auth.https, CSRF_COOKIE_SAMESITE="Strict",
+    )
+    if not auth.required:  # a page elsewhere whose name is re-pointed at 127.0.0.1 (DNS rebinding) gets a 400
+        server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
+    csrf = SeaSurf()
+    if auth.required:
+        _install_sign_in(server, accounts, auth, csrf)
+    csrf.init_app(server)  # after the guard: an anonymous request is refused before its token is looked at
+    Talisman(
+        server, force_https=False, strict_transport_security=auth.https, session_cookie_secure=auth.https,
+        content_security_policy=content_security_policy(apps), frame_options="DENY", referrer_policy="same-origin",
+    )
+
+
+def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf: SeaSurf) -> None:
+    manager = LoginManager(server)
+
+    @manager.user_loader
+    def load(token: str) -> SignedIn | None:
+        user = accounts.resume(token, auth.idle, touch=request.path != STREAM_PATH)
+        return None if user is None else SignedIn(token, user)
+
+    @server.before_request
+    def guard() -> Response | None:
+        if request.path in PUBLIC_PATHS:
+            return None
+        if current_user.is_authenticated:
+            if not current_user.user.can(Permission.VIEW):
+                refuse(current_actor(), Permission.VIEW, request.path)
+            for prefix, permission in PAGE_PERMISSIONS.items():
+                if request.path.startswith(prefix) and not current_user.user.can(permission):
+                    refuse(current_actor(), permission, request.path)
+            return None
+        if request.method == "GET" and request.accept_mimetypes.accept_html and request.path != STREAM_PATH:
+            return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/"))
+        return Response("sign in first\n", status=401, mimetype="text/plain")
+
+    @server.route("/login", methods=["GET", "POST"])
+    def sign_in() -> Response | str | tuple[str, int]:
+        target = safe_next(request.values.get("next"))
+        if request.method != "POST":
+            return render_template_string(SIGN_IN_PAGE, next=target, message="", name="")
+        name = request.form.get("name", "")
+        try:
+            signed = accounts.sign_in(name, request.form.get("password", ""))
+        except SignInRefused as exc:
+            log.info("a sign-in was refused")
+            return render_template_string(SIGN_IN_PAGE, next=target, message=str(exc), name=name), 401
+        if session.get(SESSION_TOKEN):  # signing in over another sign-in ends that one
+            accounts.sign_out(session[SESSION_TOKEN])
+        session.clear()  # a new session for a new sign-in: nothing carried over from before it
+        csrf.generate_new_token()
+        login_user(SignedIn(signed.token, signed.user))
+        return redirect(target)
+
+    @server.route("/logout", methods=["POST"])
+    def sign_out() -> Response:
+        token = session.get(SESSION_TOKEN)
+        if token:
+            accounts.sign_out(token)
+        logout_user()
+        session.clear()
+        csrf.generate_new_token()
+        return redirect("/login")
+
+
+def stream_alive() -> Callable[[], bool]:
+    """For the live stream, which outlives its request: whether its sign-in still stands (`Accounts.watching`)."""
+    state, token = _state(), current_token()
+    if token is None:
+        return lambda: True
+    return lambda: state.accounts.watching(token)

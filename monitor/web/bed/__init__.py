@@ -1,0 +1,1 @@
+"""The bed view: its layout, figures and callbacks."""

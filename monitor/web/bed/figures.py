@@ -1,0 +1,178 @@
+"""Pure figure builders for the bed view: data in, plotly figure out, no Dash and no store.
+
+The trend has three panels sharing the time axis — NIBP (systolic/diastolic markers, MAP line),
+heart/pulse/respiratory rate, SpO2 — with a fixed trace order that the browser relies on when it
+extends traces live (`TRACES`). Limits are layout shapes, so live extensions never touch them and
+a limit change is a layout patch, not a new figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from adapters.model.reading import Event, Reading
+from adapters.model.vitals import VITALS
+from monitor.limits.model import Limits
+
+
+@dataclass(frozen=True)
+class TraceSpec:
+    vital: str
+    row: int
+    name: str
+    mode: str
+    color: str
+    symbol: str = "circle"
+
+
+TRACES: tuple[TraceSpec, ...] = (
+    TraceSpec("sbp", 1, "SYS", "markers", "#ff8a80", "triangle-down"),
+    TraceSpec("dbp", 1, "DIA", "markers", "#ff8a80", "triangle-up"),
+    TraceSpec("map", 1, "MAP", "lines+markers", "#ffd180"),
+    TraceSpec("hr", 2, "HR", "lines", "#69f0ae"),
+    TraceSpec("pr", 2, "PR", "lines", "#b9f6ca"),
+    TraceSpec("rr", 2, "RR", "lines", "#e0e0e0"),
+    TraceSpec("spo2", 3, "SpO₂", "lines", "#40c4ff"),
+)
+TRACE_INDEX: dict[str, int] = {spec.vital: i for i, spec in enumerate(TRACES)}
+EVENT_TRACE = len(TRACES)  # vertical event markers drawn as one line trace with gaps
+EVENT_SPAN = (20.0, 240.0)  # y extent of event markers in the NIBP panel (mmHg)
+ROW_TITLES = ("NIBP mmHg", "HR / PR / RR per min", "SpO₂ %")
+
+BAND_COLOR = "rgba(105, 240, 174, 0.10)"
+CRITICAL_COLOR = "rgba(255, 82, 82, 0.85)"
+LIMIT_COLOR = "rgba(255, 214, 0, 0.85)"
+
+EVENT_LABELS = {
+    "dose_start": "Dose start",
+    "dose_end": "Dose end",
+    "device_1": "Device 1",
+    "device_2": "Device 2",
+    "device_3": "Device 3",
+}
+
+
+def display_ms(t: datetime, tz: tzinfo) -> int:
+    """Epoch milliseconds shifted by the display zone's offset at `t`.
+
+    Plotly shows numeric date values as UTC wall time; shifting by the offset makes the axis read
+    local wall-clock time, with daylight-saving changes handled per instant.
+    """
+    local = t.astimezone(tz)
+    offset = local.utcoffset()
+    shift = 0 if offset is None else int(offset.total_seconds() * 1000)
+    return int(t.timestamp() * 1000) + shift
+
+
+def event_label(event: Event) -> str:
+    if event.kind == "note":
+        return f"Note: {event.text}" if event.text else "Note"
+    return EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+
+
+def y_axis(row: int) -> str:
+    """Plotly's name for a panel's y axis in layout shapes: y, y2, y3."""
+    return "y" if row == 1 else f"y{row}"
+
+
+def limit_shapes(limits: Limits) -> list[dict]:
+    """Layout shapes for the limits: the allowed band of the panel's main vital plus limit lines."""
+    shapes: list[dict] = []
+
+    def band(vital: str, row: int) -> None:
+        lim = limits.for_vital(vital)
+        if lim.low is None and lim.high is None:
+            return
+        axis = y_axis(row)
+        shapes.append({
+            "type": "rect", "name": f"band-{vital}", "xref": "x domain", "x0": 0, "x1": 1, "yref": axis,
+            "y0": VITALS[vital].low if lim.low is None else lim.low,
+            "y1": VITALS[vital].high if lim.high is None else lim.high,
+            "fillcolor": BAND_COLOR, "line": {"width": 0}, "layer": "below",
+        })
+
+    def lines(vital: str, row: int) -> None:
+        lim = limits.for_vital(vital)
+        axis = y_axis(row)
+        for key, color, dash in (
+            ("high", LIMIT_COLOR, "dash"), ("low", LIMIT_COLOR, "dash"),
+            ("critical_high", CRITICAL_COLOR, "dot"), ("critical_low", CRITICAL_COLOR, "dot"),
+        ):
+            value = getattr(lim, key)
+            if value is None:
+                continue
+            shapes.append({
+                "type": "line", "name": f"{vital}-{key}", "xref": "x domain", "x0": 0, "x1": 1, "yref": axis,
+                "y0": value, "y1": value, "line": {"color": color, "width": 1, "dash": dash}, "layer": "below",
+            })
+
+    for vital, row in (("sbp", 1), ("hr", 2), ("spo2", 3)):
+        band(vital, row)
+        lines(vital, row)
+    lines("dbp", 1)
+    return shapes
+
+
+def event_xyt(events: Iterable[Event], tz: tzinfo) -> tuple[list, list, list]:
+    """Event markers as one gapped line: for each event x = [t, t, None], label at the top."""
+    xs: list = []
+    ys: list = []
+    texts: list = []
+    for e in events:
+        t = display_ms(e.time, tz)
+        xs += [t, t, None]
+        ys += [EVENT_SPAN[0], EVENT_SPAN[1], None]
+        texts += ["", event_label(e), ""]
+    return xs, ys, texts
+
+
+def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Limits, tz: tzinfo,
+                 extra_shapes: Iterable[dict] = ()) -> go.Figure:
+    """The bed-view trend for the given window of readings and events; `extra_shapes` (e.g. the
+    session's expected BP-peak window) are drawn under the limits."""
+    series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
+    for r in readings:
+        if r.vital in series:
+            xs, ys = series[r.vital]
+            xs.append(display_ms(r.time, tz))
+            ys.append(r.value)
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.45, 0.35, 0.2],
+        subplot_titles=ROW_TITLES,
+    )
+    for spec in TRACES:
+        xs, ys = series[spec.vital]
+        fig.add_trace(
+            go.Scatter(  # text=[] so live extensions may carry event labels for every trace alike
+                x=xs, y=ys, text=[], name=spec.name, mode=spec.mode, line={"color": spec.color, "width": 2},
+                marker={"color": spec.color, "symbol": spec.symbol, "size": 9}, hovertemplate="%{y}<extra>"
+                + spec.name + "</extra>",
+            ),
+            row=spec.row, col=1,
+        )
+    ex, ey, et = event_xyt(events, tz)
+    fig.add_trace(
+        go.Scatter(
+            x=ex, y=ey, text=et, name="Events", mode="lines+text", textposition="top right",
+            line={"color": "rgba(224, 224, 224, 0.6)", "width": 1, "dash": "dot"},
+            textfont={"color": "#e0e0e0", "size": 11}, hoverinfo="skip", showlegend=False,
+        ),
+        row=1, col=1,
+    )
+    fig.update_layout(
+        template="plotly_dark", paper_bgcolor="#111", plot_bgcolor="#111", uirevision="trend",
+        margin={"l": 50, "r": 10, "t": 24, "b": 30}, height=560,
+        legend={"orientation": "h", "y": 1.06, "x": 0, "font": {"size": 12}},
+        shapes=[*extra_shapes, *limit_shapes(limits)],
+    )
+    fig.update_xaxes(type="date", showgrid=True, gridcolor="#333")
+    # Stable axes a nurse can read at a glance, widened automatically only for values beyond them.
+    for row, (low, high) in enumerate(((40, 240), (30, 160), (85, 100)), start=1):
+        fig.update_yaxes(autorangeoptions={"include": [low, high]}, gridcolor="#333", row=row, col=1)
+    fig.update_annotations(font={"size": 12, "color": "#bdbdbd"}, x=0, xanchor="left")
+    return fig
