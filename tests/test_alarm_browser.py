@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import field, type_into
+from browser_support import field, open_panel, type_into
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
@@ -30,10 +30,6 @@ pytestmark = [
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
-
-
-def open_panel(dash_duo, label: str) -> None:
-    dash_duo.driver.find_element(By.XPATH, f"//button[@role='tab'][contains(., '{label}')]").click()
 
 
 class LiveSession:

@@ -105,10 +105,11 @@ def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> No
 def test_stream_carries_events_and_clock(served) -> None:
     store, session_id, port = served
     store.set_clock(session_id, T0, datetime.now(UTC), 60.0)
-    store.write(session_id, [], [Event(T0, "note", "patient dizzy")])
+    store.write(session_id, [], [Event(T0, "note", "patient dizzy <b>&</b>")])
     client = SseClient(port, session_id)
     _, data, _ = client.next_message()
-    assert data["e"] == [[int(T0.timestamp() * 1000), "note", "Note: patient dizzy"]]
+    # The label is Plotly text, escaped as the server-built trend's (Plotly would read <b> as markup).
+    assert data["e"] == [[int(T0.timestamp() * 1000), "note", "Note: patient dizzy &lt;b&gt;&amp;&lt;/b&gt;"]]
     assert data["k"]["speed"] == 60.0 and data["k"]["pos"] == int(T0.timestamp() * 1000)
     client.close()
 

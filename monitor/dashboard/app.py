@@ -53,7 +53,7 @@ def max_points(window: timedelta) -> dict[str, list[int]]:
     """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
     seconds = int(window.total_seconds())
     per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
-    per_trace.append(600)  # event markers: three points per event
+    per_trace += [3 * figures.MAX_EVENTS, figures.MAX_EVENTS]  # event lines (three points each), their labels
     return {"x": per_trace, "y": per_trace, "text": per_trace}
 
 
@@ -77,6 +77,7 @@ def initial_state(config: DashboardConfig) -> dict:
         "cursor": str(cursor),
         "traceIndex": figures.TRACE_INDEX,
         "eventTrace": figures.EVENT_TRACE,
+        "labelTrace": figures.LABEL_TRACE,
         "eventSpan": list(figures.EVENT_SPAN),
         "maxPoints": max_points(config.window),
         "staleS": {

@@ -19,7 +19,7 @@ from flask import Flask, Response, request
 from adapters.reading import Event, Reading
 from monitor.auth.web import stream_alive
 from monitor.dashboard.alarm_view import alarm_payload
-from monitor.dashboard.figures import display_ms, event_label, limit_shapes
+from monitor.dashboard.figures import display_ms, limit_shapes, trend_label
 from monitor.dashboard.session_view import session_payload
 from monitor.limits import Limits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
@@ -50,10 +50,10 @@ def compact(value: float) -> float | int:
 
 
 def encode_update(readings: list[Reading], events: list[Event], tz: tzinfo) -> dict:
-    """Compact update: readings as [t, vital, value], events as [t, kind, label]."""
+    """Compact update: readings as [t, vital, value], events as [t, kind, label] (the label as Plotly text)."""
     return {
         "r": [[display_ms(r.time, tz), r.vital, compact(r.value)] for r in readings],
-        "e": [[display_ms(e.time, tz), e.kind, event_label(e)] for e in events],
+        "e": [[display_ms(e.time, tz), e.kind, trend_label(e)] for e in events],
     }
 
 
