@@ -7,23 +7,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import open_panel
+from browser_support import console_messages, open_panel, record_console
+from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
 from adapters.csv_session import read_session_csv
 from adapters.reading import Event, Reading
 from adapters.replay import ReplaySource
 from monitor.acquisition import ReplayRunner
+from monitor.alarms import Episode
+from monitor.auth.accounts import Accounts
 from monitor.dashboard.app import DashboardConfig, create_app
 from monitor.dashboard.figures import TRACE_INDEX, display_ms
 from monitor.limits import load_preset
 from monitor.store import Store
 
-pytestmark = [
-    pytest.mark.browser,
-    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.browser
 
 WINDOW = timedelta(minutes=30)
 
@@ -212,5 +211,40 @@ def test_notes_show_on_the_trend_as_typed_never_as_markup(dash_duo, tmp_path: Pa
     dash_duo.wait_for_element("#sessions-grid .ag-row [col-id=date]", timeout=10).click()
     wait_for(lambda: trend("#review-trend"), 10, "the review's trend")
     assert trend("#review-trend") == expected
+    assert dash_duo.get_logs() == []
+    store.close()
+
+
+def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
+    """Every AG Grid (alarm history, audit trail, sessions, course, audit page, users) with rows in it: no console
+    warning, such as AG Grid's #25 for a row id that is not a string."""
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    store = Store(tmp_path / "grids.db")
+    sid = store.create_session("grids", "replay", patient_label="MRN-5")
+    store.write(sid, [Reading(t0 + timedelta(seconds=s), "hr", 130) for s in range(0, 60, 5)])
+    store.save_alarms(sid, [Episode("hr", "high", "limit", "medium", t0, t0, None, 130, 120, 130)])
+    Accounts(store).add("nurse-ana", "nurse", "a passphrase", by="test")
+    record_console(dash_duo)
+    dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
+
+    def rows(grid: str) -> list:
+        return wait_for(lambda: dash_duo.find_elements(f"#{grid} .ag-center-cols-container .ag-row"), 10,
+                        f"rows in {grid}")
+
+    heard = {}
+    open_panel(dash_duo, "Alarm history")
+    rows("alarm-history")
+    open_panel(dash_duo, "Audit trail")
+    rows("audit-grid")
+    heard["/"] = console_messages(dash_duo)
+    dash_duo.driver.get(dash_duo.server_url + "/sessions/")
+    rows("sessions-grid")[0].find_element(By.CSS_SELECTOR, "[col-id=date]").click()
+    rows("course-grid")
+    heard["/sessions/"] = console_messages(dash_duo)
+    for page, grid in (("/audit/", "audit-all"), ("/users/", "users-grid")):
+        dash_duo.driver.get(dash_duo.server_url + page)
+        rows(grid)
+        heard[page] = console_messages(dash_duo)
+    assert heard == {"/": [], "/sessions/": [], "/audit/": [], "/users/": []}
     assert dash_duo.get_logs() == []
     store.close()

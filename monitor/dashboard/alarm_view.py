@@ -114,7 +114,9 @@ AUDIT_COLUMNS = [
 def dark_grid(grid_id: str, columns: list[dict], rows: list[dict], **options: object) -> dag.AgGrid:
     """A sortable, filterable grid in Vigil's dark theme; `options` add to or replace the grid options."""
     return dag.AgGrid(
-        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
+        # A row id must be a string (AG Grid warns of any other, warning #25). The expression is read by
+        # dash-ag-grid's own evaluator, which knows no global such as String().
+        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id + ''",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": DARK_GRID, **options},
         style={"width": "100%"},
