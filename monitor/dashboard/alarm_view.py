@@ -8,12 +8,14 @@ what the banner lists (assets/vigil_alarms.js), so every open tab agrees with th
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import html
 
 from monitor.alarm_text import alarm_text
+from monitor.auth.web import refuse_request
 from monitor.dashboard.figures import display_ms
 from monitor.store import AuditEntry, StoredAlarm
 
@@ -121,6 +123,15 @@ def dark_grid(grid_id: str, columns: list[dict], rows: list[dict], **options: ob
         dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": DARK_GRID, **options},
         style={"width": "100%"},
     )
+
+
+def selected_field(selected: list[dict], field: str, kind: type) -> Any:
+    """`field` of a single-selection grid's selected row, as the grid sends it; a row without it (a forged
+    request) is answered 400."""
+    value = selected[0].get(field) if selected else None
+    if type(value) is not kind:
+        refuse_request(f"the selected row has no {kind.__name__} {field}")
+    return value
 
 
 def _grid(grid_id: str, columns: list[dict], rows: list[dict]) -> dag.AgGrid:

@@ -277,14 +277,24 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
     @app.callback(Input("replay-speed", "value"), prevent_initial_call=True)
     @require(Permission.REPLAY)
     def change_speed(value: str | None) -> None:
-        if value is not None and parse_speed(value) != runner.source.speed:
+        if value is None:
+            return
+        try:
+            speed = parse_speed(value)
+        except ValueError:  # the control offers none such
+            web.refuse_request(f"no replay speed {value!r}")
+        if speed != runner.source.speed:
             runner.set_speed(value)
 
     @app.callback(Input("seek-request", "data"), prevent_initial_call=True)
     @require(Permission.REPLAY)
     def seek(seconds: float | None) -> None:
-        if seconds is not None:
-            runner.seek(runner.source.start + timedelta(seconds=float(seconds)))
+        if seconds is None:
+            return
+        slider_max = max(1, round((runner.source.end - runner.source.start).total_seconds()))  # as vigil.js sets it
+        if not 0 <= seconds <= slider_max:
+            web.refuse_request(f"no replay position {seconds} s")
+        runner.seek(runner.source.start + timedelta(seconds=seconds))
 
 
 def speed_label(speed: float) -> str:

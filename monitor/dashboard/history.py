@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from monitor.auth.roles import Permission
-from monitor.auth.web import require
-from monitor.dashboard.alarm_view import dark_grid
+from monitor.auth.web import refuse_request, require
+from monitor.dashboard.alarm_view import dark_grid, selected_field
 from monitor.dashboard.figures import trend_figure
 from monitor.limits import Limits, limits_from_stored
 from monitor.session.course import CourseRow, course, session_duration
@@ -193,7 +193,12 @@ def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
     def show_session(selected: list[dict] | None) -> tuple:
         if not selected:
             return PICK_A_SESSION, None
-        record = session_record(store, int(selected[0]["id"]))
+        session_id = selected_field(selected, "id", int)
+        try:
+            store.session(session_id)
+        except KeyError:  # asked apart, so a KeyError from a bug is not taken for a bad request
+            refuse_request(f"no session {session_id}")
+        record = session_record(store, session_id)
         stored = store.current_limits(record.info.id)
         limits = Limits() if stored is None else limits_from_stored(stored)
         label = record.info.patient_label

@@ -18,7 +18,7 @@ from monitor.auth.accounts import AccountError, Accounts, UserListing
 from monitor.auth.passwords import PasswordError
 from monitor.auth.roles import Permission, Role
 from monitor.auth.web import current_actor, require
-from monitor.dashboard.alarm_view import dark_grid
+from monitor.dashboard.alarm_view import dark_grid, selected_field
 from monitor.dashboard.history import BED_VIEW_SCRIPTS
 from monitor.store import Store
 
@@ -80,7 +80,9 @@ def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
                   prevent_initial_call=True)
     @require(Permission.USERS)
     def pick(selected: list[dict] | None) -> tuple:
-        return (selected[0]["name"], selected[0]["role"]) if selected else (no_update, no_update)
+        if not selected:
+            return no_update, no_update
+        return selected_field(selected, "name", str), selected_field(selected, "role", str)
 
     def change(action: Callable[[str], str]) -> tuple:
         """Run one change in the admin's name; (message, the grid afresh, cleared password fields)."""
