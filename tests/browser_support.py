@@ -1,4 +1,5 @@
-"""Helpers the browser tests share: reading text in the page and typing into the limits editor."""
+"""Helpers the browser tests share: reading text in the page, the bed view's tabs, typing into the limits editor,
+and the console's warnings."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def text_of(dash_duo, element_id: str) -> str:
     return dash_duo.driver.execute_script(script, element_id)
 
 
+def open_panel(dash_duo, label: str) -> None:
+    """Click the bed view's tab named `label` (Session, Alarm history, Limits, Audit trail)."""
+    dash_duo.driver.find_element(By.XPATH, f"//button[@role='tab'][contains(., '{label}')]").click()
+
+
 def field(dash_duo, group: str, key: str):
     """A limits-editor input, found by its pattern-matching id (Dash renders it as sorted JSON)."""
     element_id = json.dumps({"group": group, "key": key, "type": "limit-field"}, separators=(",", ":"))
@@ -24,3 +30,26 @@ def type_into(element, text: str) -> None:
     element.send_keys(Keys.CONTROL, "a")
     element.send_keys(Keys.BACKSPACE)
     element.send_keys(text)
+
+
+# dash_duo.get_logs() returns only SEVERE entries (dash.testing asks Chromium for no others); warnings,
+# such as AG Grid's, are kept by this script, which runs in every page before the page's own scripts.
+CONSOLE_RECORDER = """
+window.vigilConsole = [];
+for (const level of ["warn", "error"]) {
+  const original = console[level].bind(console);
+  console[level] = (...args) => {
+    window.vigilConsole.push(level + ": " + args.map(String).join(" "));
+    original(...args);
+  };
+}
+"""
+
+
+def record_console(dash_duo) -> None:
+    """From the next page load on, keep every console warning and error of the page (`console_messages`)."""
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CONSOLE_RECORDER})
+
+
+def console_messages(dash_duo) -> list[str]:
+    return dash_duo.driver.execute_script("return window.vigilConsole || [];")

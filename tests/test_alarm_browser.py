@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import field, type_into
+from browser_support import field, open_panel, type_into
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
@@ -20,19 +20,11 @@ from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 from monitor.web.app import DashboardConfig, create_app
 
-pytestmark = [
-    pytest.mark.browser,
-    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.browser
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
-
-
-def open_panel(dash_duo, label: str) -> None:
-    dash_duo.driver.find_element(By.XPATH, f"//button[@role='tab'][contains(., '{label}')]").click()
 
 
 class LiveSession:

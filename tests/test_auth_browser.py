@@ -22,11 +22,7 @@ from monitor.store import Store
 from monitor.web.app import DashboardConfig, create_app
 from monitor.web.auth import AuthSettings
 
-pytestmark = [
-    pytest.mark.browser,
-    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.browser
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NURSE, CLINICIAN = "nurse-ana", "dr-ben"

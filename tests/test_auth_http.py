@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,6 +29,7 @@ from monitor.auth.accounts import Accounts
 from monitor.limits.model import limits_from_stored, load_preset
 from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
+from monitor.web.auth import json_fits
 from monitor.web.bed.limits_editor import field_values
 
 T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
@@ -112,8 +114,8 @@ class Client:
         headers = {"X-CSRFToken": self.http.cookies.get("_csrf_token", "")} if csrf else {}
         return self.http.post(self.url + "/_dash-update-component", json=body, headers=headers, timeout=30)
 
-    def dependencies(self) -> list[dict]:
-        return self.http.get(self.url + "/_dash-dependencies", timeout=10).json()
+    def dependencies(self, page: str = "/") -> list[dict]:
+        return self.http.get(self.url + page + "_dash-dependencies", timeout=10).json()
 
 
 def signed_in(server: Server, name: str) -> Client:
@@ -322,6 +324,61 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
                  if "callback" in entry]  # the others run in the browser
     assert len(callbacks) >= 19  # with the replay controls
     assert [key for key, callback in callbacks if not hasattr(callback, "permission")] == []
+
+
+def test_malformed_requests_get_a_4xx_and_one_log_line_each(tmp_path: Path) -> None:
+    """Signed in, a script sends callback requests Dash's renderer never would, or with values the page never
+    sends: each is a 4xx (they were 500s, each with a traceback in the log) with one log line, and none acts."""
+    db = tmp_path / "v.db"
+    store = Store(db)
+    sid = store.create_session("malformed", "live")
+    store.set_clock(sid, T0, datetime.now(UTC), 1.0)
+    assert add_user(db, "dr-ben", "clinician").returncode == 0
+    url, process = start_dashboard(db, sid)
+    try:
+        client = signed_in(Server(url, db, sid, process), "dr-ben")
+        note = next(d for d in client.dependencies() if any(i["id"] == "note-add" for i in d["inputs"]))
+        add_note = {"output": note["output"], "outputs": outputs_of(note), "changedPropIds": ["note-add.n_clicks"],
+                    "inputs": [{"id": "note-add", "property": "n_clicks", "value": 1}],
+                    "state": [{"id": "note-text", "property": "value", "value": "a note"}]}
+        bad = {
+            "an unknown callback": {**add_note, "output": "nope.children"},
+            "a 10 MB JSON array": "[" + ",".join(["1"] * 5_000_000) + "]",
+            "a JSON array": [add_note],
+            "no JSON": "{",
+            "no inputs": {**add_note, "inputs": []},
+            "too few outputs": {**add_note, "outputs": add_note["outputs"][:1]},
+            "a state that is no property": {**add_note, "state": ["a note"]},
+            "a note that is no text": {**add_note, "state": [{"id": "note-text", "property": "value", "value": [1]}]},
+        }
+        review = next(d for d in client.dependencies("/sessions/") if d["inputs"][0]["id"] == "sessions-grid")
+        bad["a review of no session"] = {
+            "output": review["output"], "outputs": outputs_of(review), "state": [],
+            "inputs": [{"id": "sessions-grid", "property": "selectedRows", "value": [{"id": sid + 1}]}]}
+        headers = {"X-CSRFToken": client.http.cookies["_csrf_token"], "Content-Type": "application/json"}
+        answers = {what: client.http.post(url + ("/sessions/" if what == "a review of no session" else "/")
+                                          + "_dash-update-component", headers=headers, timeout=60,
+                                          data=body if isinstance(body, str) else json.dumps(body)).status_code
+                   for what, body in bad.items()}
+        assert answers == {what: 413 if what == "a 10 MB JSON array" else 400 for what in bad}
+        assert store.stored_events(sid) == []
+        assert client.callback(add_note).status_code == 200  # the request as the renderer sends it still works
+        assert [s.event.text for s in store.stored_events(sid)] == ["a note"]
+    finally:
+        process.terminate()
+        process.wait(10)
+    logged = process.stderr.read().splitlines()
+    assert "Traceback (most recent call last):" not in logged
+    assert len(logged) == len(bad) and all(line.startswith("vigil: WARNING: refused a ") for line in logged), logged
+    store.close()
+
+
+def test_a_callback_value_must_be_of_its_parameters_annotated_type() -> None:
+    """What `require` checks each callback value against (the type the page sends), as JSON gives it."""
+    cases = [("x", str | None, True), (None, str | None, True), (["x"], str | None, False), (7, float, True),
+             (7.5, int, False), (True, int, False), ([{"id": 3}], list[dict] | None, True), ([3], list[dict], False),
+             ({}, dict, True), ([None, 2], list, True), ("9", Any, True)]
+    assert [json_fits(value, hint) for value, hint, _ in cases] == [fits for *_, fits in cases]
 
 
 def test_the_log_holds_no_password_and_no_patient_label(server: Server, tmp_path: Path) -> None:

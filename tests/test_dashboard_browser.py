@@ -7,22 +7,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import console_messages, open_panel, record_console
+from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.replay import ReplaySource
 from adapters.model.reading import Event, Reading
+from monitor.alarms.engine import Episode
+from monitor.auth.accounts import Accounts
 from monitor.limits.model import load_preset
 from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 from monitor.web.app import DashboardConfig, create_app
 from monitor.web.bed.figures import TRACE_INDEX, display_ms
 
-pytestmark = [
-    pytest.mark.browser,
-    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.browser
 
 WINDOW = timedelta(minutes=30)
 
@@ -155,3 +155,96 @@ def test_speed_and_seek_from_the_bar_reach_the_replay(dash_duo, replay_app) -> N
     last_hr = lambda: (dash_duo.driver.execute_script(TRACE_X) or [[]] * (hr + 1))[hr][-1:]  # noqa: E731
     wait_for(lambda: last_hr() == [ten_min], 15, "the rebuilt trend")
     assert [e for e in dash_duo.get_logs() if "EventSource" not in e["message"]] == []
+
+
+LINK_NOTE = '<a href="https://evil.example/phish">'
+BIG_NOTE = '<span style="font-size:120px;fill:red">SpO2 100</span>'
+ENTITY_NOTE = "AT&amp;T &lt;3 & <br>"  # entities and a tag typed as text stay as typed
+# The event labels a trend draws, any link in its SVG, and the largest font size of its labels' text.
+TREND_TEXT = """
+const plot = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!plot) return null;
+const texts = Array.from(plot.querySelectorAll('.textpoint text, .textpoint tspan'));
+return {
+  labels: Array.from(plot.querySelectorAll('.textpoint text')).map(t => t.textContent).filter(t => t),
+  links: plot.querySelectorAll('svg a').length,
+  largest: Math.max(0, ...texts.map(t => parseFloat(getComputedStyle(t).fontSize))),
+};
+"""
+
+
+def test_notes_show_on_the_trend_as_typed_never_as_markup(dash_duo, tmp_path: Path) -> None:
+    """Notes are text: "<a href=…>" is no link and "<span style=…>" no huge text, whether the note was on the
+    trend when the page was built, arrived over the stream, or is reviewed on the history page."""
+    now = datetime.now(UTC)
+    store = Store(tmp_path / "notes.db")
+    sid = store.create_session("notes", "live", patient_label="MRN-5")
+    store.write(sid, [Reading(now - timedelta(seconds=s), "hr", 72) for s in range(600, -1, -30)],
+                [Event(now - timedelta(minutes=5), "note", BIG_NOTE)])
+    store.set_clock(sid, now, now, 1.0)
+    dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+
+    for typed in (LINK_NOTE, ENTITY_NOTE):  # entered by a nurse: streamed to the trend
+        count = len(store.stored_events(sid))
+        dash_duo.find_element("#note-text").send_keys(typed)
+        dash_duo.find_element("#note-add").click()
+        wait_for(lambda: len(store.stored_events(sid)) == count + 1, 10, "the note stored")  # noqa: B023
+        wait_for(lambda: dash_duo.find_element("#note-text").get_attribute("value") == "", 10, "the box cleared")
+    assert [s.event.text for s in store.stored_events(sid)] == [BIG_NOTE, LINK_NOTE, ENTITY_NOTE]
+
+    def trend(graph: str) -> dict | None:
+        return dash_duo.driver.execute_script(TREND_TEXT, graph)
+
+    expected = {"labels": [f"Note: {note}" for note in (BIG_NOTE, LINK_NOTE, ENTITY_NOTE)], "links": 0,
+                "largest": 11}  # the labels' own font size, nothing larger
+    wait_for(lambda: (trend("#trend") or {}).get("labels") == expected["labels"], 10, "the notes on the trend")
+    assert trend("#trend") == expected
+
+    open_panel(dash_duo, "Audit trail")  # where the notes show as text too
+    audit_new = "#audit-grid .ag-cell[col-id=new]"
+    wait_for(lambda: {LINK_NOTE, ENTITY_NOTE} <= {c.text for c in dash_duo.find_elements(audit_new)}, 10,
+             "the notes in the audit trail")
+    assert dash_duo.find_elements("#audit-grid a") == []
+
+    dash_duo.driver.get(dash_duo.server_url + "/sessions/")
+    dash_duo.wait_for_element("#sessions-grid .ag-row [col-id=date]", timeout=10).click()
+    wait_for(lambda: trend("#review-trend"), 10, "the review's trend")
+    assert trend("#review-trend") == expected
+    assert dash_duo.get_logs() == []
+    store.close()
+
+
+def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
+    """Every AG Grid (alarm history, audit trail, sessions, course, audit page, users) with rows in it: no console
+    warning, such as AG Grid's #25 for a row id that is not a string."""
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    store = Store(tmp_path / "grids.db")
+    sid = store.create_session("grids", "replay", patient_label="MRN-5")
+    store.write(sid, [Reading(t0 + timedelta(seconds=s), "hr", 130) for s in range(0, 60, 5)])
+    store.save_alarms(sid, [Episode("hr", "high", "limit", "medium", t0, t0, None, 130, 120, 130)])
+    Accounts(store).add("nurse-ana", "nurse", "a passphrase", by="test")
+    record_console(dash_duo)
+    dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
+
+    def rows(grid: str) -> list:
+        return wait_for(lambda: dash_duo.find_elements(f"#{grid} .ag-center-cols-container .ag-row"), 10,
+                        f"rows in {grid}")
+
+    heard = {}
+    open_panel(dash_duo, "Alarm history")
+    rows("alarm-history")
+    open_panel(dash_duo, "Audit trail")
+    rows("audit-grid")
+    heard["/"] = console_messages(dash_duo)
+    dash_duo.driver.get(dash_duo.server_url + "/sessions/")
+    rows("sessions-grid")[0].find_element(By.CSS_SELECTOR, "[col-id=date]").click()
+    rows("course-grid")
+    heard["/sessions/"] = console_messages(dash_duo)
+    for page, grid in (("/audit/", "audit-all"), ("/users/", "users-grid")):
+        dash_duo.driver.get(dash_duo.server_url + page)
+        rows(grid)
+        heard[page] = console_messages(dash_duo)
+    assert heard == {"/": [], "/sessions/": [], "/audit/": [], "/users/": []}
+    assert dash_duo.get_logs() == []
+    store.close()

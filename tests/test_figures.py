@@ -6,8 +6,18 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.model.reading import Event, Reading
-from monitor.limits.model import load_preset, parse_limits
-from monitor.web.bed.figures import EVENT_TRACE, TRACE_INDEX, TRACES, display_ms, limit_shapes, trend_figure
+from monitor.limits.model import Limits, load_preset, parse_limits
+from monitor.web.bed.figures import (
+    EVENT_SPAN,
+    EVENT_TRACE,
+    LABEL_TRACE,
+    TRACE_INDEX,
+    TRACES,
+    display_ms,
+    limit_shapes,
+    plotly_text,
+    trend_figure,
+)
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -28,13 +38,15 @@ def test_trend_puts_each_vital_in_its_fixed_trace() -> None:
     ]
     fig = trend_figure(readings, [Event(T0, "dose_start")], load_preset("iv-ketamine"), UTC).to_dict()
     data = fig["data"]
-    assert len(data) == len(TRACES) + 1
+    assert len(data) == len(TRACES) + 2
     assert list(data[TRACE_INDEX["hr"]]["y"]) == [72, 73]
     assert list(data[TRACE_INDEX["sbp"]]["y"]) == [128]
     assert list(data[TRACE_INDEX["spo2"]]["y"]) == [98]
     assert list(data[TRACE_INDEX["rr"]]["y"]) == []
     assert all(trace["type"] == "scatter" for trace in data), "SVG scatter, never scattergl"
-    assert list(data[EVENT_TRACE]["text"]) == ["", "Dose start", ""]
+    t0 = display_ms(T0, UTC)
+    assert (list(data[EVENT_TRACE]["x"]), list(data[EVENT_TRACE]["y"])) == ([t0, t0, None], [*EVENT_SPAN, None])
+    assert (list(data[LABEL_TRACE]["x"]), list(data[LABEL_TRACE]["text"])) == ([t0], ["Dose start"])
     assert fig["layout"]["uirevision"] == "trend"
 
 
@@ -51,3 +63,18 @@ def test_limits_become_named_shapes_on_the_right_panel() -> None:
 def test_preset_bands_cover_the_three_panels() -> None:
     names = {s["name"] for s in limit_shapes(load_preset("iv-ketamine"))}
     assert {"band-sbp", "band-hr", "band-spo2", "dbp-high", "spo2-critical_low"} <= names
+
+
+def test_a_note_reaches_the_figure_as_text_plotly_shows_as_typed() -> None:
+    """Plotly reads a subset of HTML in text: a note's "<a href>" would be a link, "<span style>" a restyle.
+    Escaped, Plotly turns the entities back into what was typed (checked in Chromium by the browser test)."""
+    notes = ['<a href="https://evil.example/phish">', '<span style="font-size:120px;fill:red">SpO2 100</span>',
+             "AT&amp;T <br> & done"]
+    fig = trend_figure([], [Event(T0, "note", n) for n in notes], Limits(), UTC).to_dict()
+
+    assert list(fig["data"][LABEL_TRACE]["text"]) == [
+        'Note: &lt;a href="https://evil.example/phish"&gt;',
+        'Note: &lt;span style="font-size:120px;fill:red"&gt;SpO2 100&lt;/span&gt;',
+        "Note: AT&amp;amp;T &lt;br&gt; &amp; done",
+    ]
+    assert plotly_text("a < b > c & d") == "a &lt; b &gt; c &amp; d"

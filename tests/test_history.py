@@ -112,8 +112,6 @@ def test_course_chart_leaves_a_labelled_gap_where_no_rise_was_recorded() -> None
 
 
 @pytest.mark.browser
-# dash_duo stops its server by raising SystemExit in request threads, including the bed view's open stream.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, store: Store) -> None:
     pre1, post1 = [120, 124], [(20, 140), (40, 158)]
     pre2, post2 = [130, 134], [(20, 150), (40, 170)]

@@ -154,6 +154,41 @@ def test_html_holds_the_same_values_and_escapes_user_text(esketamine: tuple[Stor
     assert not re.search(r"\b(src|href)=", html)
 
 
+# Markup in every kind of user text: Plotly's and HTML's tags, reportlab Paragraph's own (<font>, <link>) and an
+# entity typed as text. Each must print as typed, in the PDF and in the HTML.
+MARKUP = {
+    "name": '<a href="https://evil.example/phish">session</a>',
+    "patient label": '<font size="40" color="red">MRN-1</font>',
+    "bed": "<b>bed</b> &amp; 2",
+    "note": '<span style="font-size:120px;fill:red">SpO2 100</span>',
+    "who": '<link href="https://evil.example">nurse</link>',
+    "reason": "<br/><i>override</i> & go",
+}
+
+
+def test_user_text_prints_as_typed_in_the_pdf_and_the_html(tmp_path: Path) -> None:
+    store = Store(tmp_path / "v.db")
+    sid = store.create_session(MARKUP["name"], "replay", bed=MARKUP["bed"], session_type="esketamine",
+                               patient_label=MARKUP["patient label"])
+    store.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 72) for s in range(0, 600, 5)])
+    store.enter_event(sid, Event(T0 + timedelta(minutes=1), "note", MARKUP["note"], source="entered"), MARKUP["who"],
+                      T0 + timedelta(minutes=1))
+    store.end_session(sid, MARKUP["who"], T0 + timedelta(minutes=9), T0 + timedelta(minutes=9),
+                      override=MARKUP["reason"])
+    record = session_record(store, sid)
+
+    pdf = pdf_bytes(record, UTC)
+    text = pdf_text(pdf)
+    for what, typed in MARKUP.items():
+        assert flat(typed) in text, what
+    assert not any("/Annots" in page for page in PdfReader(io.BytesIO(pdf)).pages)  # no link was made
+    html = render_html(record, UTC)
+    for what, typed in MARKUP.items():
+        assert str(escape(typed)) in html, what
+    assert not re.search(r"<(a|font|span|link|b|i|br)\b", html)
+    store.close()
+
+
 @pytest.mark.browser
 def test_html_record_renders_in_chromium(dash_duo, esketamine: tuple[Store, int]) -> None:
     store, sid = esketamine

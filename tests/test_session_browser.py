@@ -21,11 +21,7 @@ from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 from monitor.web.app import DashboardConfig, create_app
 
-pytestmark = [
-    pytest.mark.browser,
-    # dash_duo stops its server by raising SystemExit in request threads, including open SSE streams.
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
-]
+pytestmark = pytest.mark.browser
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NURSE = "nurse-ana"

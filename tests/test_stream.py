@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import NO_SIGN_IN
+from support import NO_SIGN_IN, wait_until
 from werkzeug.serving import make_server
 
 from adapters.model.reading import Event, Reading
@@ -105,10 +106,11 @@ def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> No
 def test_stream_carries_events_and_clock(served) -> None:
     store, session_id, port = served
     store.set_clock(session_id, T0, datetime.now(UTC), 60.0)
-    store.write(session_id, [], [Event(T0, "note", "patient dizzy")])
+    store.write(session_id, [], [Event(T0, "note", "patient dizzy <b>&</b>")])
     client = SseClient(port, session_id)
     _, data, _ = client.next_message()
-    assert data["e"] == [[int(T0.timestamp() * 1000), "note", "Note: patient dizzy"]]
+    # The label is Plotly text, escaped as the server-built trend's (Plotly would read <b> as markup).
+    assert data["e"] == [[int(T0.timestamp() * 1000), "note", "Note: patient dizzy &lt;b&gt;&amp;&lt;/b&gt;"]]
     assert data["k"]["speed"] == 60.0 and data["k"]["pos"] == int(T0.timestamp() * 1000)
     client.close()
 
@@ -131,3 +133,34 @@ def test_unknown_session_is_404(served) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", "/api/stream?session=999")
     assert conn.getresponse().status == 404
+
+
+def waiting_for_the_store(thread: threading.Thread) -> bool:
+    """Whether `thread` is in `Store.wait_for_change`, where an idle stream spends its time (not writing)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None and frame.f_code.co_name != "wait_for_change":
+        frame = frame.f_back
+    return frame is not None
+
+
+def test_a_stream_stopped_by_dash_test_server_ends_without_an_unhandled_exception(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dash.testing stops its server by raising SystemExit in every thread the server started, a stream's too
+    (the browser tests' server): the stream ends, and nothing is left unhandled in its thread."""
+    from dash.testing.application_runners import ThreadedRunner
+
+    unhandled: list = []
+    monkeypatch.setattr(threading, "excepthook", unhandled.append)
+    store = Store(tmp_path / "vigil.db")
+    session_id = store.create_session("stopped", "replay")
+    earlier = set(threading.enumerate())  # other tests' streams may still be winding down
+    with ThreadedRunner() as runner:
+        runner.start(create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN)))
+        client = SseClient(runner.port, session_id)
+        client.next_message()
+        wait_until(lambda: any(waiting_for_the_store(t) for t in set(threading.enumerate()) - earlier),
+                   "the stream to wait for the store")
+    client.response.fp.read()  # to the end: the stream has ended ...
+    assert [(u.exc_type, u.thread.name) for u in unhandled] == []  # ... and its thread with it, quietly
+    client.close()
+    store.close()

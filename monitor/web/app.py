@@ -53,7 +53,7 @@ def max_points(window: timedelta) -> dict[str, list[int]]:
     """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
     seconds = int(window.total_seconds())
     per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
-    per_trace.append(600)  # event markers: three points per event
+    per_trace += [3 * figures.MAX_EVENTS, figures.MAX_EVENTS]  # event lines (three points each), their labels
     return {"x": per_trace, "y": per_trace, "text": per_trace}
 
 
@@ -77,6 +77,7 @@ def initial_state(config: DashboardConfig) -> dict:
         "cursor": str(cursor),
         "traceIndex": figures.TRACE_INDEX,
         "eventTrace": figures.EVENT_TRACE,
+        "labelTrace": figures.LABEL_TRACE,
         "eventSpan": list(figures.EVENT_SPAN),
         "maxPoints": max_points(config.window),
         "staleS": {
@@ -276,14 +277,24 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
     @app.callback(Input("replay-speed", "value"), prevent_initial_call=True)
     @require(Permission.REPLAY)
     def change_speed(value: str | None) -> None:
-        if value is not None and parse_speed(value) != runner.source.speed:
+        if value is None:
+            return
+        try:
+            speed = parse_speed(value)
+        except ValueError:  # the control offers none such
+            auth.refuse_request(f"no replay speed {value!r}")
+        if speed != runner.source.speed:
             runner.set_speed(value)
 
     @app.callback(Input("seek-request", "data"), prevent_initial_call=True)
     @require(Permission.REPLAY)
     def seek(seconds: float | None) -> None:
-        if seconds is not None:
-            runner.seek(runner.source.start + timedelta(seconds=float(seconds)))
+        if seconds is None:
+            return
+        slider_max = max(1, round((runner.source.end - runner.source.start).total_seconds()))  # as vigil.js sets it
+        if not 0 <= seconds <= slider_max:
+            auth.refuse_request(f"no replay position {seconds} s")
+        runner.seek(runner.source.start + timedelta(seconds=seconds))
 
 
 def speed_label(speed: float) -> str:

@@ -36,7 +36,7 @@ def rows(entries: list[AuditEntry], names: dict[int, str], tz: tzinfo) -> list[d
 
 def filtered(store: Store, session: str | None, who: str | None, tz: tzinfo) -> list[dict]:
     names = {s.id: s.name for s in store.list_sessions()}
-    if session not in (None, NO_SESSION) and not str(session).isdigit():
+    if session not in (None, NO_SESSION, *map(str, names)):
         return []  # not a value the page offers
     entries = store.audit_entries(session_id=None if session in (None, NO_SESSION) else int(session), who=who or None)
     if session == NO_SESSION:

@@ -5,17 +5,22 @@ records — except the sign-in page. Each state-changing Dash callback is wrappe
 so a request the role may not make is answered 403, changes nothing and is logged and audited, whatever
 the screen showed. CSRF: Flask-SeaSurf, whose cookie and header names are the ones Dash's renderer sends
 (`_csrf_token` → `X-CSRFToken`). Headers: Talisman with a CSP built from the Dash apps' `csp_hashes()`.
+A request no page sends (too large, a callback request Dash could not follow, a value of the wrong type) is
+a 4xx with one log line, never a 500 with a traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import secrets
+import types
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
@@ -34,6 +39,7 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_seasurf import SeaSurf
 from flask_talisman import Talisman
+from werkzeug.exceptions import HTTPException
 
 from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
@@ -48,6 +54,10 @@ SESSION_TOKEN = "_user_id"  # where Flask-Login keeps the user id (our sign-in t
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT, "/users/": Permission.USERS}  # pages (and their Dash routes)
 EXTENSION = "vigil_auth"
+# Requests over this size are refused (413) before they are read. The largest a Vigil page sends are callbacks
+# of a few kilobytes (a note, refused over 2000 bytes anyway; the limits editor's fields): ample room.
+MAX_REQUEST_BYTES = 1024 * 1024
+CALLBACK_ROUTE = "_dash-update-component"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -141,23 +151,51 @@ def refuse(actor: Actor, permission: Permission, what: str) -> None:
 
 
 def require(permission: Permission) -> Callable[[F], F]:
-    """Wrap a Dash callback so it runs only for a user allowed `permission`; else 403 and nothing changes.
+    """Wrap a Dash callback so it runs only for a user allowed `permission` (else 403 and nothing changes), and
+    only with values of the types its parameters are annotated with, which are what the page sends (else 400).
 
     The permission is kept on the function (`.permission`) so a test can prove every callback has one.
     """
 
     def wrap(callback: F) -> F:
+        hints = typing.get_type_hints(callback)
+        names = list(inspect.signature(callback).parameters)  # Dash passes the values in this order
+
         @functools.wraps(callback)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             actor = current_actor()
             if not actor.can(permission):
                 refuse(actor, permission, callback.__name__)
+            for name, value in zip(names, args, strict=False):
+                if name in hints and not json_fits(value, hints[name]):
+                    refuse_request(f"{callback.__name__}: {name} is not {hints[name]}")
             return callback(*args, **kwargs)
 
         guarded.permission = permission  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
 
     return wrap
+
+
+def json_fits(value: Any, hint: Any) -> bool:
+    """Whether a value from a request's JSON is of the annotated type: str, int, float (an int is one too), bool,
+    dict, list, list[X], None, Any, or a union of these."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(json_fits(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(json_fits(item, args[0]) for item in value)
+    if hint is float:
+        return type(value) in (int, float)
+    return type(value) is (origin or hint)  # None is NoneType here, as typing.get_type_hints gives it
+
+
+def refuse_request(what: str) -> NoReturn:
+    """Answer 400 to a request no Vigil page sends (a forged or broken one), with one line in the log."""
+    log.warning("refused a request to %s: %s", request.path, what)
+    abort(400, description=what)
 
 
 def secret_key(store: Store) -> str:
@@ -209,12 +247,14 @@ def install(server: Flask, store: Store, auth: AuthSettings, apps: Iterable[Dash
     `operator` is who acts when sign-in is off. Call after every Dash app on the server has its callbacks:
     their inline-script hashes go in the CSP.
     """
+    apps = list(apps)
     accounts = Accounts(store)
     server.extensions[EXTENSION] = _State(auth, accounts, store, operator)
     server.secret_key = secret_key(store)
     server.config.update(
         SESSION_COOKIE_NAME="vigil_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=auth.https, CSRF_COOKIE_SECURE=auth.https, CSRF_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     if not auth.required:  # a page elsewhere whose name is re-pointed at 127.0.0.1 (DNS rebinding) gets a 400
         server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
@@ -222,10 +262,73 @@ def install(server: Flask, store: Store, auth: AuthSettings, apps: Iterable[Dash
     if auth.required:
         _install_sign_in(server, accounts, auth, csrf)
     csrf.init_app(server)  # after the guard: an anonymous request is refused before its token is looked at
+    _refuse_malformed_requests(server, apps)  # after both: a request from nobody is not worth reading
     Talisman(
         server, force_https=False, strict_transport_security=auth.https, session_cookie_secure=auth.https,
         content_security_policy=content_security_policy(apps), frame_options="DENY", referrer_policy="same-origin",
     )
+
+
+def callback_request_problem(callbacks: dict[str, dict], body: Any) -> str | None:
+    """What makes `body` unlike any request Dash's renderer sends for one of `callbacks` (a Dash app's
+    `callback_map`), or None if nothing does.
+
+    Dash itself answers a request it cannot follow with an exception (a KeyError for an unknown callback, an
+    AttributeError for a JSON array, an IndexError for missing inputs): a 500 and a traceback in the log.
+    Checked first, such a request is a 400. The values' types are checked by `require`, their sense by the callback.
+    """
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    output = body.get("output")
+    spec = callbacks.get(output) if isinstance(output, str) else None
+    if spec is None or "callback" not in spec:  # the others run in the browser
+        return "no such callback"
+    for part in ("inputs", "state"):
+        if not _props_match(body.get(part, []), [d["id"] for d in spec[part]]):
+            return f"its {part} are not the callback's"
+    if not spec.get("no_output"):
+        many = isinstance(spec["output"], list)
+        declared = spec["output"] if many else [spec["output"]]
+        if not _props_match(body.get("outputs") if many else [body.get("outputs")],
+                            [o.component_id_str() for o in declared]):
+            return "its outputs are not the callback's"
+    changed = body.get("changedPropIds", [])
+    if not (isinstance(changed, list) and all(isinstance(c, str) for c in changed)):
+        return "changedPropIds is not a list of names"
+    return None
+
+
+def _props_match(given: Any, declared: list[str]) -> bool:
+    """Whether `given` names one component property per declared id, as the renderer does: {"id", "property",
+    ...}, or for a pattern matching any number of components (ALL, ALLSMALLER), a list of those it matched."""
+    def prop(p: Any) -> bool:
+        return isinstance(p, dict) and isinstance(p.get("id"), str | dict) and isinstance(p.get("property"), str)
+
+    def fits(entry: Any, component_id: str) -> bool:
+        if component_id.startswith("{") and ('["ALL"]' in component_id or '["ALLSMALLER"]' in component_id):
+            return isinstance(entry, list) and all(map(prop, entry))
+        return prop(entry)
+
+    return isinstance(given, list) and len(given) == len(declared) and all(map(fits, given, declared))
+
+
+def _refuse_malformed_requests(server: Flask, apps: Iterable[Dash]) -> None:
+    """A callback request Dash could not follow is a 400, one over MAX_REQUEST_BYTES a 413: each with one line
+    in the log (what, not the body), never a traceback."""
+    callbacks = {app.config.routes_pathname_prefix + CALLBACK_ROUTE: app.callback_map for app in apps}
+
+    @server.before_request
+    def check_callback() -> None:
+        if request.method != "POST" or request.path not in callbacks:
+            return
+        problem = callback_request_problem(callbacks[request.path], request.get_json(silent=True))
+        if problem is not None:
+            refuse_request(problem)
+
+    @server.errorhandler(413)
+    def too_large(error: HTTPException) -> HTTPException:
+        log.warning("refused a request to %r of over %d bytes", request.path, MAX_REQUEST_BYTES)
+        return error
 
 
 def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf: SeaSurf) -> None:

@@ -22,8 +22,8 @@ from monitor.session.record import SessionRecord, session_record
 from monitor.session.types import session_type
 from monitor.store import Store
 from monitor.timeutil import EPOCH
-from monitor.web.auth import require
-from monitor.web.bed.alarm_view import dark_grid
+from monitor.web.auth import refuse_request, require
+from monitor.web.bed.alarm_view import dark_grid, selected_field
 from monitor.web.bed.figures import trend_figure
 
 # The bed view's scripts (every .js in assets/); the CSS in the folder is shared.
@@ -193,7 +193,12 @@ def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
     def show_session(selected: list[dict] | None) -> tuple:
         if not selected:
             return PICK_A_SESSION, None
-        record = session_record(store, int(selected[0]["id"]))
+        session_id = selected_field(selected, "id", int)
+        try:
+            store.session(session_id)
+        except KeyError:  # asked apart, so a KeyError from a bug is not taken for a bad request
+            refuse_request(f"no session {session_id}")
+        record = session_record(store, session_id)
         stored = store.current_limits(record.info.id)
         limits = Limits() if stored is None else limits_from_stored(stored)
         label = record.info.patient_label

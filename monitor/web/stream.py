@@ -21,7 +21,7 @@ from monitor.limits.model import Limits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
 from monitor.web.auth import stream_alive
 from monitor.web.bed.alarm_view import alarm_payload
-from monitor.web.bed.figures import display_ms, event_label, limit_shapes
+from monitor.web.bed.figures import display_ms, limit_shapes, trend_label
 from monitor.web.bed.session_view import session_payload
 
 POLL_S = 0.25
@@ -50,10 +50,10 @@ def compact(value: float) -> float | int:
 
 
 def encode_update(readings: list[Reading], events: list[Event], tz: tzinfo) -> dict:
-    """Compact update: readings as [t, vital, value], events as [t, kind, label]."""
+    """Compact update: readings as [t, vital, value], events as [t, kind, label] (the label as Plotly text)."""
     return {
         "r": [[display_ms(r.time, tz), r.vital, compact(r.value)] for r in readings],
-        "e": [[display_ms(e.time, tz), e.kind, event_label(e)] for e in events],
+        "e": [[display_ms(e.time, tz), e.kind, trend_label(e)] for e in events],
     }
 
 
@@ -133,6 +133,19 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
         generation = store.wait_for_change(generation, POLL_S)
 
 
+def ending_on_exit(stream: Iterator[str]) -> Iterator[str]:
+    """`stream`, ended like any other when its thread is told to exit.
+
+    Dash's test server (dash.testing) stops by raising SystemExit in every thread it started, and a stream
+    waiting for the store's next change is one. Uncaught, that is an unhandled exception in the thread (which
+    pytest reports on whatever test runs next); caught here, the stream ends as when its viewer leaves.
+    """
+    try:
+        yield from stream
+    except SystemExit:
+        return
+
+
 def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
     """Add `/api/stream` to the Flask server behind the Dash app."""
 
@@ -145,7 +158,7 @@ def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
             return Response("unknown or missing session\n", status=404, mimetype="text/plain")
         cursor = Cursor.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
         return Response(
-            stream_updates(store, session_id, cursor, tz, stream_alive()),
+            ending_on_exit(stream_updates(store, session_id, cursor, tz, stream_alive())),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -19,7 +19,7 @@ from monitor.auth.passwords import PasswordError
 from monitor.auth.roles import Permission, Role
 from monitor.store import Store
 from monitor.web.auth import current_actor, require
-from monitor.web.bed.alarm_view import dark_grid
+from monitor.web.bed.alarm_view import dark_grid, selected_field
 from monitor.web.history import BED_VIEW_SCRIPTS
 
 COLUMNS = [
@@ -80,7 +80,9 @@ def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
                   prevent_initial_call=True)
     @require(Permission.USERS)
     def pick(selected: list[dict] | None) -> tuple:
-        return (selected[0]["name"], selected[0]["role"]) if selected else (no_update, no_update)
+        if not selected:
+            return no_update, no_update
+        return selected_field(selected, "name", str), selected_field(selected, "role", str)
 
     def change(action: Callable[[str], str]) -> tuple:
         """Run one change in the admin's name; (message, the grid afresh, cleared password fields)."""

@@ -154,7 +154,8 @@
       }
       for (const [t, , label] of msg.e || []) {
         const ev = config.eventTrace, [lo, hi] = config.eventSpan;
-        push(ev, t, lo, ""); push(ev, t, hi, label); push(ev, null, null, "");
+        push(ev, t, lo); push(ev, t, hi); push(ev, null, null);
+        push(config.labelTrace, t, hi, label);  // already Plotly text (escaped by the server)
       }
     }
     const indices = Object.keys(xs).map(Number);

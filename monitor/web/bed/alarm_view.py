@@ -8,6 +8,7 @@ what the banner lists (assets/vigil_alarms.js), so every open tab agrees with th
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 import dash_ag_grid as dag
 import dash_mantine_components as dmc
@@ -15,6 +16,7 @@ from dash import html
 
 from monitor.alarms.text import alarm_text
 from monitor.store import AuditEntry, StoredAlarm
+from monitor.web.auth import refuse_request
 from monitor.web.bed.figures import display_ms
 
 AUDIO_PAUSE_S = 120  # IEC 60601-1-8 / Dräger: audio paused for at most 2 min (research §3.4)
@@ -114,11 +116,22 @@ AUDIT_COLUMNS = [
 def dark_grid(grid_id: str, columns: list[dict], rows: list[dict], **options: object) -> dag.AgGrid:
     """A sortable, filterable grid in Vigil's dark theme; `options` add to or replace the grid options."""
     return dag.AgGrid(
-        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
+        # A row id must be a string (AG Grid warns of any other, warning #25). The expression is read by
+        # dash-ag-grid's own evaluator, which knows no global such as String().
+        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id + ''",
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": DARK_GRID, **options},
         style={"width": "100%"},
     )
+
+
+def selected_field(selected: list[dict], field: str, kind: type) -> Any:
+    """`field` of a single-selection grid's selected row, as the grid sends it; a row without it (a forged
+    request) is answered 400."""
+    value = selected[0].get(field) if selected else None
+    if type(value) is not kind:
+        refuse_request(f"the selected row has no {kind.__name__} {field}")
+    return value
 
 
 def _grid(grid_id: str, columns: list[dict], rows: list[dict]) -> dag.AgGrid:

@@ -8,6 +8,7 @@ a limit change is a layout patch, not a new figure.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -41,6 +42,11 @@ TRACES: tuple[TraceSpec, ...] = (
 )
 TRACE_INDEX: dict[str, int] = {spec.vital: i for i, spec in enumerate(TRACES)}
 EVENT_TRACE = len(TRACES)  # vertical event markers drawn as one line trace with gaps
+# Their labels are a trace of their own, one text point per event: Plotly pairs a trace's text elements with
+# its points by position and drops those of blank or gap points, so labels on the gapped line trace were
+# blanked when an extendData added points (a note's label vanished when the next event arrived).
+LABEL_TRACE = EVENT_TRACE + 1
+MAX_EVENTS = 200  # events a trend keeps in the browser
 EVENT_SPAN = (20.0, 240.0)  # y extent of event markers in the NIBP panel (mmHg)
 ROW_TITLES = ("NIBP mmHg", "HR / PR / RR per min", "SpO₂ %")
 
@@ -69,10 +75,24 @@ def display_ms(t: datetime, tz: tzinfo) -> int:
     return int(t.timestamp() * 1000) + shift
 
 
-def event_label(event: Event) -> str:
+def plotly_text(text: str) -> str:
+    """`text` as Plotly shows it literally, every character as typed.
+
+    Plotly reads a subset of HTML in every text it draws (trace text, annotations, hover text, names):
+    a note "<a href=…>" would become a link on the chart and "<span style=…>" would restyle it. Any user
+    text bound for a figure passes through here once; Plotly turns the entities back into `<`, `>`, `&`.
+    """
+    return html.escape(text, quote=False)
+
+
+def trend_label(event: Event) -> str:
+    """The event's label on the trend as Plotly text (the server's figure and the stream send the same):
+    a note reads "Note: " and its text as typed."""
     if event.kind == "note":
-        return f"Note: {event.text}" if event.text else "Note"
-    return EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+        label = f"Note: {event.text}" if event.text else "Note"
+    else:
+        label = EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+    return plotly_text(label)
 
 
 def y_axis(row: int) -> str:
@@ -118,19 +138,6 @@ def limit_shapes(limits: Limits) -> list[dict]:
     return shapes
 
 
-def event_xyt(events: Iterable[Event], tz: tzinfo) -> tuple[list, list, list]:
-    """Event markers as one gapped line: for each event x = [t, t, None], label at the top."""
-    xs: list = []
-    ys: list = []
-    texts: list = []
-    for e in events:
-        t = display_ms(e.time, tz)
-        xs += [t, t, None]
-        ys += [EVENT_SPAN[0], EVENT_SPAN[1], None]
-        texts += ["", event_label(e), ""]
-    return xs, ys, texts
-
-
 def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Limits, tz: tzinfo,
                  extra_shapes: Iterable[dict] = ()) -> go.Figure:
     """The bed-view trend for the given window of readings and events; `extra_shapes` (e.g. the
@@ -148,19 +155,28 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: L
     for spec in TRACES:
         xs, ys = series[spec.vital]
         fig.add_trace(
-            go.Scatter(  # text=[] so live extensions may carry event labels for every trace alike
+            go.Scatter(  # text=[] so one live extension may carry text for every trace alike
                 x=xs, y=ys, text=[], name=spec.name, mode=spec.mode, line={"color": spec.color, "width": 2},
                 marker={"color": spec.color, "symbol": spec.symbol, "size": 9}, hovertemplate="%{y}<extra>"
                 + spec.name + "</extra>",
             ),
             row=spec.row, col=1,
         )
-    ex, ey, et = event_xyt(events, tz)
+    events = list(events)
+    times = [display_ms(e.time, tz) for e in events]
+    fig.add_trace(
+        go.Scatter(  # one vertical dotted line per event: x = [t, t, None]
+            x=[x for t in times for x in (t, t, None)], y=[y for _ in times for y in (*EVENT_SPAN, None)], text=[],
+            name="Events", mode="lines", line={"color": "rgba(224, 224, 224, 0.6)", "width": 1, "dash": "dot"},
+            hoverinfo="skip", showlegend=False,
+        ),
+        row=1, col=1,
+    )
     fig.add_trace(
         go.Scatter(
-            x=ex, y=ey, text=et, name="Events", mode="lines+text", textposition="top right",
-            line={"color": "rgba(224, 224, 224, 0.6)", "width": 1, "dash": "dot"},
-            textfont={"color": "#e0e0e0", "size": 11}, hoverinfo="skip", showlegend=False,
+            x=times, y=[EVENT_SPAN[1]] * len(times), text=[trend_label(e) for e in events], name="Event labels",
+            mode="text", textposition="top right", textfont={"color": "#e0e0e0", "size": 11}, hoverinfo="skip",
+            showlegend=False,
         ),
         row=1, col=1,
     )

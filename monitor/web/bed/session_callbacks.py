@@ -132,7 +132,10 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
     )
     @require(Permission.END)
     def confirm_end(_n: int, reason: str | None, ready_min: float | str | None) -> tuple:
-        ready_value = None if ready_min in (None, "") else float(ready_min)
+        try:
+            ready_value = None if ready_min in (None, "") else float(ready_min)
+        except ValueError:
+            return True, f"Not ended: {ready_min!r} is not a number of minutes.", no_update
         actor = current_actor()
         try:
             ready = service.end_session(store, session_id, actor.name, datetime.now(UTC), override_reason=reason,
