@@ -242,3 +242,14 @@ def test_check_missing_limits_file_exits_2(tmp_path: Path) -> None:
 
 def test_check_unknown_preset_name_exits_2() -> None:
     assert_one_line_error(vigil_check(SAMPLES / "hypertensive.csv", "--limits", "no-such-preset"), "no-such-preset")
+
+
+def test_check_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """`vigil check … | head -1`: the reader goes away; no error line, the exit status a broken pipe gives."""
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "check", str(SAMPLES / "hypertensive.csv"),
+                                "--limits", "news2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None and process.stdout.readline().startswith("vital")
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (141, "")

@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -265,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`vigil check … | head`): stop quietly, as `yes | head` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's last flush is quiet
+        return 128 + signal.SIGPIPE
     except (UsageError, CsvError, LimitsError, FileNotFoundError) as exc:
         print(f"vigil {args.command}: error: {exc}", file=sys.stderr)
     except OSError as exc:
