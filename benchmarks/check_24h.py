@@ -3,8 +3,8 @@
 Run as `python benchmarks/check_24h.py [--quick]`. It prints figures and never asserts timings:
 numbers from a shared CI box are for ranking approaches and spotting growth, not pass/fail.
 
-What is measured (ARCHITECTURE.md §4, §6, §7 "check throughput"):
-- the data: a synthetic 24-hour session (1 h with --quick) written as the §4 wide CSV — HR and SpO2
+What is measured (the README's Benchmarks):
+- the data: a synthetic 24-hour session (1 h with --quick) written as the wide CSV of docs/csv-format.md — HR and SpO2
   every second as seeded mean-reverting random walks, NIBP (sbp, dbp, map) every 5 minutes, a
   `dose_start` 15 min in, and scripted excursions (HR surges, SpO2 dips, hypertensive cuff readings)
   so that the engine has episodes to find.
@@ -12,7 +12,7 @@ What is measured (ARCHITECTURE.md §4, §6, §7 "check throughput"):
   time best and median of several runs; this includes interpreter start-up and imports, so the bare
   `import monitor.cli.main` time is shown beside it.
 - in process, the same work split in two: CSV parse (`read_session_csv`) and engine
-  (`alarms.evaluate` with the `iv-ketamine` preset), each best of the runs, with rows/s.
+  (`monitor.alarms.engine.evaluate` with the `iv-ketamine` preset), each best of the runs, with rows/s.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Run as `python benchmarks/live_update.py [--quick]`. It prints figures and never asserts timings:
 numbers from a shared CI box are for ranking approaches and spotting growth, not pass/fail.
 
-What is measured (issue requirement; ARCHITECTURE.md §3 and §7, research/dash.md §1 and Appendix):
+What is measured (the README's Benchmarks; docs/architecture.md, "The dashboard: built once, then pushed"):
 - bytes and server time per live update (one new second of HR + SpO2 + PR, one `store.write`) with
   the session at 0 min and at 2 h of stored data — they must stay flat for ours. Ours drives
   `stream_updates` directly (bytes = the SSE message text, time = the `next()` after the commit);
@@ -203,7 +203,7 @@ def conventional_app(store: Store, sid: int, limits: Limits) -> Dash:
 
 
 def conventional_request() -> dict:
-    """The body Dash's renderer posts when the Interval fires (research/dash.md Appendix)."""
+    """The body Dash's renderer posts to `/_dash-update-component` when the Interval fires."""
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in CONV_OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in CONV_OUTPUTS],

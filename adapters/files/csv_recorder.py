@@ -5,7 +5,7 @@ disk before the next is read: a crash, `kill -9` or power loss leaves the captur
 last batch received. A monitor may report a reading with a time earlier than rows already written (the
 GE NIBP is dated when its values first appeared, a record or two before the cuff cycle ends), so the
 journal is in arrival order; `finish` sorts it into the CSV, which must not go back in time
-(architecture §4), replacing `OUT` whole, and only then removes the journal. A journal left by a crash
+(docs/csv-format.md), replacing `OUT` whole, and only then removes the journal. A journal left by a crash
 is finished the same way (`vigil record --recover`). An existing `OUT` is never touched before that.
 """
 

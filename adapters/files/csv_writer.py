@@ -1,4 +1,4 @@
-"""Write readings and events as the canonical wide recorded-session CSV (architecture §4).
+"""Write readings and events as the canonical wide recorded-session CSV (docs/csv-format.md).
 
 One row per time point, blank where a vital was not measured; an event rides on the first row of
 its time point, and further events at the same instant get rows of their own. What this writes,
@@ -31,7 +31,7 @@ def format_time(t: datetime) -> str:
 
 def format_seconds(t: datetime) -> str:
     """Seconds since 1970-01-01T00:00:00Z, exact to the microsecond: how a relative-time session's times are
-    written (§4 places plain numbers on that epoch when no --start is given)."""
+    written (docs/csv-format.md places plain numbers on that epoch when no --start is given)."""
     us = (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     whole, fraction = divmod(us, 1_000_000)
     return f"{whole}.{fraction:06d}".rstrip("0").rstrip(".") if fraction else str(whole)

@@ -1,9 +1,9 @@
 """The one table every decoder, reader and the store map vital signs through.
 
-Codes and units are fixed by the architecture (§2). Each vital carries its plausible range (a value
-outside it is a bad reading, not an alarm), whether it is measured continuously or intermittently
-(NIBP), and the IEEE 11073 MDC code where one exists so protocol decoders look vitals up by code
-instead of keeping their own whitelists.
+Codes and units are fixed: they are the CSV's column names and units (docs/csv-format.md). Each vital
+carries its plausible range (a value outside it is a bad reading, not an alarm), whether it is measured
+continuously or intermittently (NIBP), and the IEEE 11073 MDC code where one exists so protocol decoders
+look vitals up by code instead of keeping their own whitelists.
 """
 
 from __future__ import annotations

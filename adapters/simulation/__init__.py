@@ -1,7 +1,7 @@
 """Device emulators: a scenario spoken byte-exactly in a monitor's protocol, on a pseudo-terminal.
 
-So everything from the decoders to the bed view can be tried without hardware (architecture §2,
-`vigil simulate`). The protocol cores (`ge_s5`, `hl7_mllp`) are sans-I/O and run on the scenario clock;
+So everything from the decoders to the bed view can be tried without hardware (`vigil simulate`;
+docs/architecture.md). The protocol cores (`ge_s5`, `hl7_mllp`) are sans-I/O and run on the scenario clock;
 `pty_host` alone touches a file descriptor, and `faults` makes the line misbehave on purpose.
 """
 

@@ -1,8 +1,8 @@
 """Line faults an emulator can inject, from a spec like `corrupt=0.01,drop=0.02,unplug=600+30,seed=7`.
 
-What real links do (research/protocols.md §1.8: 308 of 2446 frames of one GE capture fail the
-checksum): frames lost, bytes flipped, frames cut short, the cable pulled, the device going quiet.
-Random choices come from one seeded generator, so a fault run is reproducible frame by frame.
+What real links do (308 of 2446 frames of the GE capture in tests/data/ge_s5 fail the checksum):
+frames lost, bytes flipped, frames cut short, the cable pulled, the device going quiet. Random choices
+come from one seeded generator, so a fault run is reproducible frame by frame.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Overdue checkpoints as technical alarms: sans-I/O and deterministic, like the alarm engine.
 
-Fed the same time-ordered readings, events and clock ticks as `monitor.alarms.engine.AlarmEngine` (the
-live runner gives both the committed batch), it announces "BP at 40 min" exactly at its overdue
-time whatever the replay speed, and ends the episode at the next NIBP measurement. Episodes use
-the engine's shape (vital `nibp`, kind `technical`, direction `checkpoint`, the checkpoint's label
-as source), so the store, the banner and acknowledgement treat them like any technical alarm.
+Fed the same time-ordered readings, events and clock ticks as `monitor.alarms.engine.AlarmEngine`
+(`monitor.alarms.live` gives both each committed batch), it announces "BP at 40 min" exactly at its
+overdue time whatever the replay speed, and ends the episode at the next NIBP measurement. Episodes use
+the engine's shape (vital `nibp`, kind `technical`, direction `checkpoint`, the checkpoint's label as
+source), so the store, the banner and acknowledgement treat them like any technical alarm.
 """
 
 from __future__ import annotations

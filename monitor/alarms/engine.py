@@ -1,20 +1,19 @@
-"""The alarm engine: readings, events and clock ticks in, alarm episodes out (architecture §5).
+"""The alarm engine: readings, events and clock ticks in, alarm episodes out (rules: docs/limits.md).
 
-Deterministic and sans-I/O like the decoders: it never reads the wall clock, so `vigil check` and
-the live acquisition runner, fed the same readings, raise exactly the same alarms. Feed it in time
-order (`chronological` merges a recording that way); every call returns the episodes it announced
+Deterministic and sans-I/O like the decoders: it never reads the wall clock, so `vigil check` and the
+live alarms (`monitor.alarms.live`), fed the same readings, raise exactly the same alarms. Feed it in
+time order (`chronological` merges a recording that way); every call returns the episodes it announced
 or changed, each a complete snapshot that a store can upsert by `Episode.key`.
 
-Semantics in brief (§5 is the contract): ranges are inclusive; a run is consecutive readings outside
-a direction's lowest threshold and gaps do not end it; NIBP runs are announced at onset, continuous
-ones only if they last `delay_s`; one episode per run with its highest priority and peak; `rise` is
-against a baseline that exists only from its defining moment on; signal loss and NIBP overdue are
-technical alarms timed by the silence.
+Semantics in brief (docs/limits.md is the contract): ranges are inclusive; a run is consecutive
+readings outside a direction's lowest threshold and gaps do not end it; NIBP runs are announced at
+onset, continuous ones only if they last `delay_s`; one episode per run with its highest priority and
+peak; `rise` is against a baseline that exists only from its defining moment on
+(`monitor.session.baseline`); signal loss and NIBP overdue are technical alarms timed by the silence.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,12 +22,11 @@ from typing import Any
 from adapters.model.reading import DOSE_KINDS, LINK_LOST, Event, Reading
 from adapters.model.vitals import VITAL_CODES, VITALS
 from monitor.limits.model import Limits, VitalLimits
+from monitor.session.baseline import RiseBaseline
 
 PRIORITIES = ("low", "medium", "high")
 RANK = {p: i for i, p in enumerate(PRIORITIES)}
-DEFAULT_DELAY_S = {"spo2": 15.0}  # every other continuous vital: 10 s (§5)
-BASELINE_WINDOW = timedelta(minutes=15)  # before the first dose event
-FIRST_MINUTE = timedelta(seconds=60)  # continuous baseline without a dose event
+DEFAULT_DELAY_S = {"spo2": 15.0}  # every other continuous vital: 10 s (docs/limits.md)
 VITAL_ORDER = {code: i for i, code in enumerate((*VITAL_CODES, "signal", "nibp"))}
 
 
@@ -54,7 +52,7 @@ class Episode:
         return (self.vital, self.kind, self.direction, self.source, self.onset)
 
     def to_json(self) -> dict[str, Any]:
-        """The `vigil check --json` object (§5), in its documented key order."""
+        """The `vigil check --json` object (docs/limits.md), in its documented key order."""
         return {
             "vital": self.vital,
             "direction": self.direction,
@@ -113,52 +111,8 @@ def _level(lim: VitalLimits, direction: str, value: float) -> tuple[int, float] 
     return None
 
 
-class _Baseline:
-    """One vital's pre-dose reference, built causally from the readings seen so far."""
-
-    def __init__(self, vital: str) -> None:
-        self.continuous = VITALS[vital].continuous
-        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW, for a dose event
-        self.early: list[float] = []  # fallback: first two NIBP readings, or the first minute
-        self.first: datetime | None = None
-        self.fallback: float | None = None
-        self.dose: datetime | None = None
-        self.from_dose: float | None = None
-        self.dose_settled = False
-
-    def observe(self, r: Reading) -> None:
-        self.recent.append(r)
-        keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
-        while self.recent and self.recent[0].time < keep_from:
-            self.recent.popleft()
-        if self.first is None:
-            self.first = r.time
-        if self.fallback is None:
-            if self.continuous:
-                if r.time < self.first + FIRST_MINUTE:
-                    self.early.append(r.value)
-                elif self.early:
-                    self.fallback = sum(self.early) / len(self.early)
-            else:
-                self.early.append(r.value)
-                if len(self.early) == 2:
-                    self.fallback = sum(self.early) / 2
-
-    def value_at(self, t: datetime, expect_dose: bool) -> float | None:
-        """The baseline that applies to a reading at `t` (already observed), or None if none exists yet."""
-        if self.dose is not None:
-            if t < self.dose:
-                return None if expect_dose else self.fallback
-            if not self.dose_settled:  # the first reading at or after the dose fixes the window
-                window = [r.value for r in self.recent if self.dose - BASELINE_WINDOW <= r.time <= self.dose]
-                self.from_dose = sum(window) / len(window) if window else None
-                self.dose_settled = True
-            return self.from_dose
-        return None if expect_dose else self.fallback
-
-
 class AlarmEngine:
-    """Evaluates one session's readings against its limits, causally, exactly as §5 defines.
+    """Evaluates one session's readings against its limits, causally, exactly as docs/limits.md defines.
 
     `expect_dose` says the session has (or will have) a dose event, so the baseline for `rise`
     comes from the 15 minutes before it; `vigil check` sets it when the file holds one, a live
@@ -174,7 +128,7 @@ class AlarmEngine:
         self.late = 0  # readings older than the vital's previous one: not evaluated
         self.repeats = 0  # further readings of a vital at the same instant: not evaluated
         self._runs: dict[tuple[str, str, str], _Run] = {}
-        self._baselines = {code: _Baseline(code) for code in VITAL_CODES}
+        self._baselines = {code: RiseBaseline(code) for code in VITAL_CODES}
         self._last_time: dict[str, datetime] = {}
         self._dose: datetime | None = None
         self._continuous_seen: dict[str, datetime] = {}  # source -> its last continuous reading
@@ -347,7 +301,7 @@ class AlarmEngine:
     def _link_lost(self, source: str, t: datetime) -> list[Episode]:
         """A serial link reported lost: signal loss is announced now, not `signal_loss_s` after the last
         reading, since the cause is known. A source silent already keeps its episode; one that never
-        delivered a continuous vital never raises it (§5), as its next reading could not end it."""
+        delivered a continuous vital never raises it (docs/limits.md), as its next reading could not end it."""
         if source in self._lost or source not in self._continuous_seen:
             return []
         silence = self._lost[source] = _Silence(self._continuous_seen[source], link_lost_at=t)

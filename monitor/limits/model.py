@@ -1,7 +1,7 @@
-"""Clinician alarm limits: the model, TOML loading, presets and validation (architecture §5).
+"""Clinician alarm limits: the model, TOML loading, presets and validation (docs/limits.md).
 
 A limit set is refused as a whole with a message naming the offending key, so an invalid file or
-edit never half-applies. Thresholds follow §5's inclusive convention: an alarm needs value > high,
+edit never half-applies. Thresholds follow docs/limits.md's inclusive convention: an alarm needs value > high,
 value < low, and so on; a value equal to a limit is in range.
 """
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from adapters.model.reading import Event, Reading
 from adapters.transport.serial_link import SerialLink
@@ -24,6 +23,7 @@ from monitor.alarms.live import LiveAlarms
 from monitor.errors import first_line
 from monitor.runtime.replay import split_items
 from monitor.store import Store
+from monitor.timeutil import SessionClock
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LiveRunner:
         self._on_items = on_items  # e.g. the CSV recorder: sees each batch after it is committed
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._newest: tuple[datetime, float] | None = None  # (device time, monotonic when it arrived)
+        self._clock: SessionClock | None = None  # the session clock as this runner last published it
         self._threads = [
             threading.Thread(target=self._read, name=f"link-{session_id}", daemon=True),
             threading.Thread(target=self._tick, name=f"alarm-tick-{session_id}", daemon=True),
@@ -68,7 +68,7 @@ class LiveRunner:
     def start(self) -> None:
         if not self.device_clock:
             wall = self._now()
-            self.store.set_clock(self.session_id, wall, wall, 1.0)
+            self._publish(SessionClock(wall, wall, 1.0))
         for thread in self._threads:
             thread.start()
 
@@ -81,13 +81,12 @@ class LiveRunner:
             self.link.close()
 
     def session_now(self) -> datetime | None:
-        """Where the session clock stands now."""
-        if not self.device_clock:
-            return self._now()
-        if self._newest is None:
-            return None
-        device, arrived = self._newest
-        return device + timedelta(seconds=time.monotonic() - arrived)
+        """Where the session clock stands now: the clock every screen reads, so alarms tick on the same "now"."""
+        return None if self._clock is None else self._clock.now(self._now())
+
+    def _publish(self, clock: SessionClock) -> None:
+        self._clock = clock
+        self.store.set_clock(self.session_id, clock.position, clock.wall, clock.speed)
 
     def _read(self) -> None:
         try:
@@ -104,9 +103,8 @@ class LiveRunner:
             self.readings += len(readings)
             if self.device_clock and items:
                 newest = max(i.time for i in items)
-                if self._newest is None or newest > self._newest[0]:
-                    self._newest = (newest, time.monotonic())
-                    self.store.set_clock(self.session_id, newest, self._now(), 1.0)
+                if self._clock is None or newest > self._clock.position:
+                    self._publish(SessionClock(newest, self._now(), 1.0))
             if self.alarms is not None:
                 self.alarms.process(readings, events)
         if self._on_items is not None:

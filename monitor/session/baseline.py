@@ -1,22 +1,91 @@
-"""Pre-dose baseline and the advisory BP gate (research clinical.md §7a, §7b).
+"""The pre-dose baseline, computed here once for the alarms and the session, and the advisory BP gate.
 
-The baseline is the mean of the NIBP measurements in the 15 minutes before the dose — the same
-window the alarm engine uses for `rise` alarms (architecture §5), so the number the nurse sees is
-the number the alarms compare against. The gate never blocks: it tells the clinician that dosing
+The rules are docs/limits.md's "Rise above baseline": the mean of a vital's readings from 15 minutes
+before the first dose event up to it (`pre_dose_window`); without a dose, the first two NIBP readings or
+the first minute of a continuous vital. The alarm engine follows them causally per vital
+(`RiseBaseline`); the Session tab, the gate and the session record take the same window over the NIBP
+measurements (`baseline`), so the number the nurse sees is the number the alarms compare against.
+The gate (above the session type's `gate_advisory` BP) never blocks: it tells the clinician that dosing
 now needs an explicit "proceed" with a reason, which the caller records.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from adapters.model.reading import Reading
-from monitor.alarms.engine import BASELINE_WINDOW
+from adapters.model.vitals import VITALS
 from monitor.session.types import SessionType
 
+BASELINE_WINDOW = timedelta(minutes=15)  # before the first dose event
+FIRST_MINUTE = timedelta(seconds=60)  # continuous baseline without a dose event
 MIN_BASELINE_READINGS = 2
+
+
+class _Timed(Protocol):
+    @property
+    def time(self) -> datetime: ...
+
+
+TimedT = TypeVar("TimedT", bound=_Timed)
+
+
+def pre_dose_window(items: Iterable[TimedT], end: datetime) -> tuple[TimedT, ...]:
+    """The items of the baseline window closing at `end` (the dose; before it, "now"): the 15 minutes
+    up to and including `end`."""
+    return tuple(i for i in items if end - BASELINE_WINDOW <= i.time <= end)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+class RiseBaseline:
+    """One vital's baseline for `rise` alarms, built causally from the readings seen so far: it exists only
+    from its defining moment on (the dose; the second NIBP reading; the end of the first minute)."""
+
+    def __init__(self, vital: str) -> None:
+        self.continuous = VITALS[vital].continuous
+        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW, for a dose event
+        self.early: list[float] = []  # fallback: first two NIBP readings, or the first minute
+        self.first: datetime | None = None
+        self.fallback: float | None = None
+        self.dose: datetime | None = None
+        self.from_dose: float | None = None
+        self.dose_settled = False
+
+    def observe(self, r: Reading) -> None:
+        self.recent.append(r)
+        keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
+        while self.recent and self.recent[0].time < keep_from:
+            self.recent.popleft()
+        if self.first is None:
+            self.first = r.time
+        if self.fallback is None:
+            if self.continuous:
+                if r.time < self.first + FIRST_MINUTE:
+                    self.early.append(r.value)
+                elif self.early:
+                    self.fallback = mean(self.early)
+            else:
+                self.early.append(r.value)
+                if len(self.early) == 2:
+                    self.fallback = mean(self.early)
+
+    def value_at(self, t: datetime, expect_dose: bool) -> float | None:
+        """The baseline that applies to a reading at `t` (already observed), or None if none exists yet."""
+        if self.dose is not None:
+            if t < self.dose:
+                return None if expect_dose else self.fallback
+            if not self.dose_settled:  # the first reading at or after the dose fixes the window
+                self.from_dose = mean([r.value for r in pre_dose_window(self.recent, self.dose)])
+                self.dose_settled = True
+            return self.from_dose
+        return None if expect_dose else self.fallback
 
 
 @dataclass(frozen=True)
@@ -46,10 +115,6 @@ def nibp_measurements(readings: Iterable[Reading]) -> list[NibpMeasurement]:
     ]
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 @dataclass(frozen=True)
 class Baseline:
     measurements: tuple[NibpMeasurement, ...]
@@ -73,11 +138,11 @@ def baseline(measurements: Sequence[NibpMeasurement], anchor: datetime | None, n
     """The measurements of the 15 min up to the dose (or, before it, up to now) and their means; with
     neither a dose nor a "now" (a session with no data yet) there is none."""
     end = anchor if anchor is not None else now
-    window = () if end is None else tuple(m for m in measurements if end - BASELINE_WINDOW <= m.time <= end)
+    window = () if end is None else pre_dose_window(measurements, end)
     return Baseline(
         measurements=window,
-        sbp=_mean([m.sbp for m in window]),
-        dbp=_mean([m.dbp for m in window if m.dbp is not None]),
+        sbp=mean([m.sbp for m in window]),
+        dbp=mean([m.dbp for m in window if m.dbp is not None]),
         fixed=anchor is not None,
     )
 

@@ -1,7 +1,8 @@
-"""The discharge guard and readiness summary behind "end session" (research clinical.md §1.1, §7b).
+"""The discharge guard and readiness summary behind "end session".
 
-For esketamine the label requires at least 2 h of observation after the first device: ending
-earlier, or with an alarm still active, needs an override with a reason (the caller audits it).
+For esketamine the label (SPRAVATO prescribing information and REMS) requires at least 2 h of
+observation after the first device: ending earlier, or with an alarm still active, needs an override
+with a reason (the caller audits it).
 The other items are advice for the clinician, shown with the values they rest on.
 """
 
@@ -15,9 +16,9 @@ from monitor.session.baseline import Baseline, NibpMeasurement
 from monitor.session.types import SessionType
 
 # "Back near baseline": no more than 10 % above the pre-dose mean, or within the label's general
-# guide for an acceptable pre-dose BP (140/90, §1.1). A design default, shown with its numbers.
+# guide for an acceptable pre-dose BP (140/90 mmHg). A design default, shown with its numbers.
 NEAR_BASELINE_FRACTION = 0.10
-RECENT_BP = timedelta(minutes=15)  # a BP "prior to session completion" (REMS form, §1.2)
+RECENT_BP = timedelta(minutes=15)  # a BP "prior to session completion" (SPRAVATO REMS monitoring form)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""A stored session as the recorded-session CSV of architecture §4, so that it replays as it was.
+"""A stored session as the recorded-session CSV (docs/csv-format.md), so that it replays as it was.
 
 Readings and events up to the session's end go out in the canonical wide form: the times (to the
 microsecond; a relative-time session as seconds, so it replays as one), values, dose events and
-notes come back from `vigil replay` exactly. Events §4 has no marker for (a serial link's
+notes come back from `vigil replay` exactly. Events the format has no marker for (a serial link's
 `link_lost`) go out as notes that keep their kind and text. The wide form holds one value per
 vital per time, so a session where two sources measured one vital at the same instant is refused
 rather than silently losing one of them.

@@ -33,7 +33,7 @@ class VitalSummary:
 
 @dataclass(frozen=True)
 class RemsFields:
-    """The BP and time fields of the esketamine REMS patient monitoring form (research clinical.md §1.2)."""
+    """The BP and time fields of the SPRAVATO (esketamine) REMS patient monitoring form."""
 
     first_device: datetime
     pre_dose: NibpMeasurement | None  # the last measurement before the first device

@@ -1,8 +1,8 @@
 """Where a session stands on its timeline: the anchor, each checkpoint's state, the countdown.
 
-Pure and clock-free: the caller passes "now" — the session clock (a replay's position, or the live
-wall clock), never read here — so the bed view, the checkpoint alarms and the tests agree at any
-replay speed.
+Pure and clock-free: the caller passes "now" — the session clock (`monitor.timeutil.SessionClock`: a
+replay's position, or the live wall clock), never read here — so the bed view, the checkpoint alarms and
+the tests agree at any replay speed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Session types and their timelines of checkpoints (research clinical.md §7d, §7a, §7b, §1.1).
+"""Session types and their timelines of checkpoints.
+
+The numbers are design defaults resting on the SPRAVATO (esketamine) prescribing information and REMS
+and on published blood-pressure studies of IV ketamine, each named where it is used.
 
 Times are minutes from the session's anchor: the first dose event (`dose_start` for an IV infusion,
 `device_1` for intranasal esketamine). A checkpoint opens before it is due, so a measurement a few
@@ -20,7 +23,7 @@ class Checkpoint:
     overdue_min: float | None = None  # none by then: overdue (a technical alarm); None: a prompt only
     event_kind: str | None = None  # satisfied by this event instead of an NIBP reading
     optional: bool = False  # shown, but never "the next checkpoint" (e.g. device 3 is only for 84 mg)
-    rems: bool = False  # a field of the esketamine REMS patient monitoring form (§1.2)
+    rems: bool = False  # a field of the SPRAVATO REMS patient monitoring form
 
     @property
     def is_nibp(self) -> bool:
@@ -52,11 +55,12 @@ def _nibp(at: float, lead: float, grace: float | None, *, rems: bool = False) ->
                       rems=rems)
 
 
-# IV racemic ketamine, 0.5 mg/kg over ~40 min (§7a, §7d): NIBP q10 min during the infusion, overdue
-# at interval + 2 min (§7a), and q15 min after it until the discharge assessment ~90 min after its
-# end. A reading up to half an interval early counts. The q15 checkpoints are prompts: the cuff cycle
-# after the infusion drifts from the infusion's start, and the preset's NIBP-overdue alarm (interval
-# + 2 min, §7a) already guards it — alarming on the fixed grid too would alarm on a sound cycle.
+# IV racemic ketamine, 0.5 mg/kg over ~40 min: NIBP q10 min during the infusion, overdue at interval
+# + 2 min, and q15 min after it (the schedule of Riva-Posse et al., J Affect Disord 2018) until the
+# discharge assessment ~90 min after its end. A reading up to half an interval early counts. The q15
+# checkpoints are prompts: the cuff cycle after the infusion drifts from the infusion's start, and the
+# preset's NIBP-overdue alarm (interval + 2 min) already guards it — alarming on the fixed grid too
+# would alarm on a sound cycle.
 IV_KETAMINE = SessionType(
     name="iv-ketamine",
     label="IV ketamine",
@@ -70,15 +74,15 @@ IV_KETAMINE = SessionType(
     ),
     expect_dose=True,
     preset="iv-ketamine",
-    peak_window_min=(30, 40),  # Riva-Posse 30, Yale 40, 741-infusion study 30-40, Fang 40 (§2.2)
-    planned_observation_min=130,  # return to baseline within ~90 min of the infusion's end (§2.2, §7d)
-    gate_advisory=(140, 90),  # §7a pre-start gate
+    peak_window_min=(30, 40),  # peak at 30 min (Riva-Posse 2018), 40 (Yale, 2024), 30-40 (741 infusions, ~2019)
+    planned_observation_min=130,  # BP back toward baseline within ~90 min of the infusion's end (Szarmach 2020)
+    gate_advisory=(140, 90),  # pre-start gate: a design default, esketamine's general guide
     gate_severe=(180, 110),
 )
 
-# Intranasal esketamine (§7b, §7d, §1.1, §1.2): devices 5 min apart (device 3 only for 84 mg); BP at
-# 40 min is mandatory and a technical alarm if none by 45 min; BP again before discharge, which is
-# not before 120 min after the first device.
+# Intranasal esketamine (SPRAVATO prescribing information and REMS): devices 5 min apart (device 3
+# only for 84 mg); BP at 40 min is mandatory and a technical alarm if none by 45 min; BP again before
+# discharge, which is not before 120 min after the first device.
 ESKETAMINE = SessionType(
     name="esketamine",
     label="Esketamine (intranasal)",
@@ -92,9 +96,9 @@ ESKETAMINE = SessionType(
     ),
     expect_dose=True,
     preset="esketamine",
-    peak_window_min=(30, 45),  # BP peak ~40 min (PI, §1.3); sedation peak 30-45 min (§1.4)
-    min_observation_min=120,  # PI / REMS: at least 2 h (§1.1)
-    gate_advisory=(140, 90),  # label's general guide (§1.1, §7b)
+    peak_window_min=(30, 45),  # BP peak ~40 min (prescribing information); sedation peak 30-45 min (J&J)
+    min_observation_min=120,  # prescribing information / REMS: at least 2 h
+    gate_advisory=(140, 90),  # the label's general guide for pre-dose BP
     gate_severe=(180, 110),
 )
 

@@ -36,7 +36,7 @@ from monitor.store.schema import (
     readings,
     sessions,
 )
-from monitor.timeutil import from_us, to_us
+from monitor.timeutil import SessionClock, from_us, to_us
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,7 @@ class SessionInfo:
         """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
         if self.clock_pos is None or self.clock_wall_us is None:
             return None
-        elapsed_us = max(0, to_us(wall) - self.clock_wall_us)
-        return from_us(to_us(self.clock_pos) + int(elapsed_us * (self.clock_speed or 0.0)))
+        return SessionClock(self.clock_pos, from_us(self.clock_wall_us), self.clock_speed or 0.0).now(wall)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

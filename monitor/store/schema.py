@@ -23,7 +23,7 @@ sessions = sa.Table(
     sa.Column("origin", sa.Text, nullable=False, default=""),  # file path or port URL
     sa.Column("relative_time", sa.Boolean, nullable=False, default=False),
     sa.Column("created_us", sa.BigInteger, nullable=False),
-    # Session clock: position = clock_pos_us + (wall - clock_wall_us) * clock_speed.
+    # The session clock as last published (monitor.timeutil.SessionClock: position, wall, speed).
     sa.Column("clock_pos_us", sa.BigInteger),
     sa.Column("clock_wall_us", sa.BigInteger),
     sa.Column("clock_speed", sa.Float),

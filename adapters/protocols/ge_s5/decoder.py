@@ -1,7 +1,7 @@
 """Sans-I/O decoder for the GE Datex-Ohmeda S/5 / CARESCAPE Computer Interface (`ge-s5`).
 
 Bytes from the monitor go in; readings come out for every basic-class numeric the vital table knows
-(HR, NIBP, SpO2, pulse rate, respiration rate). What it must get right, and why (research §1, §6):
+(HR, NIBP, SpO2, pulse rate, respiration rate). What it must get right, and why (GE-CI, GE-DRI: see `records`):
 
 - Framing and checksum (`ge_s5_framing`): corrupt frames are counted and skipped, the next flag
   resynchronises; nothing in a bad frame is trusted.

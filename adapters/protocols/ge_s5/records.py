@@ -1,9 +1,9 @@
 """GE S/5 Datex-Ohmeda records: the 40-byte header, the transmission request, and PHDB subrecords.
 
-Layouts from the GE DRI and Computer Interface specifications as summarised, with offsets verified on
-real captures, in research/protocols.md §1.3–1.6. Everything is little-endian and byte-packed. Both
-directions live here because the decoder parses what the emulator builds: one table of offsets serves
-both, so they cannot drift apart.
+Layouts from GE's "S/5 Computer Interface Specification" (M1017617, cited as GE-CI) and "Datex-Ohmeda
+Record Specification" (8005313, GE-DRI), offsets verified on the captures in tests/data/ge_s5.
+Everything is little-endian and byte-packed. Both directions live here because the decoder parses what
+the emulator builds: one table of offsets serves both, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Field:
     divisor: int  # wire value / divisor = value in Vigil's unit (1/100 mmHg, 1/100 %); dividing keeps 95.71 exact
 
 
-# The basic-class numerics Vigil's vital table knows (research §1.6). Respiration rate has three
+# The basic-class numerics Vigil's vital table knows (GE-DRI `basic_phdb`). Respiration rate has three
 # possible sources; the decoder takes the first that is measuring, in this order.
 BASIC_FIELDS: dict[str, tuple[Field, ...]] = {
     "hr": (Field("ecg", 0, 6, 1),),

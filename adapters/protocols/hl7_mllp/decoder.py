@@ -75,9 +75,9 @@ _DTM = re.compile(
 # partial, changed to final. `X` (cannot be obtained) counts as no value; the rest are refused.
 _USABLE_STATUS = frozenset({"", "C", "F", "P", "R", "S", "U"})
 
-# Units: what each one may measure and the factor to the vital's own unit. MDC unit codes are those the
-# research verified (MDC_DIM_MMHG, _BEAT_PER_MIN, _PERCENT) plus MDC_DIM_RESP_PER_MIN = (4 << 16) + 0x0AE0,
-# which public MDC code tables agree on but research/protocols.md §3.2 does not list yet.
+# Units: what each one may measure and the factor to the vital's own unit. MDC unit codes are those of the
+# IHE PCD-01 sample messages (MDC_DIM_MMHG, _BEAT_PER_MIN, _PERCENT; see tests/test_hl7_mllp.py) plus
+# MDC_DIM_RESP_PER_MIN = (4 << 16) + 0x0AE0, as public IEEE 11073-10101 code tables give it.
 _MMHG_PER_KPA = 1000 / 133.322387415  # mmHg is defined as 133.322387415 Pa
 _MMHG = dict.fromkeys(NIBP_CODES, 1.0)
 _BEATS = {"hr": 1.0, "pr": 1.0}
