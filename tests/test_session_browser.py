@@ -34,10 +34,11 @@ def at(minutes: float) -> datetime:
 
 
 def recording() -> list[Reading | Event]:
-    """Two hours and a bit of HR/SpO2 every 30 s; NIBP twice before the dose and at 20, 50, 100, 118 min
+    """Two hours and a bit of HR/SpO2 every 5 s — closer than the 10 s signal-loss limit, so no technical alarm
+    depends on how long a step of the test takes —; NIBP twice before the dose and at 20, 50, 100, 118 min
     (none near 40 min). No dose events: the nurse enters them."""
     items: list[Reading | Event] = []
-    for s in range(-15 * 60, 135 * 60, 30):
+    for s in range(-15 * 60, 135 * 60, 5):
         t = T0 + timedelta(seconds=s)
         items += [Reading(t, "hr", 72), Reading(t, "spo2", 98)]
     for minute, (sbp, dbp) in {-10: (128, 80), -5: (130, 82), 20: (136, 84), 50: (138, 86), 100: (132, 82),
@@ -110,6 +111,9 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
         wait_for(lambda: "cannot end the session yet" in text_of(dash_duo, "end-message"), 10, "the refusal")
         assert store.session(sid).ended is None
         dash_duo.driver.find_element(By.CSS_SELECTOR, ".mantine-Modal-close").click()
+        # The next click must reach the page, not the closing dialog's overlay.
+        wait_for(lambda: not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".mantine-Modal-overlay"), 10,
+                 "the dialog to close")
 
         # Past 45 min with no BP: overdue on screen and as a technical alarm from the engine.
         seek(runner, store, first_device + timedelta(minutes=46))
