@@ -39,7 +39,7 @@ from adapters.protocols.ge_s5.records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.protocols.hl7_mllp.decoder import CR, EB, SB, encode_oru
+from adapters.protocols.hl7_mllp.message import CR, EB, SB, encode_oru
 
 N_INPUTS = 100_000
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
