@@ -184,7 +184,7 @@ def assert_sane(items: list, n: int) -> None:
 
 
 def fresh(name: str) -> Decoder:
-    decoder = PROTOCOLS[name].decoder(name, 1, UTC)
+    decoder = PROTOCOLS[name].new_decoder(name, {"interval": 1, "tz": UTC})
     decoder.start()
     decoder.pending_output()
     return decoder
