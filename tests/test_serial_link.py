@@ -102,19 +102,6 @@ class Running:
         self.link.close()
 
 
-@pytest.fixture
-def pty() -> Iterator[Callable[[], Pty]]:
-    made: list[Pty] = []
-
-    def make() -> Pty:
-        made.append(Pty())
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.hang_up()
-
-
 Starter = Callable[[SerialLink], Running]
 
 
