@@ -18,7 +18,7 @@ import logging
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -104,7 +104,7 @@ class ProtocolSpec:
     options: tuple[Option, ...] = ()
     request_period: str | None = None  # the option giving how often the decoder asks: the watchdog must be longer
     # stats key → what to tell the user when a capture held no readings and that key was counted
-    empty_hints: Mapping[str, str] | None = None
+    empty_hints: Mapping[str, str] = field(default_factory=dict)
 
     def new_decoder(self, source: str, values: Mapping[str, Any]) -> Decoder:
         """A fresh decoder with this protocol's options taken from `values` (defaults for those missing;

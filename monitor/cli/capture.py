@@ -134,7 +134,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(decoder.stats.items()))
     print(f"decoded {args.file}: {counts}", file=sys.stderr)
     if not readings:
-        hints = "".join(f" ({text})" for key, text in (spec.empty_hints or {}).items() if decoder.stats[key])
+        hints = "".join(f" ({text})" for key, text in spec.empty_hints.items() if decoder.stats[key])
         raise UsageError(f"no {spec.name} readings in {args.file}: is it a raw capture of this protocol?{hints}")
     if args.out is None:
         write_wide_csv(sys.stdout, readings, events)
