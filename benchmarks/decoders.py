@@ -39,7 +39,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `monitor` and `adapters` 
 from adapters.model.reading import Reading  # noqa: E402
 from adapters.protocols.base import Item  # noqa: E402
 from adapters.protocols.ge_s5.decoder import GeS5Decoder  # noqa: E402
-from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder, encode_oru  # noqa: E402
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder  # noqa: E402
+from adapters.protocols.hl7_mllp.message import encode_oru  # noqa: E402
 from adapters.simulation.physiology import DEFAULT_START, SCENARIOS, generate  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "data" / "ge_s5"

@@ -1,18 +1,22 @@
-"""Shared fixtures: paths to the project's sample data and test vectors, and the guard that keeps tests
-writing only in their temporary folders."""
+"""Shared fixtures: paths to the project's sample data and test vectors, a real store, pseudo-terminals to
+play monitors on, and the guard that keeps tests writing only in their temporary folders."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from monitor.store import Store
+
+if TYPE_CHECKING:  # support imports the web layer: loaded only by the tests that use it
+    from support import Pty
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -75,6 +79,22 @@ def store(db_path: Path) -> Iterator[Store]:
     s = Store(db_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def pty() -> Iterator[Callable[[], Pty]]:
+    """Makes pseudo-terminals to play monitors on; each is hung up after the test."""
+    from support import Pty
+
+    made: list[Pty] = []
+
+    def make() -> Pty:
+        made.append(Pty())
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.hang_up()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -39,7 +39,7 @@ from adapters.protocols.ge_s5.records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.protocols.hl7_mllp.decoder import CR, EB, SB, encode_oru
+from adapters.protocols.hl7_mllp.message import CR, EB, SB, encode_oru
 
 N_INPUTS = 100_000
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -184,7 +184,7 @@ def assert_sane(items: list, n: int) -> None:
 
 
 def fresh(name: str) -> Decoder:
-    decoder = PROTOCOLS[name].decoder(name, 1, UTC)
+    decoder = PROTOCOLS[name].new_decoder(name, {"interval": 1, "tz": UTC})
     decoder.start()
     decoder.pending_output()
     return decoder

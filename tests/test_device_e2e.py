@@ -18,7 +18,7 @@ from support import Pty, run_vigil, run_vigil_with_file_limit, start_vigil, wait
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.csv_recorder import journal_path
 from adapters.model.reading import LINK_LOST, LINK_RESTORED, Reading
-from adapters.protocols.hl7_mllp.decoder import encode_oru
+from adapters.protocols.hl7_mllp.message import encode_oru
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

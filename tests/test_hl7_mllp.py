@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from adapters.model.reading import Reading
 from adapters.model.vitals import VITAL_CODES, VITALS
 from adapters.protocols.base import Decoder
-from adapters.protocols.hl7_mllp.decoder import LINE_SETTINGS, MAX_FRAME, UNMAPPED_SAMPLE, Hl7MllpDecoder, encode_oru
+from adapters.protocols.hl7_mllp.decoder import LINE_SETTINGS, MAX_FRAME, UNMAPPED_SAMPLE, Hl7MllpDecoder
+from adapters.protocols.hl7_mllp.message import encode_oru
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\r"
 

@@ -32,7 +32,8 @@ from adapters.protocols.ge_s5.records import (
     encode_request,
     encode_subrecord,
 )
-from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder, encode_oru
+from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
+from adapters.protocols.hl7_mllp.message import encode_oru
 from adapters.transport.serial_link import CLOCK_SLACK_S, LinkConfig, LinkError, SerialLink
 from monitor.runtime.live import LiveRunner
 from monitor.store import Store
@@ -99,19 +100,6 @@ class Running:
         self.thread.join(TIMEOUT)
         assert not self.thread.is_alive(), "run() did not return after stop"
         self.link.close()
-
-
-@pytest.fixture
-def pty() -> Iterator[Callable[[], Pty]]:
-    made: list[Pty] = []
-
-    def make() -> Pty:
-        made.append(Pty())
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.hang_up()
 
 
 Starter = Callable[[SerialLink], Running]

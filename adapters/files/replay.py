@@ -2,7 +2,8 @@
 
 Sans-I/O like the decoders: every method takes the caller's `now` (seconds on any monotonic
 clock) and returns what is due; the caller owns sleeping and threads. So a test can drive a
-two-hour session through in microseconds; `monitor.runtime.replay.ReplayRunner` drives it on a thread.
+two-hour session through in microseconds; the replay runner (`monitor/runtime/replay.py`) drives it
+on a thread.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ copying. Times are always timezone-aware UTC; anything naive is a bug upstream a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -81,3 +82,8 @@ def parse_event_marker(text: str) -> tuple[str, str]:
     if marker.lower() in EVENT_KINDS:
         return marker.lower(), ""
     return "note", marker
+
+
+def split_items(items: Sequence[Reading | Event]) -> tuple[list[Reading], list[Event]]:
+    """A batch as a source delivers it (readings and events mixed), as the store and alarms take it."""
+    return [i for i in items if isinstance(i, Reading)], [i for i in items if isinstance(i, Event)]

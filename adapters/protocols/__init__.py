@@ -1,47 +1,18 @@
-"""The device protocols Vigil speaks, by the names the CLI uses (architecture §6).
+"""The device protocols Vigil speaks, by the names the CLI uses (docs/architecture.md): the one registry.
 
-Each entry says how to build its decoder and which serial line settings its monitors expect, so the
-CLI, the serial link and `vigil decode` share one list and a wrong name gets one helpful message.
+Each protocol's folder exports a `SPEC` saying how to build its decoder and its emulator, which serial
+line settings its monitors expect, what to check when nothing arrives, and its own options. The CLI,
+the serial link, `vigil decode` and `vigil simulate` all read this list, so a wrong name gets one helpful
+message and a new protocol is its folder plus one entry below. Every protocol's options share one
+command line, so their names must differ (argparse refuses a clash when the parser is built).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import tzinfo
+from adapters.protocols import ge_s5, hl7_mllp
+from adapters.protocols.base import ProtocolSpec
 
-from adapters.protocols.base import Decoder, LineSettings
-from adapters.protocols.ge_s5.decoder import LINE_SETTINGS as GE_LINE
-from adapters.protocols.ge_s5.decoder import GeS5Decoder
-from adapters.protocols.hl7_mllp.decoder import LINE_SETTINGS as HL7_LINE
-from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
-
-
-@dataclass(frozen=True)
-class ProtocolSpec:
-    name: str
-    description: str
-    line: LineSettings
-    # (source name, request interval in s, zone of device times without an offset) → a fresh decoder
-    decoder: Callable[[str, int, tzinfo | None], Decoder]
-    setup_hint: str  # what to check on the monitor when nothing arrives
-
-
-PROTOCOLS: dict[str, ProtocolSpec] = {
-    spec.name: spec
-    for spec in (
-        ProtocolSpec(
-            "ge-s5", "GE Datex-Ohmeda S/5 / CARESCAPE Computer Interface", GE_LINE,
-            lambda source, interval, _tz: GeS5Decoder(source, interval),  # GE times are Unix seconds
-            "the monitor's Computer Interface output and a null-modem cable",
-        ),
-        ProtocolSpec(
-            "hl7-mllp", "HL7 v2 ORU^R01 (IHE PCD-01) over MLLP", HL7_LINE,
-            lambda source, _interval, tz: Hl7MllpDecoder(source, tz),  # the monitor pushes: nothing to request
-            "the monitor's HL7 / data export menu (and --tz if its times carry no UTC offset)",
-        ),
-    )
-}
+PROTOCOLS: dict[str, ProtocolSpec] = {spec.name: spec for spec in (ge_s5.SPEC, hl7_mllp.SPEC)}
 
 
 def protocol(name: str) -> ProtocolSpec:

@@ -1,4 +1,4 @@
-"""What every device protocol provides: a sans-I/O decoder, and the line settings it expects.
+"""What every device protocol provides: a sans-I/O decoder, the line settings it expects, and its registry entry.
 
 A decoder turns received bytes into `Reading`s and `Event`s and says what bytes it wants sent (a
 transmission request, an acknowledgement). It never touches a port, a thread or a clock: the serial
@@ -8,6 +8,8 @@ Times in what a decoder emits are the device's own (`time` is `device_time`, or 
 measured before the record that carried it), within EARLIEST_TIME and LATEST_TIME; the link re-stamps
 `time` on the host clock when asked to. Anything a decoder cannot use is counted in `stats`, never raised
 (and `GuardedDecoder` makes sure that a decoder bug does not stop acquisition either).
+
+Each protocol's folder exports a `SPEC` (a `ProtocolSpec`) that `adapters/protocols/__init__.py` lists.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.model.reading import Event, Reading
+
+if TYPE_CHECKING:  # the simulation loads only for `vigil simulate`
+    from adapters.simulation.pty_host import Emulator
+    from adapters.simulation.scenario import Scenario
 
 Item = Reading | Event
 
@@ -65,6 +72,44 @@ class Decoder(Protocol):
 
     def pending_output(self) -> bytes:
         """Bytes the protocol wants sent now (requests, acknowledgements); empties the queue."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting of one protocol alone, offered on the command line as `--NAME` among its protocol's options.
+
+    `parse` turns the text given into the value, or raises ValueError saying what is allowed.
+    """
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    metavar: str
+    help: str
+    decoding: bool = True  # changes what bytes decode to; False: only matters on a live link (not `vigil decode`)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """Everything Vigil knows about one protocol, in one place: adding a protocol adds one of these."""
+
+    name: str  # as the CLI and configuration name it
+    description: str
+    line: LineSettings  # what its monitors use unless told otherwise
+    # (source name, this protocol's option values by name) → a fresh decoder
+    decoder: Callable[[str, Mapping[str, Any]], Decoder]
+    emulator: Callable[[Scenario], Emulator]  # the device, for `vigil simulate` and the tests
+    polled: bool  # the device sends only when asked: the emulator's clock waits for the reader's request
+    setup_hint: str  # what to check on the monitor when nothing arrives
+    options: tuple[Option, ...] = ()
+    request_period: str | None = None  # the option giving how often the decoder asks: the watchdog must be longer
+    # stats key → what to tell the user when a capture held no readings and that key was counted
+    empty_hints: Mapping[str, str] = field(default_factory=dict)
+
+    def new_decoder(self, source: str, values: Mapping[str, Any]) -> Decoder:
+        """A fresh decoder with this protocol's options taken from `values` (defaults for those missing;
+        other protocols' options are ignored, so one namespace can hold them all)."""
+        return self.decoder(source, {o.name: values.get(o.name, o.default) for o in self.options})
 
 
 class GuardedDecoder:

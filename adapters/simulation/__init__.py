@@ -1,8 +1,9 @@
 """Device emulators: a scenario spoken byte-exactly in a monitor's protocol, on a pseudo-terminal.
 
 So everything from the decoders to the bed view can be tried without hardware (`vigil simulate`;
-docs/architecture.md). The protocol cores (`ge_s5`, `hl7_mllp`) are sans-I/O and run on the scenario clock;
-`pty_host` alone touches a file descriptor, and `faults` makes the line misbehave on purpose.
+docs/architecture.md). Each protocol's emulator lives in its folder under `adapters/protocols/` and is found
+through the protocol registry; it is sans-I/O and runs on the scenario clock. `pty_host` alone touches a
+file descriptor, and `faults` makes the line misbehave on purpose. SCENARIOS names the built-in scenarios.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.protocols import protocol as protocol_spec
 from adapters.protocols.ge_s5.emulator import GeS5Monitor
 from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
 from adapters.simulation.faults import Faults
-from adapters.simulation.pty_host import Emulator, PtyHost
+from adapters.simulation.physiology import SCENARIOS
+from adapters.simulation.pty_host import PtyHost
 from adapters.simulation.scenario import Scenario, load_scenario
 
-# name → (emulator factory, whether the scenario clock waits for the reader's request)
-PROTOCOLS: dict[str, tuple[Callable[[Scenario], Emulator], bool]] = {
-    "ge-s5": (GeS5Monitor, True),
-    "hl7-mllp": (Hl7Monitor, False),
-}
-
-__all__ = ["PROTOCOLS", "Faults", "GeS5Monitor", "Hl7Monitor", "PtyHost", "Scenario", "load_scenario", "simulate"]
+__all__ = ["SCENARIOS", "Faults", "GeS5Monitor", "Hl7Monitor", "PtyHost", "Scenario", "load_scenario", "simulate"]
 
 
 def simulate(protocol: str, scenario: str, speed: float, faults: str | None, link: Path | None,
@@ -33,10 +30,8 @@ def simulate(protocol: str, scenario: str, speed: float, faults: str | None, lin
     Each slave path the reader should open goes to `on_path` (again after an unplug fault). Every bad
     argument raises ValueError with a one-line message before the pty opens.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r} (emulated: {', '.join(PROTOCOLS)})")
+    spec = protocol_spec(protocol)
     fault_spec = Faults.parse(faults) if faults else None
-    factory, wait_for_request = PROTOCOLS[protocol]
-    host = PtyHost(factory(load_scenario(scenario)), speed=speed, faults=fault_spec, link=link,
-                   wait_for_request=wait_for_request)
+    host = PtyHost(spec.emulator(load_scenario(scenario)), speed=speed, faults=fault_spec, link=link,
+                   wait_for_request=spec.polled)
     host.run(stop, on_path)

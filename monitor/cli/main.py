@@ -9,15 +9,13 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows, read_session_csv
-from adapters.files.replay import ReplaySource, parse_speed
-from adapters.model.reading import DOSE_KINDS
+from adapters.files.replay import parse_speed
 from monitor.alarms.engine import PRIORITIES, RANK, evaluate
 from monitor.alarms.table import episode_table
 from monitor.cli.devices import add_device_commands
@@ -186,24 +184,14 @@ def recorded_type(recording: RecordedSession) -> str:
     return "iv-ketamine" if "dose_start" in kinds else "other"
 
 
-def prepare_replay(
-    args: argparse.Namespace, store: Store, recording: RecordedSession, name: str, bed: str, limits: Limits,
-    stype: str,
-) -> ReplayRunner:
-    """A replay session with its type and limits stored and the live alarm engine attached."""
-    from monitor.alarms.live import LiveAlarms
-    from monitor.runtime.replay import ReplayRunner
+def _replay_bed(args: argparse.Namespace, store: Store, recording: RecordedSession, name: str, bed: str,
+               limits: Limits, stype: str) -> ReplayRunner:
+    """The bed replaying the file named on the command line (`monitor/runtime/bed.py` opens it)."""
+    from monitor.runtime import bed as beds
 
-    session_id = store.create_session(
-        name, "replay", bed=bed, origin=str(args.file.resolve()), relative_time=recording.relative_time,
-        session_type=stype, patient_label=getattr(args, "patient", ""), who=args.operator,
-    )
-    source = ReplaySource([*recording.readings, *recording.events], parse_speed(args.speed), time.monotonic())
-    store.save_limits(session_id, limits.to_dict(), source.start, who=args.operator)
-    # A file that holds its dose takes the baseline before it, whatever the type says.
-    has_dose = any(e.kind in DOSE_KINDS for e in recording.events) or None
-    alarms = LiveAlarms(store, session_id, expect_dose=has_dose)
-    return ReplayRunner(store, session_id, source, alarms=alarms)
+    setup = beds.BedSetup(name, bed, str(args.file.resolve()), stype, limits, args.operator,
+                          patient_label=getattr(args, "patient", ""))  # the demo has no --patient
+    return beds.open_replay(store, setup, recording, args.speed)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -216,7 +204,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     # Sign-in, HTTPS and the HTTP port are checked before the replay makes a session: a refusal writes nothing.
     auth = None if args.headless else server_auth(args, store)
     listener = None if args.headless else bind_listener(args.host, args.http_port)
-    runner = prepare_replay(args, store, recording, args.session or args.file.name, args.bed, limits, stype)
+    runner = _replay_bed(args, store, recording, args.session or args.file.name, args.bed, limits, stype)
     if args.headless:
         logging.getLogger("monitor.runtime.replay").setLevel(logging.CRITICAL)  # failure is reported below, once
         runner.start()
@@ -239,8 +227,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.file = sample_path(DEMO_SAMPLE)
     args.skip_bad_rows, args.tz, args.start = False, None, None
     recording = read_recording(args)
-    runner = prepare_replay(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
-                            DEMO_TYPE)
+    runner = _replay_bed(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
+                         DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
                  listener=listener)

@@ -8,11 +8,12 @@ import logging
 import socket
 import stat
 import threading
+from collections.abc import Callable
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 
+from adapters.model.zones import parse_zone
 from monitor.config import default_db, operator_name
 from monitor.errors import first_line
 from monitor.limits.model import PRESETS, Limits, load_limits, load_preset
@@ -20,6 +21,7 @@ from monitor.session.types import SESSION_TYPES, session_type
 from monitor.timeutil import local_zone
 
 DEFAULT_PRESET = "iv-ketamine"
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that use them
     from werkzeug.serving import BaseWSGIServer
@@ -60,11 +62,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def zone_arg(text: str) -> tzinfo:
-    try:
-        return ZoneInfo(text)
-    except (KeyError, ValueError, OSError):
-        raise argparse.ArgumentTypeError(f"unknown time zone {text!r} (an IANA name such as Europe/Berlin)") from None
+def argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """A parser that raises ValueError saying what is allowed, as argparse wants it: that message becomes
+    the one-line usage error (argparse would print only "invalid value")."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+zone_arg = argument_type(parse_zone)
 
 
 def display_zone(zone: tzinfo | None, relative_time: bool) -> tzinfo:

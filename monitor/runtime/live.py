@@ -1,9 +1,9 @@
 """The live acquisition runner: a monitor's serial link into a store session, on background threads.
 
-Like the replay runner it is the single writer for its session and is started by the CLI. The link's
-thread reads, decodes and hands each batch here; the batch is committed before the alarm engine sees
-it. A second thread ticks the engine once a second, so signal loss and overdue NIBP are raised while
-no data arrives — which is exactly when they matter.
+Like the replay runner it is the single writer for its session, opened by `monitor/runtime/bed.py`.
+The link's thread reads, decodes and hands each batch here; the batch is committed before the alarm
+engine sees it. A second thread ticks the engine once a second, so signal loss and overdue NIBP are
+raised while no data arrives — which is exactly when they matter.
 
 The session clock is the host's wall clock when readings are stamped on it; when they keep the
 device's time (`--clock device`, e.g. an emulator running faster than real time) it is the newest
@@ -17,11 +17,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from adapters.model.reading import Event, Reading
+from adapters.model.reading import Event, Reading, split_items
 from adapters.transport.serial_link import SerialLink
 from monitor.alarms.live import LiveAlarms
 from monitor.errors import first_line
-from monitor.runtime.replay import split_items
 from monitor.store import Store
 from monitor.timeutil import SessionClock
 

@@ -1,8 +1,9 @@
-"""The acquisition runner: a thread that moves a source's readings into the store, and nothing else.
+"""The replay runner: a thread that moves a recording's readings into the store, and nothing else.
 
-Started by the CLI (never at import), it is the single writer for its session: each batch that
-falls due is committed in one transaction before anything may show or alarm on it; then the live
-alarm engine (if given) evaluates it, and the replay clock ticks it between batches. Replay controls
+Opened by `monitor/runtime/bed.py` and started by its caller (never at import), it is the single writer
+for its session: each batch that falls due is committed in one transaction before anything may show or
+alarm on it; then the live alarm engine (if given) evaluates it, and the replay clock ticks it between
+batches. Replay controls
 (pause, resume, speed, seek) are applied under a lock and wake the loop at once; the session clock
 is written to the store so every dashboard, in this process or another, shows the same "now".
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from adapters.files.replay import MAX_SPEED, ReplaySource
-from adapters.model.reading import Event, Reading
+from adapters.model.reading import split_items
 from monitor.alarms.live import LiveAlarms
 from monitor.errors import first_line
 from monitor.store import Store
@@ -25,12 +26,6 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.5  # longest sleep: bounds how late a stop request is noticed
 BATCH_WINDOW_S = 0.05  # at high replay speeds, gather what falls due in 50 ms into one commit
-
-
-def split_items(items: list[Reading | Event]) -> tuple[list[Reading], list[Event]]:
-    readings = [i for i in items if isinstance(i, Reading)]
-    events = [i for i in items if isinstance(i, Event)]
-    return readings, events
 
 
 class ReplayRunner:

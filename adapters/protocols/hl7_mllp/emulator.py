@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from adapters.model.reading import Reading
-from adapters.protocols.hl7_mllp.decoder import CR, EB, SB, encode_oru
+from adapters.protocols.hl7_mllp.message import CR, EB, SB, encode_oru
 from adapters.simulation.scenario import Scenario
 
 _END = bytes((EB, CR))
