@@ -244,12 +244,15 @@ def test_check_unknown_preset_name_exits_2() -> None:
     assert_one_line_error(vigil_check(SAMPLES / "hypertensive.csv", "--limits", "no-such-preset"), "no-such-preset")
 
 
-def test_check_into_a_reader_that_stops_early_ends_quietly() -> None:
-    """`vigil check … | head -1`: the reader goes away; no error line, the exit status a broken pipe gives."""
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "check", str(SAMPLES / "hypertensive.csv"),
-                                "--limits", "news2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    assert process.stdout is not None and process.stdout.readline().startswith("vital")
+def test_check_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`vigil check … | head -1`: the reader goes away; no error line, the exit status a broken pipe gives.
+    Two thousand HR episodes print far more than a pipe holds, so the reader leaves while vigil still writes."""
+    rows = ["time,hr"] + [f"{s},{150 if s % 20 < 15 else 70}" for s in range(40_000)]
+    recording = tmp_path / "many.csv"
+    recording.write_text("\n".join(rows) + "\n")
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "check", str(recording), "--limits", "news2",
+                                "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().startswith('{"vital": "hr"')
     process.stdout.close()
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (141, "")

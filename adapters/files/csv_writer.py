@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from adapters.files.atomic_file import replacing
 from adapters.model.reading import EVENT_KINDS, Event, Reading
@@ -81,7 +81,7 @@ def _quoted(cell: str) -> str:
     return '"' + cell.replace('"', '""') + '"'
 
 
-def write_wide_csv(out: TextIO, readings: Iterable[Reading], events: Iterable[Event], relative: bool = False) -> int:
+def write_wide_csv(out: IO[str], readings: Iterable[Reading], events: Iterable[Event], relative: bool = False) -> int:
     """Write rows to an open text stream; returns the number of data rows written. `relative`: times as
     seconds from 1970 (a relative-time session), not ISO."""
     out.write(csv_line(WIDE_COLUMNS))

@@ -111,7 +111,7 @@ class LiveAlarms:
         is judged by the limits then in force (a dashboard's clock may run ahead of the data).
         """
         out = self._sync()
-        newest = max((i.time for i in (*readings, *events)), default=self.engine.now)
+        newest = max([*(r.time for r in readings), *(e.time for e in events)], default=self.engine.now)
         items = [i for i in chronological(readings, [*self._entered_due(newest), *events]) if self._until_end(i.time)]
         version = self._pending_limits()
         if version is None:

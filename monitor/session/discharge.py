@@ -71,7 +71,7 @@ def readiness(stype: SessionType, anchor: datetime | None, measurements: Sequenc
     minimum = stype.min_observation_min
     earliest = None if anchor is None or minimum is None else anchor + timedelta(minutes=minimum)
     items: list[ReadinessItem] = []
-    if anchor is None:
+    if anchor is None or elapsed is None:
         items.append(ReadinessItem("Observation time", None, "no dose recorded"))
     else:
         target = stype.observation_min
