@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from dash import Dash
@@ -32,7 +32,6 @@ from flask import (
     current_app,
     has_request_context,
     redirect,
-    render_template_string,
     request,
     session,
 )
@@ -45,14 +44,14 @@ from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
 from monitor.store import Store
 from monitor.store.schema import settings
-from monitor.web.sign_in_page import SIGN_IN_PAGE
+from monitor.web import urls
+from monitor.web.sign_in_page import sign_in_page
 
 log = logging.getLogger(__name__)
-STREAM_PATH = "/api/stream"
-PUBLIC_PATHS = ("/login", "/logout")  # sign-out works for a sign-in the idle timeout ended, too
+PUBLIC_PATHS = (urls.SIGN_IN, urls.SIGN_OUT)  # sign-out works for a sign-in the idle timeout ended, too
 SESSION_TOKEN = "_user_id"  # where Flask-Login keeps the user id (our sign-in token) in the session
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
-PAGE_PERMISSIONS = {"/audit/": Permission.AUDIT, "/users/": Permission.USERS}  # pages (and their Dash routes)
+PAGE_PERMISSIONS = {urls.AUDIT: Permission.AUDIT, urls.USERS: Permission.USERS}  # pages (and their Dash routes)
 EXTENSION = "vigil_auth"
 # Requests over this size are refused (413) before they are read. The largest a Vigil page sends are callbacks
 # of a few kilobytes (a note, refused over 2000 bytes anyway; the limits editor's fields): ample room.
@@ -234,10 +233,10 @@ def content_security_policy(apps: Iterable[Dash]) -> dict:
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: only a path on this server, never another site."""
     if not target:
-        return "/"
+        return urls.BED_VIEW
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
+        return urls.BED_VIEW
     return target
 
 
@@ -336,7 +335,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
 
     @manager.user_loader
     def load(token: str) -> SignedIn | None:
-        user = accounts.resume(token, auth.idle, touch=request.path != STREAM_PATH)
+        user = accounts.resume(token, auth.idle, touch=request.path != urls.STREAM)
         return None if user is None else SignedIn(token, user)
 
     @server.before_request
@@ -350,21 +349,21 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
                 if request.path.startswith(prefix) and not current_user.user.can(permission):
                     refuse(current_actor(), permission, request.path)
             return None
-        if request.method == "GET" and request.accept_mimetypes.accept_html and request.path != STREAM_PATH:
-            return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/"))
+        if request.method == "GET" and request.accept_mimetypes.accept_html and request.path != urls.STREAM:
+            return redirect(urls.sign_in_then(request.full_path.rstrip("?")))
         return Response("sign in first\n", status=401, mimetype="text/plain")
 
-    @server.route("/login", methods=["GET", "POST"])
+    @server.route(urls.SIGN_IN, methods=["GET", "POST"])
     def sign_in() -> Response | str | tuple[str, int]:
         target = safe_next(request.values.get("next"))
         if request.method != "POST":
-            return render_template_string(SIGN_IN_PAGE, next=target, message="", name="")
+            return sign_in_page(target)
         name = request.form.get("name", "")
         try:
             signed = accounts.sign_in(name, request.form.get("password", ""))
         except SignInRefused as exc:
             log.info("a sign-in was refused")
-            return render_template_string(SIGN_IN_PAGE, next=target, message=str(exc), name=name), 401
+            return sign_in_page(target, str(exc), name), 401
         if session.get(SESSION_TOKEN):  # signing in over another sign-in ends that one
             accounts.sign_out(session[SESSION_TOKEN])
         session.clear()  # a new session for a new sign-in: nothing carried over from before it
@@ -372,7 +371,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         login_user(SignedIn(signed.token, signed.user))
         return redirect(target)
 
-    @server.route("/logout", methods=["POST"])
+    @server.route(urls.SIGN_OUT, methods=["POST"])
     def sign_out() -> Response:
         token = session.get(SESSION_TOKEN)
         if token:
@@ -380,7 +379,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         logout_user()
         session.clear()
         csrf.generate_new_token()
-        return redirect("/login")
+        return redirect(urls.SIGN_IN)
 
 
 def stream_alive() -> Callable[[], bool]:

@@ -1,9 +1,7 @@
-"""The session history page (`/sessions/`): past sessions, one session's review, and the patient's course.
+"""The session history page (`urls.HISTORY`): past sessions, one session's review, and the patient's course.
 
-A second Dash app on the bed view's Flask server, so both share one process, one port and (later)
-one login guard. Nothing here is live: every server callback reads the store when the user asks,
-and the page has no interval. It shares the bed view's assets folder for its CSS but must not load
-the bed view's scripts, which open a stream and drive alarm sounds for a bed this page does not show.
+A second Dash app on the bed view's Flask server (`monitor.web.pages`). Nothing here is live: every server
+callback reads the store when the user asks, and the page has no interval.
 """
 
 from __future__ import annotations
@@ -22,12 +20,12 @@ from monitor.session.record import SessionRecord, session_record
 from monitor.session.types import session_type
 from monitor.store import Store
 from monitor.timeutil import EPOCH
+from monitor.web import urls
 from monitor.web.auth import refuse_request, require
-from monitor.web.bed.alarm_view import dark_grid, selected_field
 from monitor.web.bed.figures import trend_figure
+from monitor.web.grids import dark_grid, selected_field
+from monitor.web.pages import page_app, page_header
 
-# The bed view's scripts (every .js in assets/); the CSS in the folder is shared.
-BED_VIEW_SCRIPTS = r"^(?!vigil_auth\.js$).*\.js$"  # every script but the one that handles an ended sign-in
 NOT_RECORDED = "not recorded"
 PICK_A_SESSION = "Select a session above to review it."
 SESSION_COLUMNS = [
@@ -137,9 +135,9 @@ def review(record: SessionRecord, limits: Limits, tz: tzinfo) -> html.Div:
         dmc.Group(justify="space-between", children=[
             dmc.Title(info.name, order=3),
             dmc.Group([
-                dmc.Anchor("Session record (HTML)", id="report-html", href=f"/report/{info.id}.html",
+                dmc.Anchor("Session record (HTML)", id="report-html", href=urls.report_html(info.id),
                            target="_blank", refresh=True),
-                dmc.Anchor("PDF", id="report-pdf", href=f"/report/{info.id}.pdf", target="_blank", refresh=True),
+                dmc.Anchor("PDF", id="report-pdf", href=urls.report_pdf(info.id), target="_blank", refresh=True),
             ]),
         ]),
         dmc.SimpleGrid(cols=6, mt="xs", children=[
@@ -168,11 +166,7 @@ def course_section(store: Store, label: str, selected: int, tz: tzinfo) -> html.
 
 def history_view(rows: list[dict]) -> dmc.MantineProvider:
     return dmc.MantineProvider(forceColorScheme="dark", children=html.Div(className="history-view", children=[
-        html.Div(className="history-header", children=[
-            html.Span("Vigil", className="history-brand"),
-            html.Span("Session history", className="history-title"),
-            dmc.Anchor("Bed view", href="/", refresh=True),
-        ]),
+        page_header("Session history"),
         dark_grid("sessions-grid", SESSION_COLUMNS, rows, pagination=True, paginationPageSize=20,
               rowSelection={"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}),
         html.Div(PICK_A_SESSION, id="review", className="history-placeholder"),
@@ -182,9 +176,8 @@ def history_view(rows: list[dict]) -> dmc.MantineProvider:
 
 
 def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
-    """Mount the history page at /sessions/ on `server` (the bed view's Flask app)."""
-    app = Dash(__name__, server=server, url_base_pathname="/sessions/", title="Vigil — sessions",
-               update_title=None, serve_locally=True, assets_ignore=BED_VIEW_SCRIPTS)
+    """Mount the history page at `urls.HISTORY` on `server` (the bed view's Flask app)."""
+    app = page_app(server, urls.HISTORY, "sessions")
     app.layout = lambda: history_view(session_rows(store, tz))  # each page load reads the store afresh
 
     @app.callback(Output("review", "children"), Output("course", "children"), Input("sessions-grid", "selectedRows"),

@@ -1,4 +1,4 @@
-"""The session record over HTTP: `/report/<id>.html` and `/report/<id>.pdf` on the dashboard's Flask server.
+"""The session record over HTTP (`urls.REPORT_HTML`, `urls.REPORT_PDF`) on the dashboard's Flask server.
 
 Plain Flask routes, so the dashboard's login guard and security headers cover them like any page.
 The PDF is built in memory and served inline, so the browser shows it and "save" names it sensibly.
@@ -14,6 +14,7 @@ from monitor.report.html import render_html
 from monitor.report.pdf import pdf_bytes
 from monitor.session.record import SessionRecord, session_record
 from monitor.store import Store
+from monitor.web import urls
 
 
 def register_report_routes(server: Flask, store: Store, tz: tzinfo) -> None:
@@ -27,14 +28,14 @@ def register_report_routes(server: Flask, store: Store, tz: tzinfo) -> None:
     def not_found(session_id: int) -> Response:
         return Response(f"no session {session_id}\n", status=404, mimetype="text/plain")
 
-    @server.get("/report/<int:session_id>.html", endpoint="vigil_report_html")
+    @server.get(urls.REPORT_HTML, endpoint="vigil_report_html")
     def report_html(session_id: int) -> Response:
         record = record_or_none(session_id)
         if record is None:
             return not_found(session_id)
         return Response(render_html(record, tz), mimetype="text/html")
 
-    @server.get("/report/<int:session_id>.pdf", endpoint="vigil_report_pdf")
+    @server.get(urls.REPORT_PDF, endpoint="vigil_report_pdf")
     def report_pdf(session_id: int) -> Response:
         record = record_or_none(session_id)
         if record is None:

@@ -1,5 +1,9 @@
 """The sign-in page: plain HTML from the server (no script), so it works before any Dash code loads."""
 
+from flask import render_template_string
+
+from monitor.web import urls
+
 SIGN_IN_PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -21,7 +25,7 @@ SIGN_IN_PAGE = """<!doctype html>
 </style>
 </head>
 <body>
-<form method="post" action="/login">
+<form method="post" action="{{ action }}">
   <h1>Vigil <span>sign in</span></h1>
   <input type="hidden" name="_csrf_token" value="{{ csrf_token() }}">
   <input type="hidden" name="next" value="{{ next }}">
@@ -36,3 +40,8 @@ SIGN_IN_PAGE = """<!doctype html>
 </body>
 </html>
 """
+
+
+def sign_in_page(target: str, message: str = "", name: str = "") -> str:
+    """The page, leading to `target` once signed in; `message` says why the last attempt was refused."""
+    return render_template_string(SIGN_IN_PAGE, action=urls.SIGN_IN, next=target, message=message, name=name)

@@ -1,6 +1,6 @@
 """Server-Sent Events: push each browser tab only what is new in the store since its cursor.
 
-One route per tab (`/api/stream?session=ID`), Flask's own, so the sign-in guard covers it. Every
+One route per tab (`urls.STREAM`, `?session=ID`), Flask's own, so the sign-in guard covers it. Every
 message carries the store cursor as its SSE `id:`, so the browser's automatic
 reconnect sends `Last-Event-ID` and resumes without a gap or a duplicate. The loop wakes on the
 store's in-process change signal, and polls the indexed "since cursor" query otherwise, so an
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from flask import Flask, Response, request
@@ -19,6 +20,7 @@ from flask import Flask, Response, request
 from adapters.model.reading import Event, Reading
 from monitor.limits.model import Limits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
+from monitor.web import urls
 from monitor.web.auth import stream_alive
 from monitor.web.bed.alarm_view import alarm_payload
 from monitor.web.bed.figures import display_ms, limit_shapes, trend_label
@@ -69,6 +71,50 @@ def limits_payload(store: Store, session_id: int, version: int) -> dict:
     return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
 
 
+@dataclass
+class _Told:
+    """What a stream has told its viewer so far, so that each message carries only what changed."""
+
+    cursor: Cursor
+    clock: dict | None = None
+    limits: int | None = None
+    setup: tuple | None = None
+
+
+def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tuple[dict, bool] | None:
+    """The next message and whether it holds a full batch (more is waiting), moving `told` on; None if nothing
+    changed."""
+    session_id = info.id
+    new_readings = store.readings_since(session_id, told.cursor.reading, BATCH_LIMIT)
+    new_events = store.events_since(session_id, told.cursor.event, BATCH_LIMIT)
+    new_alarms = store.alarms_since(session_id, told.cursor.alarm)
+    limits_version = store.limits_version(session_id)
+    clock = clock_payload(info, tz)
+    setup = (info.session_type, info.patient_label, info.bed, info.ended)
+    session_changed = (setup != told.setup or bool(new_events)
+                       or any(s.reading.vital == "sbp" for s in new_readings))
+    if not (new_readings or new_events or new_alarms or clock != told.clock or limits_version != told.limits
+            or session_changed):
+        return None
+    told.cursor = Cursor(
+        new_readings[-1].id if new_readings else told.cursor.reading,
+        new_events[-1].id if new_events else told.cursor.event,
+        new_alarms[-1].rev if new_alarms else told.cursor.alarm,
+    )
+    data = encode_update([s.reading for s in new_readings], [s.event for s in new_events], tz)
+    if new_alarms:
+        data["a"] = [alarm_payload(a, tz) for a in new_alarms]
+    if clock != told.clock:
+        data["k"] = told.clock = clock
+    if limits_version != told.limits:
+        data["L"] = limits_payload(store, session_id, limits_version)
+        told.limits = limits_version
+    if session_changed:
+        data["S"] = session_payload(store, session_id, tz)
+        told.setup = setup
+    return data, len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT
+
+
 def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                    signed_in: Callable[[], bool] = lambda: True) -> Iterator[str]:
     """Generate SSE text until the viewer's sign-in ends: updates when the store changes, a heartbeat
@@ -82,9 +128,7 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
     yield "retry: 1000\n\n"
     epoch = store.session(session_id).epoch
     checked = time.monotonic()
-    last_clock: dict | None = None
-    last_limits: int | None = None
-    last_setup: tuple | None = None
+    told = _Told(cursor)
     last_sent = time.monotonic()
     generation = store.generation
     while True:
@@ -97,35 +141,12 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
         if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
             yield sse_message({"reset": True})
             return
-        new_readings = store.readings_since(session_id, cursor.reading, BATCH_LIMIT)
-        new_events = store.events_since(session_id, cursor.event, BATCH_LIMIT)
-        new_alarms = store.alarms_since(session_id, cursor.alarm)
-        limits_version = store.limits_version(session_id)
-        clock = clock_payload(info, tz)
-        setup = (info.session_type, info.patient_label, info.bed, info.ended)
-        session_changed = (setup != last_setup or bool(new_events)
-                           or any(s.reading.vital == "sbp" for s in new_readings))
-        if (new_readings or new_events or new_alarms or clock != last_clock or limits_version != last_limits
-                or session_changed):
-            cursor = Cursor(
-                new_readings[-1].id if new_readings else cursor.reading,
-                new_events[-1].id if new_events else cursor.event,
-                new_alarms[-1].rev if new_alarms else cursor.alarm,
-            )
-            data = encode_update([s.reading for s in new_readings], [s.event for s in new_events], tz)
-            if new_alarms:
-                data["a"] = [alarm_payload(a, tz) for a in new_alarms]
-            if clock != last_clock:
-                data["k"] = last_clock = clock
-            if limits_version != last_limits:
-                data["L"] = limits_payload(store, session_id, limits_version)
-                last_limits = limits_version
-            if session_changed:
-                data["S"] = session_payload(store, session_id, tz)
-                last_setup = setup
-            yield sse_message(data, cursor)
+        update = _next_update(store, info, told, tz)
+        if update is not None:
+            data, more = update
+            yield sse_message(data, told.cursor)
             last_sent = time.monotonic()
-            if len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT:
+            if more:
                 continue
         elif time.monotonic() - last_sent >= HEARTBEAT_S:
             yield ": ping\n\n"
@@ -147,9 +168,9 @@ def ending_on_exit(stream: Iterator[str]) -> Iterator[str]:
 
 
 def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
-    """Add `/api/stream` to the Flask server behind the Dash app."""
+    """Add `urls.STREAM` to the Flask server behind the Dash app."""
 
-    @server.route("/api/stream")
+    @server.route(urls.STREAM)
     def api_stream() -> Response:
         try:
             session_id = int(request.args["session"])

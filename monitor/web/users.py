@@ -1,4 +1,4 @@
-"""The users page (/users/): the admin adds people, sets a new password, or disables an account.
+"""The users page (`urls.USERS`): the admin adds people, sets a new password, or disables an account.
 
 The same `Accounts` operations as `vigil user`, audited in the admin's name. The page and its callbacks
 need the `users` permission (the guard refuses the page itself with 403). A refused change (bad name,
@@ -18,9 +18,10 @@ from monitor.auth.accounts import AccountError, Accounts, UserListing
 from monitor.auth.passwords import PasswordError
 from monitor.auth.roles import Permission, Role
 from monitor.store import Store
+from monitor.web import urls
 from monitor.web.auth import current_actor, require
-from monitor.web.bed.alarm_view import dark_grid, selected_field
-from monitor.web.history import BED_VIEW_SCRIPTS
+from monitor.web.grids import dark_grid, selected_field
+from monitor.web.pages import page_app, page_header
 
 COLUMNS = [
     {"field": "name", "headerName": "Name", "width": 180},
@@ -30,6 +31,18 @@ COLUMNS = [
     {"field": "created_by", "headerName": "Added by", "flex": 1},
     {"field": "last", "headerName": "Last sign-in", "width": 170},
 ]
+# What each change answers with (`change` in `create_users_app`), and the fields it reads.
+CHANGE_OUTPUTS = [Output(component, prop, allow_duplicate=True) for component, prop in (
+    ("users-message", "children"), ("users-grid", "rowData"), ("user-password", "value"),
+    ("user-password-again", "value"))]
+FIELDS = (State("user-name", "value"), State("user-role", "value"), State("user-password", "value"),
+          State("user-password-again", "value"))
+
+
+def new_password(first: str | None, again: str | None) -> str:
+    if (first or "") != (again or ""):
+        raise PasswordError("the two passwords differ")
+    return first or ""
 
 
 def user_rows(users: list[UserListing], tz: tzinfo) -> list[dict]:
@@ -46,11 +59,7 @@ def user_rows(users: list[UserListing], tz: tzinfo) -> list[dict]:
 def users_view(rows: list[dict]) -> dmc.MantineProvider:
     password = {"size": "sm", "w": 200, "autoComplete": "new-password"}
     return dmc.MantineProvider(forceColorScheme="dark", children=html.Div(className="history-view", children=[
-        html.Div(className="history-header", children=[
-            html.Span("Vigil", className="history-brand"),
-            html.Span("Users", className="history-title"),
-            dmc.Anchor("Bed view", href="/", refresh=True),
-        ]),
+        page_header("Users"),
         dark_grid("users-grid", COLUMNS, rows,
                   rowSelection={"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}),
         html.Div(className="audit-filters", children=[
@@ -70,10 +79,9 @@ def users_view(rows: list[dict]) -> dmc.MantineProvider:
 
 
 def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
-    """Mount the users page at /users/ on `server` (the bed view's Flask app)."""
+    """Mount the users page at `urls.USERS` on `server` (the bed view's Flask app)."""
     accounts = Accounts(store)
-    app = Dash(__name__, server=server, url_base_pathname="/users/", title="Vigil — users",
-               update_title=None, serve_locally=True, assets_ignore=BED_VIEW_SCRIPTS)
+    app = page_app(server, urls.USERS, "users")
     app.layout = lambda: users_view(user_rows(accounts.listing(), tz))
 
     @app.callback(Output("user-name", "value"), Output("user-role", "value"), Input("users-grid", "selectedRows"),
@@ -92,18 +100,7 @@ def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
             return f"Not changed: {exc}", no_update, no_update, no_update
         return message, user_rows(accounts.listing(), tz), "", ""
 
-    def new_password(first: str | None, again: str | None) -> str:
-        if (first or "") != (again or ""):
-            raise PasswordError("the two passwords differ")
-        return first or ""
-
-    outputs = [Output(component, prop, allow_duplicate=True) for component, prop in (
-        ("users-message", "children"), ("users-grid", "rowData"), ("user-password", "value"),
-        ("user-password-again", "value"))]
-    fields = (State("user-name", "value"), State("user-role", "value"), State("user-password", "value"),
-              State("user-password-again", "value"))
-
-    @app.callback(*outputs, Input("user-add", "n_clicks"), *fields, prevent_initial_call=True)
+    @app.callback(*CHANGE_OUTPUTS, Input("user-add", "n_clicks"), *FIELDS, prevent_initial_call=True)
     @require(Permission.USERS)
     def add(_n: int, name: str | None, role: str | None, first: str | None, again: str | None) -> tuple:
         def action(by: str) -> str:
@@ -111,7 +108,7 @@ def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
             return f"Added {name} ({role})."
         return change(action)
 
-    @app.callback(*outputs, Input("user-set-password", "n_clicks"), *fields, prevent_initial_call=True)
+    @app.callback(*CHANGE_OUTPUTS, Input("user-set-password", "n_clicks"), *FIELDS, prevent_initial_call=True)
     @require(Permission.USERS)
     def set_password(_n: int, name: str | None, _role: str | None, first: str | None, again: str | None) -> tuple:
         def action(by: str) -> str:
@@ -119,7 +116,8 @@ def create_users_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
             return f"New password set for {name}; their open sign-ins have ended."
         return change(action)
 
-    @app.callback(*outputs, Input("user-disable", "n_clicks"), State("user-name", "value"), prevent_initial_call=True)
+    @app.callback(*CHANGE_OUTPUTS, Input("user-disable", "n_clicks"), State("user-name", "value"),
+                  prevent_initial_call=True)
     @require(Permission.USERS)
     def disable(_n: int, name: str | None) -> tuple:
         def action(by: str) -> str:

@@ -8,25 +8,24 @@
  * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
  * vigil_session.js) ride the same stream. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
+ *
+ * The page's config (`stream-config`) gives the component ids (`config.ids`) and paths (`config.urls`) used
+ * here; `render` and `replayBar` return their outputs by name (monitor/web/bed/clientside.py lists them).
  */
 (function () {
   "use strict";
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
-    limitShapes: null, sessionShapes: [],
+    limitShapes: null, sessionShapes: [], ids: null,
   };
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
 
-  function pad(n) { return String(n).padStart(2, "0"); }
-
-  function hms(ms) {
-    const s = Math.max(0, Math.floor(ms / 1000));
-    return pad(Math.floor(s / 3600)) + ":" + pad(Math.floor((s % 3600) / 60)) + ":" + pad(s % 60);
-  }
-
-  function clockText(ms) { return new Date(ms).toISOString().substring(11, 19); }
+  // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
+  const hms = (ms) => window.VigilFormat.hms(ms);
+  const clockText = (ms) => window.VigilFormat.clockText(ms);
+  const sessionNow = (latest) => window.VigilFormat.sessionNow(latest);
 
   function ageText(ms) {
     const s = Math.max(0, Math.round(ms / 1000));
@@ -37,15 +36,6 @@
   }
 
   function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(0); }
-
-  /* The session's "now" in display ms: the clock the acquisition side published, run forward. */
-  function sessionNow(latest) {
-    const k = latest && latest.k;
-    if (k && k.pos !== null && k.wall !== null) return k.pos + Math.max(0, Date.now() - k.wall) * (k.speed || 0);
-    let newest = null;
-    for (const key in (latest && latest.v) || {}) newest = Math.max(newest || 0, latest.v[key][0]);
-    return newest;
-  }
 
   function parseCursor(text) {
     const parts = String(text || "").split("-").map(Number);
@@ -60,7 +50,7 @@
   /* New limits or session shapes (the expected BP-peak window): redraw them in place; the traces
    * and zoom are untouched. */
   function applyShapes() {
-    const graph = document.querySelector("#trend .js-plotly-plot");
+    const graph = document.querySelector("#" + state.ids.trend + " .js-plotly-plot");
     if (graph && window.Plotly && state.limitShapes !== null) {
       window.Plotly.relayout(graph, { shapes: state.sessionShapes.concat(state.limitShapes) });
     }
@@ -70,11 +60,13 @@
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
+    state.ids = config.ids;
+    const ids = config.ids;
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
-    const url = "/api/stream?session=" + encodeURIComponent(config.session) +
+    const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
       "&cursor=" + encodeURIComponent(config.cursor);
     const es = new EventSource(url);
-    const status = (text, cls) => window.dash_clientside.set_props("link-status", { children: text, className: "link " + cls });
+    const status = (text, cls) => window.dash_clientside.set_props(ids.linkStatus, { children: text, className: "link " + cls });
     es.onopen = () => status("Live", "link-ok");
     es.onerror = () => {
       status("Reconnecting…", "link-bad");
@@ -87,7 +79,7 @@
       const data = JSON.parse(event.data);
       if (data.signedOut) {
         es.close();
-        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+        window.location.assign(config.urls.signIn + "?next=" + encodeURIComponent(window.location.pathname));
         return;
       }
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
@@ -96,23 +88,23 @@
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
-        window.dash_clientside.set_props("session-state", { data: data.S });
+        window.dash_clientside.set_props(ids.sessionState, { data: data.S });
       }
       if (data.L) state.limitShapes = data.L.shapes;
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
-        window.dash_clientside.set_props("alarm-tick", { data: Date.now() });
+        window.dash_clientside.set_props(ids.alarmTick, { data: Date.now() });
       }
       state.latestQueue.push(data);
       state.trendQueue.push(data);
       state.seq += 1;
-      window.dash_clientside.set_props("stream-tick", { data: state.seq });
+      window.dash_clientside.set_props(ids.streamTick, { data: state.seq });
       if (!state.trendPending) {
         state.trendPending = true;
         setTimeout(() => {
           state.trendPending = false;
-          window.dash_clientside.set_props("trend-tick", { data: state.seq });
+          window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
         }, TREND_DELAY_MS);
       }
     };
@@ -168,7 +160,6 @@
   function render(latest, _n, _alarmTick, config) {
     const now = sessionNow(latest);
     const v = (latest && latest.v) || {};
-    const out = {};
     const staleFor = (code) => (config.nibp.includes(code) ? config.staleS.nibp : config.staleS.continuous) * 1000;
     const tileClass = (key, size, code) => {
       const r = v[code];
@@ -180,39 +171,39 @@
     };
     const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0]) : "no data");
     const value = (code) => (v[code] ? fmt(v[code][1]) : "--");
-    out.bp = v.sbp ? value("sbp") + "/" + value("dbp") : "--/--";
-    out.map = v.map ? "MAP " + value("map") : "";
     const dose = latest && latest.dose;
-    const elapsed = dose === null || dose === undefined || now === null || now < dose
-      ? "Pre-dose" : "Dose +" + hms(now - dose);
-    return [
-      out.bp, out.map, age("sbp"),
-      value("hr"), age("hr"),
-      value("spo2"), age("spo2"),
-      value("pr"), age("pr"),
-      value("rr"), age("rr"),
-      tileClass("bp", "big", "sbp"), tileClass("hr", "big", "hr"), tileClass("spo2", "big", "spo2"),
-      tileClass("pr", "small", "pr"), tileClass("rr", "small", "rr"),
-      elapsed, now === null ? "--:--:--" : clockText(now),
-    ];
+    return {
+      value: {
+        bp: v.sbp ? value("sbp") + "/" + value("dbp") : "--/--",
+        hr: value("hr"), spo2: value("spo2"), pr: value("pr"), rr: value("rr"),
+      },
+      age: { bp: age("sbp"), hr: age("hr"), spo2: age("spo2"), pr: age("pr"), rr: age("rr") },
+      tile: {
+        bp: tileClass("bp", "big", "sbp"), hr: tileClass("hr", "big", "hr"), spo2: tileClass("spo2", "big", "spo2"),
+        pr: tileClass("pr", "small", "pr"), rr: tileClass("rr", "small", "rr"),
+      },
+      map: v.map ? "MAP " + value("map") : "",
+      elapsed: dose === null || dose === undefined || now === null || now < dose ? "Pre-dose" : "Dose +" + hms(now - dose),
+      clock: now === null ? "--:--:--" : clockText(now),
+    };
   }
 
   /* The slider follows the replay position, except while a user's move of it has not yet been
    * taken as a seek: overwriting it then would lose the seek. */
   function replayBar(latest, _n, sliderNow) {
     const k = latest && latest.k;
-    if (!k || k.span[0] === null) return [noUpdate(), noUpdate(), noUpdate(), noUpdate()];
+    if (!k || k.span[0] === null) return noUpdate();
     const [start, end] = k.span;
     const now = Math.min(Math.max(sessionNow(latest), start), end);
     const position = Math.round((now - start) / 1000);
     const userMovePending = state.sliderValue !== null && sliderNow !== state.sliderValue;
     if (!userMovePending) state.sliderValue = position;
-    return [
-      hms(now - start) + " / " + hms(end - start),
-      Math.max(1, Math.round((end - start) / 1000)),
-      userMovePending ? noUpdate() : position,
-      k.speed > 0 ? "Pause" : "Play",
-    ];
+    return {
+      position: hms(now - start) + " / " + hms(end - start),
+      max: Math.max(1, Math.round((end - start) / 1000)),
+      value: userMovePending ? noUpdate() : position,
+      play: k.speed > 0 ? "Pause" : "Play",
+    };
   }
 
   /* Only a user's move of the slider is a seek; the position updates above are not. */
@@ -222,7 +213,6 @@
     return value;
   }
 
-  window.VigilFormat = { pad, clockText, hms, sessionNow };  // shared with vigil_alarms.js, vigil_session.js
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
   });

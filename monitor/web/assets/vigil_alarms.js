@@ -7,6 +7,8 @@
  * every `reminderS`. Audio pause silences this tab for `audioPauseS`, with a countdown, unless a
  * new alarm of higher priority than any sounding at the pause breaks through. Times for pause and
  * reminders are wall-clock: they are about the nurse, not the replayed session.
+ * `renderAlarms` returns its outputs by name (monitor/web/bed/clientside.py lists them); the component ids
+ * used here come from the page's config (`config.ids`).
  */
 (function () {
   "use strict";
@@ -20,7 +22,9 @@
   };
   const noUpdate = () => window.dash_clientside.no_update;
 
-  const { pad, clockText } = window.VigilFormat;  // vigil.js loads first (assets load in name order)
+  // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
+  const pad = (n) => window.VigilFormat.pad(n);
+  const clockText = (ms) => window.VigilFormat.clockText(ms);
 
   /* Fold alarm snapshots in; a snapshot older than the one held (by revision) is ignored. */
   function update(list) {
@@ -77,7 +81,7 @@
       const breakThrough = active.some((a) => !state.pauseIds.has(a.id) && RANK[a.pri] > state.pauseRank);
       if (!breakThrough) return;
       state.pausedUntil = 0;
-      window.dash_clientside.set_props("alarm-tick", { data: now });  // show the pause has ended
+      window.dash_clientside.set_props(state.config.ids.alarmTick, { data: now });  // show the pause has ended
     }
     const top = active.reduce((r, a) => Math.max(r, RANK[a.pri]), -1);
     if (top >= 0) {
@@ -128,10 +132,11 @@
     seed(initial, config);
     const now = Date.now();
     const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
-    if (triggered.includes("audio-pause.n_clicks")) togglePause(now);
-    if (triggered.includes("sound-toggle.n_clicks")) {
+    if (triggered.includes(config.ids.audioPause + ".n_clicks")) togglePause(now);
+    if (triggered.includes(config.ids.soundToggle + ".n_clicks")) {
+      const tick = () => window.dash_clientside.set_props(config.ids.alarmTick, { data: Date.now() });
       if (window.VigilAudio.enabled()) window.VigilAudio.disable();
-      else window.VigilAudio.enable().then(() => window.dash_clientside.set_props("alarm-tick", { data: Date.now() }));
+      else window.VigilAudio.enable().then(tick);
     }
     const list = shown();
     const unacked = list.filter((a) => !a.acked);
@@ -142,12 +147,12 @@
     const pauseText = paused(now) ? "AUDIO PAUSED " + Math.floor(left / 60) + ":" + pad(left % 60)
       : "Audio pause " + Math.round(config.audioPauseS / 60) + " min";
     const on = window.VigilAudio.enabled();
-    return [
+    return {
       banner, barClass, pauseText,
-      on ? "Sound on" : "Sound off — click to enable",
-      on ? "sound-on" : "sound-off", on ? "gray" : "red",
-      historyRows(),
-    ];
+      soundText: on ? "Sound on" : "Sound off — click to enable",
+      soundClass: on ? "sound-on" : "sound-off", soundColor: on ? "gray" : "red",
+      history: historyRows(),
+    };
   }
 
   setInterval(soundCheck, SOUND_CHECK_MS);

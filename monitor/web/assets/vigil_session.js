@@ -5,10 +5,14 @@
  * observation countdown and the checkpoint list every second, with the rules of
  * monitor/session/timeline.py: a checkpoint is done once satisfied, upcoming before it opens,
  * overdue after its overdue time, else due. The overdue alarm itself is raised by the server.
+ * `render` returns its outputs by name (monitor/web/bed/clientside.py lists them).
  */
 (function () {
   "use strict";
-  const { clockText, hms, sessionNow } = window.VigilFormat;  // vigil.js loads first (name order)
+  // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
+  const hms = (ms) => window.VigilFormat.hms(ms);
+  const clockText = (ms) => window.VigilFormat.clockText(ms);
+  const sessionNow = (latest) => window.VigilFormat.sessionNow(latest);
   const MIN = 60000;
 
   function status(cp, now) {
@@ -48,7 +52,7 @@
     return lines;
   }
 
-  function render(s, _n, latest, ids) {
+  function render(s, _n, latest, doseIds) {
     const now = sessionNow(latest);
     const ended = s.ended !== null;
     const list = s.checkpoints || [];
@@ -78,12 +82,13 @@
       const st = now === null ? "upcoming" : status(cp, now);
       return div("cp cp-" + st, cp.label + " (" + clockText(cp.due) + "): " + (now === null ? "" : phrase(cp, st, now)));
     });
-    const disabled = ids.map((id) => ended || s.entered.includes(id.kind));
-    return [
-      text, cls, obs, s.patient ? "Patient " + s.patient : "No patient label",
-      rows.length ? rows : (s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type."),
-      baselineBox(s), disabled, ended,
-    ];
+    const disabled = doseIds.map((id) => ended || s.entered.includes(id.kind));
+    return {
+      next: text, nextClass: cls, observation: obs, patient: s.patient ? "Patient " + s.patient : "No patient label",
+      checkpoints: rows.length ? rows
+        : (s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type."),
+      baseline: baselineBox(s), doseDisabled: disabled, endDisabled: ended,
+    };
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilSession: { render } });

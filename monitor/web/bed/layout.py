@@ -1,26 +1,29 @@
-"""The bed view's components: alarm bar, numerics tiles, trend, replay bar, panels. Built from data, no callbacks."""
+"""The bed view's components: header, alarm bar, numerics tiles, trend, replay bar, panels. Built from data,
+no callbacks."""
 
 from __future__ import annotations
 
 import dash_mantine_components as dmc
 from dash import dcc, html
 
-from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid, audit_grid
-
-SPEEDS = ("1", "2", "5", "10", "20", "60", "120", "300", "1000", "max")
+from monitor.web import auth, urls
+from monitor.web.audit import audit_grid
+from monitor.web.bed import ids
+from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid
+from monitor.web.bed.replay import replay_bar
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
     """One numeric: label and unit, the value, and how old it is."""
     return html.Div(
-        id=f"tile-{key}",
+        id=ids.tile(key),
         className=f"tile tile-{size} vital-{key}",
         children=[
             html.Div([html.Span(label, className="tile-label"), html.Span(unit, className="tile-unit")],
                      className="tile-head"),
-            html.Div(html.Span("--", id=f"num-{key}", className="tile-value")),
-            *([html.Div(html.Span("", id="num-map", className="tile-sub"))] if key == "bp" else []),
-            html.Div("no data", id=f"age-{key}", className="tile-age"),
+            html.Div(html.Span("--", id=ids.number(key), className="tile-value")),
+            *([html.Div(html.Span("", id=ids.NUM_MAP, className="tile-sub"))] if key == "bp" else []),
+            html.Div("no data", id=ids.age(key), className="tile-age"),
         ],
     )
 
@@ -37,6 +40,21 @@ def numerics() -> html.Div:
     )
 
 
+def user_badge(actor: auth.Actor) -> list:
+    """Who is signed in and a sign-out button; or, with sign-in off, a badge saying so."""
+    if actor is auth.NOBODY:
+        return []
+    if not auth.sign_in_required():
+        return [html.Span(auth.no_login_label(), id=ids.NO_LOGIN_BADGE, className="no-login-badge")]
+    return [
+        html.Span(f"{actor.name} ({actor.role})", id=ids.SIGNED_IN_AS, className="signed-in-as"),
+        html.Form(action=urls.SIGN_OUT, method="POST", className="sign-out-form", children=[
+            dcc.Input(type="hidden", name="_csrf_token", value=auth.csrf_token()),
+            html.Button("Sign out", id=ids.SIGN_OUT, type="submit", className="sign-out"),
+        ]),
+    ]
+
+
 def header(bed: str, session_name: str, user: list) -> html.Div:
     return html.Div(
         className="header",
@@ -44,27 +62,11 @@ def header(bed: str, session_name: str, user: list) -> html.Div:
             html.Div([html.Span("Vigil", className="brand"), html.Span(bed, className="bed"),
                       html.Span(session_name, className="session-name")], className="header-left"),
             html.Div([
-                html.Span("Pre-dose", id="elapsed", className="elapsed"),
-                html.Span("--:--:--", id="clock-text", className="clock"),
-                html.Span("Connecting…", id="link-status", className="link link-wait"),
+                html.Span("Pre-dose", id=ids.ELAPSED, className="elapsed"),
+                html.Span("--:--:--", id=ids.CLOCK_TEXT, className="clock"),
+                html.Span("Connecting…", id=ids.LINK_STATUS, className="link link-wait"),
                 html.Div(user, className="header-user"),
             ], className="header-right"),
-        ],
-    )
-
-
-def replay_bar(speed: str) -> html.Div:
-    return html.Div(
-        id="replay-bar",
-        className="replay-bar needs-replay",
-        children=[
-            dmc.Button("Pause", id="replay-play", variant="filled", color="gray", size="sm", n_clicks=0),
-            dmc.Select(id="replay-speed", data=[{"value": s, "label": f"{s}×" if s != "max" else "max"}
-                                                 for s in SPEEDS], value=speed, w=110, size="sm",
-                       allowDeselect=False, comboboxProps={"withinPortal": False}),
-            html.Div(dcc.Slider(id="replay-seek", min=0, max=1, step=1, value=0, marks=None, updatemode="mouseup",
-                                allow_direct_input=False, tooltip=None), className="replay-slider"),
-            html.Span("00:00:00 / 00:00:00", id="replay-position", className="replay-position"),
         ],
     )
 
@@ -73,7 +75,7 @@ def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -
     """Below the trend: the session (set-up, baseline, checkpoints, notes), what happened (alarms),
     what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
-        id="panels", value="session", className="panels", color="gray",
+        id=ids.PANELS, value="session", className="panels", color="gray",
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
@@ -108,23 +110,23 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                 session_strip,
                 html.Div(className="main", children=[
                     numerics(),
-                    html.Div(dcc.Graph(id="trend", figure=figure, config={"displaylogo": False},
+                    html.Div(dcc.Graph(id=ids.TREND, figure=figure, config={"displaylogo": False},
                                        className="trend"), className="trend-box"),
                 ]),
-                replay_bar(replay_speed) if replay_speed else html.Div(id="replay-bar", hidden=True),
+                replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 panels(session_panel, limits_panel, audit),
                 *dialogs,
                 html.Div("Decision support only — not a medical device. Verify values on the bedside monitor.",
                          className="disclaimer"),
-                dcc.Store(id="stream-config", data=stream_config),
-                dcc.Store(id="stream-tick", data=0),
-                dcc.Store(id="trend-tick", data=0),
-                dcc.Store(id="latest", data=latest),
-                dcc.Store(id="alarms-initial", data=alarms),
-                dcc.Store(id="alarm-tick", data=0),
-                dcc.Store(id="session-state", data=session),
-                dcc.Store(id="seek-request"),
-                dcc.Interval(id="clock-tick", interval=1000),  # clocks and ages only, never data
+                dcc.Store(id=ids.STREAM_CONFIG, data=stream_config),
+                dcc.Store(id=ids.STREAM_TICK, data=0),
+                dcc.Store(id=ids.TREND_TICK, data=0),
+                dcc.Store(id=ids.LATEST, data=latest),
+                dcc.Store(id=ids.ALARMS_INITIAL, data=alarms),
+                dcc.Store(id=ids.ALARM_TICK, data=0),
+                dcc.Store(id=ids.SESSION_STATE, data=session),
+                dcc.Store(id=ids.SEEK_REQUEST),
+                dcc.Interval(id=ids.CLOCK_TICK, interval=1000),  # clocks and ages only, never data
             ],
         ),
     )

@@ -20,8 +20,9 @@ from adapters.model.vitals import VITAL_CODES, VITALS
 from monitor.auth.roles import Permission
 from monitor.limits.model import PRESETS, THRESHOLD_KEYS, Limits, LimitsError, load_preset, parse_limits
 from monitor.store import SessionEnded, Store
+from monitor.web.audit import audit_rows
 from monitor.web.auth import current_actor, require
-from monitor.web.bed.alarm_view import audit_rows
+from monitor.web.bed import ids
 
 VALUE_KEYS = (*THRESHOLD_KEYS, "rise", "delay_s")
 COLUMNS = (*VALUE_KEYS, "baseline")
@@ -62,7 +63,7 @@ def limits_from_fields(ids: list[dict], values: list[Any], preset: str | None) -
 def _input(group: str, key: str, value: float | None, disabled: bool = False, read_only: bool = False
            ) -> dmc.NumberInput:
     return dmc.NumberInput(
-        id={"type": "limit-field", "group": group, "key": key}, value=_blank_if_none(value), size="xs", w=96,
+        id=ids.limit_field(group, key), value=_blank_if_none(value), size="xs", w=96,
         allowDecimal=True, hideControls=True, disabled=disabled, readOnly=read_only, placeholder="—",
         **{"aria-label": f"{group} {HEADERS.get(key, key)}"},
     )
@@ -91,11 +92,11 @@ def editor(limits: Limits, version: int, editable: bool = True) -> html.Div:
         className="limits-editor",
         children=[
             html.Div(className="limits-top", children=[
-                dmc.Select(id="limits-preset", label="Start from preset", data=list(PRESETS), value=None,
+                dmc.Select(id=ids.LIMITS_PRESET, label="Start from preset", data=list(PRESETS), value=None,
                            placeholder=limits.preset or "choose…", w=200, size="sm", disabled=not editable,
                            comboboxProps={"withinPortal": False}),
                 html.Div(f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else ""),
-                         id="limits-version", className="limits-version"),
+                         id=ids.LIMITS_VERSION, className="limits-version"),
             ]),
             html.P("Alarm when a value is above High / below Low (a value equal to a limit is in range). "
                    "Critical limits raise high-priority alarms; a rise over the pre-dose baseline raises a "
@@ -103,66 +104,75 @@ def editor(limits: Limits, version: int, editable: bool = True) -> html.Div:
             html.Table([html.Thead(header), html.Tbody(rows)], className="limits-table"),
             html.Div(technical, className="limits-tech-row"),
             html.Div(className="limits-actions", children=[
-                dmc.Button("Apply limits", id="limits-apply", color="blue", n_clicks=0, className="needs-limits"),
+                dmc.Button("Apply limits", id=ids.LIMITS_APPLY, color="blue", n_clicks=0, className="needs-limits"),
                 *([] if editable else [html.Span("Read-only: only a clinician can change limits.",
-                                                 id="limits-read-only", className="limits-read-only")]),
-                html.Div("", id="limits-message", className="limits-message", role="alert"),
+                                                 id=ids.LIMITS_READ_ONLY, className="limits-read-only")]),
+                html.Div("", id=ids.LIMITS_MESSAGE, className="limits-message", role="alert"),
             ]),
         ],
     )
 
 
-def register_limits_callbacks(app: Dash, store: Store, session_id: int, tz: Any) -> None:
-    field = {"type": "limit-field", "group": ALL, "key": ALL}
+FIELDS = ids.limit_field(ALL, ALL)
 
+
+def register_limits_callbacks(app: Dash, store: Store, session_id: int, tz: Any) -> None:
+    """Loading a preset and checking each change in the browser's fields; applying them to the store."""
+    register_field_callbacks(app)
+    register_apply(app, store, session_id, tz)
+
+
+def register_field_callbacks(app: Dash) -> None:
     @app.callback(
-        Output(field, "value"),
-        Input("limits-preset", "value"),
-        State(field, "id"),
+        Output(FIELDS, "value"),
+        Input(ids.LIMITS_PRESET, "value"),
+        State(FIELDS, "id"),
         prevent_initial_call=True,
     )
     @require(Permission.LIMITS)
-    def load_preset_fields(preset: str | None, ids: list[dict]) -> list:
+    def load_preset_fields(preset: str | None, field_ids: list[dict]) -> list:
         if preset is None:
-            return [no_update] * len(ids)
+            return [no_update] * len(field_ids)
         values = field_values(load_preset(preset))
         # "" rather than None: Mantine keeps showing the old number when given null
-        return [_blank_if_none(values[f"{i['group']}.{i['key']}"]) for i in ids]
+        return [_blank_if_none(values[f"{i['group']}.{i['key']}"]) for i in field_ids]
 
     @app.callback(
-        Output(field, "error"),
-        Output("limits-message", "children"),
-        Output("limits-message", "className"),
-        Output("limits-apply", "disabled"),
-        Input(field, "value"),
-        State(field, "id"),
-        State("limits-preset", "value"),
+        Output(FIELDS, "error"),
+        Output(ids.LIMITS_MESSAGE, "children"),
+        Output(ids.LIMITS_MESSAGE, "className"),
+        Output(ids.LIMITS_APPLY, "disabled"),
+        Input(FIELDS, "value"),
+        State(FIELDS, "id"),
+        State(ids.LIMITS_PRESET, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.LIMITS)
-    def validate(values: list, ids: list[dict], preset: str | None) -> tuple:
+    def validate(values: list, field_ids: list[dict], preset: str | None) -> tuple:
         try:
-            limits_from_fields(ids, values, preset)
+            limits_from_fields(field_ids, values, preset)
         except LimitsError as exc:
-            return _errors_for(ids, exc), str(exc), "limits-message invalid", True
-        return [None] * len(ids), "", "limits-message", False
+            return _errors_for(field_ids, exc), str(exc), "limits-message invalid", True
+        return [None] * len(field_ids), "", "limits-message", False
 
+
+def register_apply(app: Dash, store: Store, session_id: int, tz: Any) -> None:
     @app.callback(
-        Output("limits-message", "children", allow_duplicate=True),
-        Output("limits-message", "className", allow_duplicate=True),
-        Output("limits-version", "children"),
-        Output("audit-grid", "rowData", allow_duplicate=True),
-        Input("limits-apply", "n_clicks"),
-        State(field, "value"),
-        State(field, "id"),
-        State("limits-preset", "value"),
+        Output(ids.LIMITS_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.LIMITS_MESSAGE, "className", allow_duplicate=True),
+        Output(ids.LIMITS_VERSION, "children"),
+        Output(ids.AUDIT_GRID, "rowData", allow_duplicate=True),
+        Input(ids.LIMITS_APPLY, "n_clicks"),
+        State(FIELDS, "value"),
+        State(FIELDS, "id"),
+        State(ids.LIMITS_PRESET, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.LIMITS)
-    def apply(_clicks: int, values: list, ids: list[dict], preset: str | None) -> tuple:
+    def apply(_clicks: int, values: list, field_ids: list[dict], preset: str | None) -> tuple:
         current = store.current_limits(session_id) or {}
         try:
-            limits = limits_from_fields(ids, values, preset or current.get("preset"))
+            limits = limits_from_fields(field_ids, values, preset or current.get("preset"))
         except LimitsError as exc:  # validation ran first, but a forged or raced request lands here
             return f"Not applied: {exc}", "limits-message invalid", no_update, no_update
         if limits.to_dict() == current:

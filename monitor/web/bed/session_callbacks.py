@@ -15,6 +15,7 @@ from monitor.auth.roles import Permission
 from monitor.session import service
 from monitor.store import Store
 from monitor.web.auth import current_actor, record_refusal, require
+from monitor.web.bed import ids
 from monitor.web.bed.session_view import readiness_view
 
 
@@ -23,11 +24,19 @@ def _clock_text(t: datetime, tz: tzinfo) -> str:
 
 
 def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+    """Set-up, dose events (with the BP gate), notes and ending the session."""
+    register_setup(app, store, session_id)
+    register_doses(app, store, session_id, tz)
+    register_notes(app, store, session_id, tz)
+    register_end(app, store, session_id, tz)
+
+
+def register_setup(app: Dash, store: Store, session_id: int) -> None:
     @app.callback(
-        Output("setup-message", "children"),
-        Input("setup-save", "n_clicks"),
-        State("setup-type", "value"), State("setup-patient", "value"), State("setup-bed", "value"),
-        State("setup-preset", "value"),
+        Output(ids.SETUP_MESSAGE, "children"),
+        Input(ids.SETUP_SAVE, "n_clicks"),
+        State(ids.SETUP_TYPE, "value"), State(ids.SETUP_PATIENT, "value"), State(ids.SETUP_BED, "value"),
+        State(ids.SETUP_PRESET, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.SETUP)
@@ -39,45 +48,51 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
             return f"Not saved: {exc}"
         return f"Saved: {', '.join(changed)}" if changed else "Nothing changed"
 
-    def dose(kind: str, reason: str | None) -> tuple[str, bool, list | object, object]:
-        """(message, gate dialog open, gate findings, kind waiting for the gate)."""
-        actor = current_actor()
-        try:
-            event = service.enter_dose(store, session_id, actor.name, datetime.now(UTC), kind, reason,
-                                       may_override=actor.can(Permission.OVERRIDE))
-        except service.GateAdvisory as exc:
-            return "", True, exc.gate.findings, kind
-        except service.OverrideRefused as exc:
-            record_refusal(actor, Permission.OVERRIDE, f"proceed past the BP gate: {kind}")
-            return f"Not entered: {exc}", True, no_update, no_update
-        except service.Refused as exc:
-            return f"Not entered: {exc}", False, no_update, no_update
-        return (f"{service.EVENT_NAMES[kind]} entered at {_clock_text(event.time, tz)} by {actor.name}", False,
-                no_update, None)
 
+def enter_dose(store: Store, session_id: int, tz: tzinfo, kind: str, reason: str | None
+               ) -> tuple[str, bool, list | object, object]:
+    """Enter a dose event as the signed-in user: (message, gate dialog open, gate findings, kind waiting for the
+    gate)."""
+    actor = current_actor()
+    try:
+        event = service.enter_dose(store, session_id, actor.name, datetime.now(UTC), kind, reason,
+                                   may_override=actor.can(Permission.OVERRIDE))
+    except service.GateAdvisory as exc:
+        return "", True, exc.gate.findings, kind
+    except service.OverrideRefused as exc:
+        record_refusal(actor, Permission.OVERRIDE, f"proceed past the BP gate: {kind}")
+        return f"Not entered: {exc}", True, no_update, no_update
+    except service.Refused as exc:
+        return f"Not entered: {exc}", False, no_update, no_update
+    return (f"{service.EVENT_NAMES[kind]} entered at {_clock_text(event.time, tz)} by {actor.name}", False,
+            no_update, None)
+
+
+def register_doses(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+    """A dose button, and the gate dialog it opens when the pre-dose BP gate has a finding."""
     @app.callback(
-        Output("session-message", "children", allow_duplicate=True),
-        Output("gate-modal", "opened", allow_duplicate=True),
-        Output("gate-findings", "children"),
-        Output("gate-kind", "data"),
-        Input({"type": "dose-btn", "kind": ALL}, "n_clicks"),
+        Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.GATE_MODAL, "opened", allow_duplicate=True),
+        Output(ids.GATE_FINDINGS, "children"),
+        Output(ids.GATE_KIND, "data"),
+        Input(ids.dose_button(ALL), "n_clicks"),
         prevent_initial_call=True,
     )
     @require(Permission.EVENTS)
     def dose_clicked(clicks: list[int]) -> tuple:
         if not ctx.triggered_id or not any(clicks):
             return no_update, no_update, no_update, no_update
-        message, opened, findings, kind = dose(ctx.triggered_id["kind"], None)
+        message, opened, findings, kind = enter_dose(store, session_id, tz, ctx.triggered_id["kind"], None)
         if isinstance(findings, list):
             findings = html.Ul([html.Li(f) for f in findings])
         return message, opened, findings, kind
 
     @app.callback(
-        Output("session-message", "children", allow_duplicate=True),
-        Output("gate-modal", "opened", allow_duplicate=True),
-        Output("gate-message", "children"),
-        Input("gate-proceed", "n_clicks"),
-        State("gate-kind", "data"), State("gate-reason", "value"),
+        Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.GATE_MODAL, "opened", allow_duplicate=True),
+        Output(ids.GATE_MESSAGE, "children"),
+        Input(ids.GATE_PROCEED, "n_clicks"),
+        State(ids.GATE_KIND, "data"), State(ids.GATE_REASON, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.EVENTS)
@@ -86,14 +101,16 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
             return no_update, False, ""
         if not (reason or "").strip():
             return no_update, True, "A reason is needed to proceed."
-        message, opened, _, _ = dose(kind, reason)
+        message, opened, _, _ = enter_dose(store, session_id, tz, kind, reason)
         return message, opened, "" if not opened else (message or "Not entered.")
 
+
+def register_notes(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
     @app.callback(
-        Output("session-message", "children", allow_duplicate=True),
-        Output("note-text", "value"),
-        Input("note-add", "n_clicks"),
-        State("note-text", "value"),
+        Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.NOTE_TEXT, "value"),
+        Input(ids.NOTE_ADD, "n_clicks"),
+        State(ids.NOTE_TEXT, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.NOTES)
@@ -105,12 +122,15 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
             return f"Note not added: {exc}", no_update
         return f"Note added at {_clock_text(event.time, tz)} by {who}", ""
 
+
+def register_end(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+    """The end button opens the readiness summary; confirming ends the session (with an override if needed)."""
     @app.callback(
-        Output("end-modal", "opened", allow_duplicate=True),
-        Output("readiness", "children"),
-        Output("end-message", "children", allow_duplicate=True),
-        Output("session-message", "children", allow_duplicate=True),
-        Input("end-button", "n_clicks"),
+        Output(ids.END_MODAL, "opened", allow_duplicate=True),
+        Output(ids.READINESS, "children"),
+        Output(ids.END_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.END_BUTTON, "n_clicks"),
         prevent_initial_call=True,
     )
     @require(Permission.END)
@@ -123,11 +143,11 @@ def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzi
         return True, readiness_view(items, ready.refusal), "", ""
 
     @app.callback(
-        Output("end-modal", "opened", allow_duplicate=True),
-        Output("end-message", "children", allow_duplicate=True),
-        Output("session-message", "children", allow_duplicate=True),
-        Input("end-confirm", "n_clicks"),
-        State("override-reason", "value"), State("ready-min", "value"),
+        Output(ids.END_MODAL, "opened", allow_duplicate=True),
+        Output(ids.END_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.END_CONFIRM, "n_clicks"),
+        State(ids.OVERRIDE_REASON, "value"), State(ids.READY_MIN, "value"),
         prevent_initial_call=True,
     )
     @require(Permission.END)

@@ -21,6 +21,8 @@ from monitor.session.service import EVENT_NAMES
 from monitor.session.timeline import countdown
 from monitor.session.types import SESSION_TYPES, SessionType, session_type
 from monitor.store import Store
+from monitor.web import urls
+from monitor.web.bed import ids
 from monitor.web.bed.figures import display_ms
 
 PEAK_FILL = "rgba(255, 171, 64, 0.12)"
@@ -73,23 +75,23 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
 
 def session_strip(stype: SessionType, session_id: int) -> html.Div:
     """Under the alarm bar: where the session stands, and the one-click dose events."""
-    return html.Div(id="session-strip", className="session-strip", children=[
-        html.Span(stype.label, id="session-type", className="session-type"),
-        html.Span("", id="session-patient", className="session-patient"),
-        html.Span("", id="next-checkpoint", className="next-checkpoint"),
-        html.Span("", id="observation", className="observation"),
+    return html.Div(id=ids.SESSION_STRIP, className="session-strip", children=[
+        html.Span(stype.label, id=ids.SESSION_TYPE, className="session-type"),
+        html.Span("", id=ids.SESSION_PATIENT, className="session-patient"),
+        html.Span("", id=ids.NEXT_CHECKPOINT, className="next-checkpoint"),
+        html.Span("", id=ids.OBSERVATION, className="observation"),
         html.Div(className="session-actions", children=[
-            *[dmc.Button(EVENT_NAMES[kind], id={"type": "dose-btn", "kind": kind}, n_clicks=0, size="md",
+            *[dmc.Button(EVENT_NAMES[kind], id=ids.dose_button(kind), n_clicks=0, size="md",
                          color="teal", variant="outline", className="needs-events") for kind in stype.dose_buttons],
-            dmc.Button("End session", id="end-button", n_clicks=0, size="md", color="orange", variant="outline",
+            dmc.Button("End session", id=ids.END_BUTTON, n_clicks=0, size="md", color="orange", variant="outline",
                        className="needs-end"),
-            html.A("Session record", href=f"/report/{session_id}.html", target="_blank", className="record-link"),
-            html.A("PDF", href=f"/report/{session_id}.pdf", target="_blank", className="record-link"),
-            html.A("History", href="/sessions/", target="_blank", className="record-link"),
-            html.A("Audit", href="/audit/", target="_blank", className="record-link needs-audit"),
-            html.A("Users", href="/users/", target="_blank", className="record-link needs-users"),
+            html.A("Session record", href=urls.report_html(session_id), target="_blank", className="record-link"),
+            html.A("PDF", href=urls.report_pdf(session_id), target="_blank", className="record-link"),
+            html.A("History", href=urls.HISTORY, target="_blank", className="record-link"),
+            html.A("Audit", href=urls.AUDIT, target="_blank", className="record-link needs-audit"),
+            html.A("Users", href=urls.USERS, target="_blank", className="record-link needs-users"),
         ]),
-        html.Div("", id="session-message", className="session-message", role="status"),
+        html.Div("", id=ids.SESSION_MESSAGE, className="session-message", role="status"),
     ])
 
 
@@ -98,54 +100,54 @@ def session_panel(info_type: str, patient: str, bed: str, preset: str | None, ed
     the checkpoints, notes."""
     return html.Div(className="session-panel", children=[
         html.Div(className="setup-row", children=[
-            dmc.Select(id="setup-type", label="Session type", value=info_type, w=230, size="sm",
+            dmc.Select(id=ids.SETUP_TYPE, label="Session type", value=info_type, w=230, size="sm",
                        data=[{"value": t.name, "label": t.label} for t in SESSION_TYPES.values()],
                        allowDeselect=False, comboboxProps={"withinPortal": False}, disabled=not editable),
-            dmc.TextInput(id="setup-patient", label="Patient label (an identifier, not a name)", value=patient,
+            dmc.TextInput(id=ids.SETUP_PATIENT, label="Patient label (an identifier, not a name)", value=patient,
                           placeholder="e.g. chart number", w=280, size="sm", readOnly=not editable),
-            dmc.TextInput(id="setup-bed", label="Bed", value=bed, w=120, size="sm", readOnly=not editable),
-            dmc.Select(id="setup-preset", label="Limits preset", value=preset, data=list(PRESETS), w=170,
+            dmc.TextInput(id=ids.SETUP_BED, label="Bed", value=bed, w=120, size="sm", readOnly=not editable),
+            dmc.Select(id=ids.SETUP_PRESET, label="Limits preset", value=preset, data=list(PRESETS), w=170,
                        size="sm", placeholder="keep current", clearable=True, comboboxProps={"withinPortal": False},
                        disabled=not editable),
-            dmc.Button("Save set-up", id="setup-save", n_clicks=0, color="blue", className="needs-setup"),
-            html.Div("", id="setup-message", className="setup-message", role="status"),
+            dmc.Button("Save set-up", id=ids.SETUP_SAVE, n_clicks=0, color="blue", className="needs-setup"),
+            html.Div("", id=ids.SETUP_MESSAGE, className="setup-message", role="status"),
         ]),
         html.Div(className="session-columns", children=[
-            html.Div([html.H4("Pre-dose baseline"), html.Div(id="baseline-box", className="baseline-box")]),
-            html.Div([html.H4("Checkpoints"), html.Div(id="checkpoint-list", className="checkpoint-list")]),
+            html.Div([html.H4("Pre-dose baseline"), html.Div(id=ids.BASELINE_BOX, className="baseline-box")]),
+            html.Div([html.H4("Checkpoints"), html.Div(id=ids.CHECKPOINT_LIST, className="checkpoint-list")]),
             html.Div(className="needs-notes", children=[
                 html.H4("Note"),
-                dmc.Textarea(id="note-text", placeholder="e.g. patient drowsy, responds to voice", autosize=True,
+                dmc.Textarea(id=ids.NOTE_TEXT, placeholder="e.g. patient drowsy, responds to voice", autosize=True,
                              minRows=2, w=320),
-                dmc.Button("Add note", id="note-add", n_clicks=0, color="gray", mt=6),
+                dmc.Button("Add note", id=ids.NOTE_ADD, n_clicks=0, color="gray", mt=6),
             ]),
         ]),
     ])
 
 
 def gate_modal() -> dmc.Modal:
-    return dmc.Modal(id="gate-modal", title="Pre-dose BP gate (advisory)", opened=False, size="lg", children=[
-        html.Div(id="gate-findings", className="gate-findings"),
-        dmc.Textarea(id="gate-reason", label="Reason to proceed (recorded with your name)", autosize=True,
+    return dmc.Modal(id=ids.GATE_MODAL, title="Pre-dose BP gate (advisory)", opened=False, size="lg", children=[
+        html.Div(id=ids.GATE_FINDINGS, className="gate-findings"),
+        dmc.Textarea(id=ids.GATE_REASON, label="Reason to proceed (recorded with your name)", autosize=True,
                      minRows=2),
         html.Div(className="modal-actions", children=[
-            dmc.Button("Proceed", id="gate-proceed", n_clicks=0, color="orange"),
-            html.Div("", id="gate-message", className="modal-message", role="alert"),
+            dmc.Button("Proceed", id=ids.GATE_PROCEED, n_clicks=0, color="orange"),
+            html.Div("", id=ids.GATE_MESSAGE, className="modal-message", role="alert"),
         ]),
-        dcc.Store(id="gate-kind"),
+        dcc.Store(id=ids.GATE_KIND),
     ])
 
 
 def end_modal() -> dmc.Modal:
-    return dmc.Modal(id="end-modal", title="End session", opened=False, size="lg", children=[
-        html.Div(id="readiness", className="readiness"),
-        dmc.Textarea(id="override-reason", label="Override reason (needed to end before the guard allows)",
+    return dmc.Modal(id=ids.END_MODAL, title="End session", opened=False, size="lg", children=[
+        html.Div(id=ids.READINESS, className="readiness"),
+        dmc.Textarea(id=ids.OVERRIDE_REASON, label="Override reason (needed to end before the guard allows)",
                      autosize=True, minRows=2),
-        dmc.NumberInput(id="ready-min", label="Would have been ready to leave at (minutes after the dose, optional)",
+        dmc.NumberInput(id=ids.READY_MIN, label="Would have been ready to leave at (minutes after the dose, optional)",
                         min=0, allowDecimal=False, w=420),
         html.Div(className="modal-actions", children=[
-            dmc.Button("End session now", id="end-confirm", n_clicks=0, color="orange"),
-            html.Div("", id="end-message", className="modal-message", role="alert"),
+            dmc.Button("End session now", id=ids.END_CONFIRM, n_clicks=0, color="orange"),
+            html.Div("", id=ids.END_MESSAGE, className="modal-message", role="alert"),
         ]),
     ])
 

@@ -1,0 +1,110 @@
+"""What the browser draws on the bed view from the stream and the clock: the clientside callbacks, with named
+outputs.
+
+Dash's clientside callbacks take their outputs as a list only (dict groupings are for server callbacks in
+Dash 4.4), so a function with many outputs would return an array whose order must match the Outputs here.
+Instead each such function returns an object keyed by the names below (a dotted name reaches into a nested
+object: "value.hr" is `out.value.hr`), and `named_clientside_callback` lists the values in the Outputs' order:
+no order is shared between Python and JS, and a name the function leaves out is an error in the console,
+never a silently stale tile.
+"""
+
+from __future__ import annotations
+
+import json
+from string import Template
+
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State
+
+from monitor.web.bed import ids
+
+# Calls window.dash_clientside[namespace][function] and lists the object it returns by `names` (an inline script,
+# which Dash hashes into the page's Content-Security-Policy).
+_BY_NAME = Template("""function (...args) {
+  const out = window.dash_clientside[$namespace][$function](...args);
+  if (out === window.dash_clientside.no_update) return out;
+  return $names.map((name) => {
+    const value = name.split(".").reduce((group, key) => (group == null ? undefined : group[key]), out);
+    if (value === undefined) throw new Error($function + " returned nothing for " + name);
+    return value;
+  });
+}""")
+
+
+def named_clientside_callback(app: Dash, namespace: str, function: str, outputs: dict[str, Output],
+                              *dependencies: Input | State, **options: object) -> None:
+    """Register `window.dash_clientside[namespace][function]`, which returns an object keyed by the names of
+    `outputs` (or one `no_update` for all), as a clientside callback of `outputs` and `dependencies`."""
+    source = _BY_NAME.substitute(namespace=json.dumps(namespace), function=json.dumps(function),
+                                 names=json.dumps(list(outputs)))
+    app.clientside_callback(source, *outputs.values(), *dependencies, **options)
+
+
+# vigil.js `render`: each tile's value, age and class, the MAP, the time since the dose and the clock.
+RENDER_OUTPUTS = {
+    **{f"value.{key}": Output(ids.number(key), "children") for key in ids.TILE_KEYS},
+    **{f"age.{key}": Output(ids.age(key), "children") for key in ids.TILE_KEYS},
+    **{f"tile.{key}": Output(ids.tile(key), "className") for key in ids.TILE_KEYS},
+    "map": Output(ids.NUM_MAP, "children"),
+    "elapsed": Output(ids.ELAPSED, "children"),
+    "clock": Output(ids.CLOCK_TEXT, "children"),
+}
+
+# vigil_session.js `render`: where the session stands, and which of its buttons may be pressed.
+SESSION_OUTPUTS = {
+    "next": Output(ids.NEXT_CHECKPOINT, "children"),
+    "nextClass": Output(ids.NEXT_CHECKPOINT, "className"),
+    "observation": Output(ids.OBSERVATION, "children"),
+    "patient": Output(ids.SESSION_PATIENT, "children"),
+    "checkpoints": Output(ids.CHECKPOINT_LIST, "children"),
+    "baseline": Output(ids.BASELINE_BOX, "children"),
+    "doseDisabled": Output(ids.dose_button(ALL), "disabled"),
+    "endDisabled": Output(ids.END_BUTTON, "disabled"),
+}
+
+# vigil_alarms.js `renderAlarms`: the banner, the alarm bar's colour, the sound controls and the history.
+ALARM_OUTPUTS = {
+    "banner": Output(ids.ALARM_BANNER, "children"),
+    "barClass": Output(ids.ALARM_BAR, "className"),
+    "pauseText": Output(ids.AUDIO_PAUSE, "children"),
+    "soundText": Output(ids.SOUND_TOGGLE, "children"),
+    "soundClass": Output(ids.SOUND_TOGGLE, "className"),
+    "soundColor": Output(ids.SOUND_TOGGLE, "color"),
+    "history": Output(ids.ALARM_HISTORY, "rowData"),
+}
+
+
+def register_clientside_callbacks(app: Dash) -> None:
+    """The stream into the page (connect, latest values, trend), then the numerics, the session and the alarms."""
+    app.clientside_callback(
+        ClientsideFunction("vigil", "connect"),
+        Output(ids.LINK_STATUS, "children"),
+        Input(ids.STREAM_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "applyLatest"),
+        Output(ids.LATEST, "data"),
+        Input(ids.STREAM_TICK, "data"), State(ids.LATEST, "data"), State(ids.STREAM_CONFIG, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("vigil", "applyTrend"),
+        Output(ids.TREND, "extendData"),
+        Input(ids.TREND_TICK, "data"), State(ids.STREAM_CONFIG, "data"),
+        prevent_initial_call=True,
+    )
+    named_clientside_callback(
+        app, "vigil", "render", RENDER_OUTPUTS,
+        Input(ids.LATEST, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.ALARM_TICK, "data"),
+        State(ids.STREAM_CONFIG, "data"),
+    )
+    named_clientside_callback(
+        app, "vigilSession", "render", SESSION_OUTPUTS,
+        Input(ids.SESSION_STATE, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.LATEST, "data"),
+        State(ids.dose_button(ALL), "id"),
+    )
+    named_clientside_callback(
+        app, "vigilAlarms", "renderAlarms", ALARM_OUTPUTS,
+        Input(ids.ALARM_TICK, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.AUDIO_PAUSE, "n_clicks"),
+        Input(ids.SOUND_TOGGLE, "n_clicks"), State(ids.ALARMS_INITIAL, "data"), State(ids.STREAM_CONFIG, "data"),
+    )

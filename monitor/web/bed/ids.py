@@ -1,0 +1,133 @@
+"""The bed view's component ids, named: the layout and the callbacks both take them from here, so grep finds
+every use of a component and a renamed id cannot leave a callback pointing at nothing.
+
+The browser scripts get the few ids they use themselves (`set_props`, a query selector, which button was
+clicked) from the page's config (`browser_ids`); they hold no id of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Header
+ELAPSED = "elapsed"
+CLOCK_TEXT = "clock-text"
+LINK_STATUS = "link-status"
+NO_LOGIN_BADGE = "no-login-badge"
+SIGNED_IN_AS = "signed-in-as"
+SIGN_OUT = "sign-out"
+
+# Numerics: one tile per key, each with its value and its age; the NIBP tile also shows the MAP.
+TILE_KEYS = ("bp", "hr", "spo2", "pr", "rr")
+NUM_MAP = "num-map"
+
+
+def tile(key: str) -> str:
+    return f"tile-{key}"
+
+
+def number(key: str) -> str:
+    return f"num-{key}"
+
+
+def age(key: str) -> str:
+    return f"age-{key}"
+
+
+# Trend and replay
+TREND = "trend"
+REPLAY_BAR = "replay-bar"
+REPLAY_PLAY = "replay-play"
+REPLAY_SPEED = "replay-speed"
+REPLAY_SEEK = "replay-seek"
+REPLAY_POSITION = "replay-position"
+SEEK_REQUEST = "seek-request"
+
+# Alarm bar
+ALARM_BAR = "alarm-bar"
+ALARM_BANNER = "alarm-banner"
+ACK_BUTTON = "ack-button"
+AUDIO_PAUSE = "audio-pause"
+SOUND_TOGGLE = "sound-toggle"
+
+# Panels (tabs) and their grids
+PANELS = "panels"
+ALARM_HISTORY = "alarm-history"
+AUDIT_GRID = "audit-grid"
+
+# Session strip
+SESSION_STRIP = "session-strip"
+SESSION_TYPE = "session-type"
+SESSION_PATIENT = "session-patient"
+NEXT_CHECKPOINT = "next-checkpoint"
+OBSERVATION = "observation"
+END_BUTTON = "end-button"
+SESSION_MESSAGE = "session-message"
+DOSE_BUTTON = "dose-btn"  # the pattern-matching type of the dose buttons, one per kind
+
+
+def dose_button(kind: Any) -> dict:
+    """A dose button's id; `kind` ALL matches them all."""
+    return {"type": DOSE_BUTTON, "kind": kind}
+
+
+# Session tab
+SETUP_TYPE = "setup-type"
+SETUP_PATIENT = "setup-patient"
+SETUP_BED = "setup-bed"
+SETUP_PRESET = "setup-preset"
+SETUP_SAVE = "setup-save"
+SETUP_MESSAGE = "setup-message"
+BASELINE_BOX = "baseline-box"
+CHECKPOINT_LIST = "checkpoint-list"
+NOTE_TEXT = "note-text"
+NOTE_ADD = "note-add"
+
+# Gate dialog (the advisory pre-dose BP gate)
+GATE_MODAL = "gate-modal"
+GATE_FINDINGS = "gate-findings"
+GATE_REASON = "gate-reason"
+GATE_PROCEED = "gate-proceed"
+GATE_MESSAGE = "gate-message"
+GATE_KIND = "gate-kind"
+
+# End dialog
+END_MODAL = "end-modal"
+READINESS = "readiness"
+OVERRIDE_REASON = "override-reason"
+READY_MIN = "ready-min"
+END_CONFIRM = "end-confirm"
+END_MESSAGE = "end-message"
+
+# Limits tab
+LIMITS_PRESET = "limits-preset"
+LIMITS_VERSION = "limits-version"
+LIMITS_APPLY = "limits-apply"
+LIMITS_READ_ONLY = "limits-read-only"
+LIMITS_MESSAGE = "limits-message"
+LIMIT_FIELD = "limit-field"  # the pattern-matching type of the limits editor's fields
+
+
+def limit_field(group: Any, key: Any) -> dict:
+    """A limits-editor field's id: `group` a vital code or "technical"; ALL for both matches them all."""
+    return {"type": LIMIT_FIELD, "group": group, "key": key}
+
+
+# Stores and the clock: what the page holds and what drives the clientside callbacks
+STREAM_CONFIG = "stream-config"
+STREAM_TICK = "stream-tick"
+TREND_TICK = "trend-tick"
+LATEST = "latest"
+ALARMS_INITIAL = "alarms-initial"
+ALARM_TICK = "alarm-tick"
+SESSION_STATE = "session-state"
+CLOCK_TICK = "clock-tick"
+
+
+def browser_ids() -> dict[str, str]:
+    """The ids the bed view's scripts use themselves, by the names they use them under."""
+    return {
+        "linkStatus": LINK_STATUS, "sessionState": SESSION_STATE, "alarmTick": ALARM_TICK,
+        "streamTick": STREAM_TICK, "trendTick": TREND_TICK, "trend": TREND,
+        "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE,
+    }

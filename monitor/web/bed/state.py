@@ -1,0 +1,78 @@
+"""What the bed view is built from on load: everything read consistently up to one store cursor, which the
+page's stream then continues from (nothing missed, nothing doubled)."""
+
+from __future__ import annotations
+
+from datetime import timedelta, tzinfo
+
+from adapters.model.reading import DOSE_KINDS
+from adapters.model.vitals import NIBP_CODES, VITALS
+from monitor.limits.model import Limits, TechnicalLimits, limits_from_stored
+from monitor.store import Cursor, SessionInfo, Store
+from monitor.web import urls
+from monitor.web.audit import audit_rows
+from monitor.web.bed import figures, ids
+from monitor.web.bed.alarm_view import AUDIO_PAUSE_S, REMINDER_S, alarm_payload
+from monitor.web.bed.session_view import session_payload
+from monitor.web.stream import clock_payload
+
+
+def max_points(window: timedelta) -> dict[str, list[int]]:
+    """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
+    seconds = int(window.total_seconds())
+    per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
+    per_trace += [3 * figures.MAX_EVENTS, figures.MAX_EVENTS]  # event lines (three points each), their labels
+    return {"x": per_trace, "y": per_trace, "text": per_trace}
+
+
+def stream_config(info: SessionInfo, cursor: Cursor, technical: TechnicalLimits, window: timedelta) -> dict:
+    """What the browser scripts need to follow the stream: where to start, how to plot, when a value is stale,
+    and the component ids and paths they use."""
+    return {
+        "session": info.id,
+        "cursor": str(cursor),
+        "traceIndex": figures.TRACE_INDEX,
+        "eventTrace": figures.EVENT_TRACE,
+        "labelTrace": figures.LABEL_TRACE,
+        "eventSpan": list(figures.EVENT_SPAN),
+        "maxPoints": max_points(window),
+        "staleS": {
+            "nibp": technical.nibp_overdue_s or 17 * 60,
+            "continuous": technical.signal_loss_s,
+        },
+        "nibp": list(NIBP_CODES),
+        "doseKinds": list(DOSE_KINDS),
+        "audioPauseS": AUDIO_PAUSE_S,
+        "reminderS": REMINDER_S,
+        "sessionType": info.session_type,
+        "ids": ids.browser_ids(),
+        "urls": urls.browser_urls(),
+    }
+
+
+def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict:
+    """Everything the page needs at load, read consistently up to one cursor; the trend shows `window`."""
+    cursor = store.cursor(sid)
+    info = store.session(sid)
+    latest = store.latest_readings(sid, max_id=cursor.reading)
+    newest = max((r.time for r in latest.values()), default=None)
+    start = None if newest is None else newest - window
+    window_readings = store.readings_between(sid, start, None, max_id=cursor.reading)
+    events = store.events_upto(sid, cursor.event)
+    stored_limits = store.current_limits(sid)
+    limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
+    session = session_payload(store, sid, tz)
+    figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
+    dose = next((e for e in events if e.kind in DOSE_KINDS), None)
+    latest_data = {
+        "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
+        "dose": None if dose is None else figures.display_ms(dose.time, tz),
+        "k": clock_payload(info, tz),
+    }
+    alarms = [alarm_payload(a, tz) for a in store.alarms_since(sid) if a.rev <= cursor.alarm]
+    return {
+        "info": info, "figure": figure.to_dict(),
+        "stream_config": stream_config(info, cursor, limits.technical, window), "latest": latest_data,
+        "alarms": alarms, "limits": limits, "limits_version": store.limits_version(sid),
+        "audit": audit_rows(store.audit_log(sid), tz), "session": session,
+    }
