@@ -209,11 +209,11 @@ def _live_runner(args: argparse.Namespace, store: Store, limits: Limits, link: S
     from monitor.runtime.live import LiveRunner
 
     name = args.session or f"{spec.name} on {args.port}"
-    session_id = store.create_session(name, "live", bed=args.bed, origin=args.port,
-                                      session_type=args.type or "other", patient_label=args.patient, who=args.operator)
+    session_id = store.sessions.create(name, "live", bed=args.bed, origin=args.port,
+                                       session_type=args.type or "other", patient_label=args.patient, who=args.operator)
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
     effective = datetime.now(UTC) if args.clock == "host" else datetime.fromtimestamp(0, UTC)
-    store.save_limits(session_id, limits.to_dict(), effective, who=args.operator)
+    store.limits.save(session_id, limits.to_dict(), effective, who=args.operator)
     alarms = LiveAlarms(store, session_id)
     return LiveRunner(store, session_id, link, alarms, device_clock=args.clock == "device")
 
@@ -261,8 +261,8 @@ def cmd_acquire(args: argparse.Namespace) -> int:
         _wait(args.duration, lambda: runner.error is None)
     finally:
         runner.stop()
-    n_readings, n_events = store.counts(runner.session_id)
-    n_alarms = len(store.alarms_since(runner.session_id))
+    n_readings, n_events = store.samples.counts(runner.session_id)
+    n_alarms = len(store.alarms.since(runner.session_id))
     print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")

@@ -68,7 +68,7 @@ class LiveRunner:
     def start(self) -> None:
         if not self.device_clock:
             wall = self._now()
-            self.store.set_clock(self.session_id, wall, wall, 1.0)
+            self.store.sessions.set_clock(self.session_id, wall, wall, 1.0)
         for thread in self._threads:
             thread.start()
 
@@ -100,13 +100,13 @@ class LiveRunner:
     def _store_batch(self, items: list[Reading | Event]) -> None:
         readings, events = split_items(items)
         with self._lock:
-            self.store.write(self.session_id, readings, events)  # durable before shown or alarmed on
+            self.store.samples.write(self.session_id, readings, events)  # durable before shown or alarmed on
             self.readings += len(readings)
             if self.device_clock and items:
                 newest = max(i.time for i in items)
                 if self._newest is None or newest > self._newest[0]:
                     self._newest = (newest, time.monotonic())
-                    self.store.set_clock(self.session_id, newest, self._now(), 1.0)
+                    self.store.sessions.set_clock(self.session_id, newest, self._now(), 1.0)
             if self.alarms is not None:
                 self.alarms.process(readings, events)
         if self._on_items is not None:

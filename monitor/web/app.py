@@ -60,14 +60,14 @@ def max_points(window: timedelta) -> dict[str, list[int]]:
 def initial_state(config: DashboardConfig) -> dict:
     """Everything the page needs at load, read consistently up to one cursor."""
     store, sid, tz = config.store, config.session_id, config.display_tz
-    cursor = store.cursor(sid)
-    info = store.session(sid)
-    latest = store.latest_readings(sid, max_id=cursor.reading)
+    cursor = store.samples.cursor(sid)
+    info = store.sessions.info(sid)
+    latest = store.samples.latest(sid, max_id=cursor.reading)
     newest = max((r.time for r in latest.values()), default=None)
     start = None if newest is None else newest - config.window
-    window_readings = store.readings_between(sid, start, None, max_id=cursor.reading)
-    events = store.events_upto(sid, cursor.event)
-    stored_limits = store.current_limits(sid)
+    window_readings = store.samples.readings(sid, start, None, max_id=cursor.reading)
+    events = store.samples.events(sid, cursor.event)
+    stored_limits = store.limits.current(sid)
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
     figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
@@ -96,11 +96,11 @@ def initial_state(config: DashboardConfig) -> dict:
         "dose": None if dose is None else figures.display_ms(dose.time, tz),
         "k": clock_payload(info, tz),
     }
-    alarms = [alarm_payload(a, tz) for a in store.alarms_since(sid) if a.rev <= cursor.alarm]
+    alarms = [alarm_payload(a, tz) for a in store.alarms.since(sid) if a.rev <= cursor.alarm]
     return {
         "info": info, "figure": figure.to_dict(), "stream_config": stream_config, "latest": latest_data,
-        "alarms": alarms, "limits": limits, "limits_version": store.limits_version(sid),
-        "audit": audit_rows(store.audit_log(sid), tz), "session": session,
+        "alarms": alarms, "limits": limits, "limits_version": store.limits.version(sid),
+        "audit": audit_rows(store.audit.entries(session_id=sid), tz), "session": session,
     }
 
 
@@ -235,8 +235,8 @@ def register_alarm_callbacks(app: Dash, config: DashboardConfig) -> None:
     def acknowledge(_clicks: int) -> list[dict]:
         store, sid = config.store, config.session_id
         wall = datetime.now(UTC)
-        store.acknowledge(sid, current_actor().name, wall, store.session(sid).clock_now(wall))
-        return audit_rows(store.audit_log(sid), config.display_tz)
+        store.alarms.acknowledge(sid, current_actor().name, wall, store.sessions.info(sid).clock_now(wall))
+        return audit_rows(store.audit.entries(session_id=sid), config.display_tz)
 
     @app.callback(
         Output("audit-grid", "rowData", allow_duplicate=True),
@@ -247,7 +247,7 @@ def register_alarm_callbacks(app: Dash, config: DashboardConfig) -> None:
     def refresh_audit(panel: str | None) -> list[dict]:
         if panel != "audit":
             return no_update
-        return audit_rows(config.store.audit_log(config.session_id), config.display_tz)
+        return audit_rows(config.store.audit.entries(session_id=config.session_id), config.display_tz)
 
 
 def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:

@@ -64,7 +64,7 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 
 def limits_payload(store: Store, session_id: int, version: int) -> dict:
     """The limits in force as the browser needs them: the bands and lines to draw."""
-    data = store.current_limits(session_id)
+    data = store.limits.current(session_id)
     limits = Limits() if data is None else limits_from_stored(data)
     return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
 
@@ -80,7 +80,7 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
     `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
     yield "retry: 1000\n\n"
-    epoch = store.session(session_id).epoch
+    epoch = store.sessions.info(session_id).epoch
     checked = time.monotonic()
     last_clock: dict | None = None
     last_limits: int | None = None
@@ -93,14 +93,14 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                 yield sse_message({"signedOut": True})
                 return
             checked = time.monotonic()
-        info = store.session(session_id)
+        info = store.sessions.info(session_id)
         if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
             yield sse_message({"reset": True})
             return
-        new_readings = store.readings_since(session_id, cursor.reading, BATCH_LIMIT)
-        new_events = store.events_since(session_id, cursor.event, BATCH_LIMIT)
-        new_alarms = store.alarms_since(session_id, cursor.alarm)
-        limits_version = store.limits_version(session_id)
+        new_readings = store.samples.readings_since(session_id, cursor.reading, BATCH_LIMIT)
+        new_events = store.samples.events_since(session_id, cursor.event, BATCH_LIMIT)
+        new_alarms = store.alarms.since(session_id, cursor.alarm)
+        limits_version = store.limits.version(session_id)
         clock = clock_payload(info, tz)
         setup = (info.session_type, info.patient_label, info.bed, info.ended)
         session_changed = (setup != last_setup or bool(new_events)
@@ -153,7 +153,7 @@ def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
     def api_stream() -> Response:
         try:
             session_id = int(request.args["session"])
-            store.session(session_id)
+            store.sessions.info(session_id)
         except (KeyError, ValueError):
             return Response("unknown or missing session\n", status=404, mimetype="text/plain")
         cursor = Cursor.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
