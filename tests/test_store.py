@@ -288,7 +288,7 @@ def test_since_reads_are_ordered_by_commit_not_time_and_respect_limit(store: Sto
     assert len(store.samples.events_since(sid, 0, limit=3)) == 3
 
 
-def test_readings_between_is_inclusive_time_ordered_and_pinned_by_max_id(store: Store) -> None:
+def test_readings_by_time_are_inclusive_ordered_and_pinned_by_max_id(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     store.samples.write(sid, [hr(i, 60 + i) for i in (0, 2, 4, 6)])
     pin = store.samples.cursor(sid).reading
@@ -302,7 +302,7 @@ def test_readings_between_is_inclusive_time_ordered_and_pinned_by_max_id(store: 
     assert store.samples.readings(sid, at(2.5), at(2.9)) == []
 
 
-def test_events_upto(store: Store) -> None:
+def test_events_by_time_pinned_by_max_id(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     store.samples.write(sid, new_events=[Event(at(5), "dose_end")])
     pin = store.samples.cursor(sid).event
@@ -311,7 +311,7 @@ def test_events_upto(store: Store) -> None:
     assert [e.kind for e in store.samples.events(sid, max_id=pin)] == ["dose_end"]
 
 
-def test_latest_readings_by_time_per_vital_up_to_a_cursor(store: Store) -> None:
+def test_latest_reading_of_each_vital_up_to_a_cursor(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     other = store.sessions.create("o", "live")
     store.samples.write(sid, [hr(0, 70), Reading(at(0), "spo2", 97), hr(10, 80)])
