@@ -160,10 +160,10 @@ def nibp(t: datetime, k: int) -> list[Reading]:
 
 def new_session(store: Store, name: str, end: datetime, length: timedelta) -> int:
     """A session holding `length` of data ending just before `end` (1 Hz vitals, NIBP every 5 min)."""
-    sid = store.create_session(name, "live", bed="bed-1")
+    sid = store.sessions.create(name, "live", bed="bed-1")
     start = end - length
-    store.save_limits(sid, load_preset(PRESET).to_dict(), start, "benchmark")
-    store.write(sid, [], [Event(start, "dose_start", source=SOURCE)])
+    store.limits.save(sid, load_preset(PRESET).to_dict(), start, "benchmark")
+    store.samples.write(sid, [], [Event(start, "dose_start", source=SOURCE)])
     seconds = int(length.total_seconds())
     chunk = 600
     for first in range(0, seconds, chunk):
@@ -173,7 +173,7 @@ def new_session(store: Store, name: str, end: datetime, length: timedelta) -> in
             batch += second_of_data(t, k)
             if k % NIBP_EVERY_S == 0:
                 batch += nibp(t, k)
-        store.write(sid, batch)
+        store.samples.write(sid, batch)
     return sid
 
 
@@ -191,11 +191,11 @@ def conventional_app(store: Store, sid: int, limits: Limits) -> Dash:
 
     @app.callback(*(Output(i, p) for i, p in CONV_OUTPUTS), Input(*CONV_INPUT))
     def refresh(_n: int | None) -> tuple[Any, str]:
-        latest = store.latest_readings(sid)
+        latest = store.samples.latest(sid)
         newest = max((r.time for r in latest.values()), default=None)
         start = None if newest is None else newest - WINDOW
-        window = store.readings_between(sid, start, None)
-        fig = figures.trend_figure(window, store.events_upto(sid), limits, UTC)
+        window = store.samples.readings(sid, start, None)
+        fig = figures.trend_figure(window, store.samples.events(sid), limits, UTC)
         hr = latest.get("hr")
         return fig, "--" if hr is None else f"{hr.value:g}"
 
@@ -220,13 +220,13 @@ def measure_updates(store: Store, sid: int, limits: Limits, t_first: datetime, n
     """(bytes, server ms) per update: after each commit, ours' next SSE message and one conventional poll."""
     client = conventional_app(store, sid, limits).server.test_client()
     body = conventional_request()
-    gen = stream_updates(store, sid, store.cursor(sid), UTC)
+    gen = stream_updates(store, sid, store.samples.cursor(sid), UTC)
     next(gen)  # "retry:" preamble
     next(gen)  # first message: the session clock
     sizes, times = Series(), Series()
     try:
         for i in range(WARMUP + n):
-            store.write(sid, second_of_data(t_first + timedelta(seconds=i), 10_000 + i))
+            store.samples.write(sid, second_of_data(t_first + timedelta(seconds=i), 10_000 + i))
             t0 = time.perf_counter()
             message = next(gen)
             ours_ms = (time.perf_counter() - t0) * 1000
@@ -292,7 +292,7 @@ def run_latency(
         t_next += 1.0
         time.sleep(max(0.0, t_next - time.monotonic()))
         value = next(values)
-        store.write(sid, [Reading(datetime.now(UTC), "hr", float(value), SOURCE)])
+        store.samples.write(sid, [Reading(datetime.now(UTC), "hr", float(value), SOURCE)])
         commits.append((value, time.time() * 1000))
     time.sleep(2.5)  # the conventional app may show the last reading only after its next poll
     paints: dict[str, tuple[float, float]] = {}

@@ -48,7 +48,7 @@ def json_strings(document: str | bytes) -> list[str]:
 
 def audited(store: Any, session_id: int) -> list:
     """A session's audit entries after the one that records its start: what was done in it."""
-    return [a for a in store.audit_log(session_id) if a.action != "session_start"]
+    return [a for a in store.audit.entries(session_id=session_id) if a.action != "session_start"]
 
 
 class FakeClock:

@@ -65,7 +65,7 @@ def test_user_changes_are_checked_and_audited(accounts: Accounts, store: Store) 
     accounts.set_password("nurse-ana", "a new passphrase", by="admin", now=NOW)
     refusal(accounts, "nurse-ana", PASSWORD, NOW)
     assert accounts.sign_in("nurse-ana", "a new passphrase", NOW).user.role == "nurse"
-    assert [(e.who, e.action, e.target) for e in store.audit_entries() if e.action.startswith("user")] == [
+    assert [(e.who, e.action, e.target) for e in store.audit.entries() if e.action.startswith("user")] == [
         ("admin", "user_add", "nurse-ana"), ("admin", "user_password", "nurse-ana")]
 
 
@@ -76,9 +76,9 @@ def test_wrong_password_unknown_name_and_disabled_account_get_the_same_answer(ac
     answers = {refusal(accounts, "nurse-ana", "wrong password!", NOW), refusal(accounts, "nobody", PASSWORD, NOW),
                refusal(accounts, "gone", PASSWORD, NOW)}
     assert answers == {REFUSED}
-    reasons = [(e.who, e.new) for e in store.audit_entries() if e.action == "sign_in_failed"]
+    reasons = [(e.who, e.new) for e in store.audit.entries() if e.action == "sign_in_failed"]
     assert reasons == [("nurse-ana", "wrong password"), ("(unknown name)", "unknown name"), ("gone", "disabled")]
-    assert "nobody" not in str(store.audit_entries())  # what strangers type is not kept
+    assert "nobody" not in str(store.audit.entries())  # what strangers type is not kept
 
 
 def test_wrong_password_and_unknown_name_take_similar_time(accounts: Accounts) -> None:
@@ -126,7 +126,7 @@ def test_parallel_guesses_cannot_outrun_the_lockout(accounts: Accounts, store: S
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(guess, range(16)))
     assert answers.count(REFUSED) == 5 and all(a.startswith("Too many failed") for a in answers if a != REFUSED)
-    checked = [e.new for e in store.audit_entries() if e.action == "sign_in_failed"]
+    checked = [e.new for e in store.audit.entries() if e.action == "sign_in_failed"]
     assert sorted(c.split(";")[0] for c in checked) == ["locked"] * 11 + ["wrong password"] * 5
 
 
@@ -142,7 +142,7 @@ def test_idle_timeout_ends_acting_but_not_watching(accounts: Accounts, store: St
     assert not accounts.watching(token, NOW + timedelta(hours=12, seconds=1))  # a shift at most
     accounts.sign_out(token, late)  # signing out still ends the open live view
     assert not accounts.watching(token, late)
-    assert [e.new for e in store.audit_entries() if e.action == "sign_out"] == ["idle", "signed out"]
+    assert [e.new for e in store.audit.entries() if e.action == "sign_out"] == ["idle", "signed out"]
 
 
 def test_a_sign_in_lasts_a_shift_at_most(accounts: Accounts) -> None:
@@ -172,8 +172,8 @@ def test_the_secret_key_is_made_once_and_kept_with_the_data(db_path) -> None:
 
 
 def test_the_audit_trail_is_append_only_in_the_database(accounts: Accounts, store: Store) -> None:
-    count = len(store.audit_entries())
+    count = len(store.audit.entries())
     for statement in ("UPDATE audit SET who = 'someone else'", "DELETE FROM audit"):
         with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.engine.begin() as conn:
             conn.execute(sa.text(statement))
-    assert len(store.audit_entries()) == count and store.audit_entries()[0].who == "admin"
+    assert len(store.audit.entries()) == count and store.audit.entries()[0].who == "admin"

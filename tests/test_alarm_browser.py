@@ -32,16 +32,16 @@ class LiveSession:
 
     def __init__(self, db: Path, limits: dict) -> None:
         self.store = Store(db)
-        self.sid = self.store.create_session("alarm test", "live")
-        self.store.save_limits(self.sid, limits, T0, "clinician-setup")
+        self.sid = self.store.sessions.create("alarm test", "live")
+        self.store.limits.save(self.sid, limits, T0, "clinician-setup")
         self.alarms = LiveAlarms(self.store, self.sid, expect_dose=True)
 
     def feed(self, seconds: float, readings: list[tuple[str, float]], events: tuple[Event, ...] = ()) -> None:
         t = T0 + timedelta(seconds=seconds)
         batch = [Reading(t, vital, value) for vital, value in readings]
-        self.store.write(self.sid, batch, list(events))
+        self.store.samples.write(self.sid, batch, list(events))
         self.alarms.process(batch, list(events))
-        self.store.set_clock(self.sid, t, datetime.now(UTC), 0.0)  # the session clock stands at the data
+        self.store.sessions.set_clock(self.sid, t, datetime.now(UTC), 0.0)  # the session clock stands at the data
 
 
 @pytest.fixture
@@ -58,9 +58,9 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_once_stored(dash_duo, tmp_pa
     figure for benchmarks/live_update.py (reading-to-screen latency), not a pass/fail test on a shared machine."""
     recording = read_session_csv(sample_data / "hypertensive.csv")
     store = Store(tmp_path / "replay.db")
-    sid = store.create_session("hypertensive", "replay")
+    sid = store.sessions.create("hypertensive", "replay")
     start = recording.readings[0].time
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), start, OPERATOR)
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), start, OPERATOR)
     source = ReplaySource([*recording.readings, *recording.events], 1, time.monotonic())
     runner = ReplayRunner(store, sid, source, alarms=LiveAlarms(store, sid, expect_dose=True))
     runner.seek(start + timedelta(minutes=39, seconds=55))  # catch up to 5 s before SBP 184 at 40:00
@@ -74,7 +74,7 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_once_stored(dash_duo, tmp_pa
     try:
         banner = lambda: dash_duo.find_element("#alarm-banner").text  # noqa: E731
         wait_for(lambda: "SYS 184 > 179 mmHg" in banner(), 20, "the SBP alarm in the banner", interval=0.02)
-        assert any(r.vital == "sbp" for r in store.readings_between(sid, alarm_reading, alarm_reading))
+        assert any(r.vital == "sbp" for r in store.samples.readings(sid, alarm_reading, alarm_reading))
         wait_for(lambda: "alarm-medium" in (dash_duo.find_element("#tile-bp").get_attribute("class") or ""), 5,
                  "the BP tile in the medium-priority colour")
         assert "MEDIUM" in banner()
@@ -99,7 +99,7 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
     dash_duo.wait_for_text_to_equal("#alarm-banner", "No active alarms", timeout=10)
     wait_for(lambda: "alarm-" not in dash_duo.find_element("#tile-bp").get_attribute("class").replace("vital-", ""),
              5, "the tile to lose its alarm colour")
-    [entry] = [a for a in live.store.audit_log(live.sid) if a.action == "acknowledge"]
+    [entry] = [a for a in live.store.audit.entries(session_id=live.sid) if a.action == "acknowledge"]
     assert entry.who == OPERATOR and entry.target == "sbp limit high (high)"
 
     open_panel(dash_duo, "Audit trail")
@@ -126,15 +126,16 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
     dash_duo.find_element("#limits-apply").click()
     dash_duo.wait_for_contains_text("#limits-message", f"Applied: version 2 by {OPERATOR}", timeout=10)
     wait_for(lambda: ["sbp-high", 150] in dash_duo.driver.execute_script(SHAPES), 5, "the band to move to 150")
-    assert live.store.limits_version(live.sid) == 2
+    assert live.store.limits.version(live.sid) == 2
 
     # The engine evaluates from the change on: the next 160 is now above the limit.
     live.feed(600, [("sbp", 160), ("dbp", 90), ("map", 113)])
     dash_duo.wait_for_contains_text("#alarm-banner", "SYS 160 > 150 mmHg", timeout=10)
-    [alarm] = [a.episode for a in live.store.alarms_since(live.sid)]
+    [alarm] = [a.episode for a in live.store.alarms.since(live.sid)]
     assert alarm.onset == T0 + timedelta(seconds=600) and alarm.limit == 150
 
-    changes = [(a.who, a.target, a.old, a.new) for a in live.store.audit_log(live.sid) if a.action == "limits"]
+    changes = [(a.who, a.target, a.old, a.new) for a in live.store.audit.entries(session_id=live.sid)
+               if a.action == "limits"]
     assert (OPERATOR, "vitals.sbp.high", "179", "150") in changes
     open_panel(dash_duo, "Audit trail")
     dash_duo.wait_for_contains_text("#audit-grid", "vitals.sbp.high", timeout=10)
@@ -159,10 +160,11 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
     dash_duo.driver.execute_script("document.getElementById('limits-apply').disabled = false;")
     dash_duo.find_element("#limits-apply").click()
     time.sleep(1)
-    assert live.store.limits_version(live.sid) == 1
-    assert parse_limits(live.store.current_limits(live.sid) or {}) is not None
+    assert live.store.limits.version(live.sid) == 1
+    assert parse_limits(live.store.limits.current(live.sid) or {}) is not None
     assert dash_duo.driver.execute_script(SHAPES) == shapes_before
-    assert not [a for a in live.store.audit_log(live.sid) if a.action == "limits" and a.target != "limits"]
+    assert not [a for a in live.store.audit.entries(session_id=live.sid)
+                if a.action == "limits" and a.target != "limits"]
     assert dash_duo.get_logs() == []
 
 
@@ -171,15 +173,16 @@ def test_limits_of_an_ended_session_are_refused_on_screen_and_audited(dash_duo, 
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     shapes_before = dash_duo.driver.execute_script(SHAPES)
     open_panel(dash_duo, "Limits")
-    live.store.end_session(live.sid, "nurse-bo", datetime.now(UTC), T0 + timedelta(minutes=50))  # on another screen
+    live.store.sessions.end(live.sid, "nurse-bo", datetime.now(UTC), T0 + timedelta(minutes=50))  # on another screen
     type_into(field(dash_duo, "sbp", "high"), "150")
     wait_for(lambda: dash_duo.find_element("#limits-apply").is_enabled(), 5, "Apply to be enabled")
     dash_duo.find_element("#limits-apply").click()
     dash_duo.wait_for_text_to_equal("#limits-message", "Not applied: the session has ended, and its record is "
                                     "closed.", timeout=10)
-    assert live.store.limits_version(live.sid) == 1
+    assert live.store.limits.version(live.sid) == 1
     assert dash_duo.driver.execute_script(SHAPES) == shapes_before
-    assert [(a.who, a.action) for a in live.store.audit_log(live.sid)][-1] == (OPERATOR, "limits_refused")
+    assert ([(a.who, a.action) for a in live.store.audit.entries(session_id=live.sid)][-1]
+            == (OPERATOR, "limits_refused"))
     assert dash_duo.get_logs() == []
 
 
@@ -225,7 +228,7 @@ def test_choosing_a_preset_fills_the_editor_and_applies_as_a_whole(dash_duo, liv
     assert field(dash_duo, "hr", "low").get_attribute("value") == "51"
     dash_duo.find_element("#limits-apply").click()
     dash_duo.wait_for_contains_text("#limits-message", "Applied: version 2", timeout=10)
-    applied = live.store.current_limits(live.sid) or {}
+    applied = live.store.limits.current(live.sid) or {}
     assert applied["preset"] == "news2" and "high" not in applied["vitals"]["sbp"]
     wait_for(lambda: "sbp-high" not in [n for n, _ in dash_duo.driver.execute_script(SHAPES)], 5, "no SBP high line")
     assert dash_duo.get_logs() == []

@@ -40,17 +40,17 @@ class Bed:
         """As the acquisition runner does: commit, then run the alarm engine, then move the session clock."""
         t = T0 + timedelta(seconds=seconds)
         batch = [Reading(t, vital, value) for vital, value in readings]
-        self.store.write(self.sid, batch, list(events))
+        self.store.samples.write(self.sid, batch, list(events))
         self.alarms.process(batch, list(events))
-        self.store.set_clock(self.sid, t, datetime.now(UTC), 0.0)
+        self.store.sessions.set_clock(self.sid, t, datetime.now(UTC), 0.0)
 
 
 @pytest.fixture
 def bed(tmp_path: Path) -> Iterator[Bed]:
     """A live-style session under the IV-ketamine preset, a nurse and a clinician who may sign in."""
     store = Store(tmp_path / "auth.db")
-    sid = store.create_session("auth test", "live")
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), T0, "clinician-setup")
+    sid = store.sessions.create("auth test", "live")
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), T0, "clinician-setup")
     accounts = Accounts(store)
     accounts.add(NURSE, "nurse", PASSWORD, by="test")
     accounts.add(CLINICIAN, "clinician", PASSWORD, by="test")
@@ -132,13 +132,13 @@ def test_nurse_sees_limits_read_only_and_acknowledges_an_alarm(dash_duo, bed: Be
     dash_duo.find_element("#ack-button").click()
     dash_duo.wait_for_contains_text("#alarm-banner", f"acknowledged by {NURSE}", timeout=10)
     # One press acknowledges both active alarms (the high SBP and the low-priority rise from baseline).
-    alarms = bed.store.alarms_since(bed.sid)
+    alarms = bed.store.alarms.since(bed.sid)
     assert len(alarms) == 2 and all(a.acked_by == NURSE and a.acked_at is not None for a in alarms)
-    acks = [(a.who, a.target) for a in bed.store.audit_log(bed.sid) if a.action == "acknowledge"]
+    acks = [(a.who, a.target) for a in bed.store.audit.entries(session_id=bed.sid) if a.action == "acknowledge"]
     assert len(acks) == 2 and (NURSE, "sbp limit high (high)") in acks and {who for who, _ in acks} == {NURSE}
     # Nothing the nurse's screen did was refused, and the limits are as they were.
-    assert not [a for a in bed.store.audit_entries() if a.action == "forbidden"]
-    assert bed.store.limits_version(bed.sid) == 1
+    assert not [a for a in bed.store.audit.entries() if a.action == "forbidden"]
+    assert bed.store.limits.version(bed.sid) == 1
     assert dash_duo.get_logs() == []
 
     # Sign out: back to the sign-in page, and the bed view asks for a sign-in again.
@@ -146,7 +146,7 @@ def test_nurse_sees_limits_read_only_and_acknowledges_an_alarm(dash_duo, bed: Be
     wait_for(lambda: dash_duo.driver.current_url == base + "/login", 10, "the sign-in page after signing out")
     dash_duo.driver.get(base + "/")
     wait_for(lambda: dash_duo.driver.current_url == base + "/login?next=/", 10, "the redirect after signing out")
-    actions = [(a.who, a.action) for a in bed.store.audit_entries(who=NURSE)]
+    actions = [(a.who, a.action) for a in bed.store.audit.entries(who=NURSE)]
     assert (NURSE, "sign_in") in actions and (NURSE, "sign_out") in actions
     assert dash_duo.get_logs() == []
 
@@ -166,12 +166,13 @@ def test_clinician_changes_a_limit_in_their_own_name(dash_duo, bed: Bed) -> None
     dash_duo.find_element("#limits-apply").click()
     dash_duo.wait_for_contains_text("#limits-message", f"Applied: version 2 by {CLINICIAN}", timeout=10)
 
-    versions = bed.store.limits_versions(bed.sid)
+    versions = bed.store.limits.versions(bed.sid)
     assert [(v.version, v.who) for v in versions] == [(1, "clinician-setup"), (2, CLINICIAN)]
-    assert (bed.store.current_limits(bed.sid) or {})["vitals"]["sbp"]["high"] == 150
-    changes = [(a.who, a.target, a.old, a.new) for a in bed.store.audit_log(bed.sid) if a.action == "limits"]
+    assert (bed.store.limits.current(bed.sid) or {})["vitals"]["sbp"]["high"] == 150
+    changes = [(a.who, a.target, a.old, a.new) for a in bed.store.audit.entries(session_id=bed.sid)
+               if a.action == "limits"]
     assert (CLINICIAN, "vitals.sbp.high", "179", "150") in changes
-    assert not [a for a in bed.store.audit_entries() if a.action == "forbidden"]
+    assert not [a for a in bed.store.audit.entries() if a.action == "forbidden"]
     assert dash_duo.get_logs() == []
 
 
@@ -184,13 +185,13 @@ def test_a_nurse_forcing_apply_is_refused_by_the_server(dash_duo, bed: Bed) -> N
     field_id = {"type": "limit-field", "group": "sbp", "key": "high"}
     dash_duo.driver.execute_script(SET_PROPS, field_id, {"value": 150})
     dash_duo.driver.execute_script("document.getElementById('limits-apply').click();")
-    wait_for(lambda: len([a for a in bed.store.audit_entries() if a.action == "forbidden"]) >= 2, 10,
+    wait_for(lambda: len([a for a in bed.store.audit.entries() if a.action == "forbidden"]) >= 2, 10,
              "both refusals to be audited")
 
-    refused = [(a.who, a.target, a.new) for a in bed.store.audit_entries() if a.action == "forbidden"]
+    refused = [(a.who, a.target, a.new) for a in bed.store.audit.entries() if a.action == "forbidden"]
     assert (NURSE, "validate", "needs limits") in refused and (NURSE, "apply", "needs limits") in refused
-    assert [(v.version, v.who) for v in bed.store.limits_versions(bed.sid)] == [(1, "clinician-setup")]
-    assert (bed.store.current_limits(bed.sid) or {})["vitals"]["sbp"]["high"] == 179
+    assert [(v.version, v.who) for v in bed.store.limits.versions(bed.sid)] == [(1, "clinician-setup")]
+    assert (bed.store.limits.current(bed.sid) or {})["vitals"]["sbp"]["high"] == 179
     # The browser saw the 403s (and Dash's renderer reported each failed callback), and nothing else.
     logs = dash_duo.get_logs()
     refusals = [e for e in logs if e["source"] == "network"]
@@ -262,4 +263,4 @@ def test_an_action_after_the_sign_in_ended_leads_to_the_sign_in_page(dash_duo, b
     dash_duo.driver.delete_all_cookies()
     dash_duo.find_element("#ack-button").click()
     wait_for(lambda: dash_duo.driver.current_url == base + "/login?next=%2F", 10, "the sign-in page")
-    assert not [a for a in bed.store.audit_log(bed.sid) if a.action == "acknowledge"]
+    assert not [a for a in bed.store.audit.entries(session_id=bed.sid) if a.action == "acknowledge"]

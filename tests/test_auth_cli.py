@@ -60,7 +60,7 @@ def test_user_add_list_disable_and_password(tmp_path: Path) -> None:
     assert listing[2].split()[:3] == ["nurse-ana", "nurse", "disabled"]
     assert user(db, "password", "dr-ben", password="a new passphrase\n").returncode == 0
     assert Accounts(Store(db)).sign_in("dr-ben", "a new passphrase").user.name == "dr-ben"
-    audit = [(e.action, e.target) for e in Store(db).audit_entries() if e.action.startswith("user")]
+    audit = [(e.action, e.target) for e in Store(db).audit.entries() if e.action.startswith("user")]
     assert audit == [("user_add", "dr-ben"), ("user_add", "nurse-ana"), ("user_disable", "nurse-ana"),
                      ("user_enable", "nurse-ana"), ("user_disable", "nurse-ana"), ("user_password", "dr-ben")]
 
@@ -119,7 +119,7 @@ def test_serving_refusals_are_one_line_and_change_nothing(tmp_path: Path, sample
     db = tmp_path / "v.db"
     result = run_vigil("replay", sample_data / "iv_ketamine.csv", "--db", db, "--port", "0", *args)
     assert expected in one_line_error(result)
-    assert Store(db).list_sessions() == []  # refused before the replay made a session
+    assert Store(db).sessions.listing() == []  # refused before the replay made a session
 
 
 @pytest.mark.parametrize("minutes", ["0.5", "0", "1441", "soon"])
@@ -148,7 +148,7 @@ def test_https_with_a_certificate_marks_cookies_secure(tmp_path: Path) -> None:
     authority.cert_pem.write_to_path(str(ca))
     db = tmp_path / "v.db"
     store = Store(db)
-    sid = store.create_session("tls", "live")
+    sid = store.sessions.create("tls", "live")
     Accounts(store).add("dr-ben", "clinician", PASSWORD, by="test")
     assert "--tls-key" in one_line_error(run_vigil("dashboard", "--db", db, "--tls-cert", cert))
     port = free_port()

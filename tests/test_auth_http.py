@@ -85,9 +85,9 @@ def start_dashboard(db: Path, sid: int, *extra: str) -> tuple[str, subprocess.Po
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("auth") / "vigil.db"
     store = Store(db)
-    sid = store.create_session("auth test", "live", session_type="iv-ketamine", patient_label=PATIENT)
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), T0, "setup")
-    store.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 70 + s % 5) for s in range(0, 120, 5)])
+    sid = store.sessions.create("auth test", "live", session_type="iv-ketamine", patient_label=PATIENT)
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), T0, "setup")
+    store.samples.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 70 + s % 5) for s in range(0, 120, 5)])
     store.close()
     for name, role in USERS.items():
         result = add_user(db, name, role)
@@ -136,7 +136,7 @@ def outputs_of(dep: dict) -> list[dict] | dict:
 def limits_request(client: Client, store: Store, sid: int, sbp_high: float) -> dict:
     """The request the Apply button sends, built by hand: every field as stored, SBP high changed."""
     dep = next(d for d in client.dependencies() if any(i["id"] == "limits-apply" for i in d["inputs"]))
-    values = field_values(limits_from_stored(store.current_limits(sid)))
+    values = field_values(limits_from_stored(store.limits.current(sid)))
     values["sbp.high"] = sbp_high
     ids = [{"type": "limit-field", "group": key.split(".")[0], "key": key.split(".")[1]} for key in values]
     return {
@@ -171,13 +171,13 @@ def test_anonymous_requests_are_refused_and_show_nothing(server: Server) -> None
 def test_a_nurse_forging_the_limits_callback_gets_403_and_nothing_changes(server: Server) -> None:
     store = Store(server.db)
     nurse = signed_in(server, "nurse-ana")
-    before = (store.limits_version(server.sid), store.current_limits(server.sid))
+    before = (store.limits.version(server.sid), store.limits.current(server.sid))
     response = nurse.callback(limits_request(nurse, store, server.sid, sbp_high=150))
     assert response.status_code == 403
-    assert (store.limits_version(server.sid), store.current_limits(server.sid)) == before
-    refused = [e for e in store.audit_entries(who="nurse-ana") if e.action == "forbidden"]
+    assert (store.limits.version(server.sid), store.limits.current(server.sid)) == before
+    refused = [e for e in store.audit.entries(who="nurse-ana") if e.action == "forbidden"]
     assert refused and refused[-1].new == "needs limits"
-    assert not [e for e in store.audit_log(server.sid) if e.action == "limits" and e.who == "nurse-ana"]
+    assert not [e for e in store.audit.entries(session_id=server.sid) if e.action == "limits" and e.who == "nurse-ana"]
     # Her screen shows the limits read-only, without the Apply button's permission.
     layout = {word for text in json_strings(nurse.http.get(server.url + "/_dash-layout", timeout=10).text)
               for word in text.split()}
@@ -187,13 +187,14 @@ def test_a_nurse_forging_the_limits_callback_gets_403_and_nothing_changes(server
 def test_a_clinician_changes_a_limit_and_it_is_audited(server: Server) -> None:
     store = Store(server.db)
     clinician = signed_in(server, "dr-ben")
-    version = store.limits_version(server.sid)
+    version = store.limits.version(server.sid)
     response = clinician.callback(limits_request(clinician, store, server.sid, sbp_high=155))
     assert response.status_code == 200, response.text
     assert f"Applied: version {version + 1} by dr-ben." in json_strings(response.text)
-    assert store.limits_version(server.sid) == version + 1
-    assert store.current_limits(server.sid)["vitals"]["sbp"]["high"] == 155
-    change = [e for e in store.audit_log(server.sid) if e.action == "limits" and e.target == "vitals.sbp.high"][-1]
+    assert store.limits.version(server.sid) == version + 1
+    assert store.limits.current(server.sid)["vitals"]["sbp"]["high"] == 155
+    change = [e for e in store.audit.entries(session_id=server.sid)
+              if e.action == "limits" and e.target == "vitals.sbp.high"][-1]
     assert (change.who, change.new) == ("dr-ben", "155")
     layout = {word for text in json_strings(clinician.http.get(server.url + "/_dash-layout", timeout=10).text)
               for word in text.split()}
@@ -203,10 +204,10 @@ def test_a_clinician_changes_a_limit_and_it_is_audited(server: Server) -> None:
 def test_a_state_change_without_the_csrf_token_is_refused(server: Server) -> None:
     store = Store(server.db)
     clinician = signed_in(server, "dr-ben")
-    before = (store.limits_version(server.sid), store.current_limits(server.sid))
+    before = (store.limits.version(server.sid), store.limits.current(server.sid))
     response = clinician.callback(limits_request(clinician, store, server.sid, sbp_high=165), csrf=False)
     assert response.status_code == 403 and "CSRF" in response.text
-    assert (store.limits_version(server.sid), store.current_limits(server.sid)) == before
+    assert (store.limits.version(server.sid), store.limits.current(server.sid)) == before
     # The sign-in form is protected too: a forged sign-in from another site's form is refused.
     forged = requests.post(server.url + "/login", data={"name": "dr-ben", "password": PASSWORD},
                            allow_redirects=False, timeout=10)
@@ -226,7 +227,7 @@ def test_roles_on_the_server(server: Server) -> None:
     assert signed_in(server, "nurse-ana").http.get(server.url + "/audit/", timeout=10).status_code == 403
     admin = signed_in(server, "root-admin")
     assert admin.http.get(server.url + "/audit/", timeout=10).status_code == 200
-    assert [e.new for e in store.audit_entries(who="tess") if e.action == "forbidden"] == ["needs acknowledge"]
+    assert [e.new for e in store.audit.entries(who="tess") if e.action == "forbidden"] == ["needs acknowledge"]
 
 
 def test_sign_in_refusals_look_alike_and_sign_out_ends_the_session(server: Server) -> None:
@@ -261,9 +262,9 @@ def test_cookies_and_security_headers(server: Server) -> None:
 
 def test_head_is_never_a_sign_in_and_a_role_without_view_sees_nothing(server: Server) -> None:
     store = Store(server.db)
-    sign_ins = len(store.audit_entries(who="dr-ben"))
+    sign_ins = len(store.audit.entries(who="dr-ben"))
     head = requests.head(server.url + "/login", data={"name": "dr-ben", "password": PASSWORD}, timeout=30)
-    assert head.status_code == 200 and len(store.audit_entries(who="dr-ben")) == sign_ins
+    assert head.status_code == 200 and len(store.audit.entries(who="dr-ben")) == sign_ins
     with store.engine.begin() as conn:  # a role this version does not know (a hand-edited database)
         conn.exec_driver_sql("UPDATE users SET role = 'superuser' WHERE name = 'tess'")
     try:
@@ -278,7 +279,7 @@ def test_head_is_never_a_sign_in_and_a_role_without_view_sees_nothing(server: Se
 def test_without_sign_in_only_a_loopback_host_name_is_served(tmp_path: Path) -> None:
     """A page elsewhere cannot reach a --no-auth dashboard by re-pointing its own name at 127.0.0.1."""
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("local", "live", patient_label=PATIENT)
+    sid = store.sessions.create("local", "live", patient_label=PATIENT)
     url, process = start_dashboard(tmp_path / "v.db", sid, "--no-auth")
     try:
         port = url.rsplit(":", 1)[1]
@@ -286,7 +287,7 @@ def test_without_sign_in_only_a_loopback_host_name_is_served(tmp_path: Path) -> 
         assert requests.get(f"http://localhost:{port}/", timeout=10).status_code == 200
         rebound = requests.get(url + f"/report/{sid}.html", headers={"Host": f"attacker.example:{port}"}, timeout=10)
         assert rebound.status_code == 400 and PATIENT not in rebound.text
-        assert [e.action for e in store.audit_log(sid)] == ["session_start"]
+        assert [e.action for e in store.audit.entries(session_id=sid)] == ["session_start"]
     finally:
         process.terminate()
         process.wait(10)
@@ -316,7 +317,7 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
     from monitor.web.users import create_users_app
 
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("s", "replay")
+    sid = store.sessions.create("s", "replay")
     runner = ReplayRunner(store, sid, ReplaySource([Reading(T0, "hr", 70)], 1, time.monotonic()))  # not started
     apps = [create_app(DashboardConfig(store, sid, runner=runner)), create_history_app(flask.Flask("h"), store, UTC),
             create_audit_app(flask.Flask("a"), store, UTC), create_users_app(flask.Flask("u"), store, UTC)]
@@ -331,8 +332,8 @@ def test_malformed_requests_get_a_4xx_and_one_log_line_each(tmp_path: Path) -> N
     sends: each is a 4xx (they were 500s, each with a traceback in the log) with one log line, and none acts."""
     db = tmp_path / "v.db"
     store = Store(db)
-    sid = store.create_session("malformed", "live")
-    store.set_clock(sid, T0, datetime.now(UTC), 1.0)
+    sid = store.sessions.create("malformed", "live")
+    store.sessions.set_clock(sid, T0, datetime.now(UTC), 1.0)
     assert add_user(db, "dr-ben", "clinician").returncode == 0
     url, process = start_dashboard(db, sid)
     try:
@@ -361,9 +362,9 @@ def test_malformed_requests_get_a_4xx_and_one_log_line_each(tmp_path: Path) -> N
                                           data=body if isinstance(body, str) else json.dumps(body)).status_code
                    for what, body in bad.items()}
         assert answers == {what: 413 if what == "a 10 MB JSON array" else 400 for what in bad}
-        assert store.stored_events(sid) == []
+        assert store.samples.events_with_authors(sid) == []
         assert client.callback(add_note).status_code == 200  # the request as the renderer sends it still works
-        assert [s.event.text for s in store.stored_events(sid)] == ["a note"]
+        assert [s.event.text for s in store.samples.events_with_authors(sid)] == ["a note"]
     finally:
         process.terminate()
         process.wait(10)

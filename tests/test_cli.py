@@ -138,13 +138,13 @@ def test_import_sample_and_import_again_is_idempotent(tmp_path: Path) -> None:
 
     store = Store(db)
     try:
-        assert store.find_session("iv") == sid
-        info = store.session(sid)
+        assert store.sessions.find("iv") == sid
+        info = store.sessions.info(sid)
         assert info.kind == "import"
         assert info.origin == str(path.resolve())
-        assert store.counts(sid) == (n_readings, n_events)
-        assert sorted(map(key, store.readings_between(sid))) == sorted(map(key, expected.readings))
-        assert store.events_upto(sid) == expected.events
+        assert store.samples.counts(sid) == (n_readings, n_events)
+        assert sorted(map(key, store.samples.readings(sid))) == sorted(map(key, expected.readings))
+        assert store.samples.events(sid) == expected.events
     finally:
         store.close()
 
@@ -159,7 +159,7 @@ def test_import_default_session_name_and_the_same_recording_under_another_name(t
     assert b.stdout.endswith("— this recording was imported before; nothing added\n")
     store = Store(db)
     try:
-        assert store.find_session("bed7.csv") == 1 and store.find_session("other") is None
+        assert store.sessions.find("bed7.csv") == 1 and store.sessions.find("other") is None
     finally:
         store.close()
 
@@ -179,8 +179,8 @@ def test_import_relative_seconds_with_start(tmp_path: Path) -> None:
     store = Store(db)
     try:
         sid = summary(result)[0]
-        assert store.session(sid).relative_time is True
-        times = [r.time for r in store.readings_between(sid)]
+        assert store.sessions.info(sid).relative_time is True
+        times = [r.time for r in store.samples.readings(sid)]
         assert times == [T0, T0 + timedelta(seconds=1.5), T0 + timedelta(seconds=60)]
     finally:
         store.close()
@@ -193,7 +193,7 @@ def test_import_local_times_with_tz(tmp_path: Path) -> None:
     sid = summary(result)[0]
     store = Store(db)
     try:
-        assert [r.time for r in store.readings_between(sid)] == [T0, T0 + timedelta(seconds=5)]  # CET = UTC+1
+        assert [r.time for r in store.samples.readings(sid)] == [T0, T0 + timedelta(seconds=5)]  # CET = UTC+1
     finally:
         store.close()
 
@@ -231,14 +231,14 @@ def test_replay_headless_max_stores_every_reading(tmp_path: Path) -> None:
     assert (n_readings, n_events) == (len(expected.readings), len(expected.events))
     store = Store(db)
     try:
-        info = store.session(sid)
+        info = store.sessions.info(sid)
         assert (info.name, info.kind) == ("art", "replay")
         assert (info.span_start, info.span_end) == (expected.readings[0].time, expected.readings[-1].time)
         assert info.clock_pos == info.span_end
-        stored = store.readings_between(sid)
+        stored = store.samples.readings(sid)
         assert len(stored) == len(expected.readings)
         assert sorted(map(key, stored)) == sorted(map(key, expected.readings))
-        assert store.events_upto(sid) == expected.events
+        assert store.samples.events(sid) == expected.events
     finally:
         store.close()
 

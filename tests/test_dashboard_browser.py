@@ -36,8 +36,8 @@ TRACE_X = (
 def replay_app(tmp_path: Path, sample_data: Path):
     recording = read_session_csv(sample_data / "iv_ketamine.csv")
     store = Store(tmp_path / "vigil.db")
-    session_id = store.create_session("browser test", "replay")
-    store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
+    session_id = store.sessions.create("browser test", "replay")
+    store.limits.save(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
     source = ReplaySource([*recording.readings, *recording.events], 600, time.monotonic())
     runner = ReplayRunner(store, session_id, source)
     app = create_app(DashboardConfig(store, session_id, UTC, WINDOW, runner, auth=NO_SIGN_IN))
@@ -104,14 +104,14 @@ def test_replay_bar_pauses_and_resumes(dash_duo, replay_app) -> None:
 def test_ages_and_stale_values_follow_the_session_clock(dash_duo, tmp_path: Path) -> None:
     t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
     store = Store(tmp_path / "stale.db")
-    sid = store.create_session("stale test", "replay")
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
-    store.write(sid, [
+    sid = store.sessions.create("stale test", "replay")
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
+    store.samples.write(sid, [
         Reading(t0, "sbp", 131), Reading(t0, "dbp", 84), Reading(t0, "map", 100),
         Reading(t0 + timedelta(seconds=200), "hr", 77), Reading(t0 + timedelta(seconds=235), "spo2", 96),
     ], [Event(t0 - timedelta(minutes=10), "dose_start")])
     # The session clock stands still (speed 0) 4 min after the NIBP and 40 s after the last HR.
-    store.set_clock(sid, t0 + timedelta(seconds=240), datetime.now(UTC), 0.0)
+    store.sessions.set_clock(sid, t0 + timedelta(seconds=240), datetime.now(UTC), 0.0)
     dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
 
     dash_duo.wait_for_text_to_equal("#num-bp", "131/84", timeout=10)
@@ -139,7 +139,7 @@ def test_speed_and_seek_from_the_bar_reach_the_replay(dash_duo, replay_app) -> N
     wait_for(lambda: runner.source.speed == 120, 10, "the replay to run at 120×")
 
     start = recording.readings[0].time
-    stored_until = lambda: max(r.time for r in runner.store.latest_readings(runner.session_id).values())  # noqa: E731
+    stored_until = lambda: max(r.time for r in runner.store.samples.latest(runner.session_id).values())  # noqa: E731
     dash_duo.driver.execute_script(set_props, "replay-seek", {"value": 3600})  # as if the slider were dropped at 1 h
     wait_for(lambda: stored_until() >= start + timedelta(hours=1), 10, "the catch-up to 1 h")
     wait_for(lambda: dash_duo.find_element("#replay-position").text.startswith("01:0"), 10, "the position at 1 h")
@@ -178,20 +178,20 @@ def test_notes_show_on_the_trend_as_typed_never_as_markup(dash_duo, tmp_path: Pa
     trend when the page was built, arrived over the stream, or is reviewed on the history page."""
     now = datetime.now(UTC)
     store = Store(tmp_path / "notes.db")
-    sid = store.create_session("notes", "live", patient_label="MRN-5")
-    store.write(sid, [Reading(now - timedelta(seconds=s), "hr", 72) for s in range(600, -1, -30)],
-                [Event(now - timedelta(minutes=5), "note", BIG_NOTE)])
-    store.set_clock(sid, now, now, 1.0)
+    sid = store.sessions.create("notes", "live", patient_label="MRN-5")
+    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 72) for s in range(600, -1, -30)],
+                        [Event(now - timedelta(minutes=5), "note", BIG_NOTE)])
+    store.sessions.set_clock(sid, now, now, 1.0)
     dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
 
     for typed in (LINK_NOTE, ENTITY_NOTE):  # entered by a nurse: streamed to the trend
-        count = len(store.stored_events(sid))
+        count = len(store.samples.events_with_authors(sid))
         dash_duo.find_element("#note-text").send_keys(typed)
         dash_duo.find_element("#note-add").click()
-        wait_for(lambda: len(store.stored_events(sid)) == count + 1, 10, "the note stored")  # noqa: B023
+        wait_for(lambda: len(store.samples.events_with_authors(sid)) == count + 1, 10, "the note stored")  # noqa: B023
         wait_for(lambda: dash_duo.find_element("#note-text").get_attribute("value") == "", 10, "the box cleared")
-    assert [s.event.text for s in store.stored_events(sid)] == [BIG_NOTE, LINK_NOTE, ENTITY_NOTE]
+    assert [s.event.text for s in store.samples.events_with_authors(sid)] == [BIG_NOTE, LINK_NOTE, ENTITY_NOTE]
 
     def trend(graph: str) -> dict | None:
         return dash_duo.driver.execute_script(TREND_TEXT, graph)
@@ -220,9 +220,9 @@ def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
     warning, such as AG Grid's #25 for a row id that is not a string."""
     t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
     store = Store(tmp_path / "grids.db")
-    sid = store.create_session("grids", "replay", patient_label="MRN-5")
-    store.write(sid, [Reading(t0 + timedelta(seconds=s), "hr", 130) for s in range(0, 60, 5)])
-    store.save_alarms(sid, [Episode("hr", "high", "limit", "medium", t0, t0, None, 130, 120, 130)])
+    sid = store.sessions.create("grids", "replay", patient_label="MRN-5")
+    store.samples.write(sid, [Reading(t0 + timedelta(seconds=s), "hr", 130) for s in range(0, 60, 5)])
+    store.alarms.save(sid, [Episode("hr", "high", "limit", "medium", t0, t0, None, 130, 120, 130)])
     Accounts(store).add("nurse-ana", "nurse", "a passphrase", by="test")
     record_console(dash_duo)
     dash_duo.start_server(create_app(DashboardConfig(store, sid, auth=NO_SIGN_IN)))

@@ -133,21 +133,21 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
     store = Store(db)
     try:
         def restored_and_flowing() -> bool:
-            events = store.events_upto(1)
+            events = store.samples.events(1)
             back = [e.time for e in events if e.kind == LINK_RESTORED]
-            return bool(back) and any(r.time > back[0] for r in store.readings_between(1, back[0]))
+            return bool(back) and any(r.time > back[0] for r in store.samples.readings(1, back[0]))
 
         wait_for(lambda: db.exists() and restored_and_flowing(), 45, "reconnect and data after the unplug")
         out, err = processes.stop(acquire)
         assert acquire.returncode == 0, err
         assert "Traceback" not in err
-        events = store.events_upto(1)
+        events = store.samples.events(1)
         assert [e.kind for e in events] == [LINK_LOST, LINK_RESTORED]
         lost, restored = events
-        readings = store.readings_between(1)
+        readings = store.samples.readings(1)
         last_before = max(r.time for r in readings if r.time <= lost.time)
         assert (lost.time - last_before).total_seconds() <= watchdog_s
-        (alarm,) = [a.episode for a in store.alarms_since(1) if a.episode.kind == "technical"]
+        (alarm,) = [a.episode for a in store.alarms.since(1) if a.episode.kind == "technical"]
         assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", "ge-s5")
         assert alarm.onset == last_before and alarm.announced == lost.time
         assert alarm.end is not None and alarm.end >= restored.time
@@ -178,13 +178,13 @@ def test_a_malformed_hl7_message_costs_only_itself_and_acquisition_goes_on(tmp_p
         try:
             for message in (oru(0, "1"), poison, oru(2, "3")):
                 monitor.send(message)
-            wait_for(lambda: acquire.poll() is not None or len(store.readings_between(1)) == 5, 20,
+            wait_for(lambda: acquire.poll() is not None or len(store.samples.readings(1)) == 5, 20,
                      "the readings around the malformed message")
             assert acquire.poll() is None, acquire.communicate()[1]  # still acquiring
             out, err = processes.stop(acquire)
             assert acquire.returncode == 0, err
             assert "Traceback" not in err and "error" not in err and "session 1: 5 readings, 0 events" in out
-            got = [(r.vital, (r.device_time - now).total_seconds()) for r in store.readings_between(1) if r.device_time]
+            got = [(r.vital, (r.device_time - now).total_seconds()) for r in store.samples.readings(1) if r.device_time]
             # Only the OBX with the malformed code is lost; no link loss either (0 events).
             assert got == [("hr", 0), ("spo2", 0), ("spo2", 1), ("hr", 2), ("spo2", 2)]
         finally:
@@ -205,7 +205,7 @@ def test_monitor_serves_the_bed_view_while_the_emulator_feeds_the_store(
         assert page.status == 200
     store = Store(db)
     try:
-        wait_for(lambda: len(store.readings_between(1)) >= 40, 20, "readings from the emulator in the store")
+        wait_for(lambda: len(store.samples.readings(1)) >= 40, 20, "readings from the emulator in the store")
     finally:
         store.close()
     _, err = processes.stop(monitor)
@@ -218,7 +218,7 @@ def test_monitor_stops_serving_when_acquisition_fails_rather_than_show_frozen_nu
     monitor, db = start_monitor(processes, scenario, tmp_path, speed=2)
     store = Store(db)
     try:
-        wait_for(lambda: store.readings_between(1), 20, "the first readings")
+        wait_for(lambda: store.samples.readings(1), 20, "the first readings")
         with sqlite3.connect(db) as conn:  # the database breaks under the running acquisition
             conn.execute("DROP TABLE readings")
     finally:

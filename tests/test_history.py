@@ -32,11 +32,11 @@ def nibp(t: datetime, sbp: float, dbp: float = 80) -> list[Reading]:
 def esketamine_session(store: Store, dose: datetime, pre: list[float], post: list[tuple[float, float]], *,
                        label: str = "MRN-7", bed: str = "bed-1") -> int:
     """Pre-dose NIBP 10 and 5 min before `device_1`, then (minutes after the dose, SBP) measurements."""
-    sid = store.create_session(f"{label} {dose:%d %b}", "replay", bed=bed, session_type="esketamine",
-                               patient_label=label)
+    sid = store.sessions.create(f"{label} {dose:%d %b}", "replay", bed=bed, session_type="esketamine",
+                                patient_label=label)
     readings = [r for i, sbp in enumerate(pre) for r in nibp(dose - minutes(10 - 5 * i), sbp)]
     readings += [r for at, sbp in post for r in nibp(dose + minutes(at), sbp)]
-    store.write(sid, readings, [Event(dose, "device_1"), Event(dose + minutes(5), "device_2")])
+    store.samples.write(sid, readings, [Event(dose, "device_1"), Event(dose + minutes(5), "device_2")])
     return sid
 
 
@@ -44,7 +44,7 @@ def test_course_rows_are_in_date_order_with_baseline_peak_and_rise(store: Store)
     later = esketamine_session(store, DAY2, [130, 134], [(20, 150), (40, 170), (100, 140)])
     earlier = esketamine_session(store, DAY1, [120, 124], [(20, 140), (40, 158), (100, 130)])
     esketamine_session(store, DAY3, [110, 110], [(40, 200)], label="MRN-9")  # another patient
-    store.save_alarms(later, [Episode("sbp", "high", "limit", "medium", DAY2 + minutes(40), DAY2 + minutes(40),
+    store.alarms.save(later, [Episode("sbp", "high", "limit", "medium", DAY2 + minutes(40), DAY2 + minutes(40),
                                       None, 170, 160, 170)])
 
     rows = course(store, "MRN-7")
@@ -59,8 +59,8 @@ def test_course_rows_are_in_date_order_with_baseline_peak_and_rise(store: Store)
 
 def test_peak_stops_at_the_session_end(store: Store) -> None:
     sid = esketamine_session(store, DAY1, [120, 120], [(40, 150)])
-    store.end_session(sid, "nurse", DAY1 + minutes(125), DAY1 + minutes(125))
-    store.write(sid, nibp(DAY1 + minutes(130), 210))  # after "end session": not part of the session
+    store.sessions.end(sid, "nurse", DAY1 + minutes(125), DAY1 + minutes(125))
+    store.samples.write(sid, nibp(DAY1 + minutes(130), 210))  # after "end session": not part of the session
 
     (row,) = course(store, "MRN-7")
 
@@ -69,8 +69,8 @@ def test_peak_stops_at_the_session_end(store: Store) -> None:
 
 
 def test_session_without_dose_has_no_baseline_peak_or_rise(store: Store) -> None:
-    sid = store.create_session("no dose", "replay", session_type="esketamine", patient_label="MRN-7")
-    store.write(sid, nibp(DAY1, 120) + nibp(DAY1 + minutes(30), 150))
+    sid = store.sessions.create("no dose", "replay", session_type="esketamine", patient_label="MRN-7")
+    store.samples.write(sid, nibp(DAY1, 120) + nibp(DAY1 + minutes(30), 150))
 
     (row,) = course(store, "MRN-7")
 
@@ -79,8 +79,8 @@ def test_session_without_dose_has_no_baseline_peak_or_rise(store: Store) -> None
 
 
 def test_session_without_nibp_has_no_baseline_peak_or_rise(store: Store) -> None:
-    sid = store.create_session("HR only", "replay", session_type="esketamine", patient_label="MRN-7")
-    store.write(sid, [Reading(DAY1 + minutes(m), "hr", 70) for m in range(0, 60, 5)], [Event(DAY1, "device_1")])
+    sid = store.sessions.create("HR only", "replay", session_type="esketamine", patient_label="MRN-7")
+    store.samples.write(sid, [Reading(DAY1 + minutes(m), "hr", 70) for m in range(0, 60, 5)], [Event(DAY1, "device_1")])
 
     (row,) = course(store, "MRN-7")
 
@@ -89,7 +89,7 @@ def test_session_without_nibp_has_no_baseline_peak_or_rise(store: Store) -> None
 
 
 def test_session_without_readings_has_no_date_or_duration(store: Store) -> None:
-    store.create_session("empty", "replay", session_type="esketamine", patient_label="MRN-7")
+    store.sessions.create("empty", "replay", session_type="esketamine", patient_label="MRN-7")
 
     (row,) = course(store, "MRN-7")
 
@@ -161,8 +161,8 @@ def test_audit_page_filters_by_session_by_no_session_and_by_user(store: Store) -
     from monitor.auth.accounts import Accounts
     from monitor.web.audit import NO_SESSION, filtered
 
-    first = store.create_session("first", "live", who="dr-ben")
-    second = store.create_session("second", "live", who="nurse-ana")
+    first = store.sessions.create("first", "live", who="dr-ben")
+    second = store.sessions.create("second", "live", who="nurse-ana")
     Accounts(store).add("nurse-ana", "nurse", "a passphrase", by="root-admin")
     rows = filtered(store, None, None, UTC)
     assert [(r["sid"], r["who"], r["action"]) for r in rows] == [  # newest first

@@ -53,10 +53,10 @@ def test_a_different_recording_with_the_same_file_name_gets_its_own_complete_ses
     assert second.stdout == (f"session 2: {len(expected.readings)} readings, {len(expected.events)} events — "
                              "imported as a new session\n")
     store = store_at(db)
-    assert store.counts(1) == (len(read_session_csv(SAMPLE).readings), 2)
-    assert store.counts(2) == (len(expected.readings), len(expected.events))
-    assert [r.value for r in store.vital_readings(2, ["spo2"])] == [r.value for r in expected.readings
-                                                                    if r.vital == "spo2"]
+    assert store.samples.counts(1) == (len(read_session_csv(SAMPLE).readings), 2)
+    assert store.samples.counts(2) == (len(expected.readings), len(expected.events))
+    assert [r.value for r in store.samples.readings_of(2, ["spo2"])] == [r.value for r in expected.readings
+                                                                         if r.vital == "spo2"]
 
 
 def test_the_same_recording_renamed_is_recognised_and_an_interrupted_import_completed(
@@ -66,10 +66,10 @@ def test_the_same_recording_renamed_is_recognised_and_an_interrupted_import_comp
     recording = read_session_csv(SAMPLE)
     store = store_at(db)
     # An import that stopped part-way (a crash after its first chunks) ...
-    sid, _ = store.session_for_recording(
+    sid, _ = store.sessions.for_recording(
         recording_id(recording), "iv", origin="x", relative_time=False,
         who="test")
-    store.write(sid, recording.readings[:5000])
+    store.samples.write(sid, recording.readings[:5000])
     renamed = tmp_path / "renamed.csv"
     shutil.copy(SAMPLE, renamed)
     # ... is completed by importing the same recording again, under any file name.
@@ -78,7 +78,7 @@ def test_the_same_recording_renamed_is_recognised_and_an_interrupted_import_comp
                              f"imported before; added {len(recording.readings) - 5000} readings and 2 events\n")
     again = import_recording(store, recording, "whatever", "y", "test")
     assert (again.session_id, again.new_session, again.added_readings, again.added_events) == (1, False, 0, 0)
-    assert [s.id for s in store.list_sessions()] == [1]
+    assert [s.id for s in store.sessions.listing()] == [1]
 
 
 def test_concurrent_imports_of_one_recording_end_up_once(tmp_path: Path, store_at) -> None:
@@ -93,5 +93,5 @@ def test_concurrent_imports_of_one_recording_end_up_once(tmp_path: Path, store_a
         assert [p.returncode for p in imports] == [0, 0, 0], outputs
         assert sum("imported as a new session" in out for out, _ in outputs) == 1, outputs
         store = store_at(db)
-        assert [s.id for s in store.list_sessions()] == [1]
-        assert store.counts(1) == (len(expected.readings), len(expected.events))
+        assert [s.id for s in store.sessions.listing()] == [1]
+        assert store.samples.counts(1) == (len(expected.readings), len(expected.events))

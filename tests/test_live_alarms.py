@@ -61,11 +61,11 @@ def comparable(episodes: Iterable[Episode]) -> list[Episode]:
 
 
 def stored(store: Store, sid: int) -> list[Episode]:
-    return comparable(a.episode for a in store.alarms_since(sid))
+    return comparable(a.episode for a in store.alarms.since(sid))
 
 
 def by_vital_kind(store: Store, sid: int) -> dict[tuple[str, str], StoredAlarm]:
-    return {(a.episode.vital, a.episode.kind): a for a in store.alarms_since(sid)}
+    return {(a.episode.vital, a.episode.kind): a for a in store.alarms.since(sid)}
 
 
 def recording(sample_data: Path, name: str) -> RecordedSession:
@@ -87,9 +87,9 @@ def replay(store: Store) -> Iterator[Callable[..., ReplayRunner]]:
     def make(
         rec: RecordedSession, speed: float | str, clock: Callable[[], float] = time.monotonic, expect_dose: bool = True
     ) -> ReplayRunner:
-        sid = store.create_session(f"live {len(runners)}", "replay")
+        sid = store.sessions.create(f"live {len(runners)}", "replay")
         source = ReplaySource([*rec.readings, *rec.events], speed, now=clock())  # type: ignore[arg-type]
-        store.save_limits(sid, load_preset(PRESET).to_dict(), source.start, who="test")
+        store.limits.save(sid, load_preset(PRESET).to_dict(), source.start, who="test")
         runner = ReplayRunner(store, sid, source, monotonic=clock,
                               alarms=LiveAlarms(store, sid, expect_dose=expect_dose))
         runners.append(runner)
@@ -116,7 +116,7 @@ def test_max_speed_replay_stores_exactly_the_check_episodes(
     assert len(want) == count
     assert stored(store, runner.session_id) == want
     # stored state is final: nothing open, no alarm acknowledged by anyone
-    assert all(a.episode.end is not None and a.acked_at is None for a in store.alarms_since(runner.session_id))
+    assert all(a.episode.end is not None and a.acked_at is None for a in store.alarms.since(runner.session_id))
 
 
 def test_artefacts_signal_loss_is_stored_as_in_the_sample_readme(
@@ -125,7 +125,7 @@ def test_artefacts_signal_loss_is_stored_as_in_the_sample_readme(
     runner = replay(recording(sample_data, "artefacts"), "max")
     runner.start()
     assert runner.wait(TIMEOUT)
-    loss = [a.episode for a in store.alarms_since(runner.session_id) if a.episode.kind == "technical"]
+    loss = [a.episode for a in store.alarms.since(runner.session_id) if a.episode.kind == "technical"]
     assert [(e.vital, e.direction, e.priority, e.onset, e.announced, e.end, e.peak, e.limit) for e in loss] == [
         ("signal", "loss", "medium", hms(10, 20, 15), hms(10, 20, 25), hms(10, 20, 45), 30.0, 10.0)
     ]
@@ -169,9 +169,9 @@ def test_cli_headless_replay_stores_the_alarms_vigil_check_prints(tmp_path: Path
     printed = [json.loads(line) for line in check.stdout.splitlines()]
     s = Store(db)
     try:
-        live = sorted((a.episode for a in s.alarms_since(1)), key=sort_key)
+        live = sorted((a.episode for a in s.alarms.since(1)), key=sort_key)
         assert [e.to_json() for e in live] == printed  # live == vigil check, field by field
-        versions = s.limits_versions(1)
+        versions = s.limits.versions(1)
         assert len(versions) == 1 and versions[0].effective == rec.readings[0].time
         assert versions[0].data == load_preset(PRESET).to_dict()
     finally:
@@ -192,13 +192,14 @@ def test_cli_headless_replay_uses_and_stores_the_limits_file(tmp_path: Path) -> 
     assert result.stdout == "session 2: 9 readings, 0 events, 1 alarms\n", result.stderr
     s = Store(db)
     try:
-        [alarm] = s.alarms_since(2)
+        [alarm] = s.alarms.since(2)
         assert (alarm.episode.vital, alarm.episode.onset, alarm.episode.end, alarm.episode.limit) == (
             "sbp", hms(9, 5), hms(9, 10), 170.0)
-        [version] = s.limits_versions(2)
+        [version] = s.limits.versions(2)
         assert (version.who, version.effective, version.data["preset"]) == ("dr-jones", hms(9, 0), "esketamine")
         assert version.data["vitals"]["sbp"]["high"] == 170.0
-        assert [(a.action, a.who) for a in s.audit_log(2)] == [("session_start", "dr-jones"), ("limits", "dr-jones")]
+        assert [(a.action, a.who) for a in s.audit.entries(session_id=2)] == [("session_start", "dr-jones"),
+                                                                              ("limits", "dr-jones")]
     finally:
         s.close()
 
@@ -215,58 +216,58 @@ def test_runner_ticks_raise_signal_loss_during_the_silence_and_the_next_reading_
     runner = replay(RecordedSession(readings=GAP_READINGS, events=[]), 1, clock)
     sid = runner.session_id
     runner.start()
-    wait_until(lambda: store.counts(sid)[0] >= 1, "the first reading")
+    wait_until(lambda: store.samples.counts(sid)[0] >= 1, "the first reading")
     clock.advance(5)
     kick(runner)
-    wait_until(lambda: store.counts(sid)[0] >= 6, "readings up to 5 s")
+    wait_until(lambda: store.samples.counts(sid)[0] >= 6, "readings up to 5 s")
 
     clock.advance(10)  # 10 s of silence: exactly the threshold, no alarm (inclusive)
     kick(runner)
     time.sleep(0.2)
-    assert store.alarms_since(sid) == []
+    assert store.alarms.since(sid) == []
 
     clock.advance(1.5)  # 11.5 s of silence and still no reading: the tick must raise it
     kick(runner)
-    wait_until(lambda: store.alarms_since(sid) != [], "the signal-loss alarm")
-    [alarm] = store.alarms_since(sid)
+    wait_until(lambda: store.alarms.since(sid) != [], "the signal-loss alarm")
+    [alarm] = store.alarms.since(sid)
     e = alarm.episode
     assert (e.vital, e.direction, e.kind, e.priority, e.source) == ("signal", "loss", "technical", "medium", "mon")
     assert (e.onset, e.announced, e.end, e.limit) == (at(5), at(15), None, 10.0)
     assert e.peak == 11.5
-    assert store.counts(sid)[0] == 6  # raised by the clock, not by data
+    assert store.samples.counts(sid)[0] == 6  # raised by the clock, not by data
 
     clock.advance(3.5)  # the silence grows while it lasts
     kick(runner)
-    wait_until(lambda: store.alarms_since(sid, alarm.rev) != [], "the alarm to follow the clock")
-    assert store.alarms_since(sid)[-1].episode.peak == 15.0
-    assert store.alarms_since(sid)[-1].episode.end is None
+    wait_until(lambda: store.alarms.since(sid, alarm.rev) != [], "the alarm to follow the clock")
+    assert store.alarms.since(sid)[-1].episode.peak == 15.0
+    assert store.alarms.since(sid)[-1].episode.end is None
 
     clock.advance(10)  # 30 s: the next reading ends it
     kick(runner)
-    wait_until(lambda: store.alarms_since(sid)[-1].episode.end is not None, "the end of the signal loss")
-    [ended] = store.alarms_since(sid)  # one row for the whole episode
+    wait_until(lambda: store.alarms.since(sid)[-1].episode.end is not None, "the end of the signal loss")
+    [ended] = store.alarms.since(sid)  # one row for the whole episode
     assert (ended.id, ended.episode.end, ended.episode.peak, ended.episode.announced) == (
         alarm.id, at(30), 25.0, at(15))
 
 
 def test_live_alarms_tick_directly(store: Store) -> None:
-    sid = store.create_session("ticks", "replay")
-    store.save_limits(sid, load_preset(PRESET).to_dict(), at(0), who="test")
+    sid = store.sessions.create("ticks", "replay")
+    store.limits.save(sid, load_preset(PRESET).to_dict(), at(0), who="test")
     live = LiveAlarms(store, sid, expect_dose=False)
     first, rest = GAP_READINGS[:6], GAP_READINGS[6:]
-    store.write(sid, first)
+    store.samples.write(sid, first)
     live.process(first, [])
     live.tick(at(15))
-    assert store.alarms_since(sid) == []
+    assert store.alarms.since(sid) == []
     live.tick(at(16))
-    [alarm] = store.alarms_since(sid)
+    [alarm] = store.alarms.since(sid)
     assert (alarm.episode.vital, alarm.episode.announced, alarm.episode.end, alarm.episode.peak) == (
         "signal", at(15), None, 11.0)
     live.tick(at(16))  # nothing changed: nothing written
-    assert store.alarms_since(sid, alarm.rev) == []
-    store.write(sid, rest)
+    assert store.alarms.since(sid, alarm.rev) == []
+    store.samples.write(sid, rest)
     live.process(rest, [])
-    [ended] = store.alarms_since(sid)
+    [ended] = store.alarms.since(sid)
     assert (ended.id, ended.episode.end, ended.episode.peak) == (alarm.id, at(30), 25.0)
     assert ended.rev > alarm.rev
 
@@ -287,17 +288,17 @@ def with_sbp_high(value: float = 179.0) -> dict:
 
 
 def test_limits_change_applies_from_its_effective_time_and_is_audited(store: Store) -> None:
-    sid = store.create_session("limits", "replay")
-    assert store.save_limits(sid, with_sbp_high(), at(0), who="setup") == 1
+    sid = store.sessions.create("limits", "replay")
+    assert store.limits.save(sid, with_sbp_high(), at(0), who="setup") == 1
     live = LiveAlarms(store, sid, expect_dose=False)
     before = [sbp(0, 130), sbp(300, 130), sbp(600, 170), sbp(900, 175)]  # 170, 175: in range below 179
-    store.write(sid, before)
+    store.samples.write(sid, before)
     live.process(before, [])
-    assert store.alarms_since(sid) == []
+    assert store.alarms.since(sid) == []
 
-    assert store.save_limits(sid, with_sbp_high(160.0), at(1000), who="dr-jones") == 2
+    assert store.limits.save(sid, with_sbp_high(160.0), at(1000), who="dr-jones") == 2
     after = [sbp(1200, 170), sbp(1500, 150), sbp(1800, 165)]
-    store.write(sid, after)
+    store.samples.write(sid, after)
     live.process(after, [])
     alarms = stored(store, sid)
     # 170/175 before the change stay unalarmed; from 1000 s on the new limit 160 applies
@@ -306,9 +307,9 @@ def test_limits_change_applies_from_its_effective_time_and_is_audited(store: Sto
         ("sbp", "limit", "medium", at(1800), at(1800), None, 165.0, 160.0),
     ]
 
-    versions = store.limits_versions(sid)
+    versions = store.limits.versions(sid)
     assert [(v.version, v.effective, v.who) for v in versions] == [(1, at(0), "setup"), (2, at(1000), "dr-jones")]
-    assert store.limits_version(sid) == 2
+    assert store.limits.version(sid) == 2
     log = audited(store, sid)
     assert [(a.action, a.target, a.who) for a in log] == [("limits", "limits", "setup"),
                                                           ("limits", "vitals.sbp.high", "dr-jones")]
@@ -321,17 +322,17 @@ def test_limits_change_applies_from_its_effective_time_and_is_audited(store: Sto
 
 
 def test_raised_limit_ends_an_open_run_from_its_effective_time(store: Store) -> None:
-    sid = store.create_session("raise", "replay")
-    store.save_limits(sid, with_sbp_high(160.0), at(0), who="setup")
+    sid = store.sessions.create("raise", "replay")
+    store.limits.save(sid, with_sbp_high(160.0), at(0), who="setup")
     live = LiveAlarms(store, sid, expect_dose=False)
     first = [sbp(0, 130), sbp(300, 170)]
-    store.write(sid, first)
+    store.samples.write(sid, first)
     live.process(first, [])
-    store.save_limits(sid, with_sbp_high(), at(400), who="dr-jones")
+    store.limits.save(sid, with_sbp_high(), at(400), who="dr-jones")
     live.tick(at(450))  # the engine follows the new version on a tick as well
-    assert store.alarms_since(sid)[-1].episode.end is None
+    assert store.alarms.since(sid)[-1].episode.end is None
     second = [sbp(600, 175)]  # in range under 179: ends the run
-    store.write(sid, second)
+    store.samples.write(sid, second)
     live.process(second, [])
     [e] = stored(store, sid)
     assert (e.onset, e.end, e.peak, e.limit) == (at(300), at(600), 170.0, 160.0)
@@ -339,35 +340,35 @@ def test_raised_limit_ends_an_open_run_from_its_effective_time(store: Store) -> 
 
 
 def test_limits_change_does_not_apply_to_readings_before_it_in_the_same_batch(store: Store) -> None:
-    sid = store.create_session("straddle", "replay")
-    store.save_limits(sid, with_sbp_high(), at(0), who="setup")
+    sid = store.sessions.create("straddle", "replay")
+    store.limits.save(sid, with_sbp_high(), at(0), who="setup")
     live = LiveAlarms(store, sid, expect_dose=False)
     first = [sbp(0, 130), sbp(300, 130)]
-    store.write(sid, first)
+    store.samples.write(sid, first)
     live.process(first, [])
     # Saved at session time 400 s (the dashboard's clock), while the runner had committed only up to
     # 300 s: the next batch holds a reading before the change (350 s) and one after it (600 s).
-    store.save_limits(sid, with_sbp_high(160.0), at(400), who="dr-jones")
+    store.limits.save(sid, with_sbp_high(160.0), at(400), who="dr-jones")
     batch = [sbp(350, 170), sbp(600, 150)]
-    store.write(sid, batch)
+    store.samples.write(sid, batch)
     live.process(batch, [])
     assert stored(store, sid) == []  # 170 at 350 s is in range under the limit then in force (179)
     later = [sbp(900, 165)]  # above the new limit: alarmed by it
-    store.write(sid, later)
+    store.samples.write(sid, later)
     live.process(later, [])
     assert [(e.onset, e.limit) for e in stored(store, sid)] == [(at(900), 160.0)]
 
 
 def test_rebuild_drops_stored_alarms_it_no_longer_derives(store: Store) -> None:
-    sid = store.create_session("rebuild", "replay")
-    store.save_limits(sid, with_sbp_high(), at(0), who="setup")
+    sid = store.sessions.create("rebuild", "replay")
+    store.limits.save(sid, with_sbp_high(), at(0), who="setup")
     live = LiveAlarms(store, sid, expect_dose=False)
     readings = [sbp(0, 130), sbp(300, 190), sbp(600, 130)]
-    store.write(sid, readings)
+    store.samples.write(sid, readings)
     live.process(readings, [])
     [real] = stored(store, sid)
     ghost = replace(real, vital="dbp", onset=at(100), announced=at(100))  # e.g. left by an older engine
-    store.save_alarms(sid, [ghost])
+    store.alarms.save(sid, [ghost])
     live.rebuild(at(600))
     assert stored(store, sid) == [real]
 
@@ -384,9 +385,9 @@ def test_rewind_truncates_rebuilds_and_replays_to_the_same_episodes_keeping_acks
     sid = runner.session_id
     runner.start()
     runner.seek(hms(9, 44))  # catch up to 44:00: SBP has been high (limit and rise) since 40:00
-    wait_until(lambda: len(store.alarms_since(sid)) == 2, "the two SBP alarms")
-    acked = store.acknowledge(sid, "nurse-kim", datetime.now(UTC), hms(9, 44))
-    assert sorted(acked) == sorted(a.id for a in store.alarms_since(sid))
+    wait_until(lambda: len(store.alarms.since(sid)) == 2, "the two SBP alarms")
+    acked = store.alarms.acknowledge(sid, "nurse-kim", datetime.now(UTC), hms(9, 44))
+    assert sorted(acked) == sorted(a.id for a in store.alarms.since(sid))
 
     runner.seek(rec.readings[-1].time)  # forward to the end
     assert runner.wait(TIMEOUT)
@@ -396,7 +397,7 @@ def test_rewind_truncates_rebuilds_and_replays_to_the_same_episodes_keeping_acks
 
     target = hms(9, 46)
     runner.seek(target)  # applied (truncate + rebuild) before seek() returns
-    assert store.session(sid).epoch == 1
+    assert store.sessions.info(sid).epoch == 1
     now = by_vital_kind(store, sid)
     # hr/pr were announced at 47:33, after the target: gone; SBP (40:00) and DBP (45:00) are open again
     assert sorted(now) == [("dbp", "limit"), ("dbp", "rise"), ("sbp", "limit"), ("sbp", "rise")]
@@ -449,29 +450,29 @@ def episode(vital: str, priority: str, onset_s: float, end_s: float | None, kind
 
 
 def test_acknowledge_takes_active_and_latched_high_alarms_once_each(store: Store) -> None:
-    sid = store.create_session("ack", "replay")
-    other = store.create_session("other bed", "replay")
-    store.save_alarms(sid, [
+    sid = store.sessions.create("ack", "replay")
+    other = store.sessions.create("other bed", "replay")
+    store.alarms.save(sid, [
         episode("sbp", "medium", 0, None),  # active medium: acknowledged
         episode("dbp", "high", 10, 20),  # ended high: latched until acknowledged
         episode("hr", "medium", 30, 40),  # ended medium: gone from the banner, nothing to acknowledge
         episode("pr", "low", 50, 60, kind="rise"),  # ended low: likewise
         episode("map", "low", 70, None, kind="rise"),  # active low: acknowledged
     ])
-    store.save_alarms(other, [episode("sbp", "high", 0, None)])
-    ids = {a.episode.vital: a.id for a in store.alarms_since(sid)}
-    rev = store.cursor(sid).alarm
+    store.alarms.save(other, [episode("sbp", "high", 0, None)])
+    ids = {a.episode.vital: a.id for a in store.alarms.since(sid)}
+    rev = store.samples.cursor(sid).alarm
     wall = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
 
-    acked = store.acknowledge(sid, "nurse-kim", wall, at(75))
+    acked = store.alarms.acknowledge(sid, "nurse-kim", wall, at(75))
     assert sorted(acked) == sorted([ids["sbp"], ids["dbp"], ids["map"]])
-    changed = store.alarms_since(sid, rev)  # their revision moved on, so every stream sees the change
+    changed = store.alarms.since(sid, rev)  # their revision moved on, so every stream sees the change
     assert sorted(a.id for a in changed) == sorted(acked)
     assert all(a.rev > rev and a.acked_at == wall and a.acked_by == "nurse-kim" for a in changed)
-    untouched = [a for a in store.alarms_since(sid) if a.id not in acked]
+    untouched = [a for a in store.alarms.since(sid) if a.id not in acked]
     assert sorted(a.episode.vital for a in untouched) == ["hr", "pr"]
     assert all(a.acked_at is None and a.rev <= rev for a in untouched)
-    assert store.alarms_since(other)[0].acked_at is None  # one bed's press acknowledges only that bed
+    assert store.alarms.since(other)[0].acked_at is None  # one bed's press acknowledges only that bed
 
     log = audited(store, sid)
     assert [(a.action, a.who, a.old, a.new, a.at, a.session_time) for a in log] == [
@@ -480,14 +481,14 @@ def test_acknowledge_takes_active_and_latched_high_alarms_once_each(store: Store
     assert sorted(a.target for a in log) == ["dbp limit high (high)", "map rise high (low)",
                                              "sbp limit high (medium)"]
 
-    rev = store.cursor(sid).alarm
-    assert store.acknowledge(sid, "nurse-lee", wall + timedelta(seconds=5), at(80)) == []  # second press
+    rev = store.samples.cursor(sid).alarm
+    assert store.alarms.acknowledge(sid, "nurse-lee", wall + timedelta(seconds=5), at(80)) == []  # second press
     assert len(audited(store, sid)) == 3
-    assert store.alarms_since(sid, rev) == []
+    assert store.alarms.since(sid, rev) == []
 
     # the engine updating an acknowledged alarm keeps its acknowledgement
-    store.save_alarms(sid, [replace(episode("sbp", "medium", 0, None), end=at(90), peak=210.0)])
-    [update] = store.alarms_since(sid, rev)
+    store.alarms.save(sid, [replace(episode("sbp", "medium", 0, None), end=at(90), peak=210.0)])
+    [update] = store.alarms.since(sid, rev)
     assert (update.id, update.episode.end, update.acked_by, update.acked_at) == (ids["sbp"], at(90), "nurse-kim", wall)
 
 
@@ -515,37 +516,38 @@ def shape(data: dict, name: str) -> dict:
 
 
 def test_stream_carries_alarms_and_limits_and_resumes_without_resending(store: Store) -> None:
-    sid = store.create_session("stream", "replay")
-    store.save_limits(sid, load_preset(PRESET).to_dict(), at(0), who="setup")
-    store.write(sid, [sbp(0, 130), Reading(at(0), "hr", 72.0, "mon")])
+    sid = store.sessions.create("stream", "replay")
+    store.limits.save(sid, load_preset(PRESET).to_dict(), at(0), who="setup")
+    store.samples.write(sid, [sbp(0, 130), Reading(at(0), "hr", 72.0, "mon")])
     stream = stream_updates(store, sid, Cursor(), UTC)
     try:
         event_id, data = next_message(stream)  # on connect: the data so far and the limits to draw
         assert CURSOR_ID.fullmatch(event_id or "")
-        assert event_id == str(store.cursor(sid))
+        assert event_id == str(store.samples.cursor(sid))
         assert len(data["r"]) == 2 and "a" not in data
         assert data["L"]["version"] == 1 and data["L"]["preset"] == PRESET
         assert shape(data, "sbp-high")["y0"] == 179.0
 
-        store.save_alarms(sid, [
+        store.alarms.save(sid, [
             Episode("sbp", "high", "limit", "medium", at(300), at(300), None, 186.0, 179.0, 186.0),
             Episode("signal", "loss", "technical", "medium", at(5), at(15), None, 12.0, 10.0, 12.0, "mon"),
         ])
         event_id, data = next_message(stream)
-        ids = {a.episode.vital: a.id for a in store.alarms_since(sid)}
+        ids = {a.episode.vital: a.id for a in store.alarms.since(sid)}
         assert [(a["id"], a["pri"], a["text"], a["acked"]) for a in data["a"]] == [
             (ids["sbp"], "medium", "SYS 186 > 179 mmHg", False),
             (ids["signal"], "medium", "Signal loss (mon): no HR/SpO₂ for 12 s", False),
         ]
         assert "L" not in data and data["r"] == []
-        assert event_id == str(store.cursor(sid)) and Cursor.parse(event_id).alarm == store.cursor(sid).alarm
+        assert event_id == str(store.samples.cursor(sid))
+        assert Cursor.parse(event_id).alarm == store.samples.cursor(sid).alarm
 
-        store.save_limits(sid, with_sbp_high(160.0), at(400), who="dr-jones")
+        store.limits.save(sid, with_sbp_high(160.0), at(400), who="dr-jones")
         _, data = next_message(stream)
         assert data["L"]["version"] == 2 and shape(data, "sbp-high")["y0"] == 160.0
         assert "a" not in data
 
-        store.acknowledge(sid, "nurse-kim", datetime.now(UTC), at(400))
+        store.alarms.acknowledge(sid, "nurse-kim", datetime.now(UTC), at(400))
         event_id, data = next_message(stream)
         assert sorted((a["id"], a["acked"], a["ackBy"]) for a in data["a"]) == sorted(
             [(ids["sbp"], True, "nurse-kim"), (ids["signal"], True, "nurse-kim")])
@@ -560,7 +562,7 @@ def test_stream_carries_alarms_and_limits_and_resumes_without_resending(store: S
         assert event_id == last_id
         assert "a" not in data and data["r"] == []
         assert data["L"]["version"] == 2
-        store.save_alarms(sid, [Episode("dbp", "high", "limit", "high", at(500), at(500), None, 125.0, 119.0,
+        store.alarms.save(sid, [Episode("dbp", "high", "limit", "high", at(500), at(500), None, 125.0, 119.0,
                                         125.0)])
         _, data = next_message(resumed)
         assert [(a["pri"], a["text"], a["acked"]) for a in data["a"]] == [("high", "DIA 125 > 119 mmHg", False)]

@@ -73,7 +73,7 @@ class WatchedAlarms(LiveAlarms):
         self.batches: list[tuple[int, bool]] = []  # (readings in the batch, all of them stored before)
 
     def process(self, readings: list[Reading], events: list[Event]) -> None:
-        stored = {(r.time, r.vital, r.value) for r in self.store.readings_between(self.session_id)}
+        stored = {(r.time, r.vital, r.value) for r in self.store.samples.readings(self.session_id)}
         self.batches.append((len(readings), all((r.time, r.vital, r.value) in stored for r in readings)))
         super().process(readings, events)
 
@@ -83,7 +83,7 @@ def test_every_batch_is_committed_before_the_alarm_engine_sees_it(
 ) -> None:
     p = pty()
     link = link_to(p)
-    session = store.create_session("watched", "live")
+    session = store.sessions.create("watched", "live")
     alarms = WatchedAlarms(store, session)
     runner = running(LiveRunner(store, session, link, alarms))
     for n in range(3):
@@ -91,7 +91,7 @@ def test_every_batch_is_committed_before_the_alarm_engine_sees_it(
         wait_until(lambda n=n: runner.readings == 2 * (n + 1), f"message {n} to be stored")
     wait_until(lambda: sum(size for size, _ in alarms.batches) == 6, "the engine to see every reading")
     assert all(stored_first for _, stored_first in alarms.batches), alarms.batches
-    assert len(store.readings_between(session)) == 6 and runner.error is None
+    assert len(store.samples.readings(session)) == 6 and runner.error is None
 
 
 def test_a_lost_link_is_stored_as_an_event_and_raises_signal_loss(
@@ -102,12 +102,12 @@ def test_a_lost_link_is_stored_as_an_event_and_raises_signal_loss(
     p.send(message(0, "m0", hr=72.0, spo2=98.0))
     wait_until(lambda: runner.readings == 2, "the readings to be stored")
     # the monitor falls silent: the watchdog declares the link lost
-    wait_until(lambda: any(e.kind == LINK_LOST for e in store.events_upto(runner.session_id)), "a link_lost event")
-    lost = [e for e in store.events_upto(runner.session_id) if e.kind == LINK_LOST]
+    wait_until(lambda: any(e.kind == LINK_LOST for e in store.samples.events(runner.session_id)), "a link_lost event")
+    lost = [e for e in store.samples.events(runner.session_id) if e.kind == LINK_LOST]
     assert len(lost) == 1 and lost[0].source == SOURCE
 
     def signal_loss() -> list:
-        return [a.episode for a in store.alarms_since(runner.session_id)
+        return [a.episode for a in store.alarms.since(runner.session_id)
                 if (a.episode.vital, a.episode.direction) == ("signal", "loss")]
 
     wait_until(lambda: bool(signal_loss()), "a signal-loss alarm")
@@ -154,7 +154,7 @@ def test_a_decoder_error_costs_its_chunk_and_acquisition_goes_on(
         sent += len(data)
         wait_until(lambda sent=sent: link.stats["bytes"] == sent, f"the link to read message {n}")
     wait_until(lambda: runner.readings == 2, "the message after the bad chunk to be stored")
-    assert [r.value for r in store.readings_between(runner.session_id)] == [72.0, 74.0]
+    assert [r.value for r in store.samples.readings(runner.session_id)] == [72.0, 74.0]
     assert link.decoder.stats["decoder_errors"] == 1 and runner.error is None
-    assert store.events_upto(runner.session_id) == []  # not taken for a link loss either
+    assert store.samples.events(runner.session_id) == []  # not taken for a link loss either
     assert len(runner_threads(runner)) == 2

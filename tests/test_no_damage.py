@@ -87,7 +87,7 @@ def test_replay_refused_for_a_busy_http_port_leaves_no_session(imported: Path) -
     assert f"cannot serve on 127.0.0.1:{port}" in one_line_error(result, "replay")
     store = Store(imported)
     try:
-        assert [s.id for s in store.list_sessions()] == [1]  # only the import made before
+        assert [s.id for s in store.sessions.listing()] == [1]  # only the import made before
     finally:
         store.close()
 

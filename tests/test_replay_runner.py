@@ -51,7 +51,7 @@ def make_runner(store: Store) -> Iterator[Callable[..., ReplayRunner]]:
     runners: list[ReplayRunner] = []
 
     def make(speed: float | str, clock: Callable[[], float] = time.monotonic, batch_size: int = 500) -> ReplayRunner:
-        sid = store.create_session(f"replay {len(runners)}", "replay")
+        sid = store.sessions.create(f"replay {len(runners)}", "replay")
         source = ReplaySource(ITEMS, speed, now=clock(), batch_size=batch_size)  # type: ignore[arg-type]
         runner = ReplayRunner(store, sid, source, monotonic=clock)
         runners.append(runner)
@@ -69,7 +69,7 @@ def kick(runner: ReplayRunner) -> None:
 
 
 def readings_stored(store: Store, runner: ReplayRunner, n: int) -> Callable[[], bool]:
-    return lambda: store.counts(runner.session_id)[0] >= n
+    return lambda: store.samples.counts(runner.session_id)[0] >= n
 
 
 def advance_until_stored(
@@ -87,18 +87,18 @@ def advance_until_stored(
 def test_max_speed_stores_everything_then_sets_done(store: Store, make_runner: Callable[..., ReplayRunner]) -> None:
     runner = make_runner("max", batch_size=7)
     sid = runner.session_id
-    info = store.session(sid)
+    info = store.sessions.info(sid)
     assert (info.span_start, info.span_end) == (at(0), at(N - 1))  # set on construction
     runner.start()
     assert runner.wait(TIMEOUT)
     assert runner.error is None
-    assert store.counts(sid) == (N, 2)
-    assert [key(r) for r in store.readings_between(sid)] == [key(r) for r in READINGS]
-    assert store.events_upto(sid) == EVENTS
-    info = store.session(sid)
+    assert store.samples.counts(sid) == (N, 2)
+    assert [key(r) for r in store.samples.readings(sid)] == [key(r) for r in READINGS]
+    assert store.samples.events(sid) == EVENTS
+    info = store.sessions.info(sid)
     assert info.clock_pos == at(N - 1)
     assert info.clock_speed == 0.0  # finished: the clock no longer moves
-    ids = [s.id for s in store.readings_since(sid, 0)]
+    ids = [s.id for s in store.samples.readings_since(sid, 0)]
     assert ids == sorted(set(ids))
     runner.stop()
     assert not thread_alive(sid)
@@ -108,7 +108,7 @@ def test_max_speed_sample_session(store: Store, make_runner: Callable[..., Repla
     from adapters.files.csv_reader import read_session_csv
 
     recording = read_session_csv(sample_data / "artefacts.csv")
-    sid = store.create_session("artefacts", "replay")
+    sid = store.sessions.create("artefacts", "replay")
     source = ReplaySource([*recording.readings, *recording.events], "max", time.monotonic())  # type: ignore[arg-type]
     runner = ReplayRunner(store, sid, source)
     runner.start()
@@ -117,8 +117,8 @@ def test_max_speed_sample_session(store: Store, make_runner: Callable[..., Repla
     finally:
         runner.stop()
     assert runner.error is None
-    assert store.counts(sid) == (len(recording.readings), len(recording.events))
-    assert sorted(map(key, store.readings_between(sid))) == sorted(map(key, recording.readings))
+    assert store.samples.counts(sid) == (len(recording.readings), len(recording.events))
+    assert sorted(map(key, store.samples.readings(sid))) == sorted(map(key, recording.readings))
 
 
 # -- real-time speeds on a fake clock --
@@ -130,26 +130,26 @@ def test_speed_one_follows_the_clock(store: Store, make_runner: Callable[..., Re
     sid = runner.session_id
     runner.start()
     wait_until(readings_stored(store, runner, 1), "the first reading")
-    assert store.counts(sid) == (1, 0)
-    info = store.session(sid)
+    assert store.samples.counts(sid) == (1, 0)
+    info = store.sessions.info(sid)
     assert (info.clock_pos, info.clock_speed) == (at(0), 1.0)
 
     clock.advance(5.5)
     kick(runner)
     wait_until(readings_stored(store, runner, 6), "readings up to 5 s")
-    assert store.counts(sid) == (6, 0)
+    assert store.samples.counts(sid) == (6, 0)
     clock.advance(5.0)
     kick(runner)
     wait_until(readings_stored(store, runner, 11), "readings up to 10.5 s")
-    assert store.counts(sid) == (11, 1)  # the dose_start at 10 s came with them
+    assert store.samples.counts(sid) == (11, 1)  # the dose_start at 10 s came with them
     assert not runner.done.is_set()
 
     clock.advance(1000)
     kick(runner)
     assert runner.wait(TIMEOUT)
     assert runner.error is None
-    assert store.counts(sid) == (N, 2)
-    info = store.session(sid)
+    assert store.samples.counts(sid) == (N, 2)
+    info = store.sessions.info(sid)
     assert (info.clock_pos, info.clock_speed) == (at(N - 1), 0.0)
 
 
@@ -162,14 +162,14 @@ def test_pause_freezes_and_resume_continues(store: Store, make_runner: Callable[
 
     runner.pause()
     assert runner.source.paused
-    info = store.session(sid)
+    info = store.sessions.info(sid)
     assert (info.clock_pos, info.clock_speed) == (at(3), 0.0)
     clock.advance(30)  # time passes while paused: nothing may become due
     runner.resume()
-    info = store.session(sid)
+    info = store.sessions.info(sid)
     assert (info.clock_pos, info.clock_speed) == (at(3), 1.0)
     advance_until_stored(clock, 2, store, runner, 6, "readings up to 5 s")
-    assert store.counts(sid) == (6, 0)  # 3 s + 2 s, not 3 s + 32 s
+    assert store.samples.counts(sid) == (6, 0)  # 3 s + 2 s, not 3 s + 32 s
 
 
 def test_set_speed(store: Store, make_runner: Callable[..., ReplayRunner]) -> None:
@@ -180,9 +180,9 @@ def test_set_speed(store: Store, make_runner: Callable[..., ReplayRunner]) -> No
     advance_until_stored(clock, 2, store, runner, 3, "readings up to 2 s")
 
     runner.set_speed(10)
-    assert store.session(sid).clock_speed == 10.0
+    assert store.sessions.info(sid).clock_speed == 10.0
     advance_until_stored(clock, 1, store, runner, 13, "readings up to 12 s")
-    assert store.counts(sid) == (13, 1)
+    assert store.samples.counts(sid) == (13, 1)
 
     with pytest.raises(ValueError):
         runner.set_speed(5000)
@@ -190,8 +190,8 @@ def test_set_speed(store: Store, make_runner: Callable[..., ReplayRunner]) -> No
 
     runner.set_speed("max")
     assert runner.wait(TIMEOUT)
-    assert store.counts(sid) == (N, 2)
-    assert store.session(sid).clock_speed == 0.0
+    assert store.samples.counts(sid) == (N, 2)
+    assert store.sessions.info(sid).clock_speed == 0.0
 
 
 def test_seek_forward_catches_up(store: Store, make_runner: Callable[..., ReplayRunner]) -> None:
@@ -201,13 +201,13 @@ def test_seek_forward_catches_up(store: Store, make_runner: Callable[..., Replay
     runner.start()
     wait_until(readings_stored(store, runner, 1), "the first reading")
     runner.seek(at(30))
-    assert store.session(sid).clock_pos == at(30)
+    assert store.sessions.info(sid).clock_pos == at(30)
     wait_until(readings_stored(store, runner, 31), "catch-up to 30 s")
-    assert store.counts(sid) == (31, 1)
-    assert store.session(sid).epoch == 0  # forward: nothing dropped
+    assert store.samples.counts(sid) == (31, 1)
+    assert store.sessions.info(sid).epoch == 0  # forward: nothing dropped
     assert not runner.done.is_set()
     advance_until_stored(clock, 1, store, runner, 32, "the reading at 31 s")
-    assert store.counts(sid) == (32, 1)
+    assert store.samples.counts(sid) == (32, 1)
 
 
 def test_seek_backward_truncates_and_redelivers_without_duplicates(
@@ -219,16 +219,16 @@ def test_seek_backward_truncates_and_redelivers_without_duplicates(
     runner.start()
     runner.seek(at(N))  # clamped to the end: everything falls due
     assert runner.wait(TIMEOUT)
-    assert store.counts(sid) == (N, 2)
-    old = store.cursor(sid)
+    assert store.samples.counts(sid) == (N, 2)
+    old = store.samples.cursor(sid)
 
     runner.pause()
     runner.seek(at(25))
     # the rewind is applied before seek() returns: data after the target is gone, the epoch moved
-    assert store.counts(sid) == (26, 1)
-    assert store.readings_between(sid, start=at(25.5)) == []
-    assert [e.kind for e in store.events_upto(sid)] == ["dose_start"]
-    info = store.session(sid)
+    assert store.samples.counts(sid) == (26, 1)
+    assert store.samples.readings(sid, start=at(25.5)) == []
+    assert [e.kind for e in store.samples.events(sid)] == ["dose_start"]
+    info = store.sessions.info(sid)
     assert info.epoch == 1
     assert info.clock_pos == at(25)
     assert not runner.done.is_set()
@@ -238,11 +238,11 @@ def test_seek_backward_truncates_and_redelivers_without_duplicates(
     kick(runner)
     assert runner.wait(TIMEOUT)
     assert runner.error is None
-    assert store.counts(sid) == (N, 2)
-    assert [key(r) for r in store.readings_between(sid)] == [key(r) for r in READINGS]
+    assert store.samples.counts(sid) == (N, 2)
+    assert [key(r) for r in store.samples.readings(sid)] == [key(r) for r in READINGS]
     # re-delivered readings have new ids past every old cursor, so a dashboard sees them as new
-    assert [s.reading.value for s in store.readings_since(sid, old.reading)] == [60.0 + i for i in range(26, N)]
-    assert [s.event.kind for s in store.events_since(sid, old.event)] == ["dose_end"]
+    assert [s.reading.value for s in store.samples.readings_since(sid, old.reading)] == [60.0 + i for i in range(26, N)]
+    assert [s.event.kind for s in store.samples.events_since(sid, old.event)] == ["dose_end"]
 
 
 def test_seek_backward_at_max_speed(store: Store, make_runner: Callable[..., ReplayRunner]) -> None:
@@ -253,10 +253,10 @@ def test_seek_backward_at_max_speed(store: Store, make_runner: Callable[..., Rep
     runner.seek(at(12))
     assert runner.wait(TIMEOUT)
     assert runner.error is None
-    assert store.session(sid).epoch == 1
-    assert store.counts(sid) == (N, 2)
-    assert [key(r) for r in store.readings_between(sid)] == [key(r) for r in READINGS]
-    assert store.events_upto(sid) == EVENTS
+    assert store.sessions.info(sid).epoch == 1
+    assert store.samples.counts(sid) == (N, 2)
+    assert [key(r) for r in store.samples.readings(sid)] == [key(r) for r in READINGS]
+    assert store.samples.events(sid) == EVENTS
 
 
 def test_seek_forward_then_back_while_paused_loses_nothing(
@@ -275,7 +275,7 @@ def test_seek_forward_then_back_while_paused_loses_nothing(
     clock.advance(1000)
     kick(runner)
     assert runner.wait(TIMEOUT)
-    stored = {r.time for r in store.readings_between(sid)}
+    stored = {r.time for r in store.samples.readings(sid)}
     missing = sorted(int((r.time - T0).total_seconds()) for r in READINGS if r.time not in stored)
     assert missing == [], f"readings never stored: {missing}"
 
@@ -326,4 +326,4 @@ def test_store_refusing_writes_at_max_speed_is_reported(
     wait_until(lambda: not thread_alive(runner.session_id), "the thread to end")
     assert isinstance(runner.error, sa.exc.DBAPIError)
     assert "disk says no" in str(runner.error)
-    assert store.counts(runner.session_id) == (0, 0)
+    assert store.samples.counts(runner.session_id) == (0, 0)

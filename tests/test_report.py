@@ -62,23 +62,23 @@ def esketamine_data() -> tuple[list[Reading], list[Event]]:
 
 
 def make_esketamine_session(store: Store) -> int:
-    sid = store.create_session("s", "replay", bed="bed-3", session_type="esketamine", patient_label="MRN-0042")
+    sid = store.sessions.create("s", "replay", bed="bed-3", session_type="esketamine", patient_label="MRN-0042")
     limits = load_preset("esketamine").to_dict()
-    store.save_limits(sid, limits, T0, who="dr.a")
+    store.limits.save(sid, limits, T0, who="dr.a")
     alarms = LiveAlarms(store, sid)
     readings, events = esketamine_data()
     first, events = events[0], events[1:]  # the first device is entered on screen, past the gate with a reason
-    store.enter_event(sid, Event(first.time, first.kind, source="entered"), "nurse.b", at(-1),
-                      proceed=("pre-dose BP gate", "reason text"))
-    store.write(sid, readings, events)
+    store.samples.enter_event(sid, Event(first.time, first.kind, source="entered"), "nurse.b", at(-1),
+                              proceed=("pre-dose BP gate", "reason text"))
+    store.samples.write(sid, readings, events)
     changed = {**limits, "vitals": {**limits["vitals"], "spo2": {**limits["vitals"]["spo2"], "low": 93.0}}}
-    store.save_limits(sid, changed, at(50), who="dr.a")
+    store.limits.save(sid, changed, at(50), who="dr.a")
     alarms.process(readings, events)
     alarms.tick(T_END)
-    store.acknowledge(sid, "nurse.b", ACK, ACK)
-    store.enter_event(sid, Event(at(35), "note", NOTE, source="entered"), "nurse.b", at(35))
-    store.enter_event(sid, Event(at(36), "note", SCRIPT_NOTE, source="entered"), "nurse.b", at(36))
-    store.end_session(sid, "dr.a", T_END, T_END, override=None, ready_min=95)
+    store.alarms.acknowledge(sid, "nurse.b", ACK, ACK)
+    store.samples.enter_event(sid, Event(at(35), "note", NOTE, source="entered"), "nurse.b", at(35))
+    store.samples.enter_event(sid, Event(at(36), "note", SCRIPT_NOTE, source="entered"), "nurse.b", at(36))
+    store.sessions.end(sid, "dr.a", T_END, T_END, override=None, ready_min=95)
     return sid
 
 
@@ -168,13 +168,13 @@ MARKUP = {
 
 def test_user_text_prints_as_typed_in_the_pdf_and_the_html(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    sid = store.create_session(MARKUP["name"], "replay", bed=MARKUP["bed"], session_type="esketamine",
-                               patient_label=MARKUP["patient label"])
-    store.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 72) for s in range(0, 600, 5)])
-    store.enter_event(sid, Event(T0 + timedelta(minutes=1), "note", MARKUP["note"], source="entered"), MARKUP["who"],
-                      T0 + timedelta(minutes=1))
-    store.end_session(sid, MARKUP["who"], T0 + timedelta(minutes=9), T0 + timedelta(minutes=9),
-                      override=MARKUP["reason"])
+    sid = store.sessions.create(MARKUP["name"], "replay", bed=MARKUP["bed"], session_type="esketamine",
+                                patient_label=MARKUP["patient label"])
+    store.samples.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 72) for s in range(0, 600, 5)])
+    store.samples.enter_event(sid, Event(T0 + timedelta(minutes=1), "note", MARKUP["note"], source="entered"),
+                              MARKUP["who"], T0 + timedelta(minutes=1))
+    store.sessions.end(sid, MARKUP["who"], T0 + timedelta(minutes=9), T0 + timedelta(minutes=9),
+                       override=MARKUP["reason"])
     record = session_record(store, sid)
 
     pdf = pdf_bytes(record, UTC)
@@ -209,11 +209,11 @@ def test_html_record_renders_in_chromium(dash_duo, esketamine: tuple[Store, int]
 
 def test_session_without_dose_or_end_says_so(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("no dose", "live", bed="bed-1", session_type="esketamine")
+    sid = store.sessions.create("no dose", "live", bed="bed-1", session_type="esketamine")
     readings = [Reading(T0 + timedelta(seconds=5 * i), v, 75 if v == "hr" else 98) for i in range(60)
                 for v in ("hr", "spo2")]
     readings.append(Reading(T0 + timedelta(minutes=2), "sbp", 132))  # a systolic without diastolic
-    store.write(sid, readings)
+    store.samples.write(sid, readings)
     record = session_record(store, sid)
     assert record.rems is None and record.anchor is None
 
@@ -231,7 +231,7 @@ def test_session_without_dose_or_end_says_so(tmp_path: Path) -> None:
 
 def test_session_without_any_data_still_reports(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("empty", "live")
+    sid = store.sessions.create("empty", "live")
     record = session_record(store, sid)
     for text in (pdf_text(pdf_bytes(record, BERLIN)), flat(re.sub(r"<[^>]+>", " ", render_html(record, BERLIN)))):
         assert "No readings recorded." in text
@@ -242,9 +242,9 @@ def test_session_without_any_data_still_reports(tmp_path: Path) -> None:
 
 def test_relative_time_session_reads_as_elapsed_time(tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("file", "import", relative_time=True, session_type="iv-ketamine")
-    store.write(sid, [Reading(EPOCH + timedelta(seconds=s), "hr", 80) for s in range(0, 4000, 5)],
-                [Event(EPOCH + timedelta(minutes=10), "dose_start")])
+    sid = store.sessions.create("file", "import", relative_time=True, session_type="iv-ketamine")
+    store.samples.write(sid, [Reading(EPOCH + timedelta(seconds=s), "hr", 80) for s in range(0, 4000, 5)],
+                        [Event(EPOCH + timedelta(minutes=10), "dose_start")])
     html = flat(re.sub(r"<[^>]+>", " ", render_html(session_record(store, sid), BERLIN)))
     assert "Time zero (infusion start) 00:10:00" in html
     assert "End of record 01:06:35" in html
@@ -254,9 +254,9 @@ def test_relative_time_session_reads_as_elapsed_time(tmp_path: Path) -> None:
 
 def test_report_routes(esketamine: tuple[Store, int]) -> None:
     store, sid = esketamine
-    other = store.create_session("iv", "live", bed="bed-1", session_type="iv-ketamine", patient_label="P-7")
-    store.write(other, [Reading(T0, "hr", 70)], [Event(T0, "dose_start")])
-    store.end_session(other, "dr.c", T0, T0 + timedelta(minutes=5), override="patient left against advice")
+    other = store.sessions.create("iv", "live", bed="bed-1", session_type="iv-ketamine", patient_label="P-7")
+    store.samples.write(other, [Reading(T0, "hr", 70)], [Event(T0, "dose_start")])
+    store.sessions.end(other, "dr.c", T0, T0 + timedelta(minutes=5), override="patient left against advice")
     server = Flask(__name__)
     register_report_routes(server, store, BERLIN)
     client = server.test_client()

@@ -506,7 +506,7 @@ def test_a_decoder_exception_is_counted_logged_once_and_acquisition_goes_on(
     link = ge_link(p.path, decoder=PlantedBug("bed-1"))
     link.open()
     p.receive(len(REQUEST))
-    session = store.create_session("bed-1", "live")
+    session = store.sessions.create("bed-1", "live")
     runner = LiveRunner(store, session, link)
     runner.start()
     good, poison = ge_record(T0, VITALS), ge_record(T0 + POISON, VITALS)
@@ -516,10 +516,10 @@ def test_a_decoder_exception_is_counted_logged_once_and_acquisition_goes_on(
             p.send(data)
             sent += len(data)
             wait_until(lambda sent=sent: link.stats["bytes"] == sent, "the link to read what was sent")
-            wait_until(lambda n=n: len(store.readings_between(session)) == 2 * (n // 2 + 1), f"readings after {n}")
+            wait_until(lambda n=n: len(store.samples.readings(session)) == 2 * (n // 2 + 1), f"readings after {n}")
         assert runner.error is None and link.connected
         assert link.decoder.stats["decoder_errors"] == 2
-        assert store.events_upto(session) == []  # not a link loss either
+        assert store.samples.events(session) == []  # not a link loss either
     finally:
         runner.stop()
     errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]

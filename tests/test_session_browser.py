@@ -55,7 +55,7 @@ def seek(runner: ReplayRunner, store: Store, target: datetime) -> None:
     """Move the replay forward and wait until what falls before `target` is stored."""
     runner.seek(target)
     deadline = time.monotonic() + 10
-    while max((r.time for r in store.latest_readings(runner.session_id).values()), default=T0) < target - \
+    while max((r.time for r in store.samples.latest(runner.session_id).values()), default=T0) < target - \
             timedelta(seconds=30):
         assert time.monotonic() < deadline, "the replay did not catch up"
         time.sleep(0.05)
@@ -63,10 +63,10 @@ def seek(runner: ReplayRunner, store: Store, target: datetime) -> None:
 
 def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -> None:
     store = Store(tmp_path / "v.db")
-    sid = store.create_session("esketamine flow", "replay", bed="bed-4")
+    sid = store.sessions.create("esketamine flow", "replay", bed="bed-4")
     items = recording()
     source = ReplaySource(items, 1, time.monotonic())
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), source.start, "setup")
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), source.start, "setup")
     runner = ReplayRunner(store, sid, source, alarms=LiveAlarms(store, sid))
     runner.start()
     try:
@@ -83,16 +83,16 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
         dash_duo.find_element("#setup-save").click()
         wait_for(lambda: "Esketamine" in text_of(dash_duo, "session-type"), 15, "the page rebuilt for esketamine")
         wait_for(lambda: "Patient MRN-0042" in text_of(dash_duo, "session-patient"), 10, "the patient label")
-        info = store.session(sid)
+        info = store.sessions.info(sid)
         assert (info.session_type, info.patient_label) == ("esketamine", "MRN-0042")
-        assert store.current_limits(sid) == load_preset("esketamine").to_dict()
+        assert store.limits.current(sid) == load_preset("esketamine").to_dict()
 
         # One click per device; who and when are stored.
         click(dash_duo, "//button[contains(., 'Device 1')]")
         wait_for(lambda: "Device 1 entered" in text_of(dash_duo, "session-message"), 10, "device 1 entered")
         click(dash_duo, "//button[contains(., 'Device 2')]")
         wait_for(lambda: "Device 2 entered" in text_of(dash_duo, "session-message"), 10, "device 2 entered")
-        entered = store.stored_events(sid)
+        entered = store.samples.events_with_authors(sid)
         assert [(s.event.kind, s.entered_by) for s in entered] == [("device_1", NURSE), ("device_2", NURSE)]
         first_device = entered[0].event.time
         assert dash_duo.driver.find_element(By.XPATH, "//button[contains(., 'Device 1')]").get_attribute("disabled")
@@ -109,7 +109,7 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
         wait_for(lambda: "Override needed" in text_of(dash_duo, "readiness"), 10, "the readiness summary")
         dash_duo.find_element("#end-confirm").click()
         wait_for(lambda: "cannot end the session yet" in text_of(dash_duo, "end-message"), 10, "the refusal")
-        assert store.session(sid).ended is None
+        assert store.sessions.info(sid).ended is None
         dash_duo.driver.find_element(By.CSS_SELECTOR, ".mantine-Modal-close").click()
         # The next click must reach the page, not the closing dialog's overlay.
         wait_for(lambda: not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".mantine-Modal-overlay"), 10,
@@ -128,11 +128,11 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
         wait_for(lambda: "The session may end now." in text_of(dash_duo, "readiness"), 10, "no override needed")
         dash_duo.find_element("#end-confirm").click()
         wait_for(lambda: "Session ended" in text_of(dash_duo, "next-checkpoint"), 15, "the session shown ended")
-        info = store.session(sid)
+        info = store.sessions.info(sid)
         assert info.ended is not None and info.ended >= first_device + timedelta(minutes=120)
         assert info.ended_by == NURSE
-        assert [a.action for a in store.audit_log(sid)][-1] == "session_end"
-        assert not [a for a in store.audit_log(sid) if a.action == "discharge_override"]
+        assert [a.action for a in store.audit.entries(session_id=sid)][-1] == "session_end"
+        assert not [a for a in store.audit.entries(session_id=sid) if a.action == "discharge_override"]
         assert dash_duo.get_logs() == []
 
         # The bed view's record link opens the session record: the REMS fields hold what was measured and

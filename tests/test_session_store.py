@@ -37,14 +37,14 @@ def hr_every(seconds: int, start_min: float, end_min: float) -> list[Reading]:
 
 
 def test_set_up_is_audited_field_by_field(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    changed = store.set_up_session(sid, "dr.a", WALL, at(0), session_type="esketamine", patient_label="MRN-1",
-                                   bed="bed-1")
+    sid = store.sessions.create("s", "live")
+    changed = store.sessions.set_up(sid, "dr.a", WALL, at(0), session_type="esketamine", patient_label="MRN-1",
+                                    bed="bed-1")
     assert changed == ["session_type", "patient_label"]
-    info = store.session(sid)
+    info = store.sessions.info(sid)
     assert (info.session_type, info.patient_label, info.setup_by) == ("esketamine", "MRN-1", "dr.a")
-    assert store.set_up_session(sid, "dr.b", WALL, at(1), session_type="esketamine", patient_label="MRN-1",
-                                bed="bed-2") == ["bed"]
+    assert store.sessions.set_up(sid, "dr.b", WALL, at(1), session_type="esketamine", patient_label="MRN-1",
+                                 bed="bed-2") == ["bed"]
     entries = [(a.who, a.action, a.target, a.old, a.new, a.session_time) for a in audited(store, sid)]
     assert entries == [("dr.a", "setup", "session_type", "other", "esketamine", at(0)),
                        ("dr.a", "setup", "patient_label", "", "MRN-1", at(0)),
@@ -52,36 +52,36 @@ def test_set_up_is_audited_field_by_field(store: Store) -> None:
 
 
 def test_entered_events_keep_who_and_are_audited_once(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, [], [Event(at(-1), "note", "from the file")])
-    assert store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
-    assert not store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
-    stored = store.stored_events(sid)
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, [], [Event(at(-1), "note", "from the file")])
+    assert store.samples.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    assert not store.samples.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    stored = store.samples.events_with_authors(sid)
     assert [(s.event.kind, s.entered_by) for s in stored] == [("note", None), ("device_1", "nurse.b")]
-    assert [s.event.kind for s in store.stored_events(sid, entered_after=0)] == ["device_1"]
-    assert [s.event.kind for s in store.stored_events(sid, entered_after=stored[-1].id)] == []
+    assert [s.event.kind for s in store.samples.events_with_authors(sid, entered_after=0)] == ["device_1"]
+    assert [s.event.kind for s in store.samples.events_with_authors(sid, entered_after=stored[-1].id)] == []
     assert [(a.action, a.target, a.session_time) for a in audited(store, sid)] == [("event", "device_1", at(0))]
 
 
 def test_end_session_once_with_an_audited_override(store: Store) -> None:
-    sid = store.create_session("s", "live", session_type="esketamine")
-    store.end_session(sid, "dr.a", WALL, at(100), override="patient insists, escorted", ready_min=90)
-    info = store.session(sid)
+    sid = store.sessions.create("s", "live", session_type="esketamine")
+    store.sessions.end(sid, "dr.a", WALL, at(100), override="patient insists, escorted", ready_min=90)
+    info = store.sessions.info(sid)
     assert (info.ended, info.ended_by, info.ready_min) == (at(100), "dr.a", 90)
     assert [(a.action, a.new) for a in audited(store, sid)] == [
         ("discharge_override", "patient insists, escorted"), ("session_end", "ended; would have been ready at 90 min")]
     with pytest.raises(ValueError, match="already ended"):
-        store.end_session(sid, "dr.a", WALL, at(130))
+        store.sessions.end(sid, "dr.a", WALL, at(130))
 
 
 def test_limits_of_an_ended_session_are_refused_and_the_refusal_audited(store: Store) -> None:
-    sid = store.create_session("s", "live", session_type="iv-ketamine")
-    store.save_limits(sid, load_preset("iv-ketamine").to_dict(), at(0), "dr.a")
-    store.end_session(sid, "nurse.b", WALL, at(60))
+    sid = store.sessions.create("s", "live", session_type="iv-ketamine")
+    store.limits.save(sid, load_preset("iv-ketamine").to_dict(), at(0), "dr.a")
+    store.sessions.end(sid, "nurse.b", WALL, at(60))
     with pytest.raises(SessionEnded, match="has ended"):
-        store.save_limits(sid, load_preset("news2").to_dict(), at(62), "dr.a")
-    assert [v.version for v in store.limits_versions(sid)] == [1]
-    assert store.current_limits(sid) == load_preset("iv-ketamine").to_dict()
+        store.limits.save(sid, load_preset("news2").to_dict(), at(62), "dr.a")
+    assert [v.version for v in store.limits.versions(sid)] == [1]
+    assert store.limits.current(sid) == load_preset("iv-ketamine").to_dict()
     refusal = audited(store, sid)[-1]
     assert (refusal.who, refusal.action, refusal.new, refusal.session_time) == (
         "dr.a", "limits_refused", "the session has ended", at(62))
@@ -101,10 +101,10 @@ def test_an_older_database_file_gains_the_session_columns(tmp_path: Path) -> Non
                     "NOT NULL)")
     store = Store(db)
     try:
-        info = store.session(1)
+        info = store.sessions.info(1)
         assert (info.name, info.bed, info.session_type, info.patient_label, info.ended) == ("old", "bed-9", "other",
                                                                                             "", None)
-        assert store.enter_event(1, Event(at(0), "note", "x", "entered"), "n", WALL)
+        assert store.samples.enter_event(1, Event(at(0), "note", "x", "entered"), "n", WALL)
     finally:
         store.close()
 
@@ -113,31 +113,31 @@ def test_an_older_database_file_gains_the_session_columns(tmp_path: Path) -> Non
 
 
 def test_a_device_entered_on_screen_starts_the_checkpoints(store: Store) -> None:
-    sid = store.create_session("s", "live", session_type="esketamine")
-    store.save_limits(sid, load_preset("esketamine").to_dict(), at(-20), "dr.a")
+    sid = store.sessions.create("s", "live", session_type="esketamine")
+    store.limits.save(sid, load_preset("esketamine").to_dict(), at(-20), "dr.a")
     alarms = LiveAlarms(store, sid)
     assert alarms.engine.expect_dose is True
     first = nibp(-10, 128, 80) + nibp(-5, 130, 82) + hr_every(5, -10, 0)
-    store.write(sid, first)
+    store.samples.write(sid, first)
     alarms.process(first, [])
-    store.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
+    store.samples.enter_event(sid, Event(at(0), "device_1", source="entered"), "nurse.b", WALL)
     for minute in range(1, 50):
         alarms.tick(at(minute))
     later = nibp(50, 131, 83)
-    store.write(sid, later)
+    store.samples.write(sid, later)
     alarms.process(later, [])
-    checkpoint = [a.episode for a in store.alarms_since(sid) if a.episode.direction == "checkpoint"]
+    checkpoint = [a.episode for a in store.alarms.since(sid) if a.episode.direction == "checkpoint"]
     assert [(e.source, e.onset, e.announced, e.end) for e in checkpoint] == [("BP at 40 min", at(40), at(45),
                                                                               at(50))]
 
 
 def test_a_type_set_before_the_dose_starts_its_checkpoints(store: Store) -> None:
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     alarms = LiveAlarms(store, sid)
     first = nibp(-5, 120, 80)
-    store.write(sid, first)
+    store.samples.write(sid, first)
     alarms.process(first, [])
-    store.set_up_session(sid, "dr.a", WALL, at(-1), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    store.sessions.set_up(sid, "dr.a", WALL, at(-1), session_type="iv-ketamine", patient_label="", bed="bed-1")
     alarms.process([], [Event(at(0), "dose_start")])
     alarms.tick(at(33))
     assert sorted(e.source for e in checkpoint_episodes(store, sid)) == ["BP at 10 min", "BP at 20 min",
@@ -146,42 +146,42 @@ def test_a_type_set_before_the_dose_starts_its_checkpoints(store: Store) -> None
 
 def test_a_type_changed_after_the_dose_counts_what_was_measured(store: Store) -> None:
     """Changed behind the screen's back (the screen refuses it): no false alarm for BPs taken on time."""
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     alarms = LiveAlarms(store, sid)
     data = [r for m in (8, 18, 28, 38) for r in nibp(m, 120, 80)]
-    store.write(sid, data, [Event(at(0), "dose_start")])
+    store.samples.write(sid, data, [Event(at(0), "dose_start")])
     alarms.process(data, [Event(at(0), "dose_start")])
     alarms.tick(at(45))
-    store.set_up_session(sid, "dr.a", WALL, at(45), session_type="iv-ketamine", patient_label="", bed="bed-1")
+    store.sessions.set_up(sid, "dr.a", WALL, at(45), session_type="iv-ketamine", patient_label="", bed="bed-1")
     alarms.tick(at(46))
     assert checkpoint_episodes(store, sid) == []
 
 
 def test_leaving_a_type_or_ending_the_session_closes_its_checkpoint_alarms(store: Store) -> None:
-    sid = store.create_session("s", "live", session_type="esketamine")
+    sid = store.sessions.create("s", "live", session_type="esketamine")
     alarms = LiveAlarms(store, sid)
-    store.write(sid, [], [Event(at(0), "device_1")])
+    store.samples.write(sid, [], [Event(at(0), "device_1")])
     alarms.process([], [Event(at(0), "device_1")])
     alarms.tick(at(46))
     assert [e.end for e in checkpoint_episodes(store, sid)] == [None]
-    store.set_up_session(sid, "dr.a", WALL, at(47), session_type="other", patient_label="", bed="bed-1")
+    store.sessions.set_up(sid, "dr.a", WALL, at(47), session_type="other", patient_label="", bed="bed-1")
     alarms.tick(at(48))
     assert [e.end for e in checkpoint_episodes(store, sid)] == [at(46)]  # the engine's clock at the change
 
-    ended = store.create_session("e", "live", session_type="esketamine")
+    ended = store.sessions.create("e", "live", session_type="esketamine")
     alarms = LiveAlarms(store, ended)
-    store.write(ended, [], [Event(at(0), "device_1")])
+    store.samples.write(ended, [], [Event(at(0), "device_1")])
     alarms.process([], [Event(at(0), "device_1")])
     alarms.tick(at(46))
-    store.end_session(ended, "dr.a", WALL, at(46.5), override="transfer")
+    store.sessions.end(ended, "dr.a", WALL, at(46.5), override="transfer")
     alarms.tick(at(60))
     alarms.process(nibp(70, 200, 120), [])  # after the end: not evaluated
     assert [e.end for e in checkpoint_episodes(store, ended)] == [at(46.5)]
-    assert [a.episode.vital for a in store.alarms_since(ended)] == ["nibp"]
+    assert [a.episode.vital for a in store.alarms.since(ended)] == ["nibp"]
 
 
 def checkpoint_episodes(store: Store, sid: int) -> list:
-    return [a.episode for a in store.alarms_since(sid) if a.episode.direction == "checkpoint"]
+    return [a.episode for a in store.alarms.since(sid) if a.episode.direction == "checkpoint"]
 
 
 # -- replay at any speed gives the same checkpoint alarms, timed by the data --
@@ -200,7 +200,7 @@ def esketamine_csv(path: Path, bp_minutes: list[float]) -> Path:
 
 def checkpoint_alarms(store: Store, sid: int) -> list[tuple]:
     return sorted((a.episode.source, a.episode.onset, a.episode.announced, a.episode.end)
-                  for a in store.alarms_since(sid) if a.episode.direction == "checkpoint")
+                  for a in store.alarms.since(sid) if a.episode.direction == "checkpoint")
 
 
 def test_replay_at_max_and_at_1000x_raise_the_40_min_checkpoint_alike(tmp_path: Path) -> None:
@@ -217,8 +217,8 @@ def test_replay_at_max_and_at_1000x_raise_the_40_min_checkpoint_alike(tmp_path: 
     recording = read_session_csv(csv)
     store = Store(tmp_path / "x1000.db")
     try:
-        sid = store.create_session("x1000", "replay", session_type="esketamine")
-        store.save_limits(sid, load_preset("esketamine").to_dict(), recording.readings[0].time, "t")
+        sid = store.sessions.create("x1000", "replay", session_type="esketamine")
+        store.limits.save(sid, load_preset("esketamine").to_dict(), recording.readings[0].time, "t")
         runner = ReplayRunner(store, sid, ReplaySource([*recording.readings, *recording.events], 1000,
                                                        time.monotonic()), alarms=LiveAlarms(store, sid))
         runner.start()
@@ -236,8 +236,8 @@ def test_replay_infers_the_type_from_the_files_dose_events(tmp_path: Path) -> No
     assert run_vigil("replay", csv, "--headless", "--speed", "max", "--db", db).returncode == 0
     store = Store(db)
     try:
-        assert store.session(1).session_type == "esketamine"
-        assert store.current_limits(1) == load_preset("esketamine").to_dict()
+        assert store.sessions.info(1).session_type == "esketamine"
+        assert store.limits.current(1) == load_preset("esketamine").to_dict()
         assert checkpoint_alarms(store, 1) == []
     finally:
         store.close()
@@ -253,11 +253,12 @@ def test_export_then_replay_reproduces_readings_and_events(tmp_path: Path, sampl
     store = Store(db)
     try:
         # what a nurse enters on screen rides along, awkward characters and all
-        store.enter_event(1, Event(at(47.5), "note", 'said "dizzy", then, fine\r\nok', "entered"), "nurse.b", WALL)
-        store.enter_event(1, Event(at(48), "dose_end", source="entered"), "nurse.b", WALL)
-        store.end_session(1, "dr.a", WALL, datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
-        before_r = [(r.time, r.vital, r.value) for r in store.readings_between(1, None, store.session(1).ended)]
-        before_e = [(e.time, e.kind, e.text) for e in store.events_upto(1) if e.time <= store.session(1).ended]
+        store.samples.enter_event(1, Event(at(47.5), "note", 'said "dizzy", then, fine\r\nok', "entered"), "nurse.b",
+                                  WALL)
+        store.samples.enter_event(1, Event(at(48), "dose_end", source="entered"), "nurse.b", WALL)
+        store.sessions.end(1, "dr.a", WALL, datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+        before_r = [(r.time, r.vital, r.value) for r in store.samples.readings(1, None, store.sessions.info(1).ended)]
+        before_e = [(e.time, e.kind, e.text) for e in store.samples.events(1) if e.time <= store.sessions.info(1).ended]
     finally:
         store.close()
     out = tmp_path / "export.csv"
@@ -268,8 +269,8 @@ def test_export_then_replay_reproduces_readings_and_events(tmp_path: Path, sampl
     assert run_vigil("replay", out, "--headless", "--speed", "max", "--db", again).returncode == 0
     store = Store(again)
     try:
-        after_r = [(r.time, r.vital, r.value) for r in store.readings_between(1)]
-        after_e = [(e.time, e.kind, e.text) for e in store.events_upto(1)]
+        after_r = [(r.time, r.vital, r.value) for r in store.samples.readings(1)]
+        after_e = [(e.time, e.kind, e.text) for e in store.samples.events(1)]
     finally:
         store.close()
     assert after_r == before_r and len(after_r) > 7000
@@ -285,7 +286,7 @@ def test_export_and_report_name_a_missing_session_in_one_line(tmp_path: Path) ->
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result
         assert "no session" in result.stderr
     store = Store(db)
-    store.create_session("s", "live")
+    store.sessions.create("s", "live")
     store.close()
     for args in (("export", "1", "--out", tmp_path / "missing" / "x.csv"),
                  ("report", "s", "--out", tmp_path / "missing" / "x.pdf")):
@@ -346,15 +347,15 @@ def sa_columns(store: Store) -> list[dict]:
 # -- the user's actions, as the dashboard calls them --
 
 def clocked_session(store: Store, stype: str, position_min: float, readings: list[Reading]) -> int:
-    sid = store.create_session("s", "live", session_type=stype)
-    store.save_limits(sid, load_preset(stype if stype != "other" else "news2").to_dict(), at(-30), "dr.a")
-    store.write(sid, readings)
-    store.set_clock(sid, at(position_min), WALL, 0.0)  # a paused clock: "now" stays put
+    sid = store.sessions.create("s", "live", session_type=stype)
+    store.limits.save(sid, load_preset(stype if stype != "other" else "news2").to_dict(), at(-30), "dr.a")
+    store.samples.write(sid, readings)
+    store.sessions.set_clock(sid, at(position_min), WALL, 0.0)  # a paused clock: "now" stays put
     return sid
 
 
 def move_clock(store: Store, sid: int, minutes: float) -> None:
-    store.set_clock(sid, at(minutes), WALL, 0.0)
+    store.sessions.set_clock(sid, at(minutes), WALL, 0.0)
 
 
 def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> None:
@@ -363,14 +364,14 @@ def test_dose_needs_proceed_with_a_reason_when_the_gate_flags(store: Store) -> N
     sid = clocked_session(store, "esketamine", 0, nibp(-10, 150, 95) + nibp(-5, 148, 92))
     with pytest.raises(service.GateAdvisory, match="above 140/90"):
         service.enter_dose(store, sid, "nurse.b", WALL, "device_1")
-    assert store.events_upto(sid) == [] and [a.action for a in audited(store, sid)] == ["limits"]
+    assert store.samples.events(sid) == [] and [a.action for a in audited(store, sid)] == ["limits"]
     with pytest.raises(service.Refused, match="enter Device 1 first"):
         service.enter_dose(store, sid, "nurse.b", WALL, "device_2")
     with pytest.raises(service.Refused, match="not an event"):
         service.enter_dose(store, sid, "nurse.b", WALL, "dose_start")
     with pytest.raises(service.OverrideRefused, match="an override needs a clinician"):  # a nurse's role
         service.enter_dose(store, sid, "nurse.b", WALL, "device_1", proceed_reason="looks fine", may_override=False)
-    assert store.events_upto(sid) == []
+    assert store.samples.events(sid) == []
     event = service.enter_dose(store, sid, "dr.a", WALL, "device_1", proceed_reason="  repeat 138/88 by hand ")
     assert (event.time, event.kind) == (at(0), "device_1")
     assert [(a.who, a.action, a.new) for a in audited(store, sid)][1:] == [
@@ -398,7 +399,7 @@ def test_two_clicks_at_once_enter_a_dose_once(store: Store) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: click(), range(8)))
     assert results.count("entered") == 1, results
-    assert [e.kind for e in store.events_upto(sid)] == ["dose_start"]
+    assert [e.kind for e in store.samples.events(sid)] == ["dose_start"]
     assert [a.action for a in audited(store, sid)].count("event") == 1
 
 
@@ -415,12 +416,12 @@ def test_notes_and_set_up_are_validated_and_change_nothing_when_refused(store: S
     with pytest.raises(service.Refused, match="preset"):
         service.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label="", bed="b", preset="nope")
     assert audited(store, sid) == [a for a in audited(store, sid) if a.action == "limits"]
-    assert store.session(sid).session_type == "other"
+    assert store.sessions.info(sid).session_type == "other"
     changed = service.set_up(store, sid, "dr.a", WALL, type_name="esketamine", patient_label=" MRN-7 ",
                              bed="bed-2", preset="esketamine")
     assert changed == ["session_type", "patient_label", "bed", "limits"]
-    assert store.current_limits(sid) == load_preset("esketamine").to_dict()
-    assert store.limits_versions(sid)[-1].effective == at(3)
+    assert store.limits.current(sid) == load_preset("esketamine").to_dict()
+    assert store.limits.versions(sid)[-1].effective == at(3)
     assert service.enter_note(store, sid, "nurse.b", WALL, " drowsy ").text == "drowsy"
 
 
@@ -432,15 +433,15 @@ def test_end_session_guard_override_and_ready_minute(store: Store) -> None:
     move_clock(store, sid, 100)
     with pytest.raises(service.Refused, match="20 min to go"):
         service.end_session(store, sid, "dr.a", WALL)
-    assert store.session(sid).ended is None
+    assert store.sessions.info(sid).ended is None
     with pytest.raises(service.Refused, match="ready to leave"):
         service.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=101)
     with pytest.raises(service.OverrideRefused, match=r"20 min to go.*an override needs a clinician"):
         service.end_session(store, sid, "nurse.b", WALL, override_reason="transport waiting", may_override=False)
-    assert store.session(sid).ended is None
+    assert store.sessions.info(sid).ended is None
     ready = service.end_session(store, sid, "dr.a", WALL, override_reason="transport waiting", ready_min=90)
     assert ready.needs_override
-    info = store.session(sid)
+    info = store.sessions.info(sid)
     assert (info.ended, info.ready_min) == (at(100), 90)
     assert [a.new for a in audited(store, sid) if a.action == "discharge_override"] == ["transport waiting"]
     with pytest.raises(service.Refused, match="has ended"):
@@ -465,11 +466,12 @@ def test_export_keeps_microseconds_and_relative_time(tmp_path: Path, relative: b
     db = tmp_path / "v.db"
     store = Store(db)
     try:
-        sid = store.create_session("s", "live", relative_time=relative)
-        store.write(sid, [Reading(t, "hr", 70 + i) for i, t in enumerate(times)])
-        store.enter_event(sid, Event(times[1] + timedelta(microseconds=1277), "note", "n", "entered"), "n", WALL)
-        before = ([(r.time, r.value) for r in store.readings_between(sid)], [(e.time, e.text) for e in
-                                                                            store.events_upto(sid)])
+        sid = store.sessions.create("s", "live", relative_time=relative)
+        store.samples.write(sid, [Reading(t, "hr", 70 + i) for i, t in enumerate(times)])
+        store.samples.enter_event(sid, Event(times[1] + timedelta(microseconds=1277), "note", "n", "entered"), "n",
+                                  WALL)
+        before = ([(r.time, r.value) for r in store.samples.readings(sid)], [(e.time, e.text) for e in
+                                                                            store.samples.events(sid)])
     finally:
         store.close()
     out = tmp_path / "x.csv"
@@ -479,9 +481,9 @@ def test_export_keeps_microseconds_and_relative_time(tmp_path: Path, relative: b
     assert result.returncode == 0, result.stderr
     store = Store(again)
     try:
-        after = ([(r.time, r.value) for r in store.readings_between(1)], [(e.time, e.text) for e in
-                                                                         store.events_upto(1)])
+        after = ([(r.time, r.value) for r in store.samples.readings(1)], [(e.time, e.text) for e in
+                                                                         store.samples.events(1)])
         assert after == before
-        assert store.session(1).relative_time is relative
+        assert store.sessions.info(1).relative_time is relative
     finally:
         store.close()

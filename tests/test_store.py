@@ -72,19 +72,19 @@ def test_database_url() -> None:
 
 def test_data_survives_reopening_and_is_visible_to_a_second_store(db_path: Path) -> None:
     first = Store(db_path)
-    sid = first.create_session("s", "import")
-    first.write(sid, [hr(0, 70)], [Event(at(0), "dose_start")])
+    sid = first.sessions.create("s", "import")
+    first.samples.write(sid, [hr(0, 70)], [Event(at(0), "dose_start")])
     second = Store(db_path)
     try:
-        assert second.counts(sid) == (1, 1)
-        first.write(sid, [hr(1, 71)])
-        assert [r.value for r in second.readings_between(sid)] == [70, 71]
+        assert second.samples.counts(sid) == (1, 1)
+        first.samples.write(sid, [hr(1, 71)])
+        assert [r.value for r in second.samples.readings(sid)] == [70, 71]
     finally:
         first.close()
         second.close()
     reopened = Store(db_path)
     try:
-        assert reopened.counts(sid) == (2, 1)
+        assert reopened.samples.counts(sid) == (2, 1)
     finally:
         reopened.close()
 
@@ -93,64 +93,64 @@ def test_data_survives_reopening_and_is_visible_to_a_second_store(db_path: Path)
 
 
 def test_create_find_and_describe_sessions(store: Store) -> None:
-    a = store.create_session("ward A", "replay", bed="bed-3", origin="/x/a.csv", relative_time=True)
-    b = store.create_session("ward B", "import")
+    a = store.sessions.create("ward A", "replay", bed="bed-3", origin="/x/a.csv", relative_time=True)
+    b = store.sessions.create("ward B", "import")
     assert a != b
-    info = store.session(a)
+    info = store.sessions.info(a)
     assert (info.id, info.name, info.kind, info.bed, info.origin) == (a, "ward A", "replay", "bed-3", "/x/a.csv")
     assert info.relative_time is True
     assert info.epoch == 0
     assert info.clock_pos is None and info.clock_speed is None and info.clock_wall_us is None
     assert info.span_start is None and info.span_end is None
-    other = store.session(b)
+    other = store.sessions.info(b)
     assert (other.bed, other.origin, other.relative_time) == ("bed-1", "", False)
-    assert store.find_session("ward B") == b
-    assert store.find_session("nobody") is None
+    assert store.sessions.find("ward B") == b
+    assert store.sessions.find("nobody") is None
 
 
 def test_find_session_returns_the_newest_of_a_name(store: Store) -> None:
-    store.create_session("same", "replay")
-    newer = store.create_session("same", "replay")
-    assert store.find_session("same") == newer
+    store.sessions.create("same", "replay")
+    newer = store.sessions.create("same", "replay")
+    assert store.sessions.find("same") == newer
 
 
 def test_unknown_session_is_a_key_error(store: Store) -> None:
     with pytest.raises(KeyError):
-        store.session(999)
+        store.sessions.info(999)
 
 
 def test_set_clock_and_span(store: Store) -> None:
-    sid = store.create_session("s", "replay")
+    sid = store.sessions.create("s", "replay")
     wall = datetime(2030, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    store.set_clock(sid, at(12.5), wall, 20.0)
-    store.set_span(sid, at(0), at(3600))
-    info = store.session(sid)
+    store.sessions.set_clock(sid, at(12.5), wall, 20.0)
+    store.sessions.set_span(sid, at(0), at(3600))
+    info = store.sessions.info(sid)
     assert info.clock_pos == at(12.5)
     assert info.clock_pos.tzinfo is not None
     assert info.clock_speed == 20.0
     assert info.clock_wall_us == (wall - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     assert info.clock_wall_us % 1_000_000 == 123456
     assert (info.span_start, info.span_end) == (at(0), at(3600))
-    store.set_clock(sid, at(13), wall, 0.0)  # paused
-    assert store.session(sid).clock_speed == 0.0
-    store.set_span(sid, None, None)
-    assert (store.session(sid).span_start, store.session(sid).span_end) == (None, None)
+    store.sessions.set_clock(sid, at(13), wall, 0.0)  # paused
+    assert store.sessions.info(sid).clock_speed == 0.0
+    store.sessions.set_span(sid, None, None)
+    assert (store.sessions.info(sid).span_start, store.sessions.info(sid).span_end) == (None, None)
 
 
 def test_session_updates_touch_only_their_session(store: Store) -> None:
-    a = store.create_session("a", "replay")
-    b = store.create_session("b", "replay")
-    store.set_span(a, at(0), at(10))
-    store.set_clock(a, at(5), T0, 1.0)
-    assert store.session(b).span_start is None
-    assert store.session(b).clock_pos is None
+    a = store.sessions.create("a", "replay")
+    b = store.sessions.create("b", "replay")
+    store.sessions.set_span(a, at(0), at(10))
+    store.sessions.set_clock(a, at(5), T0, 1.0)
+    assert store.sessions.info(b).span_start is None
+    assert store.sessions.info(b).clock_pos is None
 
 
 # -- writes --
 
 
 def test_write_round_trips_every_field(store: Store) -> None:
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     berlin = timezone(timedelta(hours=1))
     reading = Reading(
         time=datetime(2026, 11, 20, 10, 0, 0, 250000, tzinfo=berlin),
@@ -162,79 +162,80 @@ def test_write_round_trips_every_field(store: Store) -> None:
         flags=frozenset({"stale", "artifact"}),
     )
     event = Event(at(2), "note", "patient, asleep: ok", source="nurse")
-    store.write(sid, [reading], [event])
-    (got,) = store.readings_between(sid)
+    store.samples.write(sid, [reading], [event])
+    (got,) = store.samples.readings(sid)
     assert got == reading
     assert got.time == at(0.25) and got.time.utcoffset() == timedelta(0)
-    assert store.events_upto(sid) == [event]
+    assert store.samples.events(sid) == [event]
 
 
 def test_writes_are_idempotent(store: Store) -> None:
-    sid = store.create_session("s", "import")
+    sid = store.sessions.create("s", "import")
     rs = [hr(i, 60 + i) for i in range(5)]
     es = [Event(at(1), "dose_start"), Event(at(2), "note", "a")]
-    store.write(sid, rs, es)
-    before = store.cursor(sid)
-    store.write(sid, rs, es)
-    store.write(sid, rs[2:], es[:1])
-    assert store.counts(sid) == (5, 2)
-    assert store.cursor(sid) == before
+    store.samples.write(sid, rs, es)
+    before = store.samples.cursor(sid)
+    store.samples.write(sid, rs, es)
+    store.samples.write(sid, rs[2:], es[:1])
+    assert store.samples.counts(sid) == (5, 2)
+    assert store.samples.cursor(sid) == before
 
 
 def test_duplicate_key_is_session_source_vital_time(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    other = store.create_session("t", "live")
-    store.write(sid, [hr(0, 70)])
-    store.write(sid, [hr(0, 99)])  # same key, different value: the first one stays
-    store.write(sid, [hr(0, 71, source="bed-2"), Reading(at(0), "pr", 70)])
-    store.write(other, [hr(0, 70)])
-    assert sorted((r.source, r.vital, r.value) for r in store.readings_between(sid)) == [
+    sid = store.sessions.create("s", "live")
+    other = store.sessions.create("t", "live")
+    store.samples.write(sid, [hr(0, 70)])
+    store.samples.write(sid, [hr(0, 99)])  # same key, different value: the first one stays
+    store.samples.write(sid, [hr(0, 71, source="bed-2"), Reading(at(0), "pr", 70)])
+    store.samples.write(other, [hr(0, 70)])
+    assert sorted((r.source, r.vital, r.value) for r in store.samples.readings(sid)) == [
         ("bed-2", "hr", 71), ("replay", "hr", 70), ("replay", "pr", 70)
     ]
-    assert store.counts(other) == (1, 0)
+    assert store.samples.counts(other) == (1, 0)
 
 
 def test_events_differing_in_text_or_source_are_distinct(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, new_events=[Event(at(0), "note", "a"), Event(at(0), "note", "b"), Event(at(0), "note", "a", "x")])
-    store.write(sid, new_events=[Event(at(0), "note", "a")])
-    assert store.counts(sid) == (0, 3)
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, new_events=[Event(at(0), "note", "a"), Event(at(0), "note", "b"),
+                                         Event(at(0), "note", "a", "x")])
+    store.samples.write(sid, new_events=[Event(at(0), "note", "a")])
+    assert store.samples.counts(sid) == (0, 3)
 
 
 def test_empty_write_changes_nothing(store: Store) -> None:
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     generation = store.generation
-    store.write(sid)
-    store.write(sid, [], [])
+    store.samples.write(sid)
+    store.samples.write(sid, [], [])
     assert store.generation == generation
-    assert store.counts(sid) == (0, 0)
+    assert store.samples.counts(sid) == (0, 0)
 
 
 def test_write_accepts_generators(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, (hr(i, 70) for i in range(3)), (e for e in [Event(at(0), "dose_start")]))
-    assert store.counts(sid) == (3, 1)
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, (hr(i, 70) for i in range(3)), (e for e in [Event(at(0), "dose_start")]))
+    assert store.samples.counts(sid) == (3, 1)
 
 
 def test_writing_to_an_unknown_session_is_refused(store: Store) -> None:
     with pytest.raises(sa.exc.IntegrityError):
-        store.write(12345, [hr(0, 70)])
+        store.samples.write(12345, [hr(0, 70)])
 
 
 def test_a_failed_batch_leaves_nothing_behind(store: Store, db_path: Path) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, [hr(0, 70)])
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, [hr(0, 70)])
     with sqlite3.connect(db_path) as raw:  # the database itself refuses every event
         raw.execute("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
     generation = store.generation
     with pytest.raises(sa.exc.DBAPIError, match="refused"):
-        store.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
-    assert store.counts(sid) == (1, 0)  # the readings of the failed transaction were rolled back
+        store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
+    assert store.samples.counts(sid) == (1, 0)  # the readings of the failed transaction were rolled back
     assert store.generation == generation  # nobody is told about a write that did not commit
     with sqlite3.connect(db_path) as raw:
         raw.execute("DROP TRIGGER no_events")
-    store.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
-    assert store.counts(sid) == (3, 1)
+    store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
+    assert store.samples.counts(sid) == (3, 1)
 
 
 # -- cursors and incremental reads --
@@ -250,133 +251,134 @@ def test_cursor_text_round_trip_and_malformed_means_start() -> None:
 
 
 def test_readings_and_events_since_a_cursor(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    other = store.create_session("o", "live")
-    assert store.cursor(sid) == Cursor(0, 0)
-    store.write(sid, [hr(0, 70), hr(1, 71)], [Event(at(0), "dose_start")])
-    store.write(other, [hr(0, 50)], [Event(at(0), "note", "other")])
-    first = store.cursor(sid)
+    sid = store.sessions.create("s", "live")
+    other = store.sessions.create("o", "live")
+    assert store.samples.cursor(sid) == Cursor(0, 0)
+    store.samples.write(sid, [hr(0, 70), hr(1, 71)], [Event(at(0), "dose_start")])
+    store.samples.write(other, [hr(0, 50)], [Event(at(0), "note", "other")])
+    first = store.samples.cursor(sid)
     assert first.reading > 0 and first.event > 0
-    store.write(sid, [hr(2, 72)], [Event(at(2), "dose_end")])
-    new_r = store.readings_since(sid, first.reading)
-    new_e = store.events_since(sid, first.event)
+    store.samples.write(sid, [hr(2, 72)], [Event(at(2), "dose_end")])
+    new_r = store.samples.readings_since(sid, first.reading)
+    new_e = store.samples.events_since(sid, first.event)
     assert [s.reading.value for s in new_r] == [72]
     assert [s.event.kind for s in new_e] == ["dose_end"]
     assert new_r[0].id > first.reading and new_e[0].id > first.event
-    everything = store.readings_since(sid, 0)
+    everything = store.samples.readings_since(sid, 0)
     assert [s.reading.value for s in everything] == [70, 71, 72]  # never another session's
     assert [s.id for s in everything] == sorted(s.id for s in everything)
-    assert [s.event.kind for s in store.events_since(sid, 0)] == ["dose_start", "dose_end"]
-    last = store.cursor(sid)
+    assert [s.event.kind for s in store.samples.events_since(sid, 0)] == ["dose_start", "dose_end"]
+    last = store.samples.cursor(sid)
     assert last == Cursor(everything[-1].id, new_e[-1].id)
-    assert store.readings_since(sid, last.reading) == []
-    assert store.events_since(sid, last.event) == []
+    assert store.samples.readings_since(sid, last.reading) == []
+    assert store.samples.events_since(sid, last.event) == []
 
 
 def test_since_reads_are_ordered_by_commit_not_time_and_respect_limit(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, [hr(10, 80)])
-    store.write(sid, [hr(5, 75)])  # a late reading for an earlier time gets a later id
-    assert [s.reading.value for s in store.readings_since(sid, 0)] == [80, 75]
-    store.write(sid, [hr(20 + i, 60) for i in range(10)], [Event(at(20 + i), "note", str(i)) for i in range(10)])
-    page = store.readings_since(sid, 0, limit=4)
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, [hr(10, 80)])
+    store.samples.write(sid, [hr(5, 75)])  # a late reading for an earlier time gets a later id
+    assert [s.reading.value for s in store.samples.readings_since(sid, 0)] == [80, 75]
+    store.samples.write(sid, [hr(20 + i, 60) for i in range(10)],
+                        [Event(at(20 + i), "note", str(i)) for i in range(10)])
+    page = store.samples.readings_since(sid, 0, limit=4)
     assert len(page) == 4
-    rest = store.readings_since(sid, page[-1].id, limit=100)
+    rest = store.samples.readings_since(sid, page[-1].id, limit=100)
     assert len(page) + len(rest) == 12
-    assert len(store.events_since(sid, 0, limit=3)) == 3
+    assert len(store.samples.events_since(sid, 0, limit=3)) == 3
 
 
-def test_readings_between_is_inclusive_time_ordered_and_pinned_by_max_id(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, [hr(i, 60 + i) for i in (0, 2, 4, 6)])
-    pin = store.cursor(sid).reading
-    store.write(sid, [hr(3, 63), hr(8, 68)])
-    assert [r.value for r in store.readings_between(sid)] == [60, 62, 63, 64, 66, 68]
-    assert [r.value for r in store.readings_between(sid, at(2), at(6))] == [62, 63, 64, 66]
-    assert [r.value for r in store.readings_between(sid, start=at(5))] == [66, 68]
-    assert [r.value for r in store.readings_between(sid, end=at(3))] == [60, 62, 63]
-    assert [r.value for r in store.readings_between(sid, max_id=pin)] == [60, 62, 64, 66]
-    assert [r.value for r in store.readings_between(sid, at(1), None, max_id=pin)] == [62, 64, 66]
-    assert store.readings_between(sid, at(2.5), at(2.9)) == []
+def test_readings_by_time_are_inclusive_ordered_and_pinned_by_max_id(store: Store) -> None:
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, [hr(i, 60 + i) for i in (0, 2, 4, 6)])
+    pin = store.samples.cursor(sid).reading
+    store.samples.write(sid, [hr(3, 63), hr(8, 68)])
+    assert [r.value for r in store.samples.readings(sid)] == [60, 62, 63, 64, 66, 68]
+    assert [r.value for r in store.samples.readings(sid, at(2), at(6))] == [62, 63, 64, 66]
+    assert [r.value for r in store.samples.readings(sid, start=at(5))] == [66, 68]
+    assert [r.value for r in store.samples.readings(sid, end=at(3))] == [60, 62, 63]
+    assert [r.value for r in store.samples.readings(sid, max_id=pin)] == [60, 62, 64, 66]
+    assert [r.value for r in store.samples.readings(sid, at(1), None, max_id=pin)] == [62, 64, 66]
+    assert store.samples.readings(sid, at(2.5), at(2.9)) == []
 
 
-def test_events_upto(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    store.write(sid, new_events=[Event(at(5), "dose_end")])
-    pin = store.cursor(sid).event
-    store.write(sid, new_events=[Event(at(1), "dose_start")])
-    assert [e.kind for e in store.events_upto(sid)] == ["dose_start", "dose_end"]  # by time
-    assert [e.kind for e in store.events_upto(sid, max_id=pin)] == ["dose_end"]
+def test_events_by_time_pinned_by_max_id(store: Store) -> None:
+    sid = store.sessions.create("s", "live")
+    store.samples.write(sid, new_events=[Event(at(5), "dose_end")])
+    pin = store.samples.cursor(sid).event
+    store.samples.write(sid, new_events=[Event(at(1), "dose_start")])
+    assert [e.kind for e in store.samples.events(sid)] == ["dose_start", "dose_end"]  # by time
+    assert [e.kind for e in store.samples.events(sid, max_id=pin)] == ["dose_end"]
 
 
-def test_latest_readings_by_time_per_vital_up_to_a_cursor(store: Store) -> None:
-    sid = store.create_session("s", "live")
-    other = store.create_session("o", "live")
-    store.write(sid, [hr(0, 70), Reading(at(0), "spo2", 97), hr(10, 80)])
-    pin = store.cursor(sid).reading
-    store.write(sid, [hr(5, 75), Reading(at(12), "sbp", 130), Reading(at(11), "spo2", 95)])
-    store.write(other, [hr(100, 120)])
-    latest = store.latest_readings(sid)
+def test_latest_reading_of_each_vital_up_to_a_cursor(store: Store) -> None:
+    sid = store.sessions.create("s", "live")
+    other = store.sessions.create("o", "live")
+    store.samples.write(sid, [hr(0, 70), Reading(at(0), "spo2", 97), hr(10, 80)])
+    pin = store.samples.cursor(sid).reading
+    store.samples.write(sid, [hr(5, 75), Reading(at(12), "sbp", 130), Reading(at(11), "spo2", 95)])
+    store.samples.write(other, [hr(100, 120)])
+    latest = store.samples.latest(sid)
     assert {k: v.value for k, v in latest.items()} == {"hr": 80, "spo2": 95, "sbp": 130}
     assert latest["hr"].time == at(10)  # newest by time, not by insertion
-    pinned = store.latest_readings(sid, max_id=pin)
+    pinned = store.samples.latest(sid, max_id=pin)
     assert {k: v.value for k, v in pinned.items()} == {"hr": 80, "spo2": 97}
-    assert store.latest_readings(store.create_session("empty", "live")) == {}
+    assert store.samples.latest(store.sessions.create("empty", "live")) == {}
 
 
 def test_counts_per_session(store: Store) -> None:
-    a = store.create_session("a", "live")
-    b = store.create_session("b", "live")
-    store.write(a, [hr(i, 70) for i in range(7)], [Event(at(0), "dose_start")])
-    store.write(b, [hr(0, 70)])
-    assert store.counts(a) == (7, 1)
-    assert store.counts(b) == (1, 0)
-    assert store.counts(999) == (0, 0)
+    a = store.sessions.create("a", "live")
+    b = store.sessions.create("b", "live")
+    store.samples.write(a, [hr(i, 70) for i in range(7)], [Event(at(0), "dose_start")])
+    store.samples.write(b, [hr(0, 70)])
+    assert store.samples.counts(a) == (7, 1)
+    assert store.samples.counts(b) == (1, 0)
+    assert store.samples.counts(999) == (0, 0)
 
 
 # -- rewinds --
 
 
 def test_truncate_after_drops_later_data_and_bumps_epoch(store: Store) -> None:
-    sid = store.create_session("s", "replay")
-    other = store.create_session("o", "replay")
+    sid = store.sessions.create("s", "replay")
+    other = store.sessions.create("o", "replay")
     rs = [hr(i, 60 + i) for i in range(10)]
     es = [Event(at(2), "dose_start"), Event(at(5), "note", "at five"), Event(at(8), "dose_end")]
-    store.write(sid, rs, es)
-    store.write(other, rs, es)
-    old_cursor = store.cursor(sid)
-    store.truncate_after(sid, at(5))
-    assert [r.value for r in store.readings_between(sid)] == [60, 61, 62, 63, 64, 65]  # t == 5 is kept
-    assert [e.kind for e in store.events_upto(sid)] == ["dose_start", "note"]
-    assert store.session(sid).epoch == 1
-    assert store.counts(other) == (10, 3)  # another session is untouched
-    assert store.session(other).epoch == 0
-    store.truncate_after(sid, at(100))  # nothing to drop, still a new epoch
-    assert store.session(sid).epoch == 2
-    assert store.counts(sid) == (6, 2)
+    store.samples.write(sid, rs, es)
+    store.samples.write(other, rs, es)
+    old_cursor = store.samples.cursor(sid)
+    store.samples.truncate_after(sid, at(5))
+    assert [r.value for r in store.samples.readings(sid)] == [60, 61, 62, 63, 64, 65]  # t == 5 is kept
+    assert [e.kind for e in store.samples.events(sid)] == ["dose_start", "note"]
+    assert store.sessions.info(sid).epoch == 1
+    assert store.samples.counts(other) == (10, 3)  # another session is untouched
+    assert store.sessions.info(other).epoch == 0
+    store.samples.truncate_after(sid, at(100))  # nothing to drop, still a new epoch
+    assert store.sessions.info(sid).epoch == 2
+    assert store.samples.counts(sid) == (6, 2)
     # re-delivered data is stored again without duplicates, with ids past every old cursor
-    store.write(sid, rs, es)
-    assert store.counts(sid) == (10, 3)
-    again = store.readings_since(sid, old_cursor.reading)
+    store.samples.write(sid, rs, es)
+    assert store.samples.counts(sid) == (10, 3)
+    again = store.samples.readings_since(sid, old_cursor.reading)
     assert [s.reading.value for s in again] == [66, 67, 68, 69]
-    assert [s.event.kind for s in store.events_since(sid, old_cursor.event)] == ["dose_end"]
+    assert [s.event.kind for s in store.samples.events_since(sid, old_cursor.event)] == ["dose_end"]
 
 
 # -- limits versions --
 
 
 def test_limits_are_versioned_per_session(store: Store) -> None:
-    a = store.create_session("a", "live")
-    b = store.create_session("b", "live")
-    assert store.current_limits(a) is None
+    a = store.sessions.create("a", "live")
+    b = store.sessions.create("b", "live")
+    assert store.limits.current(a) is None
     v1 = {"preset": "iv-ketamine", "vitals": {"sbp": {"high": 179.0}}, "technical": {}, "baseline": {}}
     v2 = {"preset": None, "vitals": {"sbp": {"high": 170.0}}, "technical": {"signal_loss_s": 10.0}, "baseline": {}}
-    assert store.save_limits(a, v1, at(0), who="dr. a") == 1
-    assert store.current_limits(a) == v1
-    assert store.save_limits(a, v2, at(60), who="dr. b") == 2
-    assert store.current_limits(a) == v2
-    assert store.save_limits(b, v1, at(0), who="dr. a") == 1
-    assert store.current_limits(b) == v1
+    assert store.limits.save(a, v1, at(0), who="dr. a") == 1
+    assert store.limits.current(a) == v1
+    assert store.limits.save(a, v2, at(60), who="dr. b") == 2
+    assert store.limits.current(a) == v2
+    assert store.limits.save(b, v1, at(0), who="dr. a") == 1
+    assert store.limits.current(b) == v1
     with store.engine.connect() as conn:
         query = sa.text("SELECT version, who, effective_us FROM limits WHERE session_id = :s ORDER BY version")
         rows = conn.execute(query, {"s": a}).all()
@@ -389,13 +391,13 @@ def test_limits_are_versioned_per_session(store: Store) -> None:
 
 def test_every_kind_of_write_advances_the_generation(store: Store) -> None:
     g = store.generation
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     steps = [
-        lambda: store.write(sid, [hr(0, 70)]),
-        lambda: store.set_clock(sid, at(0), T0, 1.0),
-        lambda: store.set_span(sid, at(0), at(1)),
-        lambda: store.truncate_after(sid, at(0)),
-        lambda: store.save_limits(sid, {}, at(0), who="x"),
+        lambda: store.samples.write(sid, [hr(0, 70)]),
+        lambda: store.sessions.set_clock(sid, at(0), T0, 1.0),
+        lambda: store.sessions.set_span(sid, at(0), at(1)),
+        lambda: store.samples.truncate_after(sid, at(0)),
+        lambda: store.limits.save(sid, {}, at(0), who="x"),
     ]
     seen = [g, store.generation]
     for step in steps:
@@ -406,7 +408,7 @@ def test_every_kind_of_write_advances_the_generation(store: Store) -> None:
 
 def test_wait_for_change_returns_at_once_when_already_changed(store: Store) -> None:
     g = store.generation
-    store.create_session("s", "live")
+    store.sessions.create("s", "live")
     assert store.wait_for_change(g, timeout=30) == store.generation != g
 
 
@@ -416,7 +418,7 @@ def test_wait_for_change_times_out_without_a_write(store: Store) -> None:
 
 
 def test_wait_for_change_wakes_a_waiting_thread(store: Store) -> None:
-    sid = store.create_session("s", "live")
+    sid = store.sessions.create("s", "live")
     g = store.generation
     result: list[int] = []
     started = threading.Event()
@@ -428,7 +430,7 @@ def test_wait_for_change_wakes_a_waiting_thread(store: Store) -> None:
     thread = threading.Thread(target=waiter)
     thread.start()
     started.wait(10)
-    store.write(sid, [hr(0, 70)])
+    store.samples.write(sid, [hr(0, 70)])
     thread.join(30)
     assert not thread.is_alive()
     assert result and result[0] > g

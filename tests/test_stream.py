@@ -29,8 +29,8 @@ def hr(i: int) -> Reading:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Store, int, int]]:
     store = Store(tmp_path / "vigil.db")
-    session_id = store.create_session("stream test", "replay")
-    store.save_limits(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
+    session_id = store.sessions.create("stream test", "replay")
+    store.limits.save(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
     app = create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -81,7 +81,7 @@ def readings_until(client: SseClient, count: int) -> tuple[list[list], str | Non
 
 def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> None:
     store, session_id, port = served
-    store.write(session_id, [hr(i) for i in range(5)], [Event(T0, "dose_start")])
+    store.samples.write(session_id, [hr(i) for i in range(5)], [Event(T0, "dose_start")])
     client = SseClient(port, session_id)
     assert client.response.status == 200
     assert client.response.getheader("Content-Type").startswith("text/event-stream")
@@ -89,14 +89,14 @@ def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> No
     assert [r[2] for r in first] == [hr(i).value for i in range(5)]
 
     for i in range(5, 10):  # one reading per commit, as at 1 reading/s
-        store.write(session_id, [hr(i)])
+        store.samples.write(session_id, [hr(i)])
     more, last_id, sizes = readings_until(client, 5)
     assert [r[0] for r in more] == [int(hr(i).time.timestamp() * 1000) for i in range(5, 10)]
     assert max(sizes) < 1024, "a live update must stay under 1 KB"
     client.close()
 
     # The browser reconnects with Last-Event-ID: it gets exactly what it missed, nothing twice.
-    store.write(session_id, [hr(i) for i in range(10, 13)])
+    store.samples.write(session_id, [hr(i) for i in range(10, 13)])
     resumed = SseClient(port, session_id, last_event_id=last_id)
     missed, _, _ = readings_until(resumed, 3)
     assert [r[0] for r in missed] == [int(hr(i).time.timestamp() * 1000) for i in range(10, 13)]
@@ -105,8 +105,8 @@ def test_stream_pushes_new_readings_and_resumes_from_last_event_id(served) -> No
 
 def test_stream_carries_events_and_clock(served) -> None:
     store, session_id, port = served
-    store.set_clock(session_id, T0, datetime.now(UTC), 60.0)
-    store.write(session_id, [], [Event(T0, "note", "patient dizzy <b>&</b>")])
+    store.sessions.set_clock(session_id, T0, datetime.now(UTC), 60.0)
+    store.samples.write(session_id, [], [Event(T0, "note", "patient dizzy <b>&</b>")])
     client = SseClient(port, session_id)
     _, data, _ = client.next_message()
     # The label is Plotly text, escaped as the server-built trend's (Plotly would read <b> as markup).
@@ -117,10 +117,10 @@ def test_stream_carries_events_and_clock(served) -> None:
 
 def test_stream_tells_the_browser_to_rebuild_after_a_rewind(served) -> None:
     store, session_id, port = served
-    store.write(session_id, [hr(i) for i in range(10)])
+    store.samples.write(session_id, [hr(i) for i in range(10)])
     client = SseClient(port, session_id)
     client.next_message()
-    store.truncate_after(session_id, hr(4).time)
+    store.samples.truncate_after(session_id, hr(4).time)
     while True:
         _, data, _ = client.next_message()
         if data.get("reset"):
@@ -152,7 +152,7 @@ def test_a_stream_stopped_by_dash_test_server_ends_without_an_unhandled_exceptio
     unhandled: list = []
     monkeypatch.setattr(threading, "excepthook", unhandled.append)
     store = Store(tmp_path / "vigil.db")
-    session_id = store.create_session("stopped", "replay")
+    session_id = store.sessions.create("stopped", "replay")
     earlier = set(threading.enumerate())  # other tests' streams may still be winding down
     with ThreadedRunner() as runner:
         runner.start(create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN)))

@@ -23,7 +23,7 @@ DASH_LAYOUT = "_dash-layout"  # a route every Dash app serves under its prefix
 
 
 def bed_app(store: Store, auth: AuthSettings | None = None):
-    sid = store.create_session("names", "replay")
+    sid = store.sessions.create("names", "replay")
     runner = ReplayRunner(store, sid, ReplaySource([Reading(datetime(2026, 1, 1, tzinfo=UTC), "hr", 70)], 1,
                                                    time.monotonic()))  # not started: only its controls are wanted
     return create_app(DashboardConfig(store, sid, runner=runner, auth=auth or AuthSettings()))

@@ -32,10 +32,10 @@ class LiveAlarms:
         self._entered = 0  # id of the last on-screen event read from the store
         self._queue: list[Event] = []  # entered events not yet fed: ahead of the engine's clock
         self._ended: datetime | None = None
-        versions = store.limits_versions(session_id)
+        versions = store.limits.versions(session_id)
         self._version = versions[-1].version if versions else 0
         limits = limits_from_stored(versions[-1].data) if versions else Limits()
-        self._type = store.session(session_id).session_type
+        self._type = store.sessions.info(session_id).session_type
         self.engine = AlarmEngine(limits, expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))
 
@@ -45,9 +45,9 @@ class LiveAlarms:
 
     def _pending_limits(self) -> LimitsVersion | None:
         """A limits version saved since we last applied one (cheap to ask: one indexed max())."""
-        if self.store.limits_version(self.session_id) == self._version:
+        if self.store.limits.version(self.session_id) == self._version:
             return None
-        return self.store.limits_versions(self.session_id)[-1]
+        return self.store.limits.versions(self.session_id)[-1]
 
     def _from_when(self, version: LimitsVersion) -> datetime:
         """A version applies from its effective time, or from the engine's "now" if that is later:
@@ -64,7 +64,7 @@ class LiveAlarms:
         for episode in episodes:
             if self._saved.get(episode.key) != episode:
                 changed[episode.key] = self._saved[episode.key] = episode
-        self.store.save_alarms(self.session_id, changed.values())
+        self.store.alarms.save(self.session_id, changed.values())
 
     def _feed(self, items: list[Reading | Event]) -> list[Episode]:
         return self.engine.feed(items) + self.checkpoints.feed(items)
@@ -73,7 +73,7 @@ class LiveAlarms:
         """Follow the session as set on screen: a new type restarts the checkpoints from what is stored
         (its dose events and NIBP measurements, so nothing done is alarmed on and the old type's alarms
         end); "end session" closes them, and nothing after the end is evaluated."""
-        info = self.store.session(self.session_id)
+        info = self.store.sessions.info(self.session_id)
         out: list[Episode] = []
         now = self.engine.now
         if info.session_type != self._type:
@@ -82,8 +82,8 @@ class LiveAlarms:
             out += self.checkpoints.close(now) if now is not None else []
             self.checkpoints = CheckpointAlarms(session_type(self._type))
             if now is not None:
-                nibp = [r for r in self.store.vital_readings(self.session_id, ["sbp"]) if r.time <= now]
-                past = [e for e in self.store.events_upto(self.session_id) if e.time <= now]
+                nibp = [r for r in self.store.samples.readings_of(self.session_id, ["sbp"]) if r.time <= now]
+                past = [e for e in self.store.samples.events(self.session_id) if e.time <= now]
                 out += self.checkpoints.feed(chronological(nibp, past))
         if info.ended is not None and self._ended is None:
             self._ended = info.ended
@@ -93,7 +93,7 @@ class LiveAlarms:
     def _entered_due(self, upto: datetime | None) -> list[Event]:
         """Events entered on screen, up to `upto` (all if None), in time order; one entered a moment
         ahead of this engine's clock waits for it."""
-        entered = self.store.stored_events(self.session_id, entered_after=self._entered)
+        entered = self.store.samples.events_with_authors(self.session_id, entered_after=self._entered)
         if entered:
             self._entered = max(s.id for s in entered)
             self._queue += [s.event for s in entered]
@@ -141,14 +141,14 @@ class LiveAlarms:
         Limits versions apply at their effective times; one made later than `upto` (the limits a
         user set before rewinding) applies from the start of the re-run part.
         """
-        readings = self.store.readings_between(self.session_id, None, upto)
-        events = [e for e in self.store.events_upto(self.session_id) if e.time <= upto]
-        versions = self.store.limits_versions(self.session_id)
-        self._type = self.store.session(self.session_id).session_type
+        readings = self.store.samples.readings(self.session_id, None, upto)
+        events = [e for e in self.store.samples.events(self.session_id) if e.time <= upto]
+        versions = self.store.limits.versions(self.session_id)
+        self._type = self.store.sessions.info(self.session_id).session_type
         self.engine = AlarmEngine(limits_from_stored(versions[0].data) if versions else Limits(),
                                   expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))
-        entered = self.store.stored_events(self.session_id, entered_after=0)
+        entered = self.store.samples.events_with_authors(self.session_id, entered_after=0)
         self._entered = max((s.id for s in entered), default=0)
         self._queue = [s.event for s in entered if s.event.time > upto]  # entered during the rewind: still due
         self._ended = None
@@ -165,4 +165,4 @@ class LiveAlarms:
         out += self.engine.tick(upto) + self.checkpoints.tick(upto)
         self._version = versions[-1].version if versions else 0
         self._save(out)
-        self.store.drop_alarms_except(self.session_id, set(self._saved))
+        self.store.alarms.drop_except(self.session_id, set(self._saved))

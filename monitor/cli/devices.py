@@ -128,8 +128,8 @@ def cmd_acquire(args: argparse.Namespace) -> int:
         wait(args.duration, lambda: runner.error is None)
     finally:
         runner.stop()
-    n_readings, n_events = store.counts(runner.session_id)
-    n_alarms = len(store.alarms_since(runner.session_id))
+    n_readings, n_events = store.samples.counts(runner.session_id)
+    n_alarms = len(store.alarms.since(runner.session_id))
     print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")

@@ -212,8 +212,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         runner.stop()
         if runner.error is not None:
             raise UsageError(f"replay failed: {first_line(runner.error)}")
-        n_readings, n_events = store.counts(runner.session_id)
-        n_alarms = len(store.alarms_since(runner.session_id))
+        n_readings, n_events = store.samples.counts(runner.session_id)
+        n_alarms = len(store.alarms.since(runner.session_id))
         print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
         return 0
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
@@ -236,11 +236,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     store = open_store(args, create=False)
-    session_id = args.session or store.latest_session()
+    session_id = args.session or store.sessions.latest()
     if session_id is None:
         raise UsageError("the store holds no session yet")
     try:
-        info = store.session(session_id)
+        info = store.sessions.info(session_id)
     except KeyError:
         raise UsageError(f"no session {session_id} in the store") from None
     return serve(args, store, session_id, info.relative_time)

@@ -31,11 +31,11 @@ def find_session(store: Store, text: str) -> int:
     """A session by id, or by name (the newest of that name)."""
     if text.isdigit():
         try:
-            store.session(int(text))
+            store.sessions.info(int(text))
         except KeyError:
             raise UsageError(f"no session {text} in the store") from None
         return int(text)
-    session_id = store.find_session(text)
+    session_id = store.sessions.find(text)
     if session_id is None:
         raise UsageError(f"no session named {text!r} in the store")
     return session_id

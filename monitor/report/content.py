@@ -31,7 +31,7 @@ NOT_SET = "not set"
 NOT_ENDED = "session not ended"
 DISCLAIMER = "Decision support only — not a medical device."
 ALWAYS_SUMMARISED = ("hr", "spo2")  # the REMS form's oximetry and the heart rate: listed even when absent
-# `Store.save_limits` audits a session's first limits version as one entry with this target; later
+# `Store.limits.save` audits a session's first limits version as one entry with this target; later
 # versions get one entry per changed key ("vitals.sbp.high"), which is what "later changes" lists.
 FIRST_LIMITS_TARGET = "limits"
 LIMIT_KEYS = (*THRESHOLD_KEYS, "rise", "delay_s")

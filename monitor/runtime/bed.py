@@ -53,9 +53,9 @@ def open_live(store: Store, setup: BedSetup, link: SerialLink, *, device_clock: 
 
 
 def _open_session(store: Store, setup: BedSetup, kind: str, limits_from: datetime, relative_time: bool) -> int:
-    session_id = store.create_session(
+    session_id = store.sessions.create(
         setup.name, kind, bed=setup.bed, origin=setup.origin, relative_time=relative_time,
         session_type=setup.session_type, patient_label=setup.patient_label, who=setup.operator,
     )
-    store.save_limits(session_id, setup.limits.to_dict(), limits_from, who=setup.operator)
+    store.limits.save(session_id, setup.limits.to_dict(), limits_from, who=setup.operator)
     return session_id

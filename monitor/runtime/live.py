@@ -85,7 +85,7 @@ class LiveRunner:
 
     def _publish(self, clock: SessionClock) -> None:
         self._clock = clock
-        self.store.set_clock(self.session_id, clock.position, clock.wall, clock.speed)
+        self.store.sessions.set_clock(self.session_id, clock.position, clock.wall, clock.speed)
 
     def _read(self) -> None:
         try:
@@ -98,7 +98,7 @@ class LiveRunner:
     def _store_batch(self, items: list[Reading | Event]) -> None:
         readings, events = split_items(items)
         with self._lock:
-            self.store.write(self.session_id, readings, events)  # durable before shown or alarmed on
+            self.store.samples.write(self.session_id, readings, events)  # durable before shown or alarmed on
             self.readings += len(readings)
             if self.device_clock and items:
                 newest = max(i.time for i in items)

@@ -50,7 +50,7 @@ class ReplayRunner:
         self._thread = threading.Thread(target=self._run, name=f"replay-{session_id}", daemon=True)
         self.error: BaseException | None = None
         self.done = threading.Event()
-        store.set_span(session_id, source.start, source.end)
+        store.sessions.set_span(session_id, source.start, source.end)
 
     # -- lifecycle --
 
@@ -81,7 +81,7 @@ class ReplayRunner:
     def seek(self, target: datetime) -> None:
         def apply(now: float) -> None:
             if self.source.seek(target, now):
-                self.store.truncate_after(self.session_id, self.source.position(now))
+                self.store.samples.truncate_after(self.session_id, self.source.position(now))
                 if self.alarms is not None:
                     self.alarms.rebuild(self.source.position(now))
                 self.done.clear()
@@ -98,7 +98,7 @@ class ReplayRunner:
         """Write the session clock: where the replay is and how fast it moves per wall second."""
         now = self._monotonic()
         moving = not (self.source.paused or self.source.finished or self.source.speed == MAX_SPEED)
-        self.store.set_clock(
+        self.store.sessions.set_clock(
             self.session_id, self.source.position(now), datetime.now(UTC), self.source.speed if moving else 0.0
         )
 
@@ -113,7 +113,7 @@ class ReplayRunner:
                     readings, events = split_items(self.source.due(now))
                     wrote = bool(readings or events)
                     if wrote:
-                        self.store.write(self.session_id, readings, events)
+                        self.store.samples.write(self.session_id, readings, events)
                         if self.alarms is not None:  # only what is committed is alarmed on
                             self.alarms.process(readings, events)
                         if self.source.speed == MAX_SPEED and not self.source.finished:

@@ -38,11 +38,11 @@ def _rise(store: Store, summary: SessionSummary) -> tuple[float | None, float | 
     """(baseline SBP, peak SBP after the dose) from the session's NIBP and events only: a course of many
     long sessions must not load every heart-rate reading. None where there is no dose or no measurement."""
     end = summary.ended
-    events = [e for e in store.events_upto(summary.id) if end is None or e.time <= end]
+    events = [e for e in store.samples.events(summary.id) if end is None or e.time <= end]
     anchor = anchor_time(events)
     if anchor is None:
         return None, None  # without a dose there is no pre-dose baseline, only the latest readings
-    measurements = [m for m in nibp_measurements(store.vital_readings(summary.id, NIBP_CODES))
+    measurements = [m for m in nibp_measurements(store.samples.readings_of(summary.id, NIBP_CODES))
                     if end is None or m.time <= end]
     peak = max((m.sbp for m in measurements if m.time > anchor), default=None)
     return baseline(measurements, anchor, anchor).sbp, peak
@@ -50,7 +50,7 @@ def _rise(store: Store, summary: SessionSummary) -> tuple[float | None, float | 
 
 def course(store: Store, patient_label: str) -> list[CourseRow]:
     """Every session of `patient_label`, oldest first (by first reading; sessions without readings by creation)."""
-    summaries = sorted(store.list_sessions(patient_label), key=lambda s: (s.first or s.created, s.id))
+    summaries = sorted(store.sessions.listing(patient_label), key=lambda s: (s.first or s.created, s.id))
     rows = []
     for summary in summaries:
         base, peak = _rise(store, summary)

@@ -23,9 +23,9 @@ class ExportError(ValueError):
 
 def export_session(store: Store, session_id: int, path: Path) -> tuple[int, int, int]:
     """Write the CSV whole or not at all; returns (rows, readings, events)."""
-    info = store.session(session_id)
-    readings = store.readings_between(session_id, None, info.ended)
-    events = [e for e in store.events_upto(session_id) if info.ended is None or e.time <= info.ended]
+    info = store.sessions.info(session_id)
+    readings = store.samples.readings(session_id, None, info.ended)
+    events = [e for e in store.samples.events(session_id) if info.ended is None or e.time <= info.ended]
     clash = next((key for key, n in Counter((r.time, r.vital) for r in readings).items() if n > 1), None)
     if clash is not None:
         raise ExportError(f"two sources measured {clash[1]} at {format_time(clash[0])}; the CSV holds one value "

@@ -41,10 +41,10 @@ def recording_id(recording: RecordedSession) -> str:
 
 def import_recording(store: Store, recording: RecordedSession, name: str, origin: str, who: str) -> ImportResult:
     fingerprint = recording_id(recording)
-    session_id, new = store.session_for_recording(
+    session_id, new = store.sessions.for_recording(
         fingerprint, name, origin=origin, relative_time=recording.relative_time, who=who)
-    before = (0, 0) if new else store.counts(session_id)
+    before = (0, 0) if new else store.samples.counts(session_id)
     for i in range(0, max(len(recording.readings), len(recording.events)), CHUNK):
-        store.write(session_id, recording.readings[i : i + CHUNK], recording.events[i : i + CHUNK])
-    n_readings, n_events = store.counts(session_id)
+        store.samples.write(session_id, recording.readings[i : i + CHUNK], recording.events[i : i + CHUNK])
+    n_readings, n_events = store.samples.counts(session_id)
     return ImportResult(session_id, new, n_readings - before[0], n_events - before[1], n_readings, n_events)

@@ -103,11 +103,11 @@ def _rems(stype: SessionType, anchor: datetime | None, end: datetime | None, end
 
 def session_record(store: Store, session_id: int) -> SessionRecord:
     """Gather the record of one session; an ended session's record stops at its end."""
-    info = store.session(session_id)
+    info = store.sessions.info(session_id)
     stype = session_type(info.session_type)
     cutoff = info.ended
-    readings = store.readings_between(session_id, None, cutoff)
-    events = [s for s in store.stored_events(session_id) if cutoff is None or s.event.time <= cutoff]
+    readings = store.samples.readings(session_id, None, cutoff)
+    events = [s for s in store.samples.events_with_authors(session_id) if cutoff is None or s.event.time <= cutoff]
     times = [r.time for r in readings] + [s.event.time for s in events]
     start = min(times, default=None)
     end = cutoff if cutoff is not None else max(times, default=None)
@@ -116,13 +116,13 @@ def session_record(store: Store, session_id: int) -> SessionRecord:
     base = baseline(measurements, anchor, end)
     states = [] if end is None else checkpoint_states(stype, anchor, [m.time for m in measurements],
                                                       [s.event for s in events], end)
-    alarms = [a for a in store.alarms_since(session_id) if cutoff is None or a.episode.announced <= cutoff]
+    alarms = [a for a in store.alarms.since(session_id) if cutoff is None or a.episode.announced <= cutoff]
     alarms.sort(key=lambda a: (a.episode.announced, a.id))
     summaries = [s for s in (_summary(v, readings) for v in SUMMARY_VITALS if v in VITALS) if s is not None]
     return SessionRecord(
         info=info, stype=stype, start=start, end=end, anchor=anchor, readings=readings, events=events,
-        limits=store.limits_versions(session_id), baseline=base, gate=gate(stype, base), measurements=measurements,
-        summaries=summaries, alarms=alarms, checkpoints=states, audit=store.audit_log(session_id),
+        limits=store.limits.versions(session_id), baseline=base, gate=gate(stype, base), measurements=measurements,
+        summaries=summaries, alarms=alarms, checkpoints=states, audit=store.audit.entries(session_id=session_id),
         rems=_rems(stype, anchor, end, cutoff is not None, measurements, states, info.ready_min),
     )
 

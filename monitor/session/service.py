@@ -48,7 +48,7 @@ class GateAdvisory(Refused):
 
 def _open_session(store: Store, session_id: int, wall: datetime) -> tuple[SessionInfo, datetime]:
     """The session and its clock's "now"; refused once ended, or before the clock has started."""
-    info = store.session(session_id)
+    info = store.sessions.info(session_id)
     if info.ended is not None:
         raise Refused("the session has ended")
     now = info.clock_now(wall)
@@ -70,13 +70,13 @@ def set_up(store: Store, session_id: int, who: str, wall: datetime, *, type_name
     if preset is not None and preset not in PRESETS:
         raise Refused(f"unknown limits preset {preset!r}")
     info, now = _open_session(store, session_id, wall)
-    if type_name != info.session_type and anchor_time(store.events_upto(session_id)) is not None:
+    if type_name != info.session_type and anchor_time(store.samples.events(session_id)) is not None:
         raise Refused("the session type cannot change after the first dose: its checkpoints count from it")
-    changed = store.set_up_session(session_id, who, wall, now, session_type=type_name, patient_label=label, bed=bed)
-    current = store.current_limits(session_id)
+    changed = store.sessions.set_up(session_id, who, wall, now, session_type=type_name, patient_label=label, bed=bed)
+    current = store.limits.current(session_id)
     if preset is not None and (current is None or current.get("preset") != preset):
         try:
-            store.save_limits(session_id, load_preset(preset).to_dict(), now, who)
+            store.limits.save(session_id, load_preset(preset).to_dict(), now, who)
         except SessionEnded:  # ended by someone else a moment ago
             raise Refused("the session has ended") from None
         changed.append("limits")
@@ -84,8 +84,8 @@ def set_up(store: Store, session_id: int, who: str, wall: datetime, *, type_name
 
 
 def pre_dose_gate(store: Store, session_id: int, now: datetime) -> Gate:
-    info = store.session(session_id)
-    measurements = nibp_measurements(store.vital_readings(session_id, NIBP_CODES))
+    info = store.sessions.info(session_id)
+    measurements = nibp_measurements(store.samples.readings_of(session_id, NIBP_CODES))
     return gate(session_type(info.session_type), baseline([m for m in measurements if m.time <= now], None, now))
 
 
@@ -98,7 +98,7 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
     stype = session_type(info.session_type)
     if kind not in stype.dose_buttons:
         raise Refused(f"{EVENT_NAMES.get(kind, kind)} is not an event of a {stype.label} session")
-    events = store.events_upto(session_id)
+    events = store.samples.events(session_id)
     done = next((e for e in events if e.kind == kind), None)
     if done is not None:
         raise Refused(f"{EVENT_NAMES[kind]} was already entered")
@@ -117,7 +117,7 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
                 raise OverrideRefused(OVERRIDE_NEEDS_CLINICIAN)
             proceed = ("; ".join(advisory.findings), reason)
     event = Event(now, kind, source=ENTERED)
-    if not store.enter_event(session_id, event, who, wall, proceed=proceed):
+    if not store.samples.enter_event(session_id, event, who, wall, proceed=proceed):
         raise Refused(f"{EVENT_NAMES[kind]} was already entered")
     return event
 
@@ -130,7 +130,7 @@ def enter_note(store: Store, session_id: int, who: str, wall: datetime, text: st
         raise Refused(f"the note is too long (at most {MAX_NOTE_BYTES} bytes, about as many letters)")
     _, now = _open_session(store, session_id, wall)
     event = Event(now, "note", body, source=ENTERED)
-    if not store.enter_event(session_id, event, who, wall):
+    if not store.samples.enter_event(session_id, event, who, wall):
         raise Refused("the same note was just added")
     return event
 
@@ -139,10 +139,10 @@ def discharge_readiness(store: Store, session_id: int, wall: datetime) -> Readin
     """The readiness summary at the session clock's now (what "end session" shows and checks)."""
     info, now = _open_session(store, session_id, wall)
     stype = session_type(info.session_type)
-    events = [e for e in store.events_upto(session_id) if e.time <= now]
+    events = [e for e in store.samples.events(session_id) if e.time <= now]
     anchor = anchor_time(events)
-    measurements = [m for m in nibp_measurements(store.vital_readings(session_id, NIBP_CODES)) if m.time <= now]
-    active = [alarm_text(a.episode) for a in store.alarms_since(session_id)
+    measurements = [m for m in nibp_measurements(store.samples.readings_of(session_id, NIBP_CODES)) if m.time <= now]
+    active = [alarm_text(a.episode) for a in store.alarms.since(session_id)
               if a.episode.end is None and a.episode.announced <= now]
     return readiness(stype, anchor, measurements, baseline(measurements, anchor, now), active, now)
 
@@ -160,8 +160,8 @@ def end_session(store: Store, session_id: int, who: str, wall: datetime, *, over
     if ready_min is not None and not (0 <= ready_min <= (ready.elapsed_min or 0)):
         raise Refused("'ready to leave at' must be between 0 and the minutes since the dose")
     try:
-        store.end_session(session_id, who, wall, ready.now, override=reason if ready.needs_override else None,
-                          ready_min=ready_min)
+        store.sessions.end(session_id, who, wall, ready.now, override=reason if ready.needs_override else None,
+                           ready_min=ready_min)
     except ValueError:
         raise Refused("the session has ended") from None
     return ready

@@ -69,7 +69,7 @@ def register_audit_tab(app: Dash, store: Store, session_id: int, tz: tzinfo) -> 
     def refresh_audit(panel: str | None) -> list[dict]:
         if panel != "audit":
             return no_update
-        return audit_rows(store.audit_log(session_id), tz)
+        return audit_rows(store.audit.entries(session_id=session_id), tz)
 
 
 def rows(entries: list[AuditEntry], names: dict[int, str], tz: tzinfo) -> list[dict]:
@@ -81,10 +81,10 @@ def rows(entries: list[AuditEntry], names: dict[int, str], tz: tzinfo) -> list[d
 
 
 def filtered(store: Store, session: str | None, who: str | None, tz: tzinfo) -> list[dict]:
-    names = {s.id: s.name for s in store.list_sessions()}
+    names = {s.id: s.name for s in store.sessions.listing()}
     if session not in (None, NO_SESSION, *map(str, names)):
         return []  # not a value the page offers
-    entries = store.audit_entries(session_id=None if session in (None, NO_SESSION) else int(session), who=who or None)
+    entries = store.audit.entries(session_id=None if session in (None, NO_SESSION) else int(session), who=who or None)
     if session == NO_SESSION:
         entries = [e for e in entries if e.session_id is None]
     return rows(entries, names, tz)
@@ -92,8 +92,8 @@ def filtered(store: Store, session: str | None, who: str | None, tz: tzinfo) -> 
 
 def audit_view(store: Store, tz: tzinfo) -> dmc.MantineProvider:
     sessions = [{"value": NO_SESSION, "label": "no session (sign-ins, users)"},
-                *[{"value": str(s.id), "label": f"{s.id} {s.name}"} for s in store.list_sessions()]]
-    people = sorted({e.who for e in store.audit_entries()})
+                *[{"value": str(s.id), "label": f"{s.id} {s.name}"} for s in store.sessions.listing()]]
+    people = sorted({e.who for e in store.audit.entries()})
     return dmc.MantineProvider(forceColorScheme="dark", children=html.Div(className="history-view", children=[
         page_header("Audit trail"),
         html.Div(className="audit-filters", children=[

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from dash import Dash
 from flask import (
     Flask,
@@ -43,7 +42,6 @@ from werkzeug.exceptions import HTTPException
 from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
 from monitor.store import Store
-from monitor.store.schema import settings
 from monitor.web import urls
 from monitor.web.sign_in_page import sign_in_page
 
@@ -140,7 +138,7 @@ def csrf_token() -> str:
 def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
     """Log and audit something `actor` may not do. No patient data goes in the log line."""
     log.warning("forbidden: %s (%s) may not %s", actor.name, actor.role, permission.value)
-    _state().store.audit(actor.name, "forbidden", what, "", f"needs {permission.value}")
+    _state().store.audit.write(actor.name, "forbidden", what, "", f"needs {permission.value}")
 
 
 def refuse(actor: Actor, permission: Permission, what: str) -> None:
@@ -200,16 +198,7 @@ def refuse_request(what: str) -> NoReturn:
 def secret_key(store: Store) -> str:
     """The key that signs session cookies: generated once, kept in the store so every process serving this
     database (and a restart) accepts the same cookies."""
-    with store.engine.begin() as conn:
-        existing = conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret_key")).scalar()
-        if existing is not None:
-            return existing
-        try:
-            with conn.begin_nested():
-                conn.execute(settings.insert().values(key="secret_key", value=secrets.token_hex(32)))
-        except sa.exc.IntegrityError:  # another process created it first
-            pass
-        return conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret_key")).scalar_one()
+    return store.users.setting("secret_key", lambda: secrets.token_hex(32))
 
 
 def content_security_policy(apps: Iterable[Dash]) -> dict:

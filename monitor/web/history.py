@@ -76,8 +76,8 @@ def mmhg(value: float | None, *, signed: bool = False) -> str:
 def session_rows(store: Store, tz: tzinfo) -> list[dict]:
     """The history grid's rows, newest first."""
     rows = []
-    for s in store.list_sessions():
-        relative = store.session(s.id).relative_time
+    for s in store.sessions.listing():
+        relative = store.sessions.info(s.id).relative_time
         rows.append({
             "id": s.id, "date": when(s.first, relative, tz) if s.first else "no readings", "bed": s.bed,
             "type": session_type(s.session_type).label, "patient": s.patient_label, "name": s.name,
@@ -155,7 +155,7 @@ def review(record: SessionRecord, limits: Limits, tz: tzinfo) -> html.Div:
 def course_section(store: Store, label: str, selected: int, tz: tzinfo) -> html.Div:
     """The patient's sessions side by side: a table and the peak SBP rise over the course."""
     rows = course(store, label)
-    dates = [when(r.date, store.session(r.session_id).relative_time, tz) for r in rows]
+    dates = [when(r.date, store.sessions.info(r.session_id).relative_time, tz) for r in rows]
     return html.Div(className="history-course", children=[
         dmc.Title(f"Course of treatment — {label}", order=4),
         dark_grid("course-grid", COURSE_COLUMNS, course_rows(rows, dates),
@@ -188,11 +188,11 @@ def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
             return PICK_A_SESSION, None
         session_id = selected_field(selected, "id", int)
         try:
-            store.session(session_id)
+            store.sessions.info(session_id)
         except KeyError:  # asked apart, so a KeyError from a bug is not taken for a bad request
             refuse_request(f"no session {session_id}")
         record = session_record(store, session_id)
-        stored = store.current_limits(record.info.id)
+        stored = store.limits.current(record.info.id)
         limits = Limits() if stored is None else limits_from_stored(stored)
         label = record.info.patient_label
         return review(record, limits, tz), course_section(store, label, record.info.id, tz) if label else None

@@ -20,7 +20,7 @@ from monitor.web import urls
 def register_report_routes(server: Flask, store: Store, tz: tzinfo) -> None:
     def record_or_none(session_id: int) -> SessionRecord | None:
         try:
-            store.session(session_id)
+            store.sessions.info(session_id)
         except KeyError:  # no such session (asked apart, so a KeyError from a bug is not a 404)
             return None
         return session_record(store, session_id)

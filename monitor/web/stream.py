@@ -66,7 +66,7 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 
 def limits_payload(store: Store, session_id: int, version: int) -> dict:
     """The limits in force as the browser needs them: the bands and lines to draw."""
-    data = store.current_limits(session_id)
+    data = store.limits.current(session_id)
     limits = Limits() if data is None else limits_from_stored(data)
     return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
 
@@ -85,10 +85,10 @@ def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tu
     """The next message and whether it holds a full batch (more is waiting), moving `told` on; None if nothing
     changed."""
     session_id = info.id
-    new_readings = store.readings_since(session_id, told.cursor.reading, BATCH_LIMIT)
-    new_events = store.events_since(session_id, told.cursor.event, BATCH_LIMIT)
-    new_alarms = store.alarms_since(session_id, told.cursor.alarm)
-    limits_version = store.limits_version(session_id)
+    new_readings = store.samples.readings_since(session_id, told.cursor.reading, BATCH_LIMIT)
+    new_events = store.samples.events_since(session_id, told.cursor.event, BATCH_LIMIT)
+    new_alarms = store.alarms.since(session_id, told.cursor.alarm)
+    limits_version = store.limits.version(session_id)
     clock = clock_payload(info, tz)
     setup = (info.session_type, info.patient_label, info.bed, info.ended)
     session_changed = (setup != told.setup or bool(new_events)
@@ -126,7 +126,7 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
     `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
     yield "retry: 1000\n\n"
-    epoch = store.session(session_id).epoch
+    epoch = store.sessions.info(session_id).epoch
     checked = time.monotonic()
     told = _Told(cursor)
     last_sent = time.monotonic()
@@ -137,7 +137,7 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                 yield sse_message({"signedOut": True})
                 return
             checked = time.monotonic()
-        info = store.session(session_id)
+        info = store.sessions.info(session_id)
         if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
             yield sse_message({"reset": True})
             return
@@ -174,7 +174,7 @@ def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
     def api_stream() -> Response:
         try:
             session_id = int(request.args["session"])
-            store.session(session_id)
+            store.sessions.info(session_id)
         except (KeyError, ValueError):
             return Response("unknown or missing session\n", status=404, mimetype="text/plain")
         cursor = Cursor.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))

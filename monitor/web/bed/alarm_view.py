@@ -103,5 +103,6 @@ def register_acknowledge(app: Dash, store: Store, session_id: int, tz: tzinfo) -
     @require(Permission.ACKNOWLEDGE)
     def acknowledge(_clicks: int) -> list[dict]:
         wall = datetime.now(UTC)
-        store.acknowledge(session_id, current_actor().name, wall, store.session(session_id).clock_now(wall))
-        return audit_rows(store.audit_log(session_id), tz)
+        now = store.sessions.info(session_id).clock_now(wall)
+        store.alarms.acknowledge(session_id, current_actor().name, wall, now)
+        return audit_rows(store.audit.entries(session_id=session_id), tz)

@@ -170,7 +170,7 @@ def register_apply(app: Dash, store: Store, session_id: int, tz: Any) -> None:
     )
     @require(Permission.LIMITS)
     def apply(_clicks: int, values: list, field_ids: list[dict], preset: str | None) -> tuple:
-        current = store.current_limits(session_id) or {}
+        current = store.limits.current(session_id) or {}
         try:
             limits = limits_from_fields(field_ids, values, preset or current.get("preset"))
         except LimitsError as exc:  # validation ran first, but a forged or raced request lands here
@@ -178,15 +178,15 @@ def register_apply(app: Dash, store: Store, session_id: int, tz: Any) -> None:
         if limits.to_dict() == current:
             return "No change to apply.", "limits-message", no_update, no_update
         wall = datetime.now(UTC)
-        effective = store.session(session_id).clock_now(wall) or wall
+        effective = store.sessions.info(session_id).clock_now(wall) or wall
         who = current_actor().name
         try:
-            version = store.save_limits(session_id, limits.to_dict(), effective, who=who)
+            version = store.limits.save(session_id, limits.to_dict(), effective, who=who)
         except SessionEnded:  # audited by the store
             return ("Not applied: the session has ended, and its record is closed.", "limits-message invalid",
-                    no_update, audit_rows(store.audit_log(session_id), tz))
+                    no_update, audit_rows(store.audit.entries(session_id=session_id), tz))
         label = f"In force: version {version}" + (f" (from preset {limits.preset})" if limits.preset else "")
-        rows = audit_rows(store.audit_log(session_id), tz)
+        rows = audit_rows(store.audit.entries(session_id=session_id), tz)
         return f"Applied: version {version} by {who}.", "limits-message applied", label, rows
 
 

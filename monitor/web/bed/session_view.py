@@ -42,10 +42,10 @@ def peak_shapes(window: tuple[datetime, datetime] | None, tz: tzinfo) -> list[di
 
 def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
     """The session's facts for the browser, times in display ms like readings."""
-    info = store.session(session_id)
+    info = store.sessions.info(session_id)
     stype = session_type(info.session_type)
-    events = store.events_upto(session_id)
-    measurements = nibp_measurements(store.vital_readings(session_id, NIBP_CODES))
+    events = store.samples.events(session_id)
+    measurements = nibp_measurements(store.samples.readings_of(session_id, NIBP_CODES))
     now = info.clock_now(datetime.now(UTC)) or (measurements[-1].time if measurements else None)
     # Everything stored counts as measured or entered; the browser decides what is due at its "now".
     timeline = countdown(stype, events, [m.time for m in measurements], FAR_FUTURE)

@@ -52,14 +52,14 @@ def stream_config(info: SessionInfo, cursor: Cursor, technical: TechnicalLimits,
 
 def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict:
     """Everything the page needs at load, read consistently up to one cursor; the trend shows `window`."""
-    cursor = store.cursor(sid)
-    info = store.session(sid)
-    latest = store.latest_readings(sid, max_id=cursor.reading)
+    cursor = store.samples.cursor(sid)
+    info = store.sessions.info(sid)
+    latest = store.samples.latest(sid, max_id=cursor.reading)
     newest = max((r.time for r in latest.values()), default=None)
     start = None if newest is None else newest - window
-    window_readings = store.readings_between(sid, start, None, max_id=cursor.reading)
-    events = store.events_upto(sid, cursor.event)
-    stored_limits = store.current_limits(sid)
+    window_readings = store.samples.readings(sid, start, None, max_id=cursor.reading)
+    events = store.samples.events(sid, cursor.event)
+    stored_limits = store.limits.current(sid)
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
     figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
@@ -69,10 +69,10 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
         "dose": None if dose is None else figures.display_ms(dose.time, tz),
         "k": clock_payload(info, tz),
     }
-    alarms = [alarm_payload(a, tz) for a in store.alarms_since(sid) if a.rev <= cursor.alarm]
+    alarms = [alarm_payload(a, tz) for a in store.alarms.since(sid) if a.rev <= cursor.alarm]
     return {
         "info": info, "figure": figure.to_dict(),
         "stream_config": stream_config(info, cursor, limits.technical, window), "latest": latest_data,
-        "alarms": alarms, "limits": limits, "limits_version": store.limits_version(sid),
-        "audit": audit_rows(store.audit_log(sid), tz), "session": session,
+        "alarms": alarms, "limits": limits, "limits_version": store.limits.version(sid),
+        "audit": audit_rows(store.audit.entries(session_id=sid), tz), "session": session,
     }
