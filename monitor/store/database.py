@@ -38,6 +38,13 @@ def database_url(db: str | Path) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def inserted_id(result: sa.CursorResult) -> int:
+    """The primary key an INSERT of one row made."""
+    key = result.inserted_primary_key
+    assert key is not None, "not an INSERT of one row"
+    return int(key[0])
+
+
 class NoDatabase(FileNotFoundError):
     """A command that only reads was pointed at a database that does not exist."""
 

@@ -8,6 +8,8 @@ the ids or revisions that stream cursors use; the audit table is append-only fro
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -228,7 +230,7 @@ def add_missing_columns(conn: sa.Connection) -> list[str]:
                 continue  # a required column missing is not an older version: leave it to fail loudly
             ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(conn.dialect)}"
             if column.server_default is not None:
-                ddl += f" NOT NULL DEFAULT '{column.server_default.arg}'"
+                ddl += f" NOT NULL DEFAULT '{cast(sa.DefaultClause, column.server_default).arg}'"
             conn.execute(sa.text(ddl))
             added.append(f"{table.name}.{column.name}")
         indexes = {i["name"] for i in inspector.get_indexes(table.name)}

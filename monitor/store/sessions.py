@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from monitor.store.audit import write_audit
-from monitor.store.database import Database
+from monitor.store.database import Database, inserted_id
 from monitor.store.schema import alarms, readings, sessions
 from monitor.timeutil import SessionClock, from_us, to_us
 
@@ -88,7 +88,7 @@ class Sessions:
                     session_type=session_type, patient_label=patient_label, recording=recording,
                 )
             )
-            session_id = int(result.inserted_primary_key[0])
+            session_id = inserted_id(result)
             write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {bed}", now, None)
         self.db.notify()
         return session_id

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.store.audit import write_audit
-from monitor.store.database import Database
+from monitor.store.database import Database, inserted_id
 from monitor.store.schema import login_failures, logins, settings, users
 from monitor.timeutil import from_us, to_us
 
@@ -104,7 +104,7 @@ class Users:
                 write_audit(conn, None, by, "user_add", name, "", role, now, None)
         except sa.exc.IntegrityError:
             raise AccountError(f"a user named {name} already exists") from None
-        return int(result.inserted_primary_key[0])
+        return inserted_id(result)
 
     def set_password(self, name: str, pw_hash: str, by: str, now: datetime) -> None:
         """A new password hash; ends the user's sign-ins."""

@@ -50,7 +50,7 @@ class DashboardConfig:
 
 
 def create_app(config: DashboardConfig) -> Dash:
-    app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True)
+    app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True)  # type: ignore[arg-type]  # None is allowed
     register_stream(app.server, config.store, config.display_tz)
     # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
     history = create_history_app(app.server, config.store, local_zone())

@@ -9,6 +9,7 @@ The audit table is append-only, so both only read.
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import Any
 
 import dash_ag_grid as dag
 import dash_mantine_components as dmc
@@ -66,7 +67,7 @@ def register_audit_tab(app: Dash, store: Store, session_id: int, tz: tzinfo) -> 
         prevent_initial_call=True,
     )
     @require(Permission.VIEW)
-    def refresh_audit(panel: str | None) -> list[dict]:
+    def refresh_audit(panel: str | None) -> Any:  # the rows, or no_update
         if panel != "audit":
             return no_update
         return audit_rows(store.audit.entries(session_id=session_id), tz)

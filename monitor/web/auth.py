@@ -38,6 +38,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_seasurf import SeaSurf
 from flask_talisman import Talisman
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # what flask.redirect returns
 
 from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
@@ -132,7 +133,9 @@ def no_login_label() -> str:
 
 def csrf_token() -> str:
     """This session's CSRF token, for a plain HTML form (sign-out) inside a Dash page."""
-    return current_app.jinja_env.globals["csrf_token"]()
+    token = current_app.jinja_env.globals["csrf_token"]  # SeaSurf's, set up by `install`
+    assert callable(token)
+    return str(token())
 
 
 def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
@@ -328,7 +331,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         return None if user is None else SignedIn(token, user)
 
     @server.before_request
-    def guard() -> Response | None:
+    def guard() -> BaseResponse | None:
         if request.path in PUBLIC_PATHS:
             return None
         if current_user.is_authenticated:
@@ -343,7 +346,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         return Response("sign in first\n", status=401, mimetype="text/plain")
 
     @server.route(urls.SIGN_IN, methods=["GET", "POST"])
-    def sign_in() -> Response | str | tuple[str, int]:
+    def sign_in() -> BaseResponse | str | tuple[str, int]:
         target = safe_next(request.values.get("next"))
         if request.method != "POST":
             return sign_in_page(target)
@@ -361,7 +364,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
         return redirect(target)
 
     @server.route(urls.SIGN_OUT, methods=["POST"])
-    def sign_out() -> Response:
+    def sign_out() -> BaseResponse:
         token = session.get(SESSION_TOKEN)
         if token:
             accounts.sign_out(token)

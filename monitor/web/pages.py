@@ -19,8 +19,9 @@ BED_VIEW_SCRIPTS = r"^(?!vigil_auth\.js$).*\.js$"  # every script but the one th
 
 def page_app(server: flask.Flask, path: str, title: str) -> Dash:
     """A Dash app for one page, mounted at `path` (one of `urls.DASH_APPS`) on `server`."""
-    return Dash(__name__, server=server, url_base_pathname=path, title=f"Vigil — {title}", update_title=None,
-                serve_locally=True, assets_ignore=BED_VIEW_SCRIPTS)
+    # Dash takes a Flask server and update_title=None, whatever its annotations say.
+    return Dash(__name__, server=server, url_base_pathname=path, title=f"Vigil — {title}",  # type: ignore[arg-type]
+                update_title=None, serve_locally=True, assets_ignore=BED_VIEW_SCRIPTS)  # type: ignore[arg-type]
 
 
 def page_header(title: str) -> html.Div:
