@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 KEYS = ["vital", "direction", "kind", "priority", "onset", "announced", "end", "peak", "limit"]
 

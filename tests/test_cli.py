@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.model.reading import Reading
 from monitor.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 SUMMARY = re.compile(r"session (\d+): (\d+) readings, (\d+) events(?:, \d+ alarms)?(?: — .*)?\n")
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import TIMEOUT, FakeClock, audited, wait_until
+from support import ROOT, TIMEOUT, FakeClock, audited, wait_until
 
 from adapters.files.csv_reader import RecordedSession, read_session_csv
 from adapters.files.replay import ReplaySource
@@ -34,7 +34,6 @@ from monitor.runtime.replay import ReplayRunner
 from monitor.store import Cursor, Store, StoredAlarm
 from monitor.web.stream import stream_updates
 
-ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # every sample session starts here
 PRESET = "iv-ketamine"
 CURSOR_ID = re.compile(r"\d+-\d+-\d+")

@@ -18,6 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from adapters.files.csv_writer import WIDE_COLUMNS
 from adapters.model.vitals import VITALS
@@ -30,7 +31,6 @@ from adapters.simulation.physiology import (
     write_samples,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 NIBP = ("sbp", "dbp", "map")
 CONTINUOUS = ("hr", "spo2", "pr")
 FILES = {name: scenario.file_name for name, scenario in SCENARIOS.items()}
