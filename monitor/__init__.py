@@ -1,1 +1,1 @@
-"""Upper layer of Vigil: store, limits, acquisition, dashboard and the `vigil` command."""
+"""Upper layer of Vigil: the store, alarms and limits, the treatment session, the runners, the web server, the CLI."""

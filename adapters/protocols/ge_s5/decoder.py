@@ -3,7 +3,7 @@
 Bytes from the monitor go in; readings come out for every basic-class numeric the vital table knows
 (HR, NIBP, SpO2, pulse rate, respiration rate). What it must get right, and why (GE-CI, GE-DRI: see `records`):
 
-- Framing and checksum (`ge_s5_framing`): corrupt frames are counted and skipped, the next flag
+- Framing and checksum (`framing`): corrupt frames are counted and skipped, the next flag
   resynchronises; nothing in a bad frame is trusted.
 - A group counts only when its module exists and is measuring (status bits 0 and 1); a value at or
   below -32001 is a special value (invalid, not updated, out of range…), never a number.

@@ -4,7 +4,7 @@ Sans-I/O: request bytes go in through `receive`, framed records come out of `fra
 scenario clock, which is also the device clock (r_time, subrecord time). Request rules follow GE-CI §3
 (GE's Computer Interface Specification) except that any positive interval is honoured, as the CARESCAPE
 monitors in the captures do for 1 s. Records are built only with the encoders the decoder's tests pin
-(`ge_s5_records`, `ge_s5_framing`), so emulator and decoder share one table of offsets.
+(`records`, `framing`), so emulator and decoder share one table of offsets.
 """
 
 from __future__ import annotations
