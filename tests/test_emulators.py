@@ -22,6 +22,7 @@ from support import wait_until
 from adapters.model.reading import Reading
 from adapters.model.vitals import NIBP_CODES
 from adapters.protocols.ge_s5.decoder import GeS5Decoder
+from adapters.protocols.ge_s5.emulator import GeS5Monitor
 from adapters.protocols.ge_s5.framing import checksum, frame, unescape
 from adapters.protocols.ge_s5.records import (
     CLASS_DENY_BASIC,
@@ -40,7 +41,8 @@ from adapters.protocols.ge_s5.records import (
     parse_phdb,
 )
 from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
-from adapters.simulation import Faults, GeS5Monitor, Hl7Monitor, PtyHost, Scenario, load_scenario, simulate
+from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
+from adapters.simulation import Faults, PtyHost, Scenario, load_scenario, simulate
 from adapters.simulation.physiology import DEFAULT_START
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)

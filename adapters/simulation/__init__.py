@@ -13,14 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.protocols import protocol as protocol_spec
-from adapters.protocols.ge_s5.emulator import GeS5Monitor
-from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
 from adapters.simulation.faults import Faults
 from adapters.simulation.physiology import SCENARIOS
 from adapters.simulation.pty_host import PtyHost
 from adapters.simulation.scenario import Scenario, load_scenario
 
-__all__ = ["SCENARIOS", "Faults", "GeS5Monitor", "Hl7Monitor", "PtyHost", "Scenario", "load_scenario", "simulate"]
+__all__ = ["SCENARIOS", "Faults", "PtyHost", "Scenario", "load_scenario", "simulate"]
 
 
 def simulate(protocol: str, scenario: str, speed: float, faults: str | None, link: Path | None,
