@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import ROOT, TIMEOUT, FakeClock, audited, wait_until
+from support import ROOT, FakeClock, audited, wait_until
 
 from adapters.files.csv_reader import RecordedSession, read_session_csv
 from adapters.files.replay import ReplaySource
@@ -38,6 +38,9 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # every sample session starts her
 PRESET = "iv-ketamine"
 CURSOR_ID = re.compile(r"\d+-\d+-\d+")
 
+
+
+REPLAY_TIMEOUT = 60.0  # a whole recording at max speed: an upper bound for a loaded machine, not a timing test
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
@@ -109,7 +112,7 @@ def test_max_speed_replay_stores_exactly_the_check_episodes(
     rec = recording(sample_data, name)
     runner = replay(rec, "max")
     runner.start()
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     assert runner.error is None
     want = expected(rec)
     assert len(want) == count
@@ -123,7 +126,7 @@ def test_artefacts_signal_loss_is_stored_as_in_the_sample_readme(
 ) -> None:
     runner = replay(recording(sample_data, "artefacts"), "max")
     runner.start()
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     loss = [a.episode for a in store.alarms.since(runner.session_id) if a.episode.kind == "technical"]
     assert [(e.vital, e.direction, e.priority, e.onset, e.announced, e.end, e.peak, e.limit) for e in loss] == [
         ("signal", "loss", "medium", hms(10, 20, 15), hms(10, 20, 25), hms(10, 20, 45), 30.0, 10.0)
@@ -140,7 +143,7 @@ def test_real_time_replay_with_ticks_matches_check(
                             events=[e for e in full.events if start <= e.time <= end])
     runner = replay(piece, 1000, expect_dose=False)
     runner.start()
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     assert runner.error is None
     want = comparable(evaluate(piece.readings, piece.events, load_preset(PRESET)))
     assert [(e.vital, e.onset, e.end) for e in want] == [("signal", hms(10, 20, 15), hms(10, 20, 45))]
@@ -389,7 +392,7 @@ def test_rewind_truncates_rebuilds_and_replays_to_the_same_episodes_keeping_acks
     assert sorted(acked) == sorted(a.id for a in store.alarms.since(sid))
 
     runner.seek(rec.readings[-1].time)  # forward to the end
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     assert runner.error is None
     before = stored(store, sid)
     assert before == expected(rec)
@@ -408,7 +411,7 @@ def test_rewind_truncates_rebuilds_and_replays_to_the_same_episodes_keeping_acks
     assert all(a.acked_at is None for key, a in now.items() if key[0] == "dbp")
 
     runner.seek(rec.readings[-1].time)
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     assert runner.error is None
     assert stored(store, sid) == before == expected(rec)
     final = by_vital_kind(store, sid)
@@ -422,7 +425,7 @@ def test_rewind_into_a_signal_gap_reopens_the_signal_loss_at_max_speed(
     runner = replay(rec, "max")
     sid = runner.session_id
     runner.start()
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     before = stored(store, sid)
 
     runner.pause()
@@ -434,7 +437,7 @@ def test_rewind_into_a_signal_gap_reopens_the_signal_loss_at_max_speed(
     runner.seek(hms(10, 20, 20))  # before the announcement: the signal loss is not an alarm yet
     assert ("signal", "technical") not in by_vital_kind(store, sid)
     runner.resume()
-    assert runner.wait(TIMEOUT)
+    assert runner.wait(REPLAY_TIMEOUT)
     assert runner.error is None
     assert stored(store, sid) == before == expected(rec)
 
