@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TextIO, TypeVar
-from zoneinfo import ZoneInfo
 
 from adapters.model.reading import Event, Reading, parse_event_marker
 from adapters.model.vitals import VITALS
+from adapters.model.zones import parse_zone
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "sbp": ("sys", "systolic", "nibp_sys", "nibp_sbp", "nbp_sys", "bp_sys"),
@@ -245,9 +245,9 @@ def _zone(tz: str | None) -> tzinfo | None:
     if tz is None:
         return None
     try:
-        return ZoneInfo(tz)
-    except (KeyError, ValueError, OSError):
-        raise CsvError(f"unknown time zone {tz!r} (expected an IANA name such as Europe/Berlin)") from None
+        return parse_zone(tz)
+    except ValueError as exc:
+        raise CsvError(str(exc)) from None
 
 
 _T = TypeVar("_T")

@@ -29,6 +29,7 @@ from monitor.cli.options import (
     serve,
     server_auth,
     session_limits,
+    session_summary,
 )
 from monitor.errors import first_line
 
@@ -128,12 +129,10 @@ def cmd_acquire(args: argparse.Namespace) -> int:
         wait(args.duration, lambda: runner.error is None)
     finally:
         runner.stop()
-    n_readings, n_events = store.samples.counts(runner.session_id)
-    n_alarms = len(store.alarms.since(runner.session_id))
-    print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
+    print(session_summary(store, runner.session_id))
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")
-    if n_readings == 0:
+    if store.samples.counts(runner.session_id)[0] == 0:
         raise no_data(link, spec)
     return 0
 

@@ -33,6 +33,7 @@ from monitor.cli.options import (
     serve,
     server_auth,
     session_limits,
+    session_summary,
 )
 from monitor.cli.sessions import add_session_commands
 from monitor.cli.users import add_user_commands
@@ -212,9 +213,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         runner.stop()
         if runner.error is not None:
             raise UsageError(f"replay failed: {first_line(runner.error)}")
-        n_readings, n_events = store.samples.counts(runner.session_id)
-        n_alarms = len(store.alarms.since(runner.session_id))
-        print(f"session {runner.session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms")
+        print(session_summary(store, runner.session_id))
         return 0
     return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
                  listener=listener)

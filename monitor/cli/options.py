@@ -197,6 +197,14 @@ def open_store(args: argparse.Namespace, create: bool = True) -> Store:
         raise UsageError(str(exc)) from None
 
 
+
+def session_summary(store: Store, session_id: int) -> str:
+    """The line `replay --headless` and `acquire` end with: what the session now holds."""
+    n_readings, n_events = store.samples.counts(session_id)
+    n_alarms = len(store.alarms.since(session_id))
+    return f"session {session_id}: {n_readings} readings, {n_events} events, {n_alarms} alarms"
+
+
 class Background(Protocol):
     """What runs beside the dashboard: a replay or a live acquisition; `error` is set if it failed."""
 
