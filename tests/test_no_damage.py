@@ -128,3 +128,12 @@ def test_an_interrupted_journal_is_kept_and_recovered_with_a_row_cut_short_left_
         CsvRecorder(out)  # a new capture never overwrites it
     assert finish_journal(journal_path(out), out) == (3, 1)
     assert len(read_session_csv(out).readings) == 3
+
+
+def test_record_recover_without_a_journal_and_record_without_a_port_say_so(tmp_path: Path) -> None:
+    out = tmp_path / "capture.csv"
+    result = run_vigil("record", "--recover", "--out", out)
+    assert one_line_error(result, "record").endswith(f"no interrupted capture to recover: {out}.part does not exist")
+    result = run_vigil("record", "--out", out)
+    assert one_line_error(result, "record").endswith("record needs --port and --protocol (or --recover)")
+    assert list(tmp_path.iterdir()) == []
