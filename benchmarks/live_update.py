@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             driver = chrome()
             try:
                 driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SSE_SPY_JS})
-                ours_app = create_app(DashboardConfig(store, sid, auth=AuthSettings(required=False)))
+                ours_app = create_app(DashboardConfig(store, lambda: sid, auth=AuthSettings(required=False)))
                 with serve(ours_app) as url:
                     ours = timed("ours", lambda: run_latency(
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",

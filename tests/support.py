@@ -151,3 +151,11 @@ class Pty:
             self.open = False
             os.close(self.master)
             os.close(self.slave)
+
+
+def outputs_of(dep: dict) -> list[dict] | dict:
+    """The `outputs` of a callback request, from its dependency's output string (one output: not a list)."""
+    text = dep["output"]
+    if not text.startswith(".."):
+        return dict(zip(("id", "property"), text.rsplit(".", 1), strict=True))
+    return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]

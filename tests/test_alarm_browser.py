@@ -66,7 +66,7 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_once_stored(dash_duo, tmp_pa
     runner.seek(start + timedelta(minutes=39, seconds=55))  # catch up to 5 s before SBP 184 at 40:00
     alarm_reading = start + timedelta(minutes=40)
 
-    app = create_app(DashboardConfig(store, sid, runner=runner, operator=OPERATOR, auth=NO_SIGN_IN))
+    app = create_app(DashboardConfig(store, lambda: sid, runner=runner, operator=OPERATOR, auth=NO_SIGN_IN))
     dash_duo.start_server(app)
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     assert "SYS 184" not in dash_duo.find_element("#alarm-banner").text
@@ -88,7 +88,7 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_once_stored(dash_duo, tmp_pa
 def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_duo, live: LiveSession) -> None:
     live.feed(300, [("sbp", 231), ("dbp", 100), ("map", 144)])  # above critical 219: high priority
     live.feed(600, [("sbp", 140), ("dbp", 85), ("map", 103)])  # back in range: the high alarm stays latched
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
 
     dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
     dash_duo.wait_for_contains_text("#alarm-banner", "acknowledge to clear", timeout=10)
@@ -112,7 +112,7 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
 
 def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_audited(dash_duo,
                                                                                      live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     assert ["sbp-high", 179] in dash_duo.driver.execute_script(SHAPES)
 
@@ -143,7 +143,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
 
 
 def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     shapes_before = dash_duo.driver.execute_script(SHAPES)
 
@@ -169,7 +169,7 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
 
 
 def test_limits_of_an_ended_session_are_refused_on_screen_and_audited(dash_duo, live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     shapes_before = dash_duo.driver.execute_script(SHAPES)
     open_panel(dash_duo, "Limits")
@@ -188,7 +188,7 @@ def test_limits_of_an_ended_session_are_refused_on_screen_and_audited(dash_duo, 
 
 def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession) -> None:
     live.feed(300, [("sbp", 190), ("dbp", 95), ("map", 127)])  # medium: SBP above 179
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_contains_text("#alarm-banner", "SYS 190 > 179 mmHg", timeout=10)
     log = lambda: dash_duo.driver.execute_script("return window.VigilAudio.log();")  # noqa: E731
 
@@ -218,7 +218,7 @@ def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession)
 
 
 def test_choosing_a_preset_fills_the_editor_and_applies_as_a_whole(dash_duo, live: LiveSession) -> None:
-    dash_duo.start_server(create_app(DashboardConfig(live.store, live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     open_panel(dash_duo, "Limits")
     assert field(dash_duo, "sbp", "high").get_attribute("value") == "179"

@@ -63,7 +63,7 @@ def bed(tmp_path: Path) -> Iterator[Bed]:
 
 def start(dash_duo, bed: Bed) -> str:
     """The bed view with sign-in required; `/` redirects to the sign-in page, so nothing is navigated yet."""
-    app = create_app(DashboardConfig(bed.store, bed.sid, UTC, auth=AuthSettings(required=True)))
+    app = create_app(DashboardConfig(bed.store, lambda: bed.sid, UTC, auth=AuthSettings(required=True)))
     dash_duo.start_server(app, navigate=False)
     return dash_duo.server.url.rstrip("/")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import ROOT, json_strings
+from support import ROOT, json_strings, outputs_of
 
 from adapters.files.replay import ReplaySource
 from adapters.model.reading import Reading
@@ -125,12 +125,9 @@ def signed_in(server: Server, name: str) -> Client:
     return client
 
 
-def outputs_of(dep: dict) -> list[dict] | dict:
-    """The `outputs` of a callback request, from its dependency's output string (one output: not a list)."""
-    text = dep["output"]
-    if not text.startswith(".."):
-        return dict(zip(("id", "property"), text.rsplit(".", 1), strict=True))
-    return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]
+def shown(sid: object) -> dict:
+    """The state every bed-view action sends: the session its page shows."""
+    return {"id": "shown-session", "property": "data", "value": sid}
 
 
 def limits_request(client: Client, store: Store, sid: int, sbp_high: float) -> dict:
@@ -147,6 +144,7 @@ def limits_request(client: Client, store: Store, sid: int, sbp_high: float) -> d
             [{"id": i, "property": "value", "value": v} for i, v in zip(ids, values.values(), strict=True)],
             [{"id": i, "property": "id", "value": i} for i in ids],
             {"id": "limits-preset", "property": "value", "value": None},
+            shown(sid),
         ],
     }
 
@@ -221,7 +219,7 @@ def test_roles_on_the_server(server: Server) -> None:
     dep = next(d for d in tester.dependencies() if any(i["id"] == "ack-button" for i in d["inputs"]))
     ack = {"output": dep["output"], "outputs": outputs_of(dep),
            "inputs": [{"id": "ack-button", "property": "n_clicks", "value": 1}],
-           "changedPropIds": ["ack-button.n_clicks"], "state": []}
+           "changedPropIds": ["ack-button.n_clicks"], "state": [shown(server.sid)]}
     assert tester.callback(ack).status_code == 403
     assert signed_in(server, "nurse-ana").callback(ack).status_code == 200
     assert signed_in(server, "nurse-ana").http.get(server.url + "/audit/", timeout=10).status_code == 403
@@ -319,7 +317,8 @@ def test_every_server_callback_declares_the_permission_it_needs(tmp_path: Path) 
     store = Store(tmp_path / "v.db")
     sid = store.sessions.create("s", "replay")
     runner = ReplayRunner(store, sid, ReplaySource([Reading(T0, "hr", 70)], 1, time.monotonic()))  # not started
-    apps = [create_app(DashboardConfig(store, sid, runner=runner)), create_history_app(flask.Flask("h"), store, UTC),
+    apps = [create_app(DashboardConfig(store, lambda: sid, runner=runner)),
+            create_history_app(flask.Flask("h"), store, UTC),
             create_audit_app(flask.Flask("a"), store, UTC), create_users_app(flask.Flask("u"), store, UTC)]
     callbacks = [(key, entry["callback"]) for app in apps for key, entry in app.callback_map.items()
                  if "callback" in entry]  # the others run in the browser
@@ -341,7 +340,7 @@ def test_malformed_requests_get_a_4xx_and_one_log_line_each(tmp_path: Path) -> N
         note = next(d for d in client.dependencies() if any(i["id"] == "note-add" for i in d["inputs"]))
         add_note = {"output": note["output"], "outputs": outputs_of(note), "changedPropIds": ["note-add.n_clicks"],
                     "inputs": [{"id": "note-add", "property": "n_clicks", "value": 1}],
-                    "state": [{"id": "note-text", "property": "value", "value": "a note"}]}
+                    "state": [{"id": "note-text", "property": "value", "value": "a note"}, shown(sid)]}
         bad = {
             "an unknown callback": {**add_note, "output": "nope.children"},
             "a 10 MB JSON array": "[" + ",".join(["1"] * 5_000_000) + "]",
@@ -350,7 +349,10 @@ def test_malformed_requests_get_a_4xx_and_one_log_line_each(tmp_path: Path) -> N
             "no inputs": {**add_note, "inputs": []},
             "too few outputs": {**add_note, "outputs": add_note["outputs"][:1]},
             "a state that is no property": {**add_note, "state": ["a note"]},
-            "a note that is no text": {**add_note, "state": [{"id": "note-text", "property": "value", "value": [1]}]},
+            "a note that is no text": {**add_note, "state": [{"id": "note-text", "property": "value", "value": [1]},
+                                                               shown(sid)]},
+            "a note to no session": {**add_note, "state": [add_note["state"][0], shown(sid + 1)]},
+            "a note to a session that is no number": {**add_note, "state": [add_note["state"][0], shown(str(sid))]},
         }
         review = next(d for d in client.dependencies("/sessions/") if d["inputs"][0]["id"] == "sessions-grid")
         bad["a review of no session"] = {

@@ -120,7 +120,7 @@ def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, s
     other = esketamine_session(store, DAY3, [110, 110], [(40, 125)], label="MRN-9")
     rises = [max(s for _, s in post) - sum(pre) / len(pre) for pre, post in ((pre1, post1), (pre2, post2))]
 
-    bed_app = create_app(DashboardConfig(store, other, UTC, auth=NO_SIGN_IN))  # the history page comes with it
+    bed_app = create_app(DashboardConfig(store, lambda: other, UTC, auth=NO_SIGN_IN))  # the history page comes with it
     dash_duo.start_server(bed_app)
     dash_duo.driver.get(dash_duo.server_url + "/sessions/")
 

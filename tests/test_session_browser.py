@@ -71,7 +71,7 @@ def test_esketamine_session_from_set_up_to_discharge(dash_duo, tmp_path: Path) -
     runner.start()
     try:
         seek(runner, store, at(-1))
-        app = create_app(DashboardConfig(store, sid, UTC, operator=NURSE, auth=NO_SIGN_IN))
+        app = create_app(DashboardConfig(store, lambda: sid, UTC, operator=NURSE, auth=NO_SIGN_IN))
         dash_duo.start_server(app)
         wait_for(lambda: "Pre-dose · baseline 129/81 (2 NIBP)" in text_of(dash_duo, "next-checkpoint"), 15,
                  "the pre-dose baseline in the session strip")

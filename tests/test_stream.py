@@ -31,7 +31,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Store, int, int]]:
     store = Store(tmp_path / "vigil.db")
     session_id = store.sessions.create("stream test", "replay")
     store.limits.save(session_id, load_preset("iv-ketamine").to_dict(), datetime(2026, 1, 1, tzinfo=UTC), "test")
-    app = create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN))
+    app = create_app(DashboardConfig(store, lambda: session_id, auth=NO_SIGN_IN))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -155,7 +155,7 @@ def test_a_stream_stopped_by_dash_test_server_ends_without_an_unhandled_exceptio
     session_id = store.sessions.create("stopped", "replay")
     earlier = set(threading.enumerate())  # other tests' streams may still be winding down
     with ThreadedRunner() as runner:
-        runner.start(create_app(DashboardConfig(store, session_id, auth=NO_SIGN_IN)))
+        runner.start(create_app(DashboardConfig(store, lambda: session_id, auth=NO_SIGN_IN)))
         client = SseClient(runner.port, session_id)
         client.next_message()
         wait_until(lambda: any(waiting_for_the_store(t) for t in set(threading.enumerate()) - earlier),

@@ -26,7 +26,7 @@ def bed_app(store: Store, auth: AuthSettings | None = None):
     sid = store.sessions.create("names", "replay")
     runner = ReplayRunner(store, sid, ReplaySource([Reading(datetime(2026, 1, 1, tzinfo=UTC), "hr", 70)], 1,
                                                    time.monotonic()))  # not started: only its controls are wanted
-    return create_app(DashboardConfig(store, sid, runner=runner, auth=auth or AuthSettings()))
+    return create_app(DashboardConfig(store, lambda: sid, runner=runner, auth=auth or AuthSettings()))
 
 
 def test_every_route_the_server_answers_is_in_the_url_table(store: Store) -> None:

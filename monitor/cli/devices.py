@@ -117,7 +117,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     listener = bind_listener(args.host, args.http_port, "--http-port")
     runner, link, spec = _open_bed(args, store, limits)
     print(f"session {runner.session_id}: acquiring from {describe(link, spec)}", flush=True)
-    return serve(args, store, runner.session_id, False, runner, listener=listener, auth=auth)
+    return serve(args, store, lambda: runner.session_id, False, runner, listener=listener, auth=auth)
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:

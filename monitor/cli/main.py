@@ -215,7 +215,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"replay failed: {first_line(runner.error)}")
         print(session_summary(store, runner.session_id))
         return 0
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+    return serve(args, store, lambda: runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
                  listener=listener)
 
 
@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runner = _replay_bed(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
                          DEMO_TYPE)
     print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
-    return serve(args, store, runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
+    return serve(args, store, lambda: runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
                  listener=listener)
 
 
@@ -242,7 +242,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         info = store.sessions.info(session_id)
     except KeyError:
         raise UsageError(f"no session {session_id} in the store") from None
-    return serve(args, store, session_id, info.relative_time)
+    return serve(args, store, lambda: session_id, info.relative_time)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

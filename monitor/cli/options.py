@@ -230,7 +230,7 @@ def bind_listener(host: str, port: int, flag: str = "--port") -> int:
 
 
 def serve(
-    args: argparse.Namespace, store: Store, session_id: int, relative_time: bool,
+    args: argparse.Namespace, store: Store, session: Callable[[], int], relative_time: bool,
     background: Background | None = None, replay: ReplayRunner | None = None, listener: int | None = None,
     auth: AuthSettings | None = None,
 ) -> int:
@@ -249,7 +249,7 @@ def serve(
     if auth is None:
         auth = server_auth(args, store)
     zone = display_zone(None, relative_time)
-    app = create_app(DashboardConfig(store, session_id, zone, timedelta(minutes=args.window), replay,
+    app = create_app(DashboardConfig(store, session, zone, timedelta(minutes=args.window), replay,
                                      operator=args.operator, auth=auth))
     if listener is None:
         listener = bind_listener(args.host, args.http_port)

@@ -10,6 +10,7 @@ Every path the server answers is in `urls`; every component id of the bed view i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, tzinfo
 
@@ -40,8 +41,11 @@ from monitor.web.users import create_users_app
 
 @dataclass
 class DashboardConfig:
+    """One bed view: `session` names the session it shows, asked afresh on every page load (a bed's session
+    changes; the app is never bound to one), and each page acts on the session it was built for (`bed.shown`)."""
+
     store: Store
-    session_id: int
+    session: Callable[[], int]
     display_tz: tzinfo = UTC
     window: timedelta = timedelta(hours=1)
     runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
@@ -59,12 +63,12 @@ def create_app(config: DashboardConfig) -> Dash:
     register_report_routes(app.server, config.store, local_zone())
     app.layout = lambda: serve_layout(config)  # a function: each page load reads the store afresh
 
-    store, sid, tz = config.store, config.session_id, config.display_tz
+    store, tz = config.store, config.display_tz
     register_clientside_callbacks(app)
-    register_acknowledge(app, store, sid, tz)
-    register_audit_tab(app, store, sid, tz)
-    register_limits_callbacks(app, store, sid, tz)
-    register_session_callbacks(app, store, sid, tz)
+    register_acknowledge(app, store, tz)
+    register_audit_tab(app, store, tz)
+    register_limits_callbacks(app, store, tz)
+    register_session_callbacks(app, store, tz)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
     auth.install(app.server, config.store, config.auth, [app, history, audit, users], config.operator)
@@ -73,7 +77,7 @@ def create_app(config: DashboardConfig) -> Dash:
 
 def serve_layout(config: DashboardConfig) -> dmc.MantineProvider:
     """The bed view for the user asking: read from the store now, with the controls their role may use."""
-    state = initial_state(config.store, config.session_id, config.display_tz, config.window)
+    state = initial_state(config.store, config.session(), config.display_tz, config.window)
     info = state["info"]
     actor = current_actor()
     return bed_view(

@@ -21,6 +21,7 @@ from monitor.store import AuditEntry, Store
 from monitor.web import urls
 from monitor.web.auth import require
 from monitor.web.bed import ids
+from monitor.web.bed.shown import SHOWN, shown_session
 from monitor.web.grids import dark_grid, paged_grid
 from monitor.web.pages import page_app, page_header
 
@@ -59,18 +60,19 @@ def audit_grid(rows: list[dict]) -> dag.AgGrid:
     return paged_grid(ids.AUDIT_GRID, AUDIT_COLUMNS, rows)
 
 
-def register_audit_tab(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+def register_audit_tab(app: Dash, store: Store, tz: tzinfo) -> None:
     """The bed view's Audit tab reads the store afresh each time it is opened."""
     @app.callback(
         Output(ids.AUDIT_GRID, "rowData", allow_duplicate=True),
         Input(ids.PANELS, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.VIEW)
-    def refresh_audit(panel: str | None) -> Any:  # the rows, or no_update
+    def refresh_audit(panel: str | None, shown: int) -> Any:  # the rows, or no_update
         if panel != "audit":
             return no_update
-        return audit_rows(store.audit.entries(session_id=session_id), tz)
+        return audit_rows(store.audit.entries(session_id=shown_session(store, shown)), tz)
 
 
 def rows(entries: list[AuditEntry], names: dict[int, str], tz: tzinfo) -> list[dict]:

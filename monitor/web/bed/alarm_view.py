@@ -22,6 +22,7 @@ from monitor.web.audit import audit_rows
 from monitor.web.auth import current_actor, require
 from monitor.web.bed import ids
 from monitor.web.bed.figures import display_ms
+from monitor.web.bed.shown import SHOWN, shown_session
 from monitor.web.grids import paged_grid
 
 AUDIO_PAUSE_S = 120  # IEC 60601-1-8 / Dräger: audio paused for at most 2 min (research §3.4)
@@ -93,15 +94,17 @@ def alarm_history_grid() -> dag.AgGrid:
     return paged_grid(ids.ALARM_HISTORY, ALARM_COLUMNS, [])
 
 
-def register_acknowledge(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+def register_acknowledge(app: Dash, store: Store, tz: tzinfo) -> None:
     """Acknowledge every alarm of the session in the signed-in user's name; the audit tab shows it at once."""
     @app.callback(
         Output(ids.AUDIT_GRID, "rowData", allow_duplicate=True),
         Input(ids.ACK_BUTTON, "n_clicks"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.ACKNOWLEDGE)
-    def acknowledge(_clicks: int) -> list[dict]:
+    def acknowledge(_clicks: int, shown: int) -> list[dict]:
+        session_id = shown_session(store, shown)
         wall = datetime.now(UTC)
         now = store.sessions.info(session_id).clock_now(wall)
         store.alarms.acknowledge(session_id, current_actor().name, wall, now)

@@ -114,6 +114,7 @@ def limit_field(group: Any, key: Any) -> dict:
 
 
 # Stores and the clock: what the page holds and what drives the clientside callbacks
+SHOWN_SESSION = "shown-session"  # the session this page shows: the one its server callbacks act on
 STREAM_CONFIG = "stream-config"
 STREAM_TICK = "stream-tick"
 TREND_TICK = "trend-tick"

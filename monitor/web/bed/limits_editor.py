@@ -23,6 +23,7 @@ from monitor.store import SessionEnded, Store
 from monitor.web.audit import audit_rows
 from monitor.web.auth import current_actor, require
 from monitor.web.bed import ids
+from monitor.web.bed.shown import SHOWN, shown_session
 
 VALUE_KEYS = (*THRESHOLD_KEYS, "rise", "delay_s")
 COLUMNS = (*VALUE_KEYS, "baseline")
@@ -116,10 +117,10 @@ def editor(limits: Limits, version: int, editable: bool = True) -> html.Div:
 FIELDS = ids.limit_field(ALL, ALL)
 
 
-def register_limits_callbacks(app: Dash, store: Store, session_id: int, tz: Any) -> None:
+def register_limits_callbacks(app: Dash, store: Store, tz: Any) -> None:
     """Loading a preset and checking each change in the browser's fields; applying them to the store."""
     register_field_callbacks(app)
-    register_apply(app, store, session_id, tz)
+    register_apply(app, store, tz)
 
 
 def register_field_callbacks(app: Dash) -> None:
@@ -156,7 +157,7 @@ def register_field_callbacks(app: Dash) -> None:
         return [None] * len(field_ids), "", "limits-message", False
 
 
-def register_apply(app: Dash, store: Store, session_id: int, tz: Any) -> None:
+def register_apply(app: Dash, store: Store, tz: Any) -> None:
     @app.callback(
         Output(ids.LIMITS_MESSAGE, "children", allow_duplicate=True),
         Output(ids.LIMITS_MESSAGE, "className", allow_duplicate=True),
@@ -166,10 +167,12 @@ def register_apply(app: Dash, store: Store, session_id: int, tz: Any) -> None:
         State(FIELDS, "value"),
         State(FIELDS, "id"),
         State(ids.LIMITS_PRESET, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.LIMITS)
-    def apply(_clicks: int, values: list, field_ids: list[dict], preset: str | None) -> tuple:
+    def apply(_clicks: int, values: list, field_ids: list[dict], preset: str | None, shown: int) -> tuple:
+        session_id = shown_session(store, shown)
         current = store.limits.current(session_id) or {}
         try:
             limits = limits_from_fields(field_ids, values, preset or current.get("preset"))

@@ -17,33 +17,36 @@ from monitor.store import Store
 from monitor.web.auth import current_actor, record_refusal, require
 from monitor.web.bed import ids
 from monitor.web.bed.session_view import readiness_view
+from monitor.web.bed.shown import SHOWN, shown_session
 
 
 def _clock_text(t: datetime, tz: tzinfo) -> str:
     return t.astimezone(tz).strftime("%H:%M:%S")
 
 
-def register_session_callbacks(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
-    """Set-up, dose events (with the BP gate), notes and ending the session."""
-    register_setup(app, store, session_id)
-    register_doses(app, store, session_id, tz)
-    register_notes(app, store, session_id, tz)
-    register_end(app, store, session_id, tz)
+def register_session_callbacks(app: Dash, store: Store, tz: tzinfo) -> None:
+    """Set-up, dose events (with the BP gate), notes and ending the session the page shows."""
+    register_setup(app, store)
+    register_doses(app, store, tz)
+    register_notes(app, store, tz)
+    register_end(app, store, tz)
 
 
-def register_setup(app: Dash, store: Store, session_id: int) -> None:
+def register_setup(app: Dash, store: Store) -> None:
     @app.callback(
         Output(ids.SETUP_MESSAGE, "children"),
         Input(ids.SETUP_SAVE, "n_clicks"),
         State(ids.SETUP_TYPE, "value"), State(ids.SETUP_PATIENT, "value"), State(ids.SETUP_BED, "value"),
         State(ids.SETUP_PRESET, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.SETUP)
-    def save_setup(_n: int, type_name: str, patient: str | None, bed: str | None, preset: str | None) -> str:
+    def save_setup(_n: int, type_name: str, patient: str | None, bed: str | None, preset: str | None, shown: int
+                   ) -> str:
         try:
-            changed = service.set_up(store, session_id, current_actor().name, datetime.now(UTC), type_name=type_name,
-                                     patient_label=patient or "", bed=bed or "", preset=preset)
+            changed = service.set_up(store, shown_session(store, shown), current_actor().name, datetime.now(UTC),
+                                     type_name=type_name, patient_label=patient or "", bed=bed or "", preset=preset)
         except service.Refused as exc:
             return f"Not saved: {exc}"
         return f"Saved: {', '.join(changed)}" if changed else "Nothing changed"
@@ -68,7 +71,7 @@ def enter_dose(store: Store, session_id: int, tz: tzinfo, kind: str, reason: str
             no_update, None)
 
 
-def register_doses(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+def register_doses(app: Dash, store: Store, tz: tzinfo) -> None:
     """A dose button, and the gate dialog it opens when the pre-dose BP gate has a finding."""
     @app.callback(
         Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
@@ -76,13 +79,15 @@ def register_doses(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None
         Output(ids.GATE_FINDINGS, "children"),
         Output(ids.GATE_KIND, "data"),
         Input(ids.dose_button(ALL), "n_clicks"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.EVENTS)
-    def dose_clicked(clicks: list[int]) -> tuple:
+    def dose_clicked(clicks: list[int], shown: int) -> tuple:
         if not ctx.triggered_id or not any(clicks):
             return no_update, no_update, no_update, no_update
-        message, opened, findings, kind = enter_dose(store, session_id, tz, ctx.triggered_id["kind"], None)
+        kind = ctx.triggered_id["kind"]
+        message, opened, findings, kind = enter_dose(store, shown_session(store, shown), tz, kind, None)
         if isinstance(findings, list):
             findings = html.Ul([html.Li(f) for f in findings])
         return message, opened, findings, kind
@@ -93,37 +98,39 @@ def register_doses(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None
         Output(ids.GATE_MESSAGE, "children"),
         Input(ids.GATE_PROCEED, "n_clicks"),
         State(ids.GATE_KIND, "data"), State(ids.GATE_REASON, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.EVENTS)
-    def proceed(_n: int, kind: str | None, reason: str | None) -> tuple:
+    def proceed(_n: int, kind: str | None, reason: str | None, shown: int) -> tuple:
         if not kind:
             return no_update, False, ""
         if not (reason or "").strip():
             return no_update, True, "A reason is needed to proceed."
-        message, opened, _, _ = enter_dose(store, session_id, tz, kind, reason)
+        message, opened, _, _ = enter_dose(store, shown_session(store, shown), tz, kind, reason)
         return message, opened, "" if not opened else (message or "Not entered.")
 
 
-def register_notes(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+def register_notes(app: Dash, store: Store, tz: tzinfo) -> None:
     @app.callback(
         Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
         Output(ids.NOTE_TEXT, "value"),
         Input(ids.NOTE_ADD, "n_clicks"),
         State(ids.NOTE_TEXT, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.NOTES)
-    def add_note(_n: int, text: str | None) -> tuple:
+    def add_note(_n: int, text: str | None, shown: int) -> tuple:
         who = current_actor().name
         try:
-            event = service.enter_note(store, session_id, who, datetime.now(UTC), text or "")
+            event = service.enter_note(store, shown_session(store, shown), who, datetime.now(UTC), text or "")
         except service.Refused as exc:
             return f"Note not added: {exc}", no_update
         return f"Note added at {_clock_text(event.time, tz)} by {who}", ""
 
 
-def register_end(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
+def register_end(app: Dash, store: Store, tz: tzinfo) -> None:
     """The end button opens the readiness summary; confirming ends the session (with an override if needed)."""
     @app.callback(
         Output(ids.END_MODAL, "opened", allow_duplicate=True),
@@ -131,12 +138,13 @@ def register_end(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
         Output(ids.END_MESSAGE, "children", allow_duplicate=True),
         Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
         Input(ids.END_BUTTON, "n_clicks"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.END)
-    def open_end(_n: int) -> tuple:
+    def open_end(_n: int, shown: int) -> tuple:
         try:
-            ready = service.discharge_readiness(store, session_id, datetime.now(UTC))
+            ready = service.discharge_readiness(store, shown_session(store, shown), datetime.now(UTC))
         except service.Refused as exc:
             return False, no_update, "", f"Cannot end: {exc}"
         items = [(i.label, i.ok, i.detail) for i in ready.items]
@@ -148,18 +156,20 @@ def register_end(app: Dash, store: Store, session_id: int, tz: tzinfo) -> None:
         Output(ids.SESSION_MESSAGE, "children", allow_duplicate=True),
         Input(ids.END_CONFIRM, "n_clicks"),
         State(ids.OVERRIDE_REASON, "value"), State(ids.READY_MIN, "value"),
+        SHOWN,
         prevent_initial_call=True,
     )
     @require(Permission.END)
-    def confirm_end(_n: int, reason: str | None, ready_min: float | str | None) -> tuple:
+    def confirm_end(_n: int, reason: str | None, ready_min: float | str | None, shown: int) -> tuple:
         try:
             ready_value = None if ready_min in (None, "") else float(ready_min)
         except ValueError:
             return True, f"Not ended: {ready_min!r} is not a number of minutes.", no_update
         actor = current_actor()
         try:
-            ready = service.end_session(store, session_id, actor.name, datetime.now(UTC), override_reason=reason,
-                                        ready_min=ready_value, may_override=actor.can(Permission.OVERRIDE))
+            ready = service.end_session(store, shown_session(store, shown), actor.name, datetime.now(UTC),
+                                        override_reason=reason, ready_min=ready_value,
+                                        may_override=actor.can(Permission.OVERRIDE))
         except service.OverrideRefused as exc:
             record_refusal(actor, Permission.OVERRIDE, "end session")
             return True, str(exc), no_update
