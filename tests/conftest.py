@@ -57,6 +57,14 @@ def tests_write_only_in_temporary_folders() -> Iterator[None]:
                     pytrace=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run one after another on one worker (`--dist loadgroup`): dash_duo serves every app on the
+    same port, and two Chromiums at once would only slow each other down."""
+    for item in items:
+        if "dash_duo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture
 def sample_data() -> Path:
     return SAMPLE_DATA
