@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import field, open_panel, type_into
+from browser_support import field, open_panel, text_of, type_into
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
+LATCHED = "return [...document.querySelectorAll('#alarm-banner .alarm-item.latched span')].map(s => s.innerText);"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
 
 
@@ -73,12 +74,14 @@ def test_replayed_sbp_alarm_reaches_banner_and_tile_once_stored(dash_duo, tmp_pa
     runner.start()
     try:
         banner = lambda: dash_duo.find_element("#alarm-banner").text  # noqa: E731
-        wait_for(lambda: "SYS 184 > 179 mmHg" in banner(), 20, "the SBP alarm in the banner", interval=0.02)
+        wait_for(lambda: "SYS peak 184 mmHg > high 179" in banner(), 20, "the SBP alarm in the banner",
+                 interval=0.02)
         assert any(r.vital == "sbp" for r in store.samples.readings(sid, alarm_reading, alarm_reading))
         wait_for(lambda: "alarm-medium" in (dash_duo.find_element("#tile-bp").get_attribute("class") or ""), 5,
                  "the BP tile in the medium-priority colour")
         assert "MEDIUM" in banner()
-        assert "SYS 184 mmHg: rise above baseline limit 168.75" in banner()  # the low-priority rise, too
+        # The low-priority rise, too: over the mean of the first two readings (129.75), by more than 39.
+        assert "SYS peak 184 mmHg: +54.2 over baseline 129.8 (limit +39)" in banner()
         assert dash_duo.get_logs() == []
     finally:
         runner.stop()
@@ -90,7 +93,7 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
     live.feed(600, [("sbp", 140), ("dbp", 85), ("map", 103)])  # back in range: the high alarm stays latched
     dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
 
-    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS peak 231 mmHg > critical high 219", timeout=10)
     dash_duo.wait_for_contains_text("#alarm-banner", "acknowledge to clear", timeout=10)
     assert "alarm-high" in dash_duo.find_element("#alarm-bar").get_attribute("class")
     assert "latched" in dash_duo.find_element("#tile-bp").get_attribute("class")
@@ -107,6 +110,29 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
     assert OPERATOR in dash_duo.find_element("#audit-grid").text
     open_panel(dash_duo, "Alarm history")
     dash_duo.wait_for_contains_text("#alarm-history", f"{OPERATOR} at", timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+def test_a_latched_episode_that_became_critical_says_its_peak_critical_limit_and_when(dash_duo,
+                                                                                      live: LiveSession) -> None:
+    """Not its last value against the critical limit ("SYS 201 > 219"), nor only when it began."""
+    live.feed(300, [("sbp", 190), ("dbp", 95), ("map", 127)])  # 09:05 above high 179: medium
+    live.feed(600, [("sbp", 231), ("dbp", 100), ("map", 144)])  # 09:10 above critical high 219: high
+    live.feed(900, [("sbp", 201), ("dbp", 95), ("map", 130)])  # 09:15 still above 179: the same episode
+    live.feed(1200, [("sbp", 140), ("dbp", 85), ("map", 103)])  # 09:20 in range: ended, latched
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+
+    said = ("SYS peak 231 mmHg > critical high 219",
+            "began 09:05:00 · high priority from 09:10:00 · ended 09:20:00 — acknowledge to clear")
+    wait_for(lambda: dash_duo.driver.execute_script(LATCHED) == ["!!! HIGH", *said], 10, "the latched item")
+    assert "SYS 201" not in text_of(dash_duo, "alarm-banner")
+    # The tile is drawn by its own callback (readings, clock, alarms), a moment apart from the banner.
+    tile = "const t = document.getElementById('tile-bp'); return [t.className.includes('alarm-high'), t.title];"
+    wait_for(lambda: dash_duo.driver.execute_script(tile) == [True, f"HIGH: {said[0]} — {said[1]}"], 5,
+             "the tile in the high colour, saying the same")
+
+    open_panel(dash_duo, "Alarm history")
+    dash_duo.wait_for_contains_text("#alarm-history", f"{said[0]} · high priority from 09:10:00", timeout=10)
     assert dash_duo.get_logs() == []
 
 
@@ -130,7 +156,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
 
     # The engine evaluates from the change on: the next 160 is now above the limit.
     live.feed(600, [("sbp", 160), ("dbp", 90), ("map", 113)])
-    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 160 > 150 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS peak 160 mmHg > high 150", timeout=10)
     [alarm] = [a.episode for a in live.store.alarms.since(live.sid)]
     assert alarm.onset == T0 + timedelta(seconds=600) and alarm.limit == 150
 
@@ -189,7 +215,7 @@ def test_limits_of_an_ended_session_are_refused_on_screen_and_audited(dash_duo, 
 def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession) -> None:
     live.feed(300, [("sbp", 190), ("dbp", 95), ("map", 127)])  # medium: SBP above 179
     dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
-    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 190 > 179 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS peak 190 mmHg > high 179", timeout=10)
     log = lambda: dash_duo.driver.execute_script("return window.VigilAudio.log();")  # noqa: E731
 
     # Until a click enables it, sound is off, says so, and the alarm's bursts are only logged.
@@ -204,14 +230,14 @@ def test_sound_enable_audio_pause_and_break_through(dash_duo, live: LiveSession)
     bursts = len(log())
     # A new alarm of the same priority does not break through ...
     live.feed(600, [("sbp", 190), ("dbp", 112), ("map", 138)])  # DBP above 109: medium
-    dash_duo.wait_for_contains_text("#alarm-banner", "DIA 112 > 109 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "DIA peak 112 mmHg > high 109", timeout=10)
     time.sleep(1)
     assert "AUDIO PAUSED" in dash_duo.find_element("#audio-pause").text
     assert not [e for e in log()[bursts:] if e["audible"]]
     # ... a new, higher-priority one does, at once.
     live.feed(610, [("hr", 20)])  # HR far below 41: high priority once it has lasted its 10 s delay
     live.feed(621, [("hr", 20)])
-    dash_duo.wait_for_contains_text("#alarm-banner", "HR 20 < 41 bpm", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "HR lowest 20 bpm < critical low 41", timeout=10)
     dash_duo.wait_for_text_to_equal("#audio-pause", "Audio pause 2 min", timeout=5)
     wait_for(lambda: any(e["priority"] == "high" and e["audible"] for e in log()[bursts:]), 5, "an audible high burst")
     assert dash_duo.get_logs() == []

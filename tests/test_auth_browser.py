@@ -110,7 +110,7 @@ def test_nurse_sees_limits_read_only_and_acknowledges_an_alarm(dash_duo, bed: Be
     dash_duo.reset_log_timestamp()
 
     sign_in(dash_duo, base, NURSE, "nurse")
-    dash_duo.wait_for_contains_text("#alarm-banner", "SYS 231 > 219 mmHg", timeout=10)
+    dash_duo.wait_for_contains_text("#alarm-banner", "SYS peak 231 mmHg > critical high 219", timeout=10)
 
     # The limits editor: the same table, read-only; no preset choice, no Apply, and a note saying why.
     open_limits(dash_duo)

@@ -537,7 +537,7 @@ def test_stream_carries_alarms_and_limits_and_resumes_without_resending(store: S
         event_id, data = next_message(stream)
         ids = {a.episode.vital: a.id for a in store.alarms.since(sid)}
         assert [(a["id"], a["pri"], a["text"], a["acked"]) for a in data["a"]] == [
-            (ids["sbp"], "medium", "SYS 186 > 179 mmHg", False),
+            (ids["sbp"], "medium", "SYS peak 186 mmHg > high 179", False),
             (ids["signal"], "medium", "Signal loss (mon): no HR/SpO₂ for 12 s", False),
         ]
         assert "L" not in data and data["r"] == []
@@ -567,7 +567,8 @@ def test_stream_carries_alarms_and_limits_and_resumes_without_resending(store: S
         store.alarms.save(sid, [Episode("dbp", "high", "limit", "high", at(500), at(500), None, 125.0, 119.0,
                                         125.0)])
         _, data = next_message(resumed)
-        assert [(a["pri"], a["text"], a["acked"]) for a in data["a"]] == [("high", "DIA 125 > 119 mmHg", False)]
+        assert [(a["pri"], a["text"], a["acked"]) for a in data["a"]] == [
+            ("high", "DIA peak 125 mmHg > critical high 119", False)]
     finally:
         resumed.close()
 

@@ -18,7 +18,7 @@ from reportlab.graphics import renderSVG
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.live import LiveAlarms
-from monitor.alarms.text import alarm_text
+from monitor.alarms.text import alarm_text, peak_text
 from monitor.limits.model import load_preset
 from monitor.report.html import render_html
 from monitor.report.pdf import pdf_bytes
@@ -122,7 +122,8 @@ def expected_phrases(store: Store, sid: int) -> list[str]:
         "vitals.spo2.low 94 → 93",  # as audited
         "Ended by dr.a",
         *(alarm_text(a.episode) for a in record.alarms),
-        f"{alarm_text(spo2.episode)} {end} nurse.b 2026-11-20 11:16:30",  # the acknowledgement: who and when
+        # its peak (the lowest SpO2), and the acknowledgement: who and when
+        f"{alarm_text(spo2.episode)} {peak_text(spo2.episode)} {end} nurse.b 2026-11-20 11:16:30",
         "Decision support only — not a medical device.",
     ]
 
@@ -292,3 +293,51 @@ def test_trend_thins_continuous_data_but_keeps_peaks_and_gaps(esketamine: tuple[
     assert len(data_lines) == 2  # HR and SpO2: one line each (the SpO2 dip is in it: no gap to break it)
     assert "device_1" in svg and "device_2" in svg
     assert "SYS high 179" in svg and "SpO2 low 94" in svg  # the first version's limits, not the later 93
+
+
+def make_escalating_session(store: Store, later_nibp: int = 0) -> int:
+    """The SBP episode of issue 14 under high 140 / critical 160: 144 at 09:25, critical (165) from 09:40, peak 197,
+    still 141 (above high) at its last reading, in range at 10:00; then `later_nibp` measurements in range, each
+    one more row of the NIBP table that precedes the trend."""
+    sid = store.sessions.create("escalating", "replay")
+    limits = load_preset("iv-ketamine").to_dict()
+    limits["vitals"]["sbp"] |= {"high": 140.0, "critical_high": 160.0}
+    store.limits.save(sid, limits, T0, who="dr.a")
+    sbp = {0: 120, 5: 123, 25: 144, 30: 150, 35: 158, 40: 165, 45: 197, 50: 187, 55: 141, 60: 130}
+    sbp |= {60 + 5 * (i + 1): 125 for i in range(later_nibp)}
+    readings = [Reading(T0 + timedelta(minutes=m), code, value) for m, s in sbp.items()
+                for code, value in (("sbp", s), ("dbp", 80), ("map", 95))]
+    store.samples.write(sid, readings)
+    LiveAlarms(store, sid).process(readings, [])
+    return sid
+
+
+def test_pdf_alarm_table_gives_the_peak_and_what_the_episode_reached(tmp_path: Path) -> None:
+    store = Store(tmp_path / "v.db")
+    try:
+        text = pdf_text(pdf_bytes(session_record(store, make_escalating_session(store)), UTC))
+    finally:
+        store.close()
+    assert "Announced Priority Alarm Peak End Acknowledged by Acknowledged at" in text
+    assert ("2026-11-20 09:25:00 high SYS peak 197 mmHg > critical high 160; high priority from 2026-11-20 09:40:00 "
+            "197 mmHg 2026-11-20 10:00:00 not recorded not recorded") in text
+    # The rise over the mean of the first two readings (121.5) by more than 39: from 09:40 (165) to 09:55 (141).
+    assert ("2026-11-20 09:40:00 low SYS peak 197 mmHg: +75.5 over baseline 121.5 (limit +39) 197 mmHg "
+            "2026-11-20 09:55:00") in text
+    assert "SYS 141" not in text and "SYS 187" not in text  # no value but the peak stands for the episode
+
+
+def test_pdf_trend_heading_stays_with_its_chart(tmp_path: Path) -> None:
+    """However long the NIBP table before it, the "Trend" heading is on the page of the chart and its caption,
+    never alone at the foot of the page before (before the fix: with 4 to 32 more rows, on this layout)."""
+    for later in range(0, 40, 8):
+        store = Store(tmp_path / f"{later}.db")
+        try:
+            data = pdf_bytes(session_record(store, make_escalating_session(store, later)), UTC)
+        finally:
+            store.close()
+        pages = [page.extract_text().splitlines() for page in PdfReader(io.BytesIO(data)).pages]
+        [heading] = [i for i, lines in enumerate(pages) if "Trend" in lines]
+        [chart] = [i for i, lines in enumerate(pages) if any(line.startswith("Continuous vitals are drawn")
+                                                             for line in lines)]
+        assert heading == chart, f"with {later} more NIBP rows, the heading is on page {heading + 1}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters.model.reading import DOSE_KINDS, LINK_LOST, Event, Reading
 from adapters.model.vitals import VITAL_CODES, VITALS
@@ -45,6 +45,10 @@ class Episode:
     limit: float
     value: float  # the latest value of the run (the silence so far, for technical alarms)
     source: str = ""  # the silent source, for signal loss
+    # When the run reached its priority (its limit was first broken): the banner says when an episode
+    # became critical, not only when it began. None for technical alarms, whose priority never changes.
+    reached: datetime | None = None
+    baseline: float | None = None  # a rise episode's baseline, so it can say "+45 over baseline 152"
 
     @property
     def key(self) -> tuple[str, str, str, str, datetime]:
@@ -75,6 +79,14 @@ def sort_key(episode: Episode) -> tuple:
     return (episode.onset, VITAL_ORDER.get(episode.vital, 99), episode.kind, episode.direction, episode.source)
 
 
+class _Level(NamedTuple):
+    """The highest limit a reading breaks: its priority rank, the limit, and (for a rise) the baseline."""
+
+    rank: int
+    limit: float
+    baseline: float | None = None
+
+
 @dataclass
 class _Run:
     """A run in progress; becomes an episode once announced."""
@@ -82,8 +94,8 @@ class _Run:
     onset: datetime
     peak: float
     last: float
-    rank: int
-    limit: float
+    level: _Level
+    reached: datetime  # when `level` was reached
     episode: Episode | None = None
 
 
@@ -96,18 +108,18 @@ class _Silence:
     link_lost_at: datetime | None = None  # the link reported lost: announced then, not after the threshold
 
 
-def _level(lim: VitalLimits, direction: str, value: float) -> tuple[int, float] | None:
-    """(priority rank, threshold) of the highest limit the value breaks in this direction, or None."""
+def _level(lim: VitalLimits, direction: str, value: float) -> _Level | None:
+    """The highest limit the value breaks in this direction, or None."""
     if direction == "high":
         if lim.critical_high is not None and value > lim.critical_high:
-            return RANK["high"], lim.critical_high
+            return _Level(RANK["high"], lim.critical_high)
         if lim.high is not None and value > lim.high:
-            return RANK["medium"], lim.high
+            return _Level(RANK["medium"], lim.high)
     else:
         if lim.critical_low is not None and value < lim.critical_low:
-            return RANK["high"], lim.critical_low
+            return _Level(RANK["high"], lim.critical_low)
         if lim.low is not None and value < lim.low:
-            return RANK["medium"], lim.low
+            return _Level(RANK["medium"], lim.low)
     return None
 
 
@@ -211,10 +223,10 @@ class AlarmEngine:
         baseline = fixed if fixed is not None else baseline_state.value_at(r.time, self.expect_dose)
         level = None
         if rise is not None and baseline is not None and r.value - baseline > rise:
-            level = (RANK["low"], baseline + rise)
+            level = _Level(RANK["low"], baseline + rise, baseline)
         return self._step((r.vital, "rise", "high"), r, level)
 
-    def _step(self, key: tuple[str, str, str], r: Reading, level: tuple[int, float] | None) -> list[Episode]:
+    def _step(self, key: tuple[str, str, str], r: Reading, level: _Level | None) -> list[Episode]:
         """Advance one (vital, kind, direction) run by one reading."""
         run = self._runs.get(key)
         if level is None:
@@ -224,13 +236,12 @@ class AlarmEngine:
             if run.episode is None:
                 return []  # ended before its delay: never announced, no episode
             return [replace(run.episode, end=r.time)]
-        rank, limit = level
         if run is None:
-            run = self._runs[key] = _Run(onset=r.time, peak=r.value, last=r.value, rank=rank, limit=limit)
+            run = self._runs[key] = _Run(onset=r.time, peak=r.value, last=r.value, level=level, reached=r.time)
         else:
             run.peak = max(run.peak, r.value) if key[2] == "high" else min(run.peak, r.value)
-            if rank > run.rank:
-                run.rank, run.limit = rank, limit
+            if level.rank > run.level.rank:
+                run.level, run.reached = level, r.time
             run.last = r.value
         if run.episode is None:
             announce_at = run.onset + self._delay(r.vital)
@@ -245,8 +256,9 @@ class AlarmEngine:
     def _snapshot(key: tuple[str, str, str], run: _Run, announced: datetime) -> Episode:
         vital, kind, direction = key
         return Episode(
-            vital=vital, direction=direction, kind=kind, priority=PRIORITIES[run.rank], onset=run.onset,
-            announced=announced, end=None, peak=run.peak, limit=run.limit, value=run.last,
+            vital=vital, direction=direction, kind=kind, priority=PRIORITIES[run.level.rank], onset=run.onset,
+            announced=announced, end=None, peak=run.peak, limit=run.level.limit, value=run.last,
+            reached=run.reached, baseline=run.level.baseline,
         )
 
     # -- technical alarms --

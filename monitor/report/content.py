@@ -16,7 +16,8 @@ from typing import ClassVar
 from reportlab.graphics.shapes import Drawing
 
 from adapters.model.vitals import VITAL_CODES, VITALS
-from monitor.alarms.text import alarm_text
+from monitor.alarms.engine import Episode
+from monitor.alarms.text import alarm_text, peak_text, priority_reached
 from monitor.limits.model import THRESHOLD_KEYS
 from monitor.report.trend import GAP_MIN, trend_drawing
 from monitor.session.baseline import NibpMeasurement
@@ -245,10 +246,16 @@ def _checkpoints(r: SessionRecord, c: Clock) -> Section:
     return Section("Checkpoints", (Table(("Checkpoint", c.minutes_head, "Due", "Status", "Done at"), rows),))
 
 
+def _alarm_cell(e: Episode, c: Clock) -> str:
+    """What happened, and when the episode reached its priority if not at onset."""
+    reached = priority_reached(e)
+    return alarm_text(e) if reached is None else f"{alarm_text(e)}; {e.priority} priority from {c.session(reached)}"
+
+
 def _alarms(r: SessionRecord, c: Clock) -> Section:
-    rows = tuple((c.session(a.episode.announced), a.episode.priority, alarm_text(a.episode), c.session(a.episode.end),
-                  a.acked_by or NOT_RECORDED, c.wall(a.acked_at)) for a in r.alarms)
-    head = ("Announced", "Priority", "Alarm", "End", "Acknowledged by", "Acknowledged at")
+    rows = tuple((c.session(a.episode.announced), a.episode.priority, _alarm_cell(a.episode, c), peak_text(a.episode),
+                  c.session(a.episode.end), a.acked_by or NOT_RECORDED, c.wall(a.acked_at)) for a in r.alarms)
+    head = ("Announced", "Priority", "Alarm", "Peak", "End", "Acknowledged by", "Acknowledged at")
     return Section("Alarms", (Table(head, rows),))
 
 

@@ -24,7 +24,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from monitor.report.content import Block, Fields, Figure, Report, Table, report_content
+from monitor.report.content import Block, Fields, Figure, Report, Section, Table, report_content
 from monitor.session.record import SessionRecord
 
 REGULAR, BOLD = "VigilSans", "VigilSans-Bold"
@@ -123,14 +123,29 @@ def _fields(block: Fields, width: float) -> Flowable:
     return table
 
 
+def _figure(block: Figure) -> list[Flowable]:
+    return [block.drawing, Paragraph(_markup(block.caption), CAPTION)]
+
+
 def _block(block: Block, width: float) -> list[Flowable]:
     if isinstance(block, Table):
         return _table(block, width)
     if isinstance(block, Fields):
         return [_fields(block, width), Spacer(0, 3)]
     if isinstance(block, Figure):
-        return [KeepTogether([block.drawing, Paragraph(_markup(block.caption), CAPTION)])]
+        return [KeepTogether(_figure(block))]
     return [Paragraph(_markup(block.text), BODY), Spacer(0, 3)]
+
+
+def _section(section: Section, width: float) -> list[Flowable]:
+    """A section's heading and blocks. The heading's keepWithNext cannot hold it to a KeepTogether (reportlab
+    never puts one inside its keep-with-next group), so a figure that opens a section, whose drawing and caption
+    must stay together, takes the heading into its own KeepTogether: never a heading alone at a page's foot."""
+    heading = Paragraph(_markup(section.title), SECTION)
+    first, *rest = section.blocks or (None,)
+    if isinstance(first, Figure):
+        return [KeepTogether([heading, *_figure(first)]), *(f for block in rest for f in _block(block, width))]
+    return [heading, *(f for block in section.blocks for f in _block(block, width))]
 
 
 def _story(report: Report, width: float) -> list[Flowable]:
@@ -140,9 +155,7 @@ def _story(report: Report, width: float) -> list[Flowable]:
         Paragraph(_markup(report.zone_note), CAPTION),
     ]
     for section in report.sections:
-        story.append(Paragraph(_markup(section.title), SECTION))
-        for block in section.blocks:
-            story += _block(block, width)
+        story += _section(section, width)
     return story
 
 

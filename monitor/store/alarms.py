@@ -20,7 +20,7 @@ from monitor.store.schema import alarms
 from monitor.timeutil import from_us, to_us
 
 _KEY = ["session_id", "vital", "kind", "direction", "source", "onset_us"]  # an episode's key, as stored
-_CHANGING = ["announced_us", "end_us", "priority", "peak", "limit_value", "value", "rev"]
+_CHANGING = ["announced_us", "end_us", "priority", "peak", "limit_value", "value", "reached_us", "baseline", "rev"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def _alarm(row: Any) -> StoredAlarm:
         vital=row.vital, direction=row.direction, kind=row.kind, priority=row.priority,
         onset=from_us(row.onset_us), announced=from_us(row.announced_us),
         end=None if row.end_us is None else from_us(row.end_us), peak=row.peak, limit=row.limit_value,
-        value=row.value, source=row.source,
+        value=row.value, source=row.source, reached=None if row.reached_us is None else from_us(row.reached_us),
+        baseline=row.baseline,
     )
     acked = None if row.acked_us is None else from_us(row.acked_us)
     return StoredAlarm(row.id, episode, row.rev, acked, row.acked_by)
@@ -70,6 +71,7 @@ class Alarms:
                     "source": e.source, "onset_us": to_us(e.onset), "announced_us": to_us(e.announced),
                     "end_us": None if e.end is None else to_us(e.end), "priority": e.priority, "peak": e.peak,
                     "limit_value": e.limit, "value": e.value, "rev": rev,
+                    "reached_us": None if e.reached is None else to_us(e.reached), "baseline": e.baseline,
                 }
                 for rev, e in enumerate(latest.values(), start=first_rev)
             ]

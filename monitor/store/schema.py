@@ -111,6 +111,9 @@ alarms = sa.Table(
     sa.Column("peak", sa.Float, nullable=False),
     sa.Column("limit_value", sa.Float, nullable=False),
     sa.Column("value", sa.Float, nullable=False),
+    # NULL in rows an older Vigil wrote: their description then leaves that time or baseline out.
+    sa.Column("reached_us", sa.BigInteger),  # when the episode reached its priority
+    sa.Column("baseline", sa.Float),  # a rise episode's baseline
     sa.Column("acked_us", sa.BigInteger),  # wall time of the acknowledgement
     sa.Column("acked_by", sa.String(100)),
     sa.Column("rev", sa.Integer, nullable=False),  # per-session change counter: the stream's alarm cursor

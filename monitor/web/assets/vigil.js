@@ -182,6 +182,8 @@
         bp: tileClass("bp", "big", "sbp"), hr: tileClass("hr", "big", "hr"), spo2: tileClass("spo2", "big", "spo2"),
         pr: tileClass("pr", "small", "pr"), rr: tileClass("rr", "small", "rr"),
       },
+      title: Object.fromEntries(["bp", "hr", "spo2", "pr", "rr"].map(
+        (key) => [key, window.VigilAlarms ? window.VigilAlarms.tileTitle(key) : ""])),
       map: v.map ? "MAP " + value("map") : "",
       elapsed: dose === null || dose === undefined || now === null || now < dose ? "Pre-dose" : "Dose +" + hms(now - dose),
       clock: now === null ? "--:--:--" : clockText(now),

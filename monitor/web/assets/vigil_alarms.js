@@ -102,8 +102,24 @@
     }
   }
 
+  /* When a priority was reached, if later than the onset: an SBP high at 09:25 that became critical at 09:40. */
+  const reachedText = (a) => (a.reached === null ? "" : a.pri + " priority from " + clockText(a.reached));
+
+  /* When the episode began, when it reached its priority and, once ended (latched), when it ended. */
+  function whenText(a) {
+    const parts = [(a.end === null ? "since " : "began ") + clockText(a.onset), reachedText(a)];
+    if (a.end !== null) parts.push("ended " + clockText(a.end) + " — acknowledge to clear");
+    return parts.filter(Boolean).join(" · ");
+  }
+
+  /* The tile's own account of its displayed alarms (its tooltip and accessible description). */
+  function tileTitle(tile) {
+    return shown().filter((a) => a.tiles.includes(tile))
+      .map((a) => a.pri.toUpperCase() + ": " + a.text + " — " + whenText(a)).join("\n");
+  }
+
   function item(a) {
-    const when = a.end !== null ? "ended " + clockText(a.end) + " — acknowledge to clear" : "since " + clockText(a.ann);
+    const when = whenText(a);
     const who = a.acked ? " · acknowledged by " + a.ackBy : "";
     const cls = "alarm-item pri-" + a.pri + (a.acked ? " acked" : "") + (latched(a) ? " latched" : "");
     return {
@@ -121,8 +137,9 @@
 
   function historyRows() {
     return Array.from(state.alarms.values()).sort((x, y) => y.ann - x.ann).map((a) => ({
-      id: a.id, priority: a.pri, text: a.text, announcedText: clockText(a.ann),
-      peakText: a.kind === "technical" ? a.peak.toFixed(0) + " s" : String(Math.round(a.peak * 100) / 100),
+      id: a.id, priority: a.pri, text: [a.text, reachedText(a)].filter(Boolean).join(" · "),
+      announcedText: clockText(a.ann),
+      peakText: a.peakText,
       endText: a.end === null ? "active" : clockText(a.end),
       ackText: a.acked ? a.ackBy + " at " + a.ackAt : "",
     }));
@@ -156,6 +173,6 @@
   }
 
   setInterval(soundCheck, SOUND_CHECK_MS);
-  window.VigilAlarms = { update, tileClass, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }) };
+  window.VigilAlarms = { update, tileClass, tileTitle, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }) };
   window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilAlarms: { renderAlarms } });
 })();

@@ -15,7 +15,7 @@ import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import Dash, Input, Output, html
 
-from monitor.alarms.text import alarm_text
+from monitor.alarms.text import alarm_text, peak_text, priority_reached
 from monitor.auth.roles import Permission
 from monitor.store import Store, StoredAlarm
 from monitor.web.audit import audit_rows
@@ -33,8 +33,10 @@ TILES_OF = {"sbp": ["bp"], "dbp": ["bp"], "map": ["bp"], "nibp": ["bp"], "hr": [
 
 
 def alarm_payload(stored: StoredAlarm, tz: tzinfo) -> dict:
-    """One alarm as the browser receives it (times in display ms, like readings)."""
+    """One alarm as the browser receives it (times in display ms, like readings); `reached` is when it reached
+    its priority, null if at onset."""
     e = stored.episode
+    reached = priority_reached(e)
     return {
         "id": stored.id,
         "rev": stored.rev,
@@ -46,10 +48,12 @@ def alarm_payload(stored: StoredAlarm, tz: tzinfo) -> dict:
         "onset": display_ms(e.onset, tz),
         "ann": display_ms(e.announced, tz),
         "end": None if e.end is None else display_ms(e.end, tz),
+        "reached": None if reached is None else display_ms(reached, tz),
         "peak": e.peak,
         "limit": e.limit,
         "value": e.value,
         "text": alarm_text(e),
+        "peakText": peak_text(e),
         "acked": stored.acked_at is not None,
         "ackBy": stored.acked_by,
         "ackAt": None if stored.acked_at is None else _wall(stored.acked_at),
