@@ -3,11 +3,13 @@ that counts from the dose (baseline, checkpoints, readiness, the live alarms, th
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from support import audited
 
 from adapters.model.reading import Event, Reading
@@ -15,6 +17,7 @@ from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import load_preset
 from monitor.report.content import report_content
 from monitor.report.html import render_html
+from monitor.report.pdf import pdf_bytes
 from monitor.session import amend, service
 from monitor.session.record import session_record
 from monitor.store import Cursor, Store
@@ -256,6 +259,8 @@ def test_the_record_shows_the_struck_entry_and_the_correction_with_its_reason(st
                              "2026-11-20 09:00:00 → 2026-11-20 08:54:00", "clicked late"),)
     page = render_html(session_record(store, sid), UTC)
     assert "Corrected or withdrawn" in page and "struck: corrected" in page and "clicked late" in page
+    pdf = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(session_record(store, sid), UTC))).pages)
+    assert "Corrected or withdrawn" in pdf and "struck: corrected" in pdf and "clicked late" in pdf
 
 
 def test_an_older_database_gains_the_columns_and_its_dose_index_counts_only_events_in_force(tmp_path: Path
