@@ -1,5 +1,5 @@
-"""Helpers the browser tests share: reading text in the page, the bed view's tabs, typing into the limits editor,
-and the console's warnings."""
+"""Helpers the browser tests share: reading text in the page, signing in, the bed view's tabs, typing into the
+limits editor, and the console's warnings."""
 
 from __future__ import annotations
 
@@ -7,12 +7,28 @@ import json
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from support import wait_for
+
+PASSWORD = "correct horse battery"  # the test users' password
 
 
 def text_of(dash_duo, element_id: str) -> str:
     """The element's text, read in the page (an element React re-renders meanwhile is never stale here)."""
     script = "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';"
     return dash_duo.driver.execute_script(script, element_id)
+
+
+def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD) -> None:
+    """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`."""
+    driver = dash_duo.driver
+    driver.get(base + "/")
+    wait_for(lambda: driver.current_url == base + "/login?next=/", 10, "the redirect to the sign-in page")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    wait_for(lambda: text_of(dash_duo, "signed-in-as") == f"{name} ({role})", 15, f"the bed view for {name}")
+    assert driver.current_url == base + "/"
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
 
 
 def open_panel(dash_duo, label: str) -> None:

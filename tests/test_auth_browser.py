@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import field, text_of, type_into
+from browser_support import PASSWORD, field, sign_in, text_of, type_into
 from selenium.webdriver.common.by import By
 from support import wait_for
 
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.browser
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 NURSE, CLINICIAN = "nurse-ana", "dr-ben"
-PASSWORD = "correct horse battery"
 SET_PROPS = "window.dash_clientside.set_props(arguments[0], arguments[1]);"
 
 
@@ -66,25 +65,6 @@ def start(dash_duo, bed: Bed) -> str:
     app = create_app(DashboardConfig(bed.store, lambda: bed.sid, UTC, auth=AuthSettings(required=True)))
     dash_duo.start_server(app, navigate=False)
     return dash_duo.server.url.rstrip("/")
-
-
-
-
-def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD) -> None:
-    """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`."""
-    driver = dash_duo.driver
-    driver.get(base + "/")
-    wait_for(lambda: driver.current_url == base + "/login?next=/", 10, "the redirect to the sign-in page")
-    driver.find_element(By.ID, "name").send_keys(name)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "sign-in").click()
-    wait_for(lambda: text_of(dash_duo, "signed-in-as") == f"{name} ({role})", 15, f"the bed view for {name}")
-    assert driver.current_url == base + "/"
-    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
-
-
-
-
 
 
 def open_limits(dash_duo) -> None:

@@ -61,6 +61,15 @@ class CheckpointAlarms:
                 out.append(episode)
         return out
 
+    def resume(self, items: Iterable[Reading | Event], now: datetime) -> list[Episode]:
+        """Catch up on the session so far (time-ordered, up to `now`) without alarming on the past: a
+        checkpoint already satisfied stays quiet, and one overdue and still open at `now` is announced now,
+        when this engine learns of it (after a corrected dose time), not when it fell due."""
+        self.feed(items)
+        self.tick(now)
+        self._open = {key: replace(e, announced=max(e.announced, now)) for key, e in self._open.items()}
+        return list(self._open.values())
+
     def close(self, at: datetime) -> list[Episode]:
         """End every open checkpoint alarm at `at` and raise no more: the session ended or changed type."""
         out = [replace(e, end=at, peak=(at - e.onset).total_seconds(), value=(at - e.onset).total_seconds())

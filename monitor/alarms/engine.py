@@ -167,6 +167,15 @@ class AlarmEngine:
                 baseline.dose = e.time
         return out
 
+    def move_dose(self, dose: datetime | None, window: Iterable[Reading]) -> None:
+        """The dose event was corrected to `dose`, or withdrawn (None): rise alarms compare each reading from
+        now on with the baseline of the corrected window, which `window` (the stored readings of the 15 min
+        up to `dose`) gives. An open rise run continues or ends by its next reading."""
+        self._dose = dose
+        readings = list(window)
+        for vital, baseline in self._baselines.items():
+            baseline.move_dose(dose, [r for r in readings if r.vital == vital], self.now)
+
     def tick(self, now: datetime) -> list[Episode]:
         """The clock moved without data: technical alarms may become due."""
         return self._advance(now)

@@ -4,8 +4,9 @@ Runs inside acquisition (so alarms are raised and stored with no browser open), 
 thread as the writes it follows: a reading is committed before the engine sees it. Limits, the
 session's type and events entered on screen (a dose start, a device) are read from the store, so
 what any dashboard saves, in this process or another, reaches the engines at their next batch or
-tick. Beside the limit engine run the session's checkpoint alarms ("BP at 40 min" overdue). Only
-changed episodes are written, so an unchanged alarm costs nothing per tick.
+tick. Beside the limit engine run the session's checkpoint alarms ("BP at 40 min" overdue). A dose event
+corrected or withdrawn on screen moves both engines' time zero from then on. Only changed episodes are
+written, so an unchanged alarm costs nothing per tick.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from adapters.model.reading import Event, Reading
 from monitor.alarms.checkpoints import CheckpointAlarms
 from monitor.alarms.engine import AlarmEngine, Episode, chronological
 from monitor.limits.model import Limits, limits_from_stored
+from monitor.session.baseline import BASELINE_WINDOW
+from monitor.session.timeline import anchor_time
 from monitor.session.types import session_type
 from monitor.store import LimitsVersion, Store
 
@@ -35,7 +38,9 @@ class LiveAlarms:
         versions = store.limits.versions(session_id)
         self._version = versions[-1].version if versions else 0
         limits = limits_from_stored(versions[-1].data) if versions else Limits()
-        self._type = store.sessions.info(session_id).session_type
+        info = store.sessions.info(session_id)
+        self._type = info.session_type
+        self._amendments = info.amendments
         self.engine = AlarmEngine(limits, expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))
 
@@ -85,10 +90,34 @@ class LiveAlarms:
                 nibp = [r for r in self.store.samples.readings_of(self.session_id, ["sbp"]) if r.time <= now]
                 past = [e for e in self.store.samples.events(self.session_id) if e.time <= now]
                 out += self.checkpoints.feed(chronological(nibp, past))
+        if info.amendments != self._amendments:
+            self._amendments = info.amendments
+            out += self._follow_amendment(now)
         if info.ended is not None and self._ended is None:
             self._ended = info.ended
             out += self.checkpoints.close(info.ended)
         return out
+
+    def _follow_amendment(self, now: datetime | None) -> list[Episode]:
+        """An entered event was corrected or withdrawn: forget the struck one, and if time zero moved, judge
+        from now on against the corrected one — the rise baseline of its window, and checkpoints counted from
+        it (those of the old time zero still open end now; one already overdue by the new one alarms now)."""
+        entered = self.store.samples.events_with_authors(self.session_id, entered_after=0)
+        self._entered = max((s.id for s in entered), default=0)
+        self._queue = [s.event for s in entered if now is None or s.event.time > now]
+        if now is None:
+            return []
+        past = [e for e in self.store.samples.events(self.session_id) if e.time <= now]
+        anchor = anchor_time(past)
+        if anchor == self.checkpoints.anchor:
+            return []
+        window = [] if anchor is None else self.store.samples.readings(self.session_id, anchor - BASELINE_WINDOW,
+                                                                        anchor)
+        self.engine.move_dose(anchor, window)
+        out = self.checkpoints.close(now)
+        self.checkpoints = CheckpointAlarms(session_type(self._type))
+        nibp = [r for r in self.store.samples.readings_of(self.session_id, ["sbp"]) if r.time <= now]
+        return out + self.checkpoints.resume(chronological(nibp, past), now)
 
     def _entered_due(self, upto: datetime | None) -> list[Event]:
         """Events entered on screen, up to `upto` (all if None), in time order; one entered a moment
@@ -144,7 +173,8 @@ class LiveAlarms:
         readings = self.store.samples.readings(self.session_id, None, upto)
         events = [e for e in self.store.samples.events(self.session_id) if e.time <= upto]
         versions = self.store.limits.versions(self.session_id)
-        self._type = self.store.sessions.info(self.session_id).session_type
+        info = self.store.sessions.info(self.session_id)
+        self._type, self._amendments = info.session_type, info.amendments
         self.engine = AlarmEngine(limits_from_stored(versions[0].data) if versions else Limits(),
                                   expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))

@@ -19,6 +19,9 @@ class Permission(StrEnum):
     NOTES = "notes"
     END = "end"  # end a session that the discharge guard allows
     OVERRIDE = "override"  # proceed past the BP gate, end despite the discharge guard
+    # Correct the time of an entered dose event, or withdraw it: it moves the session's time zero, and with it
+    # every checkpoint, the baseline and the discharge time, so it is a clinician's call, like an override.
+    AMEND = "amend"
     LIMITS = "limits"
     SETUP = "setup"  # session type, patient label, bed, preset
     REPLAY = "replay"  # pause, speed, seek
@@ -29,7 +32,8 @@ class Permission(StrEnum):
 _NURSE = {Permission.VIEW, Permission.ACKNOWLEDGE, Permission.EVENTS, Permission.NOTES, Permission.END}
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: frozenset(_NURSE),
-    Role.CLINICIAN: frozenset(_NURSE | {Permission.OVERRIDE, Permission.LIMITS, Permission.SETUP, Permission.AUDIT}),
+    Role.CLINICIAN: frozenset(_NURSE | {Permission.OVERRIDE, Permission.AMEND, Permission.LIMITS, Permission.SETUP,
+                                           Permission.AUDIT}),
     Role.TESTER: frozenset({Permission.VIEW, Permission.REPLAY}),
     Role.ADMIN: frozenset({Permission.VIEW, Permission.USERS, Permission.AUDIT}),
 }

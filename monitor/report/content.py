@@ -23,7 +23,7 @@ from monitor.report.trend import GAP_MIN, trend_drawing
 from monitor.session.baseline import NibpMeasurement
 from monitor.session.record import SUMMARY_VITALS, SessionRecord
 from monitor.session.timeline import CheckpointState
-from monitor.store import AuditEntry
+from monitor.store import AuditEntry, StoredEvent
 from monitor.timeutil import EPOCH
 
 NOT_RECORDED = "not recorded"
@@ -259,10 +259,37 @@ def _alarms(r: SessionRecord, c: Clock) -> Section:
     return Section("Alarms", (Table(head, rows),))
 
 
+def _amendments(r: SessionRecord, c: Clock, by_original: dict[int, StoredEvent]) -> Table:
+    """Who struck which entered event, when (wall clock), from what time to what, and why."""
+    rows = []
+    for s in r.struck:
+        assert s.struck is not None
+        correction = by_original.get(s.id)
+        new = "withdrawn" if correction is None else c.session(correction.event.time)
+        rows.append((c.wall(s.struck.at), s.struck.by, s.event.kind, f"{c.session(s.event.time)} → {new}",
+                     s.struck.reason))
+    return Table(("When", "Who", "Event", "Old → new", "Reason"), tuple(sorted(rows)), "Corrected or withdrawn")
+
+
 def _events(r: SessionRecord, c: Clock) -> Section:
+    """Every event; once one was corrected or withdrawn, the struck entries too, marked, and the amendments
+    (a correction's own text is its reason)."""
+    head: tuple[str, ...] = ("Time", c.minutes_head, "Kind", "Text", "Entered by")
+    if not r.struck:
+        plain = tuple((c.session(s.event.time), c.minutes(s.event.time), s.event.kind, s.event.text,
+                       s.entered_by or "monitor/file") for s in r.events)
+        return Section("Events and notes", (Table(head, plain),))
+    by_original = {s.corrects: s for s in (*r.events, *r.struck) if s.corrects is not None}
+
+    def status(s: StoredEvent) -> str:
+        if s.struck is not None:
+            return "struck: corrected" if s.id in by_original else "struck: withdrawn"
+        return "correction" if s.corrects is not None else "in force"
+
+    everything = sorted((*r.events, *r.struck), key=lambda s: (s.event.time, s.id))
     rows = tuple((c.session(s.event.time), c.minutes(s.event.time), s.event.kind, s.event.text,
-                  s.entered_by or "monitor/file") for s in r.events)
-    return Section("Events and notes", (Table(("Time", c.minutes_head, "Kind", "Text", "Entered by"), rows),))
+                  s.entered_by or "monitor/file", status(s)) for s in everything)
+    return Section("Events and notes", (Table((*head, "Status"), rows), _amendments(r, c, by_original)))
 
 
 def _rems(r: SessionRecord, c: Clock) -> Section | None:

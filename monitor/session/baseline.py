@@ -76,6 +76,16 @@ class RiseBaseline:
                 if len(self.early) == 2:
                     self.fallback = mean(self.early)
 
+    def move_dose(self, dose: datetime | None, window: Iterable[Reading], now: datetime | None) -> None:
+        """The dose event was corrected to `dose` (None: withdrawn). A dose the engine's clock (`now`) has
+        passed takes its window from `window` (this vital's stored readings up to it): the recent ones kept
+        here may not reach back to it. Readings already judged stay judged."""
+        self.dose = dose
+        self.dose_settled = dose is not None and now is not None and dose <= now
+        self.from_dose = None
+        if dose is not None and self.dose_settled:
+            self.from_dose = mean([r.value for r in pre_dose_window(window, dose)])
+
     def value_at(self, t: datetime, expect_dose: bool) -> float | None:
         """The baseline that applies to a reading at `t` (already observed), or None if none exists yet."""
         if self.dose is not None:

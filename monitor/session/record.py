@@ -51,7 +51,8 @@ class SessionRecord:
     end: datetime | None  # "end session", else the last reading or event
     anchor: datetime | None
     readings: list[Reading]
-    events: list[StoredEvent]
+    events: list[StoredEvent]  # in force: what the timeline, baseline and checkpoints count from
+    struck: list[StoredEvent]  # entered events corrected or withdrawn since, with who, when and why
     limits: list[LimitsVersion]
     baseline: Baseline
     gate: Gate
@@ -107,7 +108,9 @@ def session_record(store: Store, session_id: int) -> SessionRecord:
     stype = session_type(info.session_type)
     cutoff = info.ended
     readings = store.samples.readings(session_id, None, cutoff)
-    events = [s for s in store.samples.events_with_authors(session_id) if cutoff is None or s.event.time <= cutoff]
+    everything = [s for s in store.samples.events_with_authors(session_id, struck=True)
+                  if cutoff is None or s.event.time <= cutoff]
+    events = [s for s in everything if s.struck is None]
     times = [r.time for r in readings] + [s.event.time for s in events]
     start = min(times, default=None)
     end = cutoff if cutoff is not None else max(times, default=None)
@@ -121,6 +124,7 @@ def session_record(store: Store, session_id: int) -> SessionRecord:
     summaries = [s for s in (_summary(v, readings) for v in SUMMARY_VITALS if v in VITALS) if s is not None]
     return SessionRecord(
         info=info, stype=stype, start=start, end=end, anchor=anchor, readings=readings, events=events,
+        struck=[s for s in everything if s.struck is not None],
         limits=store.limits.versions(session_id), baseline=base, gate=gate(stype, base), measurements=measurements,
         summaries=summaries, alarms=alarms, checkpoints=states, audit=store.audit.entries(session_id=session_id),
         rems=_rems(stype, anchor, end, cutoff is not None, measurements, states, info.ready_min),

@@ -46,7 +46,7 @@ class GateAdvisory(Refused):
         self.gate = advisory
 
 
-def _open_session(store: Store, session_id: int, wall: datetime) -> tuple[SessionInfo, datetime]:
+def open_session(store: Store, session_id: int, wall: datetime) -> tuple[SessionInfo, datetime]:
     """The session and its clock's "now"; refused once ended, or before the clock has started."""
     info = store.sessions.info(session_id)
     if info.ended is not None:
@@ -69,7 +69,7 @@ def set_up(store: Store, session_id: int, who: str, wall: datetime, *, type_name
         raise Refused("the bed needs a name of at most 50 characters")
     if preset is not None and preset not in PRESETS:
         raise Refused(f"unknown limits preset {preset!r}")
-    info, now = _open_session(store, session_id, wall)
+    info, now = open_session(store, session_id, wall)
     if type_name != info.session_type and anchor_time(store.samples.events(session_id)) is not None:
         raise Refused("the session type cannot change after the first dose: its checkpoints count from it")
     changed = store.sessions.set_up(session_id, who, wall, now, session_type=type_name, patient_label=label, bed=bed)
@@ -94,7 +94,7 @@ def enter_dose(store: Store, session_id: int, who: str, wall: datetime, kind: st
     """One click: the dose event at the session clock's now. The first dose event passes the BP gate,
     or raises `GateAdvisory` until a "proceed" reason is given, which is audited. Proceeding is an
     override: refused unless `may_override` (a clinician)."""
-    info, now = _open_session(store, session_id, wall)
+    info, now = open_session(store, session_id, wall)
     stype = session_type(info.session_type)
     if kind not in stype.dose_buttons:
         raise Refused(f"{EVENT_NAMES.get(kind, kind)} is not an event of a {stype.label} session")
@@ -128,7 +128,7 @@ def enter_note(store: Store, session_id: int, who: str, wall: datetime, text: st
         raise Refused("the note is empty")
     if len(body.encode()) > MAX_NOTE_BYTES:
         raise Refused(f"the note is too long (at most {MAX_NOTE_BYTES} bytes, about as many letters)")
-    _, now = _open_session(store, session_id, wall)
+    _, now = open_session(store, session_id, wall)
     event = Event(now, "note", body, source=ENTERED)
     if not store.samples.enter_event(session_id, event, who, wall):
         raise Refused("the same note was just added")
@@ -137,7 +137,7 @@ def enter_note(store: Store, session_id: int, who: str, wall: datetime, text: st
 
 def discharge_readiness(store: Store, session_id: int, wall: datetime) -> Readiness:
     """The readiness summary at the session clock's now (what "end session" shows and checks)."""
-    info, now = _open_session(store, session_id, wall)
+    info, now = open_session(store, session_id, wall)
     stype = session_type(info.session_type)
     events = [e for e in store.samples.events(session_id) if e.time <= now]
     anchor = anchor_time(events)

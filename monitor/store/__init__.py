@@ -17,13 +17,13 @@ from monitor.store.alarms import Alarms, StoredAlarm
 from monitor.store.audit import Audit, AuditEntry
 from monitor.store.database import Database, NoDatabase, database_url
 from monitor.store.limits import Limits, LimitsVersion
-from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading
+from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading, Strike
 from monitor.store.sessions import SessionEnded, SessionInfo, Sessions, SessionSummary
 from monitor.store.users import Users
 
 __all__ = [
     "AuditEntry", "Cursor", "LimitsVersion", "NoDatabase", "SessionEnded", "SessionInfo", "SessionSummary", "Store",
-    "StoredAlarm", "StoredEvent", "StoredReading", "database_url",
+    "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "database_url",
 ]
 
 

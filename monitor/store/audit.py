@@ -30,14 +30,15 @@ class AuditEntry:
     old: str
     new: str
     session_id: int | None = None
+    reason: str = ""  # why, for the actions that need a reason (correcting or withdrawing an entered event)
 
 
 def write_audit(conn: Connection, session_id: int | None, who: str, action: str, target: str, old: Any, new: Any,
-                at: datetime, session_time: datetime | None) -> None:
+                at: datetime, session_time: datetime | None, reason: str | None = None) -> None:
     """Append an audit entry inside the caller's transaction, so the change and its record commit together."""
     conn.execute(audit.insert().values(
         session_id=session_id, at_us=to_us(at), session_us=None if session_time is None else to_us(session_time),
-        who=who, action=action, target=target, old=str(old), new=str(new),
+        who=who, action=action, target=target, old=str(old), new=str(new), reason=reason,
     ))
 
 
@@ -63,6 +64,6 @@ class Audit:
         with self.db.engine.connect() as conn:
             return [
                 AuditEntry(row.id, from_us(row.at_us), None if row.session_us is None else from_us(row.session_us),
-                           row.who, row.action, row.target, row.old, row.new, row.session_id)
+                           row.who, row.action, row.target, row.old, row.new, row.session_id, row.reason or "")
                 for row in conn.execute(q)
             ]

@@ -4,7 +4,8 @@ Acquisition writes readings and events here first, in one transaction per batch;
 shown or alarmed on. Readers ask "what is new since cursor X", where the cursor is the autoincrement id of
 the readings and events tables, so a reconnecting dashboard resumes without gaps. Writes are idempotent (a
 unique key per reading and event), so re-importing or re-replaying a file after a crash never duplicates
-anything.
+anything. An entered event that a clinician corrected or withdrew is struck, never deleted: every read
+gives the events in force unless asked for the struck ones too (the session record shows both).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from adapters.model.reading import Event, Reading
 from monitor.store.alarms import alarm_revision
 from monitor.store.audit import write_audit
-from monitor.store.database import Database
+from monitor.store.database import Database, inserted_id
 from monitor.store.schema import alarms, events, readings, sessions
 from monitor.timeutil import from_us, to_us
 
@@ -52,10 +53,21 @@ class StoredReading:
 
 
 @dataclass(frozen=True)
+class Strike:
+    """Why an entered event no longer counts: corrected (a new event replaces it) or withdrawn."""
+
+    at: datetime  # wall-clock time of the correction or withdrawal
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     id: int
     event: Event
     entered_by: str | None = None  # who entered it on screen; None when a monitor or a file sent it
+    corrects: int | None = None  # the id of the event this one replaced, if it is a correction
+    struck: Strike | None = None  # set once corrected or withdrawn: it no longer counts
 
 
 def _reading(row: Any) -> Reading:
@@ -72,6 +84,14 @@ def _reading(row: Any) -> Reading:
 
 def _event(row: Any) -> Event:
     return Event(time=from_us(row.t_us), kind=row.kind, text=row.text, source=row.source)
+
+
+def _stored_event(row: Any) -> StoredEvent:
+    struck = None if row.struck_us is None else Strike(from_us(row.struck_us), row.struck_by, row.struck_reason)
+    return StoredEvent(row.id, _event(row), row.entered_by, row.corrects, struck)
+
+
+IN_FORCE = events.c.struck_us.is_(None)
 
 
 class Samples:
@@ -120,7 +140,7 @@ class Samples:
 
         `proceed` (what the BP gate found, the reason given) is audited with it. Returns False, and records
         nothing, if the same event is already stored or the dose event was already entered (a double click,
-        or two screens at once: the `uq_entered_dose` index decides).
+        or two screens at once: the `uq_dose_in_force` index decides).
         """
         row = {"session_id": session_id, "t_us": to_us(event.time), "kind": event.kind, "text": event.text,
                "source": event.source, "entered_by": who}
@@ -134,6 +154,38 @@ class Samples:
             return False
         self.db.notify()
         return True
+
+    def amend_event(self, session_id: int, event_id: int, who: str, at: datetime, session_time: datetime,
+                    reason: str, new_time: datetime | None) -> StoredEvent | None:
+        """Strike an entered event, in force until now, and with `new_time` enter its correction (the reason as
+        its text); audited with who, why and old → new, and counted on the session, in one transaction.
+
+        Returns the correction (None for a withdrawal). ValueError if the event is not in force any more
+        (struck by someone else a moment ago) or the same correction is already stored.
+        """
+        try:
+            with self.db.engine.begin() as conn:
+                row = conn.execute(sa.select(events).where(events.c.id == event_id,
+                                                           events.c.session_id == session_id)).one()
+                struck = conn.execute(events.update().where(events.c.id == event_id, IN_FORCE)
+                                      .values(struck_us=to_us(at), struck_by=who, struck_reason=reason))
+                if struck.rowcount != 1:
+                    raise ValueError("it was corrected or withdrawn a moment ago")
+                correction = None
+                if new_time is not None:
+                    new_row = {"session_id": session_id, "t_us": to_us(new_time), "kind": row.kind, "text": reason,
+                               "source": row.source, "entered_by": who, "corrects": event_id}
+                    new_id = inserted_id(conn.execute(events.insert().values(new_row)))
+                    correction = StoredEvent(new_id, Event(new_time, row.kind, reason, row.source), who, event_id)
+                conn.execute(sessions.update().where(sessions.c.id == session_id)
+                             .values(amendments=sessions.c.amendments + 1))
+                write_audit(conn, session_id, who, "event_corrected" if correction else "event_withdrawn", row.kind,
+                            from_us(row.t_us).isoformat(), "withdrawn" if new_time is None else new_time.isoformat(),
+                            at, session_time, reason)
+        except sa.exc.IntegrityError:
+            raise ValueError("the same correction is already recorded") from None
+        self.db.notify()
+        return correction
 
     def truncate_after(self, session_id: int, t: datetime) -> None:
         """Drop a replay session's data after `t` (a rewind) and bump its epoch so views rebuild."""
@@ -161,10 +213,10 @@ class Samples:
             return [StoredReading(row.id, _reading(row)) for row in conn.execute(q)]
 
     def events_since(self, session_id: int, after_id: int, limit: int = 1000) -> list[StoredEvent]:
-        """Events committed after cursor id `after_id`, oldest first."""
+        """Events in force committed after cursor id `after_id`, oldest first."""
         q = (
             sa.select(events)
-            .where(events.c.session_id == session_id, events.c.id > after_id)
+            .where(events.c.session_id == session_id, events.c.id > after_id, IN_FORCE)
             .order_by(events.c.id)
             .limit(limit)
         )
@@ -230,22 +282,33 @@ class Samples:
             return {row.vital: _reading(row) for row in conn.execute(q)}
 
     def events(self, session_id: int, max_id: int | None = None) -> list[Event]:
-        """The session's events by time, optionally only those up to a cursor id."""
-        q = sa.select(events).where(events.c.session_id == session_id)
+        """The session's events in force by time, optionally only those up to a cursor id."""
+        q = sa.select(events).where(events.c.session_id == session_id, IN_FORCE)
         if max_id is not None:
             q = q.where(events.c.id <= max_id)
         with self.db.engine.connect() as conn:
             return [_event(row) for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
 
-    def events_with_authors(self, session_id: int, *, entered_after: int | None = None) -> list[StoredEvent]:
-        """The session's events by time with who entered them; `entered_after` keeps only events entered
-        on screen with an id above it (what the live alarm engine has not seen yet)."""
+    def events_with_authors(self, session_id: int, *, entered_after: int | None = None,
+                            struck: bool = False) -> list[StoredEvent]:
+        """The session's events by time with who entered them, in force (and, if `struck`, those corrected or
+        withdrawn); `entered_after` keeps only events entered on screen with an id above it (what the live
+        alarm engine has not seen yet)."""
         q = sa.select(events).where(events.c.session_id == session_id)
+        if not struck:
+            q = q.where(IN_FORCE)
         if entered_after is not None:
             q = q.where(events.c.entered_by.is_not(None), events.c.id > entered_after)
         with self.db.engine.connect() as conn:
-            return [StoredEvent(row.id, _event(row), row.entered_by)
-                    for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
+            return [_stored_event(row) for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
+
+    def first_time(self, session_id: int) -> datetime | None:
+        """When the session's record begins: its first reading or event (None while it has neither)."""
+        with self.db.engine.connect() as conn:
+            first = [conn.execute(sa.select(sa.func.min(table.c.t_us)).where(table.c.session_id == session_id))
+                     .scalar() for table in (readings, events)]
+        known = [t for t in first if t is not None]
+        return from_us(min(known)) if known else None
 
     def counts(self, session_id: int) -> tuple[int, int]:
         """(number of readings, number of events) stored for the session."""

@@ -41,6 +41,8 @@ sessions = sa.Table(
     sa.Column("ready_min", sa.Float),  # REMS: when the patient would have been ready to leave, as entered
     # An imported recording's fingerprint (monitor.recording_id): one session per recording, whatever its file name.
     sa.Column("recording", sa.String(64)),
+    # Bumped by each correction or withdrawal of an entered event: the stream and the live alarms follow it.
+    sa.Column("amendments", sa.Integer, nullable=False, server_default="0"),
     sa.Index("uq_session_recording", "recording", unique=True),
     sqlite_autoincrement=True,
 )
@@ -73,12 +75,18 @@ events = sa.Table(
     sa.Column("text", sa.Text, nullable=False, default=""),
     sa.Column("source", sa.String(100), nullable=False),
     sa.Column("entered_by", sa.String(100)),  # who entered it on screen; NULL: from the monitor or a file
+    # An entered event corrected or withdrawn is struck, never deleted: when (wall time), by whom, why. A
+    # correction is a new row that names the row it corrects (and holds the reason as its text).
+    sa.Column("struck_us", sa.BigInteger),
+    sa.Column("struck_by", sa.String(100)),
+    sa.Column("struck_reason", sa.Text),
+    sa.Column("corrects", sa.Integer),
     sa.UniqueConstraint("session_id", "t_us", "kind", "text", "source", name="uq_event"),
     sa.Index("ix_events_session_id", "session_id", "id"),
-    # Each dose event is entered once per session, even by two clicks or two screens at the same moment.
-    sa.Index("uq_entered_dose", "session_id", "kind", unique=True,
-             sqlite_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}"),
-             postgresql_where=sa.text(f"entered_by IS NOT NULL AND kind IN {ENTERED_ONCE}")),
+    # Each dose event is in force once per session, even after two clicks or two screens at the same moment.
+    sa.Index("uq_dose_in_force", "session_id", "kind", unique=True,
+             sqlite_where=sa.text(f"entered_by IS NOT NULL AND struck_us IS NULL AND kind IN {ENTERED_ONCE}"),
+             postgresql_where=sa.text(f"entered_by IS NOT NULL AND struck_us IS NULL AND kind IN {ENTERED_ONCE}")),
     sqlite_autoincrement=True,
 )
 
@@ -134,6 +142,7 @@ audit = sa.Table(
     sa.Column("target", sa.String(200), nullable=False, default=""),
     sa.Column("old", sa.Text, nullable=False, default=""),
     sa.Column("new", sa.Text, nullable=False, default=""),
+    sa.Column("reason", sa.Text),  # why, where the action needs one (a correction or withdrawal of an event)
     sa.Index("ix_audit_session", "session_id", "id"),
     sa.Index("ix_audit_who", "who", "id"),
     sqlite_autoincrement=True,
@@ -187,6 +196,9 @@ settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# Indexes an older version made that this one replaces; dropped once their successors exist.
+RETIRED_INDEXES = {"events": ("uq_entered_dose",)}  # became uq_dose_in_force (struck events do not count)
+
 _APPEND_ONLY = {
     "sqlite": [
         "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
@@ -219,7 +231,8 @@ def protect_audit(conn: sa.Connection) -> None:
 
 
 def add_missing_columns(conn: sa.Connection) -> list[str]:
-    """Add the columns and indexes this version defines but an older database lacks; returns what was added.
+    """Add the columns and indexes this version defines but an older database lacks, and drop the indexes it
+    retired; returns what was added or dropped.
 
     Two processes may upgrade one file at the same moment: the caller retries on a conflict, and this
     looks again at what exists each time.
@@ -242,4 +255,8 @@ def add_missing_columns(conn: sa.Connection) -> list[str]:
                                                  for c in index.columns):
                 index.create(conn)
                 added.append(f"{table.name}.{index.name}")
+        for name in RETIRED_INDEXES.get(table.name, ()):
+            if name in indexes:
+                conn.execute(sa.text(f"DROP INDEX {name}"))
+                added.append(f"-{table.name}.{name}")
     return added

@@ -56,6 +56,7 @@ class SessionInfo:
     ended: datetime | None = None  # session time of "end session"
     ended_by: str | None = None
     ready_min: float | None = None
+    amendments: int = 0  # corrections and withdrawals of entered events so far
 
     def clock_now(self, wall: datetime) -> datetime | None:
         """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
@@ -175,6 +176,7 @@ class Sessions:
             ended=_optional_time(row.ended_us),
             ended_by=row.ended_by,
             ready_min=row.ready_min,
+            amendments=row.amendments,
         )
 
     def set_span(self, session_id: int, start: datetime | None, end: datetime | None) -> None:

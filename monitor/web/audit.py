@@ -34,6 +34,7 @@ AUDIT_COLUMNS = [
     {"field": "target", "headerName": "What", "flex": 1},
     {"field": "old", "headerName": "Old", "flex": 1},
     {"field": "new", "headerName": "New", "flex": 1},
+    {"field": "reason", "headerName": "Reason", "flex": 1},
 ]
 COLUMNS = [{"field": "sid", "headerName": "Session", "width": 100}, *AUDIT_COLUMNS]  # the page's, across sessions
 
@@ -50,6 +51,7 @@ def audit_rows(entries: list[AuditEntry], tz: tzinfo) -> list[dict]:
             "target": a.target,
             "old": a.old,
             "new": a.new,
+            "reason": a.reason,
         }
         for a in reversed(entries)
     ]

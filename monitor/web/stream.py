@@ -90,7 +90,7 @@ def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tu
     new_alarms = store.alarms.since(session_id, told.cursor.alarm)
     limits_version = store.limits.version(session_id)
     clock = clock_payload(info, tz)
-    setup = (info.session_type, info.patient_label, info.bed, info.ended)
+    setup = (info.session_type, info.patient_label, info.bed, info.ended, info.amendments)
     session_changed = (setup != told.setup or bool(new_events)
                        or any(s.reading.vital == "sbp" for s in new_readings))
     if not (new_readings or new_events or new_alarms or clock != told.clock or limits_version != told.limits
@@ -122,7 +122,8 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
 
     Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`),
     on connecting and after each limits change the limits to draw (`L`), and on connecting and when
-    the session's facts change (set-up, an event, an NIBP measurement, its end) the session (`S`).
+    the session's facts change (set-up, an event entered, corrected or withdrawn, an NIBP measurement, its
+    end) the session (`S`), with the events in force that the trend draws.
     `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
     yield "retry: 1000\n\n"

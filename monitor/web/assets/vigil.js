@@ -6,7 +6,8 @@
  * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
  * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
- * vigil_session.js) ride the same stream. Times are display milliseconds:
+ * vigil_session.js) ride the same stream; the events on the trend and the time since the dose follow `S`, so an
+ * event corrected or withdrawn moves on every tab. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  *
  * The page's config (`stream-config`) gives the component ids (`config.ids`) and paths (`config.urls`) used
@@ -17,7 +18,7 @@
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
-    limitShapes: null, sessionShapes: [], ids: null,
+    limitShapes: null, sessionShapes: [], ids: null, config: null,
   };
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
@@ -56,11 +57,27 @@
     }
   }
 
+  /* The events in force, from the session's facts: their dotted lines and labels are redrawn whole, so an
+   * event corrected or withdrawn moves or leaves the trend. */
+  function applyEvents(events) {
+    const graph = document.querySelector("#" + state.ids.trend + " .js-plotly-plot");
+    if (!graph || !window.Plotly) return;
+    const config = state.config, [lo, hi] = config.eventSpan;
+    const lineX = [], lineY = [];
+    for (const [t] of events) { lineX.push(t, t, null); lineY.push(lo, hi, null); }
+    window.Plotly.restyle(graph, {
+      x: [lineX, events.map((e) => e[0])],
+      y: [lineY, events.map(() => hi)],
+      text: [[], events.map((e) => e[2])],  // already Plotly text (escaped by the server)
+    }, [config.eventTrace, config.labelTrace]);
+  }
+
   function connect(config) {
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
     state.ids = config.ids;
+    state.config = config;
     const ids = config.ids;
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
@@ -89,6 +106,7 @@
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
+        applyEvents(data.S.events);
       }
       if (data.L) state.limitShapes = data.L.shapes;
       if (data.S || data.L) applyShapes();
@@ -113,7 +131,7 @@
   }
 
   /* Numerics first: fold new messages into the latest value of each vital, the dose time, the clock. */
-  function applyLatest(_tick, latest, config) {
+  function applyLatest(_tick, latest) {
     const messages = state.latestQueue.splice(0, state.latestQueue.length);
     if (!messages.length) return noUpdate();
     const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
@@ -123,15 +141,13 @@
         const prev = next.v[vital];
         if (!prev || t >= prev[0]) next.v[vital] = [t, value];
       }
-      for (const [t, kind] of msg.e || []) {
-        if (config.doseKinds.includes(kind) && (next.dose === null || t < next.dose)) next.dose = t;
-      }
+      if (msg.S) next.dose = msg.S.anchor;
       if (msg.k) next.k = msg.k;
     }
     return next;
   }
 
-  /* Then the trend: one extendData for everything queued, each trace bounded by its maxPoints. */
+  /* Then the trend's readings: one extendData for everything queued, each trace bounded by its maxPoints. */
   function applyTrend(_tick, config) {
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
     const xs = {}, ys = {}, texts = {};
@@ -143,11 +159,6 @@
       for (const [t, vital, value] of msg.r || []) {
         const i = config.traceIndex[vital];
         if (i !== undefined) push(i, t, value);
-      }
-      for (const [t, , label] of msg.e || []) {
-        const ev = config.eventTrace, [lo, hi] = config.eventSpan;
-        push(ev, t, lo); push(ev, t, hi); push(ev, null, null);
-        push(config.labelTrace, t, hi, label);  // already Plotly text (escaped by the server)
       }
     }
     const indices = Object.keys(xs).map(Number);

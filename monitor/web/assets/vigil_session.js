@@ -82,14 +82,26 @@
       const st = now === null ? "upcoming" : status(cp, now);
       return div("cp cp-" + st, cp.label + " (" + clockText(cp.due) + "): " + (now === null ? "" : phrase(cp, st, now)));
     });
-    const disabled = doseIds.map((id) => ended || s.entered.includes(id.kind));
+    // A dose event follows the one before it in the type's order: "Dose end" waits for "Dose start".
+    const waiting = (kind) => {
+      const i = s.doses.findIndex((d) => d.kind === kind);
+      return i > 0 && !s.entered.includes(s.doses[i - 1].kind) ? s.doses[i - 1] : null;
+    };
+    const disabled = doseIds.map((id) => ended || s.entered.includes(id.kind) || waiting(id.kind) !== null);
+    const blocked = ended ? null : s.doses.find((d) => !s.entered.includes(d.kind) && waiting(d.kind) !== null);
     return {
       next: text, nextClass: cls, observation: obs, patient: s.patient ? "Patient " + s.patient : "No patient label",
       checkpoints: rows.length ? rows
         : (s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type."),
       baseline: baselineBox(s), doseDisabled: disabled, endDisabled: ended,
+      doseHint: blocked ? blocked.label + " is available once " + waiting(blocked.kind).label + " is entered" : "",
     };
   }
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilSession: { render } });
+  /* The correction form's choices: the dose events entered on screen and still in force. */
+  function amendable(s) {
+    return s.amendable;
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilSession: { render, amendable } });
 })();

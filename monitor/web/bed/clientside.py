@@ -61,6 +61,7 @@ SESSION_OUTPUTS = {
     "checkpoints": Output(ids.CHECKPOINT_LIST, "children"),
     "baseline": Output(ids.BASELINE_BOX, "children"),
     "doseDisabled": Output(ids.dose_button(ALL), "disabled"),
+    "doseHint": Output(ids.DOSE_HINT, "children"),
     "endDisabled": Output(ids.END_BUTTON, "disabled"),
 }
 
@@ -86,7 +87,7 @@ def register_clientside_callbacks(app: Dash) -> None:
     app.clientside_callback(
         ClientsideFunction("vigil", "applyLatest"),
         Output(ids.LATEST, "data"),
-        Input(ids.STREAM_TICK, "data"), State(ids.LATEST, "data"), State(ids.STREAM_CONFIG, "data"),
+        Input(ids.STREAM_TICK, "data"), State(ids.LATEST, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
@@ -104,6 +105,11 @@ def register_clientside_callbacks(app: Dash) -> None:
         app, "vigilSession", "render", SESSION_OUTPUTS,
         Input(ids.SESSION_STATE, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.LATEST, "data"),
         State(ids.dose_button(ALL), "id"),
+    )
+    app.clientside_callback(  # the correction form's choices change only with the session's facts
+        ClientsideFunction("vigilSession", "amendable"),
+        Output(ids.AMEND_EVENT, "data"),
+        Input(ids.SESSION_STATE, "data"),
     )
     named_clientside_callback(
         app, "vigilAlarms", "renderAlarms", ALARM_OUTPUTS,

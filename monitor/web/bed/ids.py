@@ -62,6 +62,7 @@ SESSION_PATIENT = "session-patient"
 NEXT_CHECKPOINT = "next-checkpoint"
 OBSERVATION = "observation"
 END_BUTTON = "end-button"
+DOSE_HINT = "dose-hint"  # why a dose button is not available yet
 SESSION_MESSAGE = "session-message"
 DOSE_BUTTON = "dose-btn"  # the pattern-matching type of the dose buttons, one per kind
 
@@ -82,6 +83,12 @@ BASELINE_BOX = "baseline-box"
 CHECKPOINT_LIST = "checkpoint-list"
 NOTE_TEXT = "note-text"
 NOTE_ADD = "note-add"
+AMEND_EVENT = "amend-event"  # correcting or withdrawing an entered event
+AMEND_TIME = "amend-time"
+AMEND_REASON = "amend-reason"
+AMEND_CORRECT = "amend-correct"
+AMEND_WITHDRAW = "amend-withdraw"
+AMEND_MESSAGE = "amend-message"
 
 # Gate dialog (the advisory pre-dose BP gate)
 GATE_MODAL = "gate-modal"

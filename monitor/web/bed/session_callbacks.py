@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from monitor.auth.roles import Permission
-from monitor.session import service
+from monitor.session import amend, service
 from monitor.store import Store
 from monitor.web.auth import current_actor, record_refusal, require
 from monitor.web.bed import ids
@@ -25,9 +25,10 @@ def _clock_text(t: datetime, tz: tzinfo) -> str:
 
 
 def register_session_callbacks(app: Dash, store: Store, tz: tzinfo) -> None:
-    """Set-up, dose events (with the BP gate), notes and ending the session the page shows."""
+    """Set-up, dose events (with the BP gate) and their corrections, notes and ending the session the page shows."""
     register_setup(app, store)
     register_doses(app, store, tz)
+    register_amend(app, store, tz)
     register_notes(app, store, tz)
     register_end(app, store, tz)
 
@@ -109,6 +110,49 @@ def register_doses(app: Dash, store: Store, tz: tzinfo) -> None:
             return no_update, True, "A reason is needed to proceed."
         message, opened, _, _ = enter_dose(store, shown_session(store, shown), tz, kind, reason)
         return message, opened, "" if not opened else (message or "Not entered.")
+
+
+def amend_event(store: Store, session_id: int, tz: tzinfo, withdraw: bool, event: str | None, time_text: str | None,
+                reason: str | None) -> tuple[str, bool]:
+    """Correct or withdraw an entered dose event as the signed-in user: (what happened or why not, whether it
+    was done). A nurse, who enters events, is told that this needs a clinician, and the refusal audited."""
+    actor = current_actor()
+    if not (event or "").isdigit():
+        return "Not changed: choose an entered event first.", False
+    try:
+        if withdraw:
+            struck = amend.withdraw_event(store, session_id, int(event or 0), actor.name, datetime.now(UTC), reason,
+                                          may_amend=actor.can(Permission.AMEND))
+            return (f"{service.EVENT_NAMES[struck.event.kind]} at {_clock_text(struck.event.time, tz)} withdrawn "
+                    f"by {actor.name}"), True
+        corrected = amend.correct_event(store, session_id, int(event or 0), actor.name, datetime.now(UTC),
+                                        time_text or "", reason, tz=tz, may_amend=actor.can(Permission.AMEND))
+    except amend.AmendRefused as exc:
+        record_refusal(actor, Permission.AMEND, "correct or withdraw an entered event")
+        return f"Not changed: {exc}", False
+    except service.Refused as exc:
+        return f"Not changed: {exc}", False
+    return (f"{service.EVENT_NAMES[corrected.event.kind]} corrected to {_clock_text(corrected.event.time, tz)} "
+            f"by {actor.name}"), True
+
+
+def register_amend(app: Dash, store: Store, tz: tzinfo) -> None:
+    """The correction form: a new time for an entered dose event, or its withdrawal, with a reason."""
+    @app.callback(
+        Output(ids.AMEND_MESSAGE, "children"),
+        Output(ids.AMEND_REASON, "value"),
+        Output(ids.AMEND_TIME, "value"),
+        Input(ids.AMEND_CORRECT, "n_clicks"), Input(ids.AMEND_WITHDRAW, "n_clicks"),
+        State(ids.AMEND_EVENT, "value"), State(ids.AMEND_TIME, "value"), State(ids.AMEND_REASON, "value"),
+        SHOWN,
+        prevent_initial_call=True,
+    )
+    @require(Permission.EVENTS)
+    def amend_clicked(_correct: int, _withdraw: int, event: str | None, time_text: str | None,
+                      reason: str | None, shown: int) -> tuple:
+        withdraw = ctx.triggered_id == ids.AMEND_WITHDRAW
+        message, done = amend_event(store, shown_session(store, shown), tz, withdraw, event, time_text, reason)
+        return message, "" if done else no_update, "" if done else no_update
 
 
 def register_notes(app: Dash, store: Store, tz: tzinfo) -> None:

@@ -3,8 +3,10 @@
 The server sends the session's facts (`session_payload`: type, anchor, checkpoint windows and what
 satisfied them, baseline and gate, end) on page load and over the stream when they change; the
 browser (assets/vigil_session.js) turns them into "BP at 40 min: due in 3 min" against the session
-clock every second, with the same rules as `monitor.session.timeline`. Actions are server callbacks
-(monitor/web/bed/session_callbacks.py) that go through `monitor.session.service`.
+clock every second, with the same rules as `monitor.session.timeline`. The payload also carries the events in
+force for the trend, which the browser redraws from it, so an event corrected or withdrawn moves or leaves the
+trend on every open tab. Actions are server callbacks (monitor/web/bed/session_callbacks.py) that go through
+`monitor.session.service` and `monitor.session.amend`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from monitor.session.baseline import baseline, gate, nibp_measurements
 from monitor.session.service import EVENT_NAMES
 from monitor.session.timeline import countdown
 from monitor.session.types import SESSION_TYPES, SessionType, session_type
-from monitor.store import Store
+from monitor.store import Store, StoredEvent
 from monitor.web import urls
 from monitor.web.bed import ids
-from monitor.web.bed.figures import display_ms
+from monitor.web.bed.figures import MAX_EVENTS, display_ms, trend_label
 
 PEAK_FILL = "rgba(255, 171, 64, 0.12)"
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)  # every stored measurement counts; the browser times the rest
@@ -44,7 +46,8 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
     """The session's facts for the browser, times in display ms like readings."""
     info = store.sessions.info(session_id)
     stype = session_type(info.session_type)
-    events = store.samples.events(session_id)
+    stored = store.samples.events_with_authors(session_id)
+    events = [s.event for s in stored]
     measurements = nibp_measurements(store.samples.readings_of(session_id, NIBP_CODES))
     now = info.clock_now(datetime.now(UTC)) or (measurements[-1].time if measurements else None)
     # Everything stored counts as measured or entered; the browser decides what is due at its "now".
@@ -66,11 +69,21 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
             for s in timeline.states
         ],
         "entered": sorted({e.kind for e in events}),
+        "doses": [{"kind": kind, "label": EVENT_NAMES[kind]} for kind in stype.dose_buttons],
+        "amendable": amendable(stored, tz),
+        "events": [[ms(e.time), e.kind, trend_label(e)] for e in events[-MAX_EVENTS:]],
         "baseline": {"count": len(base.measurements), "text": base.text,
                      "findings": list(gate(stype, base).findings), "fixed": base.fixed},
         "shapes": peak_shapes(timeline.peak_window, tz),
         "ended": ms(info.ended), "endedBy": info.ended_by,
     }
+
+
+def amendable(stored: list[StoredEvent], tz: tzinfo) -> list[dict]:
+    """The dose events entered on screen and in force, as the correction form's choices."""
+    return [{"value": str(s.id), "label": f"{EVENT_NAMES[s.event.kind]} at "
+             f"{s.event.time.astimezone(tz).strftime('%H:%M:%S')} (entered by {s.entered_by})"}
+            for s in stored if s.entered_by is not None and s.event.kind in EVENT_NAMES]
 
 
 def session_strip(stype: SessionType, session_id: int) -> html.Div:
@@ -83,6 +96,7 @@ def session_strip(stype: SessionType, session_id: int) -> html.Div:
         html.Div(className="session-actions", children=[
             *[dmc.Button(EVENT_NAMES[kind], id=ids.dose_button(kind), n_clicks=0, size="md",
                          color="teal", variant="outline", className="needs-events") for kind in stype.dose_buttons],
+            html.Span("", id=ids.DOSE_HINT, className="dose-hint needs-events"),
             dmc.Button("End session", id=ids.END_BUTTON, n_clicks=0, size="md", color="orange", variant="outline",
                        className="needs-end"),
             html.A("Session record", href=urls.report_html(session_id), target="_blank", className="record-link"),
@@ -121,7 +135,28 @@ def session_panel(info_type: str, patient: str, bed: str, preset: str | None, ed
                              minRows=2, w=320),
                 dmc.Button("Add note", id=ids.NOTE_ADD, n_clicks=0, color="gray", mt=6),
             ]),
+            amend_form(),
         ]),
+    ])
+
+
+def amend_form() -> html.Div:
+    """Correct the time of an entered dose event, or withdraw it, with a reason: a clinician's (the server
+    refuses anyone else, saying so); the struck entry stays in the record."""
+    return html.Div(className="needs-events amend-form", children=[
+        html.H4("Correct an entered event"),
+        dmc.Select(id=ids.AMEND_EVENT, label="Event", data=[], placeholder="choose a dose event", w=320,
+                   size="sm", comboboxProps={"withinPortal": False}),
+        dmc.TextInput(id=ids.AMEND_TIME, label="Correct time (HH:MM:SS)", placeholder="e.g. 09:05:00", w=200,
+                      size="sm"),
+        dmc.Textarea(id=ids.AMEND_REASON, label="Reason (required, recorded with your name)", autosize=True,
+                     minRows=2, w=320),
+        html.Div(className="amend-actions", children=[
+            dmc.Button("Correct time", id=ids.AMEND_CORRECT, n_clicks=0, color="blue", size="sm"),
+            dmc.Button("Withdraw", id=ids.AMEND_WITHDRAW, n_clicks=0, color="red", variant="outline", size="sm"),
+        ]),
+        html.Div("A clinician's correction; the original entry stays in the record.", className="amend-note"),
+        html.Div("", id=ids.AMEND_MESSAGE, className="amend-message", role="alert"),
     ])
 
 

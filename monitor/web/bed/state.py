@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta, tzinfo
 
-from adapters.model.reading import DOSE_KINDS
 from adapters.model.vitals import NIBP_CODES, VITALS
 from monitor.limits.model import Limits, TechnicalLimits, limits_from_stored
 from monitor.store import Cursor, SessionInfo, Store
@@ -21,7 +20,6 @@ def max_points(window: timedelta) -> dict[str, list[int]]:
     """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
     seconds = int(window.total_seconds())
     per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
-    per_trace += [3 * figures.MAX_EVENTS, figures.MAX_EVENTS]  # event lines (three points each), their labels
     return {"x": per_trace, "y": per_trace, "text": per_trace}
 
 
@@ -41,7 +39,6 @@ def stream_config(info: SessionInfo, cursor: Cursor, technical: TechnicalLimits,
             "continuous": technical.signal_loss_s,
         },
         "nibp": list(NIBP_CODES),
-        "doseKinds": list(DOSE_KINDS),
         "audioPauseS": AUDIO_PAUSE_S,
         "reminderS": REMINDER_S,
         "sessionType": info.session_type,
@@ -63,10 +60,9 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
     figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
-    dose = next((e for e in events if e.kind in DOSE_KINDS), None)
     latest_data = {
         "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
-        "dose": None if dose is None else figures.display_ms(dose.time, tz),
+        "dose": session["anchor"],  # time zero, as the session's facts say (they follow a corrected dose)
         "k": clock_payload(info, tz),
     }
     alarms = [alarm_payload(a, tz) for a in store.alarms.since(sid) if a.rev <= cursor.alarm]
