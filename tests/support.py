@@ -8,6 +8,7 @@ import json
 import os
 import resource
 import select
+import socket
 import struct
 import subprocess
 import sys
@@ -159,3 +160,10 @@ def outputs_of(dep: dict) -> list[dict] | dict:
     if not text.startswith(".."):
         return dict(zip(("id", "property"), text.rsplit(".", 1), strict=True))
     return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (for a server a test starts as a subprocess)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

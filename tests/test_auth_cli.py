@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import socket
 import subprocess
 import sys
 import termios
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
-from support import ROOT, run_vigil
+from support import ROOT, free_port, run_vigil
 
 from monitor.auth.accounts import Accounts
 from monitor.store import Store
@@ -131,12 +130,6 @@ def test_an_idle_timeout_outside_1_to_1440_minutes_is_refused(tmp_path: Path, mi
 def test_the_demo_refuses_any_address_but_this_computer(tmp_path: Path) -> None:
     result = run_vigil("demo", "--host", "0.0.0.0", "--db", tmp_path / "v.db")
     assert "the demo has no sign-in and is only for this computer" in one_line_error(result)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_https_with_a_certificate_marks_cookies_secure(tmp_path: Path) -> None:

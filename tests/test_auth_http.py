@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import ROOT, json_strings, outputs_of
+from support import ROOT, free_port, json_strings, outputs_of
 
 from adapters.files.replay import ReplaySource
 from adapters.model.reading import Reading
@@ -36,12 +35,6 @@ T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 PATIENT = "MRN-7788"
 USERS = {"nurse-ana": "nurse", "dr-ben": "clinician", "tess": "tester", "root-admin": "admin"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def add_user(db: Path, name: str, role: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:

@@ -11,13 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from support import json_strings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support import free_port, json_strings
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
