@@ -48,7 +48,8 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
 from adapters.model.reading import Event, Reading  # noqa: E402
-from monitor.limits.model import Limits, load_preset  # noqa: E402
+from monitor.limits.model import load_preset  # noqa: E402
+from monitor.session.limit_lines import stored_limit_lines  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.web.app import DashboardConfig, create_app  # noqa: E402
 from monitor.web.auth import AuthSettings  # noqa: E402
@@ -180,7 +181,7 @@ def new_session(store: Store, name: str, end: datetime, length: timedelta) -> in
 # -- the conventional app -------------------------------------------------------------------------
 
 
-def conventional_app(store: Store, sid: int, limits: Limits) -> Dash:
+def conventional_app(store: Store, sid: int) -> Dash:
     """The same bed trend done the documented Dash way: poll every second, reread, return everything."""
     app = Dash(__name__, title="Vigil (conventional)", update_title=None, serve_locally=True)
     app.layout = html.Div([
@@ -195,7 +196,7 @@ def conventional_app(store: Store, sid: int, limits: Limits) -> Dash:
         newest = max((r.time for r in latest.values()), default=None)
         start = None if newest is None else newest - WINDOW
         window = store.samples.readings(sid, start, None)
-        fig = figures.trend_figure(window, store.samples.events(sid), limits, UTC)
+        fig = figures.trend_figure(window, store.samples.events(sid), stored_limit_lines(store, sid), UTC)
         hr = latest.get("hr")
         return fig, "--" if hr is None else f"{hr.value:g}"
 
@@ -216,9 +217,9 @@ def conventional_request() -> dict:
 # -- bytes and server time per update -------------------------------------------------------------
 
 
-def measure_updates(store: Store, sid: int, limits: Limits, t_first: datetime, n: int) -> tuple[Series, Series]:
+def measure_updates(store: Store, sid: int, t_first: datetime, n: int) -> tuple[Series, Series]:
     """(bytes, server ms) per update: after each commit, ours' next SSE message and one conventional poll."""
-    client = conventional_app(store, sid, limits).server.test_client()
+    client = conventional_app(store, sid).server.test_client()
     body = conventional_request()
     gen = stream_updates(store, sid, store.samples.cursor(sid), UTC)
     next(gen)  # "retry:" preamble
@@ -386,7 +387,6 @@ def main(argv: list[str] | None = None) -> int:
         f"env: {os.cpu_count()} CPUs, Python {platform.python_version()} on {platform.platform()}, "
         f"{chromium_version()}, dash {dash.__version__}, plotly {plotly.__version__}"
     )
-    limits = load_preset(PRESET)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         store = Store(Path(tmp) / "bench.db")
         try:
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                 sid = timed(f"fill session @{label}", lambda n=label, d=length: new_session(store, n, now, d))
                 sizes[label], times[label] = timed(
                     f"{WARMUP + n_updates} updates @{label}",
-                    lambda s=sid: measure_updates(store, s, limits, now, n_updates),
+                    lambda s=sid: measure_updates(store, s, now, n_updates),
                 )
 
             log("reading-to-screen latency in headless Chromium, 1 reading/s, session at 2 h")
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",
                         store, sid, values, n_readings,
                     ))
-                with serve(conventional_app(store, sid, limits)) as url:
+                with serve(conventional_app(store, sid)) as url:
                     conv = timed("conventional", lambda: run_latency(
                         driver, url,
                         "const e = document.getElementById('num-hr'); return e && e.textContent !== '--'"

@@ -10,11 +10,14 @@ from support import NO_SIGN_IN, wait_for
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.engine import Episode
+from monitor.limits.model import load_preset
 from monitor.session.course import CourseRow, course
+from monitor.session.record import session_record
 from monitor.store import Store
 from monitor.timeutil import EPOCH
 from monitor.web.app import DashboardConfig, create_app
-from monitor.web.history import course_figure, when
+from monitor.web.bed.figures import display_ms
+from monitor.web.history import course_figure, review, when
 
 DAY1 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 5, 9, tzinfo=UTC)
@@ -112,6 +115,25 @@ def test_course_chart_leaves_a_labelled_gap_where_no_rise_was_recorded() -> None
 
 
 @pytest.mark.browser
+def test_the_review_trend_draws_each_limits_version_where_it_was_in_force(store: Store) -> None:
+    sid = esketamine_session(store, DAY1, [120, 124], [(20, 140), (40, 158)])
+    preset = load_preset("esketamine").to_dict()  # SYS high 179, rise 39
+    store.limits.save(sid, preset, DAY1 - minutes(60), "dr.a")
+    lowered = {**preset, "vitals": {**preset["vitals"], "sbp": {**preset["vitals"]["sbp"], "high": 150.0}}}
+    store.limits.save(sid, lowered, DAY1 + minutes(30), "dr.a")
+
+    graph = review(session_record(store, sid), UTC).children[-1]
+    shapes = graph.figure.to_dict()["layout"]["shapes"]
+
+    def drawn(name: str) -> list[tuple[float, int, int]]:
+        return [(s["y0"], s["x0"], s["x1"]) for s in shapes if s["name"] == name]
+
+    start, change, end = (display_ms(t, UTC) for t in (DAY1 - minutes(10), DAY1 + minutes(30), DAY1 + minutes(40)))
+    assert drawn("sbp-high") == [(179, start, change), (150, change, end)]
+    # The rise limit (baseline 122 + 39) from the dose, when the baseline became known.
+    assert drawn("sbp-rise") == [(161, display_ms(DAY1, UTC), change), (161, change, end)]
+
+
 def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, store: Store) -> None:
     pre1, post1 = [120, 124], [(20, 140), (40, 158)]
     pre2, post2 = [130, 134], [(20, 150), (40, 170)]

@@ -32,6 +32,7 @@ from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import load_preset
 from monitor.runtime.replay import ReplayRunner
 from monitor.store import Cursor, Store, StoredAlarm
+from monitor.web.bed.figures import display_ms
 from monitor.web.stream import stream_updates
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # every sample session starts here
@@ -513,7 +514,9 @@ def next_message(stream: Iterator[str]) -> tuple[str | None, dict]:
 
 
 def shape(data: dict, name: str) -> dict:
-    [found] = [s for s in data["L"]["shapes"] if s.get("name") == name]
+    """The shape `name` of the limits in force (an older version's stays drawn over its own time)."""
+    shapes = data["L"]["shapes"]
+    [found] = [shapes[i] for i in data["L"]["open"] if shapes[i].get("name") == name]
     return found
 
 
@@ -547,6 +550,8 @@ def test_stream_carries_alarms_and_limits_and_resumes_without_resending(store: S
         store.limits.save(sid, with_sbp_high(160.0), at(400), who="dr-jones")
         _, data = next_message(stream)
         assert data["L"]["version"] == 2 and shape(data, "sbp-high")["y0"] == 160.0
+        change = display_ms(at(400), UTC)
+        assert next((s["y0"], s["x1"]) for s in data["L"]["shapes"] if s["name"] == "sbp-high") == (179.0, change)
         assert "a" not in data
 
         store.alarms.acknowledge(sid, "nurse-kim", datetime.now(UTC), at(400))

@@ -22,7 +22,7 @@ from monitor.alarms.text import alarm_text, peak_text
 from monitor.limits.model import load_preset
 from monitor.report.html import render_html
 from monitor.report.pdf import pdf_bytes
-from monitor.report.trend import thin, trend_drawing
+from monitor.report.trend import LEFT, RIGHT, WIDTH, thin, trend_drawing
 from monitor.session.record import session_record
 from monitor.store import Store
 from monitor.timeutil import EPOCH
@@ -292,7 +292,7 @@ def test_trend_thins_continuous_data_but_keeps_peaks_and_gaps(esketamine: tuple[
     data_lines = [line for line in re.findall(r"<polyline[^>]*>", svg) if "dasharray" not in line]
     assert len(data_lines) == 2  # HR and SpO2: one line each (the SpO2 dip is in it: no gap to break it)
     assert "device_1" in svg and "device_2" in svg
-    assert "SYS high 179" in svg and "SpO2 low 94" in svg  # the first version's limits, not the later 93
+    assert "SYS high 179" in svg and "SpO2 low 93" in svg  # the limits in force at the end label the margin
 
 
 def make_escalating_session(store: Store, later_nibp: int = 0) -> int:
@@ -341,3 +341,33 @@ def test_pdf_trend_heading_stays_with_its_chart(tmp_path: Path) -> None:
         [chart] = [i for i, lines in enumerate(pages) if any(line.startswith("Continuous vitals are drawn")
                                                              for line in lines)]
         assert heading == chart, f"with {later} more NIBP rows, the heading is on page {heading + 1}"
+
+
+def limit_segments(document: str) -> list[tuple[float, float, float]]:
+    """(x from, x to, y) of each horizontal limit line (dashed 3, 2) of the trend's SVG."""
+    found = []
+    for points, dashes in re.findall(r'<polyline points="([^"]+)"[^>]*stroke-dasharray: ([\d., ]+);', document):
+        (x0, y0), (x1, y1) = (tuple(map(float, p.split())) for p in points.split(","))
+        if dashes == "3, 2" and y0 == y1 and x1 - x0 > 12:  # not the legend's 10-pt sample
+            found.append((x0, x1, y0))
+    return found
+
+
+def test_the_trend_draws_each_limits_version_where_it_was_in_force(esketamine: tuple[Store, int]) -> None:
+    """SpO2 low was 94 until minute 50 after the first device, then 93: the record's trend (PDF and HTML draw
+    the same figure) shows 94 up to the change and 93 from it, not either across the whole session."""
+    store, sid = esketamine
+    record = session_record(store, sid)
+    html = render_html(record, BERLIN)
+    # The x axis runs from the first reading (15 min before the first device) to the end, 125 min after it.
+    left, right = LEFT, WIDTH - RIGHT
+    change = left + (50 + 15) / (125 + 15) * (right - left)
+    segments = limit_segments(html)
+    old = [(x0, y) for x0, x1, y in segments if abs(x1 - change) < 0.01]
+    new = [(x1, y) for x0, x1, y in segments if abs(x0 - change) < 0.01]
+    assert old == [(left, old[0][1])] and new == [(right, new[0][1])], "one line ends where the other starts"
+    assert new[0][1] != old[0][1]
+    kept = [(x0, x1) for x0, x1, _ in segments if min(abs(x0 - change), abs(x1 - change)) >= 0.01]
+    assert kept and set(kept) == {(left, right)}, "a limit both versions kept is one line over the whole record"
+    text = pdf_text(pdf_bytes(record, BERLIN))
+    assert "SpO2 low 93" in text and "SpO2 low 94" not in text and "limits, each version while in force" in text

@@ -229,7 +229,8 @@ def _summaries(r: SessionRecord, c: Clock) -> Section:
 def _trend(r: SessionRecord) -> Section:
     caption = (f"Continuous vitals are drawn through the lowest and highest reading of each horizontal point, "
                f"and left open where no reading came for over {GAP_MIN * 60:g} s. Dotted lines: dose events. "
-               "Limit lines: the limits in force at the start (later changes are listed under Limits used).")
+               "Limit lines: each limits version over the time it was in force (listed under Limits used); a rise "
+               "limit from when its baseline was known.")
     return Section("Trend", (Figure(trend_drawing(r), caption),))
 
 

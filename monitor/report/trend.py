@@ -23,7 +23,7 @@ from reportlab.lib.colors import Color
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from adapters.model.reading import EVENT_KINDS
-from monitor.limits.model import Limits
+from monitor.session.limit_lines import LimitLine
 from monitor.session.record import SessionRecord
 
 WIDTH, HEIGHT = 510.0, 400.0  # points; the PDF frame on A4 is this wide
@@ -37,6 +37,7 @@ Y_STEPS = (1, 2, 5, 10, 20, 25, 50, 100)
 DOSE_MARKS = tuple(k for k in EVENT_KINDS if k != "note")
 GRID, FRAME, TEXT = colors.HexColor("#e3e3e3"), colors.HexColor("#9a9a9a"), colors.HexColor("#333333")
 PEAK_FILL = colors.HexColor("#fff1c2")
+LIMIT_DASH: dict[str, list[float]] = {"high": [3, 2], "low": [3, 2], "rise": [4, 1.5, 1, 1.5]}  # limits drawn
 
 Point = tuple[float, float]
 
@@ -117,18 +118,38 @@ def _sample(series: Series, x: float, y: float) -> Marker | Line:
     return Line(x, y + 2, x + 8, y + 2, strokeColor=series.color, strokeWidth=1.2)
 
 
-def _limit_lines(present: Sequence[Series], limits: Limits | None) -> list[tuple[float, Color, str]]:
-    """The first limits version's high/low lines of the vitals drawn; equal values share one labelled line."""
-    if limits is None:
-        return []
-    found: dict[tuple[float, str], list[Series]] = defaultdict(list)
-    for s in present:
-        for kind in ("low", "high"):
-            value = getattr(limits.for_vital(s.vital), kind)
-            if value is not None:
-                found[(value, kind)].append(s)
-    return [(value, members[0].color, f"{'/'.join(m.label for m in members)} {kind} {value:g}")
-            for (value, kind), members in found.items()]
+@dataclass(frozen=True)
+class _Limit:
+    """A limit line as a panel draws it: one or more vitals' equal limit over one version's time."""
+
+    value: float
+    start: datetime
+    end: datetime
+    dash: list[float]
+    color: Color
+    label: str
+
+
+def _limit_lines(present: Sequence[Series], lines: Sequence[LimitLine]) -> list[_Limit]:
+    """The high, low and rise lines of the vitals drawn, each over the time its value was in force (a version
+    that kept a value continues its line); equal lines of several vitals (HR and PR high 110) share one,
+    labelled with both."""
+    series = {s.vital: s for s in present}
+    spans: dict[tuple[str, str], list[list]] = defaultdict(list)  # (vital, key) -> [value, start, end] in order
+    for line in lines:
+        if line.vital in series and line.key in LIMIT_DASH:
+            same = spans[(line.vital, line.key)]
+            if same and same[-1][0] == line.value and same[-1][2] == line.start:
+                same[-1][2] = line.end  # a version that kept this limit: one line on
+            else:
+                same.append([line.value, line.start, line.end])
+    found: dict[tuple[float, str, datetime, datetime], list[Series]] = defaultdict(list)
+    for (vital, key), kept in spans.items():
+        for value, start, end in kept:
+            found[(value, key, start, end)].append(series[vital])
+    return [_Limit(value, start, end, LIMIT_DASH[key], members[0].color,
+                   f"{'/'.join(m.label for m in members)} {key} {value:g}")
+            for (value, key, start, end), members in found.items()]
 
 
 def _spread(ys: list[float], gap: float) -> list[float]:
@@ -147,6 +168,7 @@ class _Figure:
         self.d = Drawing(width, height)
         self.x0, self.x1 = LEFT, width - RIGHT
         self.origin = record.anchor or start
+        self.record_end = end
         lo, hi = self.minutes_of(start), self.minutes_of(end)
         self.lo, self.hi = lo, max(hi, lo + 1)  # a record of one instant still gets an axis
         self.x = _scale(self.lo, self.hi, self.x0, self.x1)
@@ -178,8 +200,8 @@ class _Figure:
     def panel(self, panel: Panel, bottom: float, top: float) -> None:
         d = self.d
         present = [s for s in panel.series if self.data.get(s.vital)]
-        lines = _limit_lines(present, self.record.first_limits)
-        values = [v for s in present for _, v in self.data[s.vital]] + [v for v, _, _ in lines]
+        lines = _limit_lines(present, self.record.limit_lines)
+        values = [v for s in present for _, v in self.data[s.vital]] + [line.value for line in lines]
         shaded = self.peak(bottom, top) if panel.peak else False
         for t in self.xticks:
             d.add(Line(self.x(t), bottom, self.x(t), top, strokeColor=GRID, strokeWidth=0.4))
@@ -195,12 +217,22 @@ class _Figure:
         for v in ticks(lo, hi, 5, Y_STEPS):
             d.add(Line(self.x0, y(v), self.x1, y(v), strokeColor=GRID, strokeWidth=0.4))
             d.add(_text(self.x0 - 3, y(v) - 2, f"{v:g}", anchor="end"))
-        lines.sort(key=lambda line: line[0])
-        for (value, color, label), label_y in zip(lines, _spread([y(v) for v, _, _ in lines], 7), strict=True):
-            d.add(_dashed(self.x0, y(value), self.x1, y(value), color, 0.7, [3, 2]))
-            d.add(_text(self.x1 + 3, label_y - 2, label, color=color))
+        self.limits(lines, y)
         for s in present:
             self.series(s, y)
+
+    def limits(self, lines: list[_Limit], y: Callable[[float], float]) -> None:
+        """Each line over its version's time. Those in force at the end are labelled in the right margin; an
+        earlier version's line carries its value where it ends, so a step reads "was 179, became 159"."""
+        final = sorted((line for line in lines if line.end >= self.record_end), key=lambda line: line.value)
+        for line, label_y in zip(final, _spread([y(line.value) for line in final], 7), strict=True):
+            self.d.add(_text(self.x1 + 3, label_y - 2, line.label, color=line.color))
+        for line in lines:
+            left, right = self.x(self.minutes_of(line.start)), self.x(self.minutes_of(line.end))
+            self.d.add(_dashed(left, y(line.value), right, y(line.value), line.color, 0.7, line.dash))
+            if line.end < self.record_end:
+                self.d.add(_text(right - 1, y(line.value) + 1.5, f"{line.value:g}", anchor="end", size=5.5,
+                                 color=line.color))
 
     def series(self, s: Series, y: Callable[[float], float]) -> None:
         points = self.data[s.vital]
@@ -235,7 +267,7 @@ class _Figure:
             x += 14 + stringWidth(s.label, FONT, SMALL) + 6
         if limits:
             d.add(_dashed(x, y + 2, x + 10, y + 2, TEXT, 0.7, [3, 2]))
-            label = "limit (first version)"
+            label = "limits, each version while in force"
             d.add(_text(x + 13, y, label))
             x += 13 + stringWidth(label, FONT, SMALL) + 6
         if shaded:

@@ -15,6 +15,7 @@ from adapters.model.reading import Reading
 from adapters.model.vitals import VITALS
 from monitor.limits.model import Limits, limits_from_stored
 from monitor.session.baseline import Baseline, Gate, NibpMeasurement, baseline, gate, nibp_measurements
+from monitor.session.limit_lines import LimitLine, dose_baselines, limit_lines
 from monitor.session.timeline import CheckpointState, anchor_time, checkpoint_states
 from monitor.session.types import SessionType, session_type
 from monitor.store import AuditEntry, LimitsVersion, SessionInfo, Store, StoredAlarm, StoredEvent
@@ -66,6 +67,13 @@ class SessionRecord:
     @property
     def first_limits(self) -> Limits | None:
         return limits_from_stored(self.limits[0].data) if self.limits else None
+
+    @property
+    def limit_lines(self) -> list[LimitLine]:
+        """Each limits version's lines over the part of the record it was in force."""
+        if self.start is None or self.end is None:
+            return []
+        return limit_lines(self.limits, self.start, self.end, dose_baselines(self.anchor, self.baseline))
 
     def audited(self, *actions: str) -> list[AuditEntry]:
         return [a for a in self.audit if a.action in actions]

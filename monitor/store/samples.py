@@ -233,6 +233,16 @@ class Samples:
             a = alarm_revision(conn, session_id)
         return Cursor(r or 0, e or 0, a)
 
+    def extent(self, session_id: int) -> tuple[datetime, datetime] | None:
+        """(first, last) time of the session's readings and events, None without any: indexed min/max queries."""
+        times: list[int] = []
+        with self.db.engine.connect() as conn:
+            for table in (readings, events):
+                row = conn.execute(sa.select(sa.func.min(table.c.t_us), sa.func.max(table.c.t_us))
+                                   .where(table.c.session_id == session_id)).one()
+                times += [t for t in row if t is not None]
+        return (from_us(min(times)), from_us(max(times))) if times else None
+
     # -- reads by time --
 
     def readings(

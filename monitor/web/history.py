@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from monitor.auth.roles import Permission
-from monitor.limits.model import Limits, limits_from_stored
 from monitor.session.course import CourseRow, course, session_duration
 from monitor.session.record import SessionRecord, session_record
 from monitor.session.types import session_type
@@ -122,12 +121,12 @@ def _fact(label: str, value: str) -> html.Div:
     return html.Div([dmc.Text(label, size="xs", c="dimmed"), dmc.Text(value or "—", size="md")])
 
 
-def review(record: SessionRecord, limits: Limits, tz: tzinfo) -> html.Div:
+def review(record: SessionRecord, tz: tzinfo) -> html.Div:
     """One past session: its key facts, its whole trend, and links to its record."""
     info = record.info
     relative = info.relative_time
     zone = UTC if relative else tz  # relative times are elapsed time since 00:00 UTC
-    figure = trend_figure(record.readings, [s.event for s in record.events], limits, zone)
+    figure = trend_figure(record.readings, [s.event for s in record.events], record.limit_lines, zone)
     if relative:
         figure.update_xaxes(tickformat="%H:%M")
     end = when(record.end, relative, tz)
@@ -192,9 +191,7 @@ def create_history_app(server: flask.Flask, store: Store, tz: tzinfo) -> Dash:
         except KeyError:  # asked apart, so a KeyError from a bug is not taken for a bad request
             refuse_request(f"no session {session_id}")
         record = session_record(store, session_id)
-        stored = store.limits.current(record.info.id)
-        limits = Limits() if stored is None else limits_from_stored(stored)
         label = record.info.patient_label
-        return review(record, limits, tz), course_section(store, label, record.info.id, tz) if label else None
+        return review(record, tz), course_section(store, label, record.info.id, tz) if label else None
 
     return app

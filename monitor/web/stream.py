@@ -18,7 +18,7 @@ from datetime import tzinfo
 from flask import Flask, Response, request
 
 from adapters.model.reading import Event, Reading
-from monitor.limits.model import Limits, limits_from_stored
+from monitor.session.limit_lines import stored_limit_lines
 from monitor.store import Cursor, SessionInfo, Store
 from monitor.web import urls
 from monitor.web.auth import stream_alive
@@ -64,11 +64,20 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def limits_payload(store: Store, session_id: int, version: int) -> dict:
-    """The limits in force as the browser needs them: the bands and lines to draw."""
+def limits_payload(store: Store, session_id: int, version: int, tz: tzinfo) -> dict:
+    """The limits as the browser needs them: the preset in force, and each version's bands and lines over the
+    time it was in force (`open`: the shapes the browser stretches on to "now" as readings arrive)."""
     data = store.limits.current(session_id)
-    limits = Limits() if data is None else limits_from_stored(data)
-    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
+    drawn = limit_shapes(stored_limit_lines(store, session_id), tz)
+    return {"version": version, "preset": None if data is None else data.get("preset"), "shapes": drawn.shapes,
+            "open": drawn.open}
+
+
+def _drawn(payload: dict) -> tuple:
+    """What a limits payload draws apart from the open shapes' ends, which the browser moves itself."""
+    stretched = set(payload["open"])
+    return payload["version"], json.dumps([{k: v for k, v in shape.items() if k != "x1" or i not in stretched}
+                                           for i, shape in enumerate(payload["shapes"])])
 
 
 @dataclass
@@ -78,7 +87,25 @@ class _Told:
     cursor: Cursor
     clock: dict | None = None
     limits: int | None = None
+    drawn: tuple | None = None  # `_drawn` of the limits payload last sent
+    started: bool = False  # data had arrived when the limits were last drawn: their lines have a start
     setup: tuple | None = None
+
+
+def _limits_update(store: Store, session_id: int, told: _Told, version: int, readings: bool, events: bool,
+                   tz: tzinfo) -> dict | None:
+    """The limits payload if what it draws changed: after a new version, on the first readings (the lines'
+    start) and after an event or an amendment (a dose fixes the baseline a rise line needs); None otherwise."""
+    if version == told.limits and not events and not (readings and not told.started):
+        return None
+    told.limits = version
+    told.started = told.started or readings or events
+    payload = limits_payload(store, session_id, version, tz)
+    drawn = _drawn(payload)
+    if drawn == told.drawn:
+        return None
+    told.drawn = drawn
+    return payload
 
 
 def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tuple[dict, bool] | None:
@@ -93,7 +120,10 @@ def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tu
     setup = (info.session_type, info.patient_label, info.bed, info.ended, info.amendments)
     session_changed = (setup != told.setup or bool(new_events)
                        or any(s.reading.vital == "sbp" for s in new_readings))
-    if not (new_readings or new_events or new_alarms or clock != told.clock or limits_version != told.limits
+    # A corrected or withdrawn dose (or a new set-up) moves the baseline a rise line starts from, as a new event does.
+    limits = _limits_update(store, session_id, told, limits_version, bool(new_readings),
+                            bool(new_events) or setup != told.setup, tz)
+    if not (new_readings or new_events or new_alarms or clock != told.clock or limits is not None
             or session_changed):
         return None
     told.cursor = Cursor(
@@ -106,9 +136,8 @@ def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tu
         data["a"] = [alarm_payload(a, tz) for a in new_alarms]
     if clock != told.clock:
         data["k"] = told.clock = clock
-    if limits_version != told.limits:
-        data["L"] = limits_payload(store, session_id, limits_version)
-        told.limits = limits_version
+    if limits is not None:
+        data["L"] = limits
     if session_changed:
         data["S"] = session_payload(store, session_id, tz)
         told.setup = setup
@@ -121,9 +150,10 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
     comment otherwise.
 
     Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`),
-    on connecting and after each limits change the limits to draw (`L`), and on connecting and when
-    the session's facts change (set-up, an event entered, corrected or withdrawn, an NIBP measurement, its
-    end) the session (`S`), with the events in force that the trend draws.
+    on connecting and whenever the limit lines change (a new version, the first data, a dose fixing the rise
+    baseline) the limits to draw (`L`), and on connecting and when the session's facts change (set-up, an
+    event entered, corrected or withdrawn, an NIBP measurement, its end) the session (`S`), with the events in
+    force that the trend draws.
     `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
     yield "retry: 1000\n\n"

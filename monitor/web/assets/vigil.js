@@ -5,7 +5,8 @@
  * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
  * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
- * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
+ * from vigil_alarms.js. Alarm changes (`a`), the limits' shapes (`L`: each version over the time it was in
+ * force, the open ones stretched on as readings arrive) and the session's facts (`S`, drawn by
  * vigil_session.js) ride the same stream; the events on the trend and the time since the dose follow `S`, so an
  * event corrected or withdrawn moves on every tab. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
@@ -18,7 +19,7 @@
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
-    limitShapes: null, sessionShapes: [], ids: null, config: null,
+    limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null,
   };
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
@@ -48,11 +49,23 @@
     return cursor !== null && cursor.every((c, i) => c <= state.applied[i]);
   }
 
+  const trendGraph = () => document.querySelector("#" + state.ids.trend + " .js-plotly-plot");
+
+  /* The limits still in force (`L.open`, indices into the limit shapes) run on to the newest reading plotted;
+   * older versions keep the stretch the server gave them. `offset`: where the limit shapes start in `shapes`. */
+  function stretchOpen(shapes, offset) {
+    for (const i of state.limitOpen) {
+      const shape = shapes[offset + i];
+      if (shape && state.newest !== null && shape.x1 < state.newest) shape.x1 = state.newest;
+    }
+  }
+
   /* New limits or session shapes (the expected BP-peak window): redraw them in place; the traces
    * and zoom are untouched. */
   function applyShapes() {
-    const graph = document.querySelector("#" + state.ids.trend + " .js-plotly-plot");
+    const graph = trendGraph();
     if (graph && window.Plotly && state.limitShapes !== null) {
+      stretchOpen(state.limitShapes, 0);
       window.Plotly.relayout(graph, { shapes: state.sessionShapes.concat(state.limitShapes) });
     }
   }
@@ -60,7 +73,7 @@
   /* The events in force, from the session's facts: their dotted lines and labels are redrawn whole, so an
    * event corrected or withdrawn moves or leaves the trend. */
   function applyEvents(events) {
-    const graph = document.querySelector("#" + state.ids.trend + " .js-plotly-plot");
+    const graph = trendGraph();
     if (!graph || !window.Plotly) return;
     const config = state.config, [lo, hi] = config.eventSpan;
     const lineX = [], lineY = [];
@@ -70,6 +83,17 @@
       y: [lineY, events.map(() => hi)],
       text: [[], events.map((e) => e[2])],  // already Plotly text (escaped by the server)
     }, [config.eventTrace, config.labelTrace]);
+  }
+
+  /* Readings up to `newest` are about to be plotted: the open limit shapes follow them. Changed in the layout
+   * in place, they are drawn by the redraw the trace extension does anyway — no extra relayout per update. */
+  function followNewest(newest) {
+    if (state.newest !== null && newest <= state.newest) return;
+    state.newest = newest;
+    const graph = trendGraph();
+    if (!graph || !graph.layout || state.limitShapes === null) return;
+    stretchOpen(state.limitShapes, 0);
+    stretchOpen(graph.layout.shapes || [], state.sessionShapes.length);
   }
 
   function connect(config) {
@@ -108,7 +132,7 @@
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
         applyEvents(data.S.events);
       }
-      if (data.L) state.limitShapes = data.L.shapes;
+      if (data.L) { state.limitShapes = data.L.shapes; state.limitOpen = data.L.open; }
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
@@ -151,6 +175,7 @@
   function applyTrend(_tick, config) {
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
     const xs = {}, ys = {}, texts = {};
+    let newest = null;
     const push = (i, x, y, t) => {
       if (!(i in xs)) { xs[i] = []; ys[i] = []; texts[i] = []; }
       xs[i].push(x); ys[i].push(y); if (t !== undefined) texts[i].push(t);
@@ -159,10 +184,12 @@
       for (const [t, vital, value] of msg.r || []) {
         const i = config.traceIndex[vital];
         if (i !== undefined) push(i, t, value);
+        if (newest === null || t > newest) newest = t;
       }
     }
     const indices = Object.keys(xs).map(Number);
     if (!indices.length) return noUpdate();
+    if (newest !== null) followNewest(newest);
     const pick = (key) => indices.map((i) => config.maxPoints[key][i]);
     const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map((i) => texts[i]) };
     return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];

@@ -2,23 +2,24 @@
 
 The trend has three panels sharing the time axis — NIBP (systolic/diastolic markers, MAP line),
 heart/pulse/respiratory rate, SpO2 — with a fixed trace order that the browser relies on when it
-extends traces live (`TRACES`). Limits are layout shapes, so live extensions never touch them and
-a limit change is a layout patch, not a new figure.
+extends traces live (`TRACES`). Limits are layout shapes over the time each version was in force, so a
+limit change is a layout patch, not a new figure.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import NamedTuple
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from adapters.model.reading import Event, Reading
 from adapters.model.vitals import VITALS
-from monitor.limits.model import Limits
+from monitor.session.limit_lines import LimitLine
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ ROW_TITLES = ("NIBP mmHg", "HR / PR / RR per min", "SpO₂ %")
 BAND_COLOR = "rgba(105, 240, 174, 0.10)"
 CRITICAL_COLOR = "rgba(255, 82, 82, 0.85)"
 LIMIT_COLOR = "rgba(255, 214, 0, 0.85)"
+RISE_COLOR = "rgba(255, 171, 64, 0.85)"
 
 EVENT_LABELS = {
     "dose_start": "Dose start",
@@ -100,48 +102,58 @@ def y_axis(row: int) -> str:
     return "y" if row == 1 else f"y{row}"
 
 
-def limit_shapes(limits: Limits) -> list[dict]:
-    """Layout shapes for the limits: the allowed band of the panel's main vital plus limit lines."""
+class LimitShapes(NamedTuple):
+    """The limits as layout shapes, and which of them belong to the version still in force: the browser
+    stretches those on to "now" as readings arrive."""
+
+    shapes: list[dict]
+    open: list[int]
+
+
+LIMIT_ROWS = {"sbp": 1, "dbp": 1, "hr": 2, "spo2": 3}  # the vitals whose limits the trend draws, and their panel
+BANDED = ("sbp", "hr", "spo2")  # each panel's main vital: its allowed range is shaded
+LINE_STYLES = {
+    "high": (LIMIT_COLOR, "dash"), "low": (LIMIT_COLOR, "dash"),
+    "critical_high": (CRITICAL_COLOR, "dot"), "critical_low": (CRITICAL_COLOR, "dot"),
+    "rise": (RISE_COLOR, "dashdot"),
+}
+
+
+def limit_shapes(lines: Sequence[LimitLine], tz: tzinfo) -> LimitShapes:
+    """Layout shapes for `monitor.session.limit_lines` lines: each version's allowed band of a panel's main
+    vital and its limit lines, over the time that version was in force (named by vital and limit, e.g.
+    `band-sbp`, `sbp-high`: each version's stretch of a line has the same name)."""
     shapes: list[dict] = []
+    is_open: list[int] = []
 
-    def band(vital: str, row: int) -> None:
-        lim = limits.for_vital(vital)
-        if lim.low is None and lim.high is None:
-            return
-        axis = y_axis(row)
-        shapes.append({
-            "type": "rect", "name": f"band-{vital}", "xref": "x domain", "x0": 0, "x1": 1, "yref": axis,
-            "y0": VITALS[vital].low if lim.low is None else lim.low,
-            "y1": VITALS[vital].high if lim.high is None else lim.high,
-            "fillcolor": BAND_COLOR, "line": {"width": 0}, "layer": "below",
-        })
+    def add(shape: dict, line: LimitLine) -> None:
+        if line.open:
+            is_open.append(len(shapes))
+        shapes.append(shape | {"xref": "x", "x0": display_ms(line.start, tz), "x1": display_ms(line.end, tz),
+                               "yref": y_axis(LIMIT_ROWS[line.vital]), "layer": "below"})
 
-    def lines(vital: str, row: int) -> None:
-        lim = limits.for_vital(vital)
-        axis = y_axis(row)
-        for key, color, dash in (
-            ("high", LIMIT_COLOR, "dash"), ("low", LIMIT_COLOR, "dash"),
-            ("critical_high", CRITICAL_COLOR, "dot"), ("critical_low", CRITICAL_COLOR, "dot"),
-        ):
-            value = getattr(lim, key)
-            if value is None:
-                continue
-            shapes.append({
-                "type": "line", "name": f"{vital}-{key}", "xref": "x domain", "x0": 0, "x1": 1, "yref": axis,
-                "y0": value, "y1": value, "line": {"color": color, "width": 1, "dash": dash}, "layer": "below",
-            })
-
-    for vital, row in (("sbp", 1), ("hr", 2), ("spo2", 3)):
-        band(vital, row)
-        lines(vital, row)
-    lines("dbp", 1)
-    return shapes
+    drawn = [line for line in lines if line.vital in LIMIT_ROWS]
+    bands: dict[tuple[str, int], dict[str, LimitLine]] = {}
+    for line in drawn:
+        if line.vital in BANDED and line.key in ("low", "high"):
+            bands.setdefault((line.vital, line.version), {})[line.key] = line
+    for (vital, _), ends in bands.items():
+        low, high = ends.get("low"), ends.get("high")
+        add({"type": "rect", "name": f"band-{vital}",
+             "y0": VITALS[vital].low if low is None else low.value,
+             "y1": VITALS[vital].high if high is None else high.value,
+             "fillcolor": BAND_COLOR, "line": {"width": 0}}, next(iter(ends.values())))  # its version's span
+    for line in drawn:
+        color, dash = LINE_STYLES[line.key]
+        add({"type": "line", "name": f"{line.vital}-{line.key}", "y0": line.value,
+             "y1": line.value, "line": {"color": color, "width": 1, "dash": dash}}, line)
+    return LimitShapes(shapes, is_open)
 
 
-def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Limits, tz: tzinfo,
+def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Sequence[LimitLine], tz: tzinfo,
                  extra_shapes: Iterable[dict] = ()) -> go.Figure:
-    """The bed-view trend for the given window of readings and events; `extra_shapes` (e.g. the
-    session's expected BP-peak window) are drawn under the limits."""
+    """The bed-view trend for the given window of readings and events with the limit lines (each version
+    where it was in force); `extra_shapes` (e.g. the session's expected BP-peak window) are drawn under them."""
     series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
     for r in readings:
         if r.vital in series:
@@ -184,7 +196,7 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: L
         template="plotly_dark", paper_bgcolor="#111", plot_bgcolor="#111", uirevision="trend",
         margin={"l": 50, "r": 10, "t": 24, "b": 30}, height=560,
         legend={"orientation": "h", "y": 1.06, "x": 0, "font": {"size": 12}},
-        shapes=[*extra_shapes, *limit_shapes(limits)],
+        shapes=[*extra_shapes, *limit_shapes(limits, tz).shapes],
     )
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#333")
     # Stable axes a nurse can read at a glance, widened automatically only for values beyond them.

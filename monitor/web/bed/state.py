@@ -7,6 +7,7 @@ from datetime import timedelta, tzinfo
 
 from adapters.model.vitals import NIBP_CODES, VITALS
 from monitor.limits.model import Limits, TechnicalLimits, limits_from_stored
+from monitor.session.limit_lines import stored_limit_lines
 from monitor.store import Cursor, SessionInfo, Store
 from monitor.web import urls
 from monitor.web.audit import audit_rows
@@ -59,7 +60,8 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     stored_limits = store.limits.current(sid)
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
-    figure = figures.trend_figure(window_readings, events, limits, tz, extra_shapes=session["shapes"])
+    figure = figures.trend_figure(window_readings, events, stored_limit_lines(store, sid), tz,
+                                  extra_shapes=session["shapes"])
     latest_data = {
         "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
         "dose": session["anchor"],  # time zero, as the session's facts say (they follow a corrected dose)
