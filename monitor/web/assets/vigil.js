@@ -1,9 +1,16 @@
 /* Vigil bed view, browser side.
  *
- * One native EventSource per tab feeds two queues. Each message bumps `stream-tick`, and
- * `applyLatest` folds it into the latest value of each vital at once; a moment later `trend-tick`
- * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
- * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
+ * One native EventSource per tab. Each message is folded at once into the latest value of each vital
+ * (`fold`), which goes to the page's `latest` store; a moment later `trend-tick` lets `applyTrend` turn
+ * everything queued into one `extendData` (bounded by maxPoints), so the chart redraw never delays the numbers.
+ * Each Dash callback costs the page's main thread several milliseconds whatever it does, so the stream
+ * triggers as few as it can: `latest` is set from here (no callback in between), at once for a message after a
+ * quiet NUMERICS_EVERY_MS and else when that much has passed since the last (only a replay faster than real
+ * time sends messages closer together, and then the newest value is what is shown); the trend is redrawn at
+ * most once per TREND_EVERY_MS: a redraw replots the whole SVG figure (~40 ms for 3 × 3600 points, whatever
+ * was added), so redrawing per message kept one bed 10 % busy at 1 reading/s and saturated the page at the
+ * demo's 20×, and a few seconds are a pixel or two of a one-hour trend. Alarms never wait: each message's
+ * alarm changes go to vigil_alarms.js as it arrives. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
  * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
  * vigil_session.js) ride the same stream. Times are display milliseconds:
@@ -16,10 +23,13 @@
   "use strict";
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
-    latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
+    latest: null, numericsPending: false, numericsAt: -Infinity,
+    trendQueue: [], seq: 0, trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, sessionShapes: [], ids: null,
   };
+  const NUMERICS_EVERY_MS = 250;  // at most four numerics updates a second (see above)
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
+  const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
   const noUpdate = () => window.dash_clientside.no_update;
 
   // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
@@ -56,11 +66,37 @@
     }
   }
 
-  function connect(config) {
+  /* `latest` to the page now if it has had none for NUMERICS_EVERY_MS, else once it has been that long. */
+  function showLatest(ids) {
+    if (state.numericsPending) return;
+    const send = () => {
+      state.numericsPending = false;
+      state.numericsAt = performance.now();
+      window.dash_clientside.set_props(ids.latest, { data: state.latest });
+    };
+    const wait = state.numericsAt + NUMERICS_EVERY_MS - performance.now();
+    if (wait <= 0) { send(); return; }
+    state.numericsPending = true;
+    setTimeout(send, wait);
+  }
+
+  /* The next trend redraw: soon after the first message of a quiet spell, else TREND_EVERY_MS after the last. */
+  function scheduleTrend(ids) {
+    state.trendPending = true;
+    const wait = Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
+    setTimeout(() => {
+      state.trendPending = false;
+      state.trendDrawnAt = performance.now();
+      window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
+    }, wait);
+  }
+
+  function connect(config, latest) {
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
     state.ids = config.ids;
+    state.latest = latest;
     const ids = config.ids;
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
@@ -84,6 +120,7 @@
       }
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
+      if (data.reset) { es.close(); window.location.reload(); return; }  // a replay rewound: rebuild from the store
       if (cursor) state.applied = cursor;
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
@@ -96,38 +133,28 @@
         window.VigilAlarms.update(data.a);
         window.dash_clientside.set_props(ids.alarmTick, { data: Date.now() });
       }
-      state.latestQueue.push(data);
+      state.latest = fold(state.latest, data, config.doseKinds);
+      showLatest(ids);
       state.trendQueue.push(data);
       state.seq += 1;
-      window.dash_clientside.set_props(ids.streamTick, { data: state.seq });
-      if (!state.trendPending) {
-        state.trendPending = true;
-        setTimeout(() => {
-          state.trendPending = false;
-          window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
-        }, TREND_DELAY_MS);
-      }
+      if (!state.trendPending) scheduleTrend(ids);
     };
     state.es = es;
     return "Connecting…";
   }
 
-  /* Numerics first: fold new messages into the latest value of each vital, the dose time, the clock. */
-  function applyLatest(_tick, latest, config) {
-    const messages = state.latestQueue.splice(0, state.latestQueue.length);
-    if (!messages.length) return noUpdate();
+  /* Numerics first: a message folded into the latest value of each vital, the dose time and the clock (a new
+   * object: Dash sees a change). */
+  function fold(latest, msg, doseKinds) {
     const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
-    for (const msg of messages) {
-      if (msg.reset) { window.location.reload(); return noUpdate(); }
-      for (const [t, vital, value] of msg.r || []) {
-        const prev = next.v[vital];
-        if (!prev || t >= prev[0]) next.v[vital] = [t, value];
-      }
-      for (const [t, kind] of msg.e || []) {
-        if (config.doseKinds.includes(kind) && (next.dose === null || t < next.dose)) next.dose = t;
-      }
-      if (msg.k) next.k = msg.k;
+    for (const [t, vital, value] of msg.r || []) {
+      const prev = next.v[vital];
+      if (!prev || t >= prev[0]) next.v[vital] = [t, value];
     }
+    for (const [t, kind] of msg.e || []) {
+      if (doseKinds.includes(kind) && (next.dose === null || t < next.dose)) next.dose = t;
+    }
+    if (msg.k) next.k = msg.k;
     return next;
   }
 
@@ -214,6 +241,6 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
+    vigil: { connect, applyTrend, render, replayBar, seekFilter },
   });
 })();
