@@ -86,7 +86,6 @@
     const wait = Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
     setTimeout(() => {
       state.trendPending = false;
-      state.trendDrawnAt = performance.now();
       window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
     }, wait);
   }
@@ -160,6 +159,7 @@
 
   /* Then the trend: one extendData for everything queued, each trace bounded by its maxPoints. */
   function applyTrend(_tick, config) {
+    state.trendDrawnAt = performance.now();
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
     const xs = {}, ys = {}, texts = {};
     const push = (i, x, y, t) => {
