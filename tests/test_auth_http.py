@@ -377,6 +377,35 @@ def test_a_callback_value_must_be_of_its_parameters_annotated_type() -> None:
     assert [json_fits(value, hint) for value, hint, _ in cases] == [fits for *_, fits in cases]
 
 
+def test_static_files_go_compressed_and_cacheable_and_nothing_private_is_kept(server: Server) -> None:
+    """The page's scripts and styles (MBs) go compressed, and a browser may keep them: their URLs change with
+    their content. Pages, data, records, the stream and refusals are never kept; the stream is never compressed
+    (a compressor holds back what it sends)."""
+    client = signed_in(server, "nurse-ana")
+    page = client.http.get(server.url + "/", timeout=10)
+    static = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', page.text)
+    assert any("dash_renderer" in url for url in static) and any("/assets/" in url for url in static), static
+    wire = decoded = 0
+    for url in static:
+        with client.http.get(server.url + url, stream=True, timeout=30) as response:
+            sent = response.raw.read(decode_content=False)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        encoding = response.headers.get("Content-Encoding")
+        wire += len(sent)
+        decoded += len(sent) if encoding is None else len(client.http.get(server.url + url, timeout=30).content)
+        assert encoding in ("gzip", "br", "zstd", "deflate") or len(sent) < 2000, url
+    assert wire < decoded / 2, (wire, decoded)
+    for path in ("/", "/_dash-layout", "/_dash-dependencies", f"/report/{server.sid}.html", "/sessions/"):
+        response = client.http.get(server.url + path, timeout=30)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", path
+    with client.http.get(f"{server.url}/api/stream?session={server.sid}", stream=True, timeout=10) as stream:
+        assert stream.headers["Cache-Control"] == "no-store" and "Content-Encoding" not in stream.headers
+    for url in static[:2]:  # before sign-in: refused, and the refusal is not kept either
+        anonymous = requests.get(server.url + url, allow_redirects=False, timeout=10)
+        assert anonymous.status_code in (302, 401) and anonymous.headers["Cache-Control"] == "no-store", url
+
+
 def test_the_log_holds_no_password_and_no_patient_label(server: Server, tmp_path: Path) -> None:
     """Run last in this module: it stops the shared server to read everything it logged."""
     store = Store(server.db)
@@ -395,3 +424,4 @@ def test_the_log_holds_no_password_and_no_patient_label(server: Server, tmp_path
     assert len(hashes) >= len(USERS) and all(h.startswith("$argon2id$") for h in hashes)
     assert len(set(hashes)) == len(hashes)  # salted: one password, a different hash for each user
     assert json.dumps(hashes).count(PASSWORD) == 0
+

@@ -73,3 +73,17 @@ DECODERS_ROWS = (
 
 def test_decoders_benchmark_quick_run_prints_its_table() -> None:
     quick_run("decoders.py", DECODERS_ROWS)
+
+
+PAGE_SPEED_ROWS = (
+    "load cold cache",
+    "load warm cache",
+    "busy one bed 1x",
+    "busy demo 20x",
+    "targets:",
+)
+
+
+@pytest.mark.browser
+def test_page_speed_benchmark_quick_run_prints_its_table() -> None:
+    quick_run("page_speed.py", PAGE_SPEED_ROWS)

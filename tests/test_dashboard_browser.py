@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,4 +252,40 @@ def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
         heard[page] = console_messages(dash_duo)
     assert heard == {"/": [], "/sessions/": [], "/audit/": [], "/users/": []}
     assert dash_duo.get_logs() == []
+    store.close()
+
+
+# Notes the page time of each trend redraw (the stream's extendData reaches Plotly.extendTraces).
+REDRAW_SPY = """
+window.__redraws = [];
+const extend = window.Plotly.extendTraces;
+window.Plotly.extendTraces = function (...args) {
+  window.__redraws.push(performance.now());
+  return extend.apply(this, args);
+};
+"""
+
+
+def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every_5_s(dash_duo, tmp_path: Path) -> None:
+    """A redraw replots the whole trend (tens of ms of the page's main thread): readings arriving faster are drawn
+    together, while the numerics show every one of them, and the trend ends up with all of them."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = Store(tmp_path / "burst.db")
+    sid = store.sessions.create("burst", "live")
+    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    dash_duo.driver.execute_script(REDRAW_SPY)
+
+    values = [100 + k for k in range(8)]
+    for k, value in enumerate(values):
+        store.samples.write(sid, [Reading(now + timedelta(seconds=k), "hr", value)])
+        wait_for(lambda v=value: dash_duo.find_element("#num-hr").text == str(v), 10, f"HR {value} on the numerics")
+    hr = TRACE_INDEX["hr"]
+    times = [display_ms(now + timedelta(seconds=k), UTC) for k in range(len(values))]
+    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-len(values):] == times, 15, "all on the trend")
+    redraws = dash_duo.driver.execute_script("return window.__redraws")
+    gaps = [b - a for a, b in itertools.pairwise(redraws)]
+    # 5 s apart as scheduled, less what Dash's callback chain before a redraw varies by on a loaded machine
+    assert redraws and all(gap >= 4000 for gap in gaps), f"{len(values)} readings, redraws {gaps} ms apart"
     store.close()

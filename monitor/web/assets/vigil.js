@@ -1,9 +1,16 @@
 /* Vigil bed view, browser side.
  *
- * One native EventSource per tab feeds two queues. Each message bumps `stream-tick`, and
- * `applyLatest` folds it into the latest value of each vital at once; a moment later `trend-tick`
- * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
- * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
+ * One native EventSource per tab. Each message is folded at once into the latest value of each vital
+ * (`fold`), which goes to the page's `latest` store; a moment later `trend-tick` lets `applyTrend` turn
+ * everything queued into one `extendData` (bounded by maxPoints), so the chart redraw never delays the numbers.
+ * Each Dash callback costs the page's main thread several milliseconds whatever it does, so the stream
+ * triggers as few as it can: `latest` is set from here (no callback in between), at once for a message after a
+ * quiet NUMERICS_EVERY_MS and else when that much has passed since the last (only a replay faster than real
+ * time sends messages closer together, and then the newest value is what is shown); the trend is redrawn at
+ * most once per TREND_EVERY_MS: a redraw replots the whole SVG figure (~40 ms for 3 × 3600 points, whatever
+ * was added), so redrawing per message kept one bed 10 % busy at 1 reading/s and saturated the page at the
+ * demo's 20×, and a few seconds are a pixel or two of a one-hour trend. Alarms never wait: each message's
+ * alarm changes go to vigil_alarms.js as it arrives. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
  * from vigil_alarms.js. Alarm changes (`a`), the limits' shapes (`L`: each version over the time it was in
  * force, the open ones stretched on as readings arrive) and the session's facts (`S`, drawn by
@@ -18,10 +25,13 @@
   "use strict";
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
-    latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
+    latest: null, numericsPending: false, numericsAt: -Infinity,
+    trendQueue: [], seq: 0, trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null,
   };
+  const NUMERICS_EVERY_MS = 250;  // at most four numerics updates a second (see above)
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
+  const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
   const noUpdate = () => window.dash_clientside.no_update;
 
   // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
@@ -96,12 +106,37 @@
     stretchOpen(graph.layout.shapes || [], state.sessionShapes.length);
   }
 
-  function connect(config) {
+  /* `latest` to the page now if it has had none for NUMERICS_EVERY_MS, else once it has been that long. */
+  function showLatest(ids) {
+    if (state.numericsPending) return;
+    const send = () => {
+      state.numericsPending = false;
+      state.numericsAt = performance.now();
+      window.dash_clientside.set_props(ids.latest, { data: state.latest });
+    };
+    const wait = state.numericsAt + NUMERICS_EVERY_MS - performance.now();
+    if (wait <= 0) { send(); return; }
+    state.numericsPending = true;
+    setTimeout(send, wait);
+  }
+
+  /* The next trend redraw: soon after the first message of a quiet spell, else TREND_EVERY_MS after the last. */
+  function scheduleTrend(ids) {
+    state.trendPending = true;
+    const wait = Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
+    setTimeout(() => {
+      state.trendPending = false;
+      window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
+    }, wait);
+  }
+
+  function connect(config, latest) {
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
     state.ids = config.ids;
     state.config = config;
+    state.latest = latest;
     const ids = config.ids;
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
@@ -125,6 +160,7 @@
       }
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
+      if (data.reset) { es.close(); window.location.reload(); return; }  // a replay rewound: rebuild from the store
       if (cursor) state.applied = cursor;
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
@@ -138,41 +174,32 @@
         window.VigilAlarms.update(data.a);
         window.dash_clientside.set_props(ids.alarmTick, { data: Date.now() });
       }
-      state.latestQueue.push(data);
+      state.latest = fold(state.latest, data);
+      showLatest(ids);
       state.trendQueue.push(data);
       state.seq += 1;
-      window.dash_clientside.set_props(ids.streamTick, { data: state.seq });
-      if (!state.trendPending) {
-        state.trendPending = true;
-        setTimeout(() => {
-          state.trendPending = false;
-          window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
-        }, TREND_DELAY_MS);
-      }
+      if (!state.trendPending) scheduleTrend(ids);
     };
     state.es = es;
     return "Connecting…";
   }
 
-  /* Numerics first: fold new messages into the latest value of each vital, the dose time, the clock. */
-  function applyLatest(_tick, latest) {
-    const messages = state.latestQueue.splice(0, state.latestQueue.length);
-    if (!messages.length) return noUpdate();
+  /* Numerics first: a message folded into the latest value of each vital, the dose time (time zero as the
+   * session's facts say: they follow a corrected dose) and the clock (a new object: Dash sees a change). */
+  function fold(latest, msg) {
     const next = { v: Object.assign({}, latest.v), dose: latest.dose, k: latest.k };
-    for (const msg of messages) {
-      if (msg.reset) { window.location.reload(); return noUpdate(); }
-      for (const [t, vital, value] of msg.r || []) {
-        const prev = next.v[vital];
-        if (!prev || t >= prev[0]) next.v[vital] = [t, value];
-      }
-      if (msg.S) next.dose = msg.S.anchor;
-      if (msg.k) next.k = msg.k;
+    for (const [t, vital, value] of msg.r || []) {
+      const prev = next.v[vital];
+      if (!prev || t >= prev[0]) next.v[vital] = [t, value];
     }
+    if (msg.S) next.dose = msg.S.anchor;
+    if (msg.k) next.k = msg.k;
     return next;
   }
 
   /* Then the trend's readings: one extendData for everything queued, each trace bounded by its maxPoints. */
   function applyTrend(_tick, config) {
+    state.trendDrawnAt = performance.now();
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
     const xs = {}, ys = {}, texts = {};
     let newest = null;
@@ -254,6 +281,6 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    vigil: { connect, applyLatest, applyTrend, render, replayBar, seekFilter },
+    vigil: { connect, applyTrend, render, replayBar, seekFilter },
   });
 })();

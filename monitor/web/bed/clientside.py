@@ -78,17 +78,12 @@ ALARM_OUTPUTS = {
 
 
 def register_clientside_callbacks(app: Dash) -> None:
-    """The stream into the page (connect, latest values, trend), then the numerics, the session and the alarms."""
+    """The stream into the page (connect, which also sets the latest values, and the trend), then the numerics,
+    the session and the alarms."""
     app.clientside_callback(
         ClientsideFunction("vigil", "connect"),
         Output(ids.LINK_STATUS, "children"),
-        Input(ids.STREAM_CONFIG, "data"),
-    )
-    app.clientside_callback(
-        ClientsideFunction("vigil", "applyLatest"),
-        Output(ids.LATEST, "data"),
-        Input(ids.STREAM_TICK, "data"), State(ids.LATEST, "data"),
-        prevent_initial_call=True,
+        Input(ids.STREAM_CONFIG, "data"), State(ids.LATEST, "data"),
     )
     app.clientside_callback(
         ClientsideFunction("vigil", "applyTrend"),

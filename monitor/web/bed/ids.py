@@ -123,7 +123,6 @@ def limit_field(group: Any, key: Any) -> dict:
 # Stores and the clock: what the page holds and what drives the clientside callbacks
 SHOWN_SESSION = "shown-session"  # the session this page shows: the one its server callbacks act on
 STREAM_CONFIG = "stream-config"
-STREAM_TICK = "stream-tick"
 TREND_TICK = "trend-tick"
 LATEST = "latest"
 ALARMS_INITIAL = "alarms-initial"
@@ -136,6 +135,6 @@ def browser_ids() -> dict[str, str]:
     """The ids the bed view's scripts use themselves, by the names they use them under."""
     return {
         "linkStatus": LINK_STATUS, "sessionState": SESSION_STATE, "alarmTick": ALARM_TICK,
-        "streamTick": STREAM_TICK, "trendTick": TREND_TICK, "trend": TREND,
+        "trendTick": TREND_TICK, "trend": TREND, "latest": LATEST,
         "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE,
     }
