@@ -18,7 +18,7 @@ from adapters.protocols.hl7_mllp.message import encode_oru
 from adapters.transport.serial_link import LinkConfig, SerialLink
 from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import load_preset
-from monitor.runtime.bed import BedSetup, open_live
+from monitor.runtime.bed import LiveBed, open_live
 from monitor.runtime.live import LiveRunner
 from monitor.store import Store
 
@@ -41,7 +41,7 @@ def link_to(p: Pty, *, watchdog_s: float = 30.0, decoder: Hl7MllpDecoder | None 
 
 
 def bed(store: Store, link: SerialLink) -> LiveRunner:
-    setup = BedSetup("hl7 on a pty", "bed-1", link.config.url, "other", load_preset("iv-ketamine"), "tester")
+    setup = LiveBed("bed-1", link.config.url, "other", load_preset("iv-ketamine"), "tester", "hl7 on a pty")
     return open_live(store, setup, link, device_clock=False)
 
 

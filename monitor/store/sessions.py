@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from monitor.store.audit import write_audit
 from monitor.store.database import Database, inserted_id
@@ -56,6 +57,7 @@ class SessionInfo:
     ended: datetime | None = None  # session time of "end session"
     ended_by: str | None = None
     ready_min: float | None = None
+    bed_id: str | None = None  # the bed whose continuous session this is (monitor.store.beds)
 
     def clock_now(self, wall: datetime) -> datetime | None:
         """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
@@ -66,6 +68,24 @@ class SessionInfo:
 
 def _optional_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def insert_session(conn: Connection, name: str, kind: str, who: str, now: datetime, **values: Any) -> int:
+    """A new session row (`values`: its other columns), audited as started by `who`, in the caller's
+    transaction."""
+    result = conn.execute(sessions.insert().values(name=name, kind=kind, created_us=to_us(now), **values))
+    session_id = inserted_id(result)
+    write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {values.get('bed', 'bed-1')}", now,
+                None)
+    return session_id
+
+
+def claim_open(conn: Connection, session_id: int) -> bool:
+    """Take the session's row for writing if it is still open: a concurrent "end session" is decided
+    against this transaction, once. False if it has ended."""
+    claimed = conn.execute(sessions.update().values(id=sessions.c.id)
+                           .where(sessions.c.id == session_id, sessions.c.ended_us.is_(None)))
+    return claimed.rowcount == 1
 
 
 class Sessions:
@@ -80,16 +100,10 @@ class Sessions:
     ) -> int:
         """A new session, audited as started by `who` (whoever ran the command). `recording`: an imported
         recording's fingerprint, unique in the store (sa.exc.IntegrityError if a session holds it already)."""
-        now = datetime.now(UTC)
         with self.db.engine.begin() as conn:
-            result = conn.execute(
-                sessions.insert().values(
-                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=to_us(now),
-                    session_type=session_type, patient_label=patient_label, recording=recording,
-                )
-            )
-            session_id = inserted_id(result)
-            write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {bed}", now, None)
+            session_id = insert_session(conn, name, kind, who, datetime.now(UTC), bed=bed, origin=origin,
+                                        relative_time=relative_time, session_type=session_type,
+                                        patient_label=patient_label, recording=recording)
         self.db.notify()
         return session_id
 
@@ -175,6 +189,7 @@ class Sessions:
             ended=_optional_time(row.ended_us),
             ended_by=row.ended_by,
             ready_min=row.ready_min,
+            bed_id=row.bed_id,
         )
 
     def set_span(self, session_id: int, start: datetime | None, end: datetime | None) -> None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from adapters.model.reading import Reading
@@ -97,6 +98,11 @@ class Hl7MllpDecoder:
         self._frame = None
         self._end_pending = False
         self._out.clear()
+
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """The last measurement recorded, as if emitted by this decoder: a repeat of it is not new."""
+        for r in nibp:
+            self._last_nibp[r.vital] = (r.measured_at or r.time, r.value)
 
     def pending_output(self) -> bytes:
         out = bytes(self._out)
