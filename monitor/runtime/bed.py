@@ -83,7 +83,7 @@ def open_live(store: Store, bed: LiveBed, link: SerialLink, *, device_clock: boo
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
     session_id, alarms = session(datetime.fromtimestamp(0, UTC) if device_clock else datetime.now(UTC), patient_label)
     return LiveRunner(store, session_id, link, alarms, device_clock=device_clock,
-                      next_session=lambda first: session(first))
+                      next_session=session)
 
 
 def _stored(limits: Limits) -> tuple[str | None, dict | None]:
