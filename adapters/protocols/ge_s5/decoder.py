@@ -15,7 +15,8 @@ Bytes from the monitor go in; readings come out for every basic-class numeric th
   the bit — so it is late by at most one record interval. Values already older than 60 s when first
   seen are not emitted: their measurement time is unknown, and the monitor's value would look new.
   A cycle that ends with the old values within 60 s of them cannot be told from a new measurement
-  with equal values; it is taken as one.
+  with equal values; it is taken as one. A restarted acquisition tells a new decoder the measurement it
+  recorded last (`resume`): shown again, fresh, it is that one, not a new one timed when it was first seen.
 - The ECG heart rate is taken only when the monitor says it comes from the ECG (status bits 3-6);
   a rate derived from a pressure line or the pleth is not an ECG heart rate.
 """

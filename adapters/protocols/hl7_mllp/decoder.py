@@ -24,7 +24,8 @@ Decisions worth knowing:
   measured) and its value equals the last emitted value of that vital. The MSH-7 rule is per vital, so a
   new measurement that repeats, say, the previous diastolic loses that one value: the price of telling a
   repeat from a measurement without a measurement time. This memory survives `start()`: a reconnect does
-  not make an old cuff result new. Continuous vitals are never suppressed.
+  not make an old cuff result new; and `resume` sets it from what was recorded, so a restarted acquisition
+  does not either. Continuous vitals are never suppressed.
 * `stats["valid_frames"]` grows with every well-terminated MLLP frame (0x1C 0x0D) that holds an HL7
   message (a readable MSH header), of whatever type or content beyond that: it proves the line settings
   right, and the serial link resets its watchdog on it. Frames of bytes that are not HL7 (e.g. line noise
