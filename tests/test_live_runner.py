@@ -205,8 +205,10 @@ def test_after_end_session_the_next_reading_opens_the_beds_next_session_in_the_s
                        preset="news2")
         service.enter_note(store, first, "nurse.a", wall, "restless")
         service.end_session(store, first, "nurse.a", wall, override_reason="the next patient is waiting")
-        ended = record_of(store, first)
+        at_end = record_of(store, first)
         wait_until(lambda: runner.session_id != first, "the next reading to open the next session")
+        ended = record_of(store, first)  # its engine has closed what the end closes
+        assert ended[:4] == at_end[:4]  # the session, its readings, events and limits as they were at the end
         second = runner.session_id
         wait_until(lambda: any(a.episode.vital == "hr" for a in store.alarms.since(second)),
                    "the HR alarm, raised in the new session by its own engine")

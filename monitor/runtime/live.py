@@ -110,6 +110,7 @@ class LiveRunner:
             while not self.store.samples.write(self.session_id, readings, events,
                                                open_only=self._next_session is not None):
                 assert self._next_session is not None
+                self._close_alarms()
                 self.session_id, self.alarms = self._next_session(min(i.time for i in items))
                 if self._clock is not None:
                     self._publish(self._clock)
@@ -122,6 +123,13 @@ class LiveRunner:
                 self.alarms.process(readings, events)
         if self._on_items is not None:
             self._on_items(items)
+
+    def _close_alarms(self) -> None:
+        """The session has ended: its engine closes what the end closes (its checkpoints) before it is
+        left, whether or not a tick came in between."""
+        now = self.session_now()
+        if self.alarms is not None and now is not None:
+            self.alarms.tick(now)  # evaluates nothing after the end
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):

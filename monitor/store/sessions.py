@@ -200,12 +200,14 @@ class Sessions:
         )
 
     def set_clock(self, session_id: int, position: datetime, wall: datetime, speed: float) -> None:
-        """Record the session clock so every dashboard shows the same "now" (speed 0 = paused)."""
-        self._update(session_id, clock_pos_us=to_us(position), clock_wall_us=to_us(wall), clock_speed=speed)
+        """Record the session clock so every dashboard shows the same "now" (speed 0 = paused). An ended
+        session's record is closed: its clock is left as it was (a runner may publish a moment after the end)."""
+        self._update(session_id, sessions.c.ended_us.is_(None), clock_pos_us=to_us(position),
+                     clock_wall_us=to_us(wall), clock_speed=speed)
 
-    def _update(self, session_id: int, **values: Any) -> None:
+    def _update(self, session_id: int, *where: sa.ColumnElement[bool], **values: Any) -> None:
         with self.db.engine.begin() as conn:
-            conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values))
+            conn.execute(sessions.update().where(sessions.c.id == session_id, *where).values(**values))
         self.db.notify()
 
     # -- the treatment session: set-up and end (each audited in the same transaction) --
