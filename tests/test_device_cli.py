@@ -86,6 +86,7 @@ def test_device_commands_fail_in_one_line_saying_what_to_check(args: tuple[str, 
         (("--interval", "0"), "argument --interval: must be 1 to 32767 seconds, got 0"),
         (("--interval", "40000"), "argument --interval: must be 1 to 32767 seconds, got 40000"),
         (("--tz", "Mars/Olympus"), "argument --tz: unknown time zone 'Mars/Olympus'"),
+        (("--bed", "Chair 3"), "argument --bed: a bed id is 1 to 50 letters, digits and '-', not 'Chair 3'"),
     ],
 )
 def test_bad_link_options_are_refused_by_the_parser(args: tuple[str, ...], expected: str) -> None:

@@ -3,22 +3,29 @@
 
 from __future__ import annotations
 
+import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import Pty, run_vigil, run_vigil_with_file_limit, start_vigil, wait_for
+from support import Pty, run_vigil, run_vigil_with_file_limit, start_vigil, wait_for, wait_until
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.csv_recorder import journal_path
 from adapters.model.reading import LINK_LOST, LINK_RESTORED, Reading
+from adapters.protocols.ge_s5.emulator import GeS5Monitor
 from adapters.protocols.hl7_mllp.message import encode_oru
+from adapters.simulation.scenario import load_scenario
+from monitor.limits.model import load_preset
+from monitor.session import service
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -289,3 +296,91 @@ def test_record_onto_a_full_disk_fails_in_one_line_and_keeps_what_it_received(
     assert not out.exists()
     assert run_vigil("record", "--recover", "--out", out).returncode == 0
     assert len(read_session_csv(out).readings) > 20
+
+
+class DrivenMonitor:
+    """The GE S/5 emulator on a pty, driven record by record by the test: what it sent, and while which
+    reader, is known exactly."""
+
+    def __init__(self, scenario: Path) -> None:
+        self.pty = Pty()
+        self.device = GeS5Monitor(load_scenario(str(scenario)))
+        self.sent: list[int] = []  # the scenario seconds of the records sent
+
+    def take_request(self, second: int) -> None:
+        """A (re)started reader asks for records: they start at `second`."""
+        request = wait_for(lambda: self._read(), 60, "the reader's transmission request")
+        assert self.device.receive(request, now=T0 + timedelta(seconds=second)) == 1
+
+    def _read(self) -> bytes:
+        out = b""
+        while select.select([self.pty.master], [], [], 0)[0]:
+            out += os.read(self.pty.master, 4096)
+        return out
+
+    def send(self, second: int) -> None:
+        for record in self.device.frames_due(T0 + timedelta(seconds=second)):
+            self.pty.send(record)
+        self.sent.append(second)
+
+
+def test_acquire_killed_three_times_continues_its_beds_one_session_with_every_reading_once(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    """SIGKILL, restart: the bed keeps one session, its set-up, and each reading sent exactly once — the
+    NIBP result the monitor still shows after a restart included."""
+    db = tmp_path / "vigil.db"
+    monitor = DrivenMonitor(scenario)
+    args = ("acquire", "--port", monitor.pty.path, "--protocol", "ge-s5", "--interval", "1", "--watchdog", "60",
+            "--clock", "device", "--bed", "chair-1", "--db", db)
+    store = Store(db)
+    changed = load_preset("iv-ketamine").to_dict()
+    changed["vitals"]["hr"]["high"] = 100.0
+
+    def stored(second: int) -> bool:
+        sid = store.beds.open_session("chair-1")
+        t = T0 + timedelta(seconds=second)
+        return sid is not None and bool(store.samples.readings(sid, t, t))
+
+    # (resume at, stop at, kill): killed 0.3 s after an NIBP result is stored, and once between results.
+    runs = [(0, 30, True), (51, 70, True), (75, 90, True), (111, SCENARIO_S - 1, False)]
+    sessions = []
+    try:
+        for resume, stop, kill in runs:
+            acquire = processes.start(*args)
+            monitor.take_request(resume)
+            for second in range(resume, stop + 1):
+                monitor.send(second)
+                wait_until(lambda second=second: stored(second), f"the record of second {second} to be stored")
+                if second == 10 and resume == 0:  # set up on screen before the first kill
+                    sid = store.beds.open_session("chair-1")
+                    assert sid is not None
+                    wall = datetime.now(UTC)
+                    service.set_up(store, sid, "nurse.a", wall, type_name="iv-ketamine", patient_label="MRN-7",
+                                   bed="Chair 1", preset=None)
+                    store.limits.save(sid, changed, T0 + timedelta(seconds=10), "dr.a")
+            assert acquire.stdout is not None
+            sessions.append(acquire.stdout.readline().split(":")[0])
+            if kill:
+                time.sleep(0.3)
+                acquire.kill()
+                acquire.communicate()
+            else:
+                _, err = processes.stop(acquire)
+                assert acquire.returncode == 0 and "Traceback" not in err, err
+        assert sessions == ["session 1"] * len(runs)
+        (only,) = store.sessions.listing()
+        info = store.sessions.info(only.id)
+        assert (info.bed_id, info.session_type, info.patient_label, info.ended) == ("chair-1", "iv-ketamine",
+                                                                                    "MRN-7", None)
+        assert [(v.version, v.who, v.data) for v in store.limits.versions(only.id)][1:] == [(2, "dr.a", changed)]
+        # Every reading of every record sent, exactly once; each cuff result once, at its measurement time.
+        sent = {T0 + timedelta(seconds=s) for s in monitor.sent}
+        expected = [r for r in read_session_csv(scenario).readings if r.time in sent]
+        key = lambda r: (r.time, r.vital, r.value)  # noqa: E731
+        assert sorted(map(key, store.samples.readings(only.id))) == sorted(map(key, expected))
+        assert [r.time for r in store.samples.readings_of(only.id, ["sbp"])] == [T0 + timedelta(seconds=s)
+                                                                                for s in NIBP_AT]
+    finally:
+        store.close()
+        monitor.pty.hang_up()

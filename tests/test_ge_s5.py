@@ -334,6 +334,36 @@ def test_nibp_state_survives_a_reconnect() -> None:
     assert nibp_of(feed_all(decoder, nibp_frames([(20, BP1, NIBP_AUTO)]))) == []
 
 
+def test_a_restarted_decoder_told_the_recorded_measurement_does_not_take_it_for_a_new_one() -> None:
+    """Acquisition killed just after storing a result, then restarted: the monitor still shows it, fresh."""
+    first = GeS5Decoder()
+    script = [(0, BP1, NIBP_MEASURING), (1, BP1, NIBP_MEASURING), (2, BP2, NIBP_AUTO)]
+    recorded = [r for r in feed_all(first, nibp_frames(script)) if r.measured_at]
+    assert nibp_of(recorded) == [(2, 150, 2)]
+    restarted = GeS5Decoder()
+    restarted.resume(recorded)
+    assert nibp_of(feed_all(restarted, nibp_frames([(21, BP2, NIBP_AUTO), (22, BP2, NIBP_AUTO)]))) == []
+    # Unlike a decoder that was not told: it sees fresh values it has not emitted, and takes them as new.
+    assert nibp_of(feed_all(GeS5Decoder(), nibp_frames([(21, BP2, NIBP_AUTO)]))) == [(21, 150, 21)]
+    # The next cuff cycle is a new measurement, whatever its values.
+    later = [(30, BP2, NIBP_MEASURING), (60, BP2, NIBP_AUTO)]
+    assert nibp_of(feed_all(restarted, nibp_frames(later))) == [(60, 150, 60)]
+
+
+def test_the_recorded_values_shown_fresh_long_after_they_were_recorded_are_a_new_measurement() -> None:
+    """The cuff measured the same values again while no one listened: the monitor calls them fresh, though
+    the recorded measurement is by now older than 60 s."""
+    recorded = [Reading(datetime.fromtimestamp(T0, UTC), code, value, "ge-s5", measured_at=datetime.fromtimestamp(
+        T0, UTC)) for code, value in BP1.items()]
+    decoder = GeS5Decoder()
+    decoder.resume(recorded)
+    assert nibp_of(feed_all(decoder, nibp_frames([(90, BP1, NIBP_AUTO), (91, BP1, NIBP_AUTO)]))) == [(90, 120, 90)]
+    # Older than 60 s, as the monitor says: nothing new.
+    decoder = GeS5Decoder()
+    decoder.resume(recorded)
+    assert nibp_of(feed_all(decoder, nibp_frames([(90, BP1, NIBP_AUTO | NIBP_OLDER_THAN_60S)]))) == []
+
+
 @pytest.mark.parametrize("checksum_byte", [0x7E, 0x7D])
 def test_a_checksum_that_needs_escaping_is_escaped_and_decoded(checksum_byte: int) -> None:
     for hr in range(30, 300):

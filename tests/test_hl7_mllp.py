@@ -476,6 +476,17 @@ def test_nibp_memory_survives_a_reconnect_and_counts_only_emitted_readings() -> 
     assert decoder.stats["nibp_repeats"] == 0
 
 
+def test_a_restarted_decoder_told_the_recorded_measurement_does_not_emit_its_repeats() -> None:
+    """A new process after a crash: the device still pushes the last cuff result, as recorded before."""
+    recorded = [r for r in Hl7MllpDecoder(tz=UTC).feed(FRAMES["a"]) if isinstance(r, Reading)]
+    assert len(recorded) == 3
+    restarted = Hl7MllpDecoder(tz=UTC)
+    restarted.resume(recorded)
+    assert restarted.feed(FRAMES["a"]) == []
+    assert restarted.stats["nibp_repeats"] == 3
+    assert len(Hl7MllpDecoder(tz=UTC).feed(FRAMES["a"])) == 3  # a decoder not told takes it for new
+
+
 def test_nibp_same_time_other_value_keeps_the_first() -> None:
     items, decoder = decode(
         message(obx("150021^X^MDC", "120", when="20130122134000")),

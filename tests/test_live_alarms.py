@@ -376,6 +376,28 @@ def test_rebuild_drops_stored_alarms_it_no_longer_derives(store: Store) -> None:
     assert stored(store, sid) == [real]
 
 
+def test_an_engine_taking_over_after_a_restart_goes_on_with_the_open_episode_and_its_acknowledgement(
+    store: Store
+) -> None:
+    """Acquisition killed during an alarm and started again: the same episode goes on, acknowledged as it was,
+    and ends when the vital does — not a second episode beside one left open for good."""
+    sid = store.sessions.create("restarted", "live")
+    store.limits.save(sid, with_sbp_high(), at(0), who="setup")
+    before = [sbp(0, 130), sbp(300, 190)]
+    store.samples.write(sid, before)
+    LiveAlarms(store, sid, expect_dose=False).process(before, [])
+    [alarm] = store.alarms.since(sid)
+    store.alarms.acknowledge(sid, "nurse.a", datetime.now(UTC), at(310))
+    restarted = LiveAlarms(store, sid, expect_dose=False)  # the new process's engine
+    restarted.resume()
+    after = [sbp(600, 195), sbp(900, 130)]
+    store.samples.write(sid, after)
+    restarted.process(after, [])
+    [episode] = store.alarms.since(sid)
+    assert (episode.id, episode.acked_by) == (alarm.id, "nurse.a")
+    assert (episode.episode.onset, episode.episode.end, episode.episode.peak) == (at(300), at(900), 195.0)
+
+
 # -- 4. rewind --
 
 

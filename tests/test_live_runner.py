@@ -4,9 +4,12 @@ decoder, the real alarm engine and a real SQLite store. The bed is opened as the
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
 from support import Pty, wait_until
@@ -18,8 +21,9 @@ from adapters.protocols.hl7_mllp.message import encode_oru
 from adapters.transport.serial_link import LinkConfig, SerialLink
 from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import load_preset
-from monitor.runtime.bed import BedSetup, open_live
+from monitor.runtime.bed import LiveBed, open_live
 from monitor.runtime.live import LiveRunner
+from monitor.session import service
 from monitor.store import Store
 
 SOURCE = "bed-1"  # the decoder's and the link's: signal loss is per source
@@ -32,16 +36,18 @@ def message(seconds: int, control_id: str, **values: float) -> bytes:
     return encode_oru([Reading(t, vital, value) for vital, value in values.items()], control_id=control_id)
 
 
-def link_to(p: Pty, *, watchdog_s: float = 30.0, decoder: Hl7MllpDecoder | None = None) -> SerialLink:
+def link_to(p: Pty, *, watchdog_s: float = 30.0, decoder: Hl7MllpDecoder | None = None,
+            clock: Literal["host", "device"] = "host") -> SerialLink:
     """An opened link; the watchdog far off unless the test is about it."""
-    config = LinkConfig(p.path, LINE_SETTINGS, SOURCE, watchdog_s=watchdog_s, setup_hint="the HL7 export menu")
+    config = LinkConfig(p.path, LINE_SETTINGS, SOURCE, watchdog_s=watchdog_s, clock=clock,
+                        setup_hint="the HL7 export menu")
     link = SerialLink(config, decoder or Hl7MllpDecoder(SOURCE), backoff=(0.05, 0.2))
     link.open()
     return link
 
 
 def bed(store: Store, link: SerialLink) -> LiveRunner:
-    setup = BedSetup("hl7 on a pty", "bed-1", link.config.url, "other", load_preset("iv-ketamine"), "tester")
+    setup = LiveBed("bed-1", link.config.url, "other", load_preset("iv-ketamine"), "tester", "hl7 on a pty")
     return open_live(store, setup, link, device_clock=False)
 
 
@@ -158,3 +164,64 @@ def test_a_decoder_error_costs_its_chunk_and_acquisition_goes_on(
     assert link.decoder.stats["decoder_errors"] == 1 and runner.error is None
     assert store.samples.events(runner.session_id) == []  # not taken for a link loss either
     assert len(runner_threads(runner)) == 2
+
+
+def record_of(store: Store, session_id: int) -> tuple:
+    """Everything a session holds: what must not change once it has ended."""
+    return (store.sessions.info(session_id), store.samples.readings(session_id),
+            store.samples.events_with_authors(session_id), store.limits.versions(session_id),
+            store.alarms.since(session_id), store.audit.entries(session_id=session_id))
+
+
+def test_after_end_session_the_next_reading_opens_the_beds_next_session_in_the_same_process(
+    store: Store, pty: Callable[[], Pty], running: Callable[[LiveRunner], LiveRunner]
+) -> None:
+    p = pty()
+    bed = LiveBed("chair-1", p.path, "iv-ketamine", load_preset("iv-ketamine"), "tester", "hl7 on a pty")
+    runner = running(open_live(store, bed, link_to(p, clock="device"), device_clock=True,
+                               patient_label="MRN-1"))
+    first = runner.session_id
+    sent = threading.Event()
+    seconds: list[int] = []
+
+    def monitor() -> None:
+        """Pushes one message per device second, HR high from 20 s on, until told to stop (and takes the
+        acknowledgements, as a monitor does)."""
+        s = 0
+        while not sent.is_set():
+            p.send(message(s, f"m{s}", hr=150.0 if s >= 20 else 72.0))
+            while select.select([p.master], [], [], 0)[0]:
+                os.read(p.master, 1 << 16)
+            seconds.append(s)
+            s += 1
+            sent.wait(0.02)
+
+    pusher = threading.Thread(target=monitor)
+    pusher.start()
+    try:
+        wait_until(lambda: any(a.episode.vital == "hr" for a in store.alarms.since(first)), "an HR alarm")
+        wall = datetime.now(UTC)
+        service.set_up(store, first, "nurse.a", wall, type_name="other", patient_label="MRN-1", bed="Chair 1",
+                       preset="news2")
+        service.enter_note(store, first, "nurse.a", wall, "restless")
+        service.end_session(store, first, "nurse.a", wall, override_reason="the next patient is waiting")
+        at_end = record_of(store, first)
+        wait_until(lambda: runner.session_id != first, "the next reading to open the next session")
+        ended = record_of(store, first)  # its engine has closed what the end closes
+        assert ended[:4] == at_end[:4]  # the session, its readings, events and limits as they were at the end
+        second = runner.session_id
+        wait_until(lambda: any(a.episode.vital == "hr" for a in store.alarms.since(second)),
+                   "the HR alarm, raised in the new session by its own engine")
+    finally:
+        sent.set()
+        pusher.join()
+    wait_until(lambda: runner.readings == len(seconds), "every message sent to be stored")
+    assert record_of(store, first) == ended  # the ended session's record is closed
+    info = store.sessions.info(second)
+    assert (info.bed_id, info.session_type, info.patient_label, info.ended) == ("chair-1", "iv-ketamine", "", None)
+    assert store.limits.current(second) == load_preset("iv-ketamine").to_dict()  # the bed's, not the last set
+    assert store.beds.open_session("chair-1") == second
+    # Every message in exactly one session: those before the end in the first, the rest in the second.
+    times = [[r.time for r in store.samples.readings(sid)] for sid in (first, second)]
+    assert sorted(times[0] + times[1]) == [START + timedelta(seconds=s) for s in seconds]
+    assert max(times[0]) < min(times[1])

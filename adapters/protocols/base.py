@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,11 @@ class Decoder(Protocol):
 
     def pending_output(self) -> bytes:
         """Bytes the protocol wants sent now (requests, acknowledgements); empties the queue."""
+
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """Before the first bytes: the last NIBP measurement already recorded from this monitor (its readings,
+        with their device times), which the monitor may still be showing and repeating. It is not a new
+        measurement: a restarted acquisition must not record it twice."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,9 @@ class GuardedDecoder:
             self._failed(exc, data, offset)
             self.pending_output()  # dropped
             return []
+
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        self.decoder.resume(nibp)
 
     def pending_output(self) -> bytes:
         try:

@@ -164,8 +164,19 @@ class LiveAlarms:
             out += self._apply(version)
         self._save(out + self.engine.tick(now) + self.checkpoints.tick(now))
 
-    def rebuild(self, upto: datetime) -> None:
-        """After a rewind: re-derive every alarm from the readings still stored, as of `upto`.
+    def resume(self) -> None:
+        """Take over a session another process was evaluating (acquisition restarted after a crash): the
+        engine is brought to where it stood by re-deriving from what is stored. Its episodes keep their keys,
+        so they are updated, acknowledgements and all, never raised twice; nothing stored is dropped."""
+        samples = self.store.samples
+        times = [*(r.time for r in samples.latest(self.session_id).values()),
+                 *(e.time for e in samples.events(self.session_id))]
+        if times:
+            self.rebuild(max(times), keep=True)
+
+    def rebuild(self, upto: datetime, *, keep: bool = False) -> None:
+        """After a rewind: re-derive every alarm from the readings still stored, as of `upto`, and drop the
+        stored ones not re-derived (unless `keep`).
 
         Limits versions apply at their effective times; one made later than `upto` (the limits a
         user set before rewinding) applies from the start of the re-run part.
@@ -195,4 +206,5 @@ class LiveAlarms:
         out += self.engine.tick(upto) + self.checkpoints.tick(upto)
         self._version = versions[-1].version if versions else 0
         self._save(out)
-        self.store.alarms.drop_except(self.session_id, set(self._saved))
+        if not keep:
+            self.store.alarms.drop_except(self.session_id, set(self._saved))

@@ -46,9 +46,20 @@ DEFAULT_SCENARIO = "iv-ketamine"
 def _session_options(p: argparse.ArgumentParser) -> None:
     common_session(p, "other: set it up on screen")
     p.add_argument("--session", help="session name (default: protocol and port)")
-    p.add_argument("--bed", default="bed-1", help="bed label shown on screen")
+    p.add_argument("--bed", default="bed-1", type=_bed_id,
+                   help="the bed's id: letters, digits, '-' (default bed-1). Its open session is continued, else one "
+                        "is opened; --type and --limits are the bed's defaults for each new session")
     common_db(p)
     common_operator(p)
+
+
+def _bed_id(text: str) -> str:
+    from monitor.store.beds import check_bed_id
+
+    try:
+        return check_bed_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_device_commands(sub: Any) -> None:
@@ -106,9 +117,9 @@ def _open_bed(args: argparse.Namespace, store: Store, limits: Limits) -> tuple[L
     from monitor.runtime import bed as beds
 
     link, spec = open_link(args)
-    setup = beds.BedSetup(args.session or f"{spec.name} on {args.port}", args.bed, args.port, args.type or "other",
-                          limits, args.operator, patient_label=args.patient)
-    return beds.open_live(store, setup, link, device_clock=args.clock == "device"), link, spec
+    bed = beds.LiveBed(args.bed, args.port, args.type or "other", limits, args.operator,
+                       name=args.session or f"{spec.name} on {args.port}")
+    return beds.open_live(store, bed, link, device_clock=args.clock == "device", patient_label=args.patient), link, spec
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -132,7 +143,7 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     print(session_summary(store, runner.session_id))
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")
-    if store.samples.counts(runner.session_id)[0] == 0:
+    if runner.readings == 0:  # this run's: a continued session may hold readings of an earlier one
         raise no_data(link, spec)
     return 0
 

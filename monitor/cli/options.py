@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 from adapters.model.zones import parse_zone
 from monitor.config import default_db, operator_name
 from monitor.errors import first_line
-from monitor.limits.model import PRESETS, Limits, load_limits, load_preset
+from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, load_limits, load_preset
 from monitor.session.types import SESSION_TYPES, session_type
 from monitor.timeutil import local_zone
 
-DEFAULT_PRESET = "iv-ketamine"
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that use them

@@ -153,6 +153,7 @@ def limits_from_stored(data: dict[str, Any]) -> Limits:
 
 
 PRESETS = ("iv-ketamine", "esketamine", "news2")
+DEFAULT_PRESET = "iv-ketamine"  # for a session type that names none
 
 
 def load_preset(name: str) -> Limits:

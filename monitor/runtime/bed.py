@@ -1,6 +1,11 @@
 """Opening a bed: the one place a session is created with its limits, its live alarm engine and the runner
 that feeds it, for a replayed recording or a monitor's link.
 
+A monitor's bed is stored (`store.beds`) and its session is continuous: acquisition continues the bed's open
+session — after a crash or a `kill -9` too, its NIBP result not recorded twice — and opens one with the bed's
+defaults when there is none; after "end session" the next batch opens the next one, in the same process.
+A replay is a recording run, not a bed: each opens a session of its own (no bed row, `bed` its label only).
+
 The CLI opens beds only through here (as will a server of many beds), with plain values: nothing here
 knows a command line. The caller starts the runner it gets back (alone, or beside a dashboard).
 """
@@ -16,19 +21,20 @@ from adapters.files.replay import ReplaySource, parse_speed
 from adapters.model.reading import DOSE_KINDS
 from adapters.transport.serial_link import SerialLink
 from monitor.alarms.live import LiveAlarms
-from monitor.limits.model import Limits
+from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, load_preset
 from monitor.runtime.live import LiveRunner
 from monitor.runtime.replay import ReplayRunner
-from monitor.store import Store
+from monitor.session.types import session_type
+from monitor.store import Bed, Store
 
 
 @dataclass(frozen=True)
 class BedSetup:
-    """What a new session is: stored with it, and its limits saved and audited as set by `operator`."""
+    """What a replay's session is: stored with it, and its limits saved and audited as set by `operator`."""
 
     name: str
     bed: str
-    origin: str  # where its data comes from: a recording's path, a port
+    origin: str  # the recording's path
     session_type: str
     limits: Limits
     operator: str
@@ -44,12 +50,56 @@ def open_replay(store: Store, setup: BedSetup, recording: RecordedSession, speed
     return ReplayRunner(store, session_id, source, alarms=LiveAlarms(store, session_id, expect_dose=has_dose))
 
 
-def open_live(store: Store, setup: BedSetup, link: SerialLink, *, device_clock: bool) -> LiveRunner:
-    """A live session fed by `link` (opened), its readings timed by the device's clock or this computer's."""
+@dataclass(frozen=True)
+class LiveBed:
+    """A bed fed by a monitor, as configured: stored (added, or its changed defaults audited) when opened."""
+
+    id: str  # stable: letters, digits, '-'
+    origin: str  # the port
+    session_type: str  # what a new session on it starts as
+    limits: Limits
+    operator: str  # who started acquisition: its new sessions are audited as opened by them
+    name: str  # the name its new sessions get
+    label: str = ""  # shown on screen (default: the id)
+
+
+def open_live(store: Store, bed: LiveBed, link: SerialLink, *, device_clock: bool,
+              patient_label: str = "") -> LiveRunner:
+    """The bed fed by `link` (opened), writing into its open session, or into a new one (`patient_label`)
+    if it has none; its readings timed by the device's clock or this computer's."""
+    store.beds.declare(Bed(bed.id, bed.label or bed.id, bed.session_type, *_stored(bed.limits), origin=bed.origin),
+                       bed.operator)
+    link.decoder.resume(store.beds.last_nibp(bed.id, link.config.source))
+
+    def session(limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
+        session_id, opened = store.beds.session(bed.id, name=bed.name, who=bed.operator,
+                                                limits=_defaults(store, bed.id), limits_from=limits_from,
+                                                patient_label=patient)
+        alarms = LiveAlarms(store, session_id)
+        if not opened:
+            alarms.resume()
+        return session_id, alarms
+
     # On the device's clock the session's first time is not known yet: the limits apply from the start.
-    effective = datetime.fromtimestamp(0, UTC) if device_clock else datetime.now(UTC)
-    session_id = _open_session(store, setup, "live", effective, relative_time=False)
-    return LiveRunner(store, session_id, link, LiveAlarms(store, session_id), device_clock=device_clock)
+    session_id, alarms = session(datetime.fromtimestamp(0, UTC) if device_clock else datetime.now(UTC), patient_label)
+    return LiveRunner(store, session_id, link, alarms, device_clock=device_clock,
+                      next_session=session)
+
+
+def _stored(limits: Limits) -> tuple[str | None, dict | None]:
+    """How a bed keeps its default limits: a preset's name when they are exactly that preset, else the values."""
+    if limits.preset in PRESETS and load_preset(limits.preset).to_dict() == limits.to_dict():
+        return limits.preset, None
+    return None, limits.to_dict()
+
+
+def _defaults(store: Store, bed_id: str) -> dict:
+    """The limits a new session on the bed starts with, as stored."""
+    bed = store.beds.get(bed_id)
+    assert bed is not None, "the bed is declared before its sessions open"
+    if bed.limits is not None:
+        return bed.limits
+    return load_preset(bed.limits_preset or session_type(bed.session_type).preset or DEFAULT_PRESET).to_dict()
 
 
 def _open_session(store: Store, setup: BedSetup, kind: str, limits_from: datetime, relative_time: bool) -> int:

@@ -5,6 +5,10 @@ The link's thread reads, decodes and hands each batch here; the batch is committ
 engine sees it. A second thread ticks the engine once a second, so signal loss and overdue NIBP are
 raised while no data arrives — which is exactly when they matter.
 
+A bed's runner follows the bed from session to session: a batch that finds its session ended ("end
+session", decided in the store in the batch's own transaction) opens the bed's next session, with its own
+alarm engine, and is written there; `session_id` always names the session being written.
+
 The session clock is the host's wall clock when readings are stamped on it; when they keep the
 device's time (`--clock device`, e.g. an emulator running faster than real time) it is the newest
 device time plus the wall time since it arrived.
@@ -46,7 +50,10 @@ class LiveRunner:
         device_clock: bool = False,
         now: Callable[[], datetime] = _utc_now,
         on_items: Callable[[list[Reading | Event]], None] | None = None,
+        next_session: Callable[[datetime], tuple[int, LiveAlarms]] | None = None,
     ) -> None:
+        """`next_session(first)`: the bed's next session and its alarm engine, opened for a batch whose first
+        item is at `first`, once the session has ended. None: the runner keeps its one session."""
         self.store = store
         self.session_id = session_id
         self.link = link
@@ -54,6 +61,7 @@ class LiveRunner:
         self.device_clock = device_clock
         self._now = now
         self._on_items = on_items  # e.g. the CSV recorder: sees each batch after it is committed
+        self._next_session = next_session
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._clock: SessionClock | None = None  # the session clock as this runner last published it
@@ -98,7 +106,14 @@ class LiveRunner:
     def _store_batch(self, items: list[Reading | Event]) -> None:
         readings, events = split_items(items)
         with self._lock:
-            self.store.samples.write(self.session_id, readings, events)  # durable before shown or alarmed on
+            # Durable before shown or alarmed on, and in a session still open.
+            while not self.store.samples.write(self.session_id, readings, events,
+                                               open_only=self._next_session is not None):
+                assert self._next_session is not None
+                self._close_alarms()
+                self.session_id, self.alarms = self._next_session(min(i.time for i in items))
+                if self._clock is not None:
+                    self._publish(self._clock)
             self.readings += len(readings)
             if self.device_clock and items:
                 newest = max(i.time for i in items)
@@ -108,6 +123,13 @@ class LiveRunner:
                 self.alarms.process(readings, events)
         if self._on_items is not None:
             self._on_items(items)
+
+    def _close_alarms(self) -> None:
+        """The session has ended: its engine closes what the end closes (its checkpoints) before it is
+        left, whether or not a tick came in between."""
+        now = self.session_now()
+        if self.alarms is not None and now is not None:
+            self.alarms.tick(now)  # evaluates nothing after the end
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):

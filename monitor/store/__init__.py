@@ -1,7 +1,8 @@
 """The store: the durable record of every session and the bus between acquisition and dashboards.
 
 SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default; a PostgreSQL URL works too (`database`).
-One small class per concern, all over one `Database`: `store.sessions`, `store.samples` (readings and
+One small class per concern, all over one `Database`: `store.beds` (each bed's one open session),
+`store.sessions`, `store.samples` (readings and
 events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit` and `store.users`.
 Every write commits before it returns, with its audit entry in the same transaction, and then wakes this
 process's readers (`wait_for_change`); only what is committed is shown or alarmed on.
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.store.alarms import Alarms, StoredAlarm
 from monitor.store.audit import Audit, AuditEntry
+from monitor.store.beds import Bed, Beds
 from monitor.store.database import Database, NoDatabase, database_url
 from monitor.store.limits import Limits, LimitsVersion
 from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading, Strike
@@ -22,8 +24,8 @@ from monitor.store.sessions import SessionEnded, SessionInfo, Sessions, SessionS
 from monitor.store.users import Users
 
 __all__ = [
-    "AuditEntry", "Cursor", "LimitsVersion", "NoDatabase", "SessionEnded", "SessionInfo", "SessionSummary", "Store",
-    "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "database_url",
+    "AuditEntry", "Bed", "Cursor", "LimitsVersion", "NoDatabase", "SessionEnded", "SessionInfo", "SessionSummary",
+    "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "database_url",
 ]
 
 
@@ -34,6 +36,7 @@ class Store:
         """`create` False: a command that only reads; a database file that does not exist is
         `NoDatabase`, never made."""
         self.database = Database(db, create=create)
+        self.beds = Beds(self.database)
         self.sessions = Sessions(self.database)
         self.samples = Samples(self.database)
         self.limits = Limits(self.database)

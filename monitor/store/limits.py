@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from monitor.store.audit import write_audit
 from monitor.store.database import Database
-from monitor.store.schema import limits, sessions
-from monitor.store.sessions import SessionEnded
+from monitor.store.schema import limits
+from monitor.store.sessions import SessionEnded, claim_open
 from monitor.timeutil import from_us, to_us
 
 
@@ -38,6 +38,35 @@ def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def add_version(conn: Connection, session_id: int, data: dict, effective: datetime, who: str,
+                now: datetime) -> int:
+    """A new version of the session's limits, audited value by value (the first as a whole), in the caller's
+    transaction; returns its number."""
+    previous = conn.execute(
+        sa.select(limits.c.version, limits.c.data)
+        .where(limits.c.session_id == session_id)
+        .order_by(limits.c.version.desc())
+        .limit(1)
+    ).first()
+    version = 1 if previous is None else previous.version + 1
+    conn.execute(
+        limits.insert().values(
+            session_id=session_id, version=version, effective_us=to_us(effective), who=who,
+            data=json.dumps(data, sort_keys=True),
+        )
+    )
+    new = flatten(data)
+    if previous is None:
+        changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
+    else:
+        old = flatten(json.loads(previous.data))
+        changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
+                   if old.get(key) != new.get(key)]
+    for key, before, after in changes:
+        write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
+    return version
+
+
 class Limits:
     """Saving a session's limits and reading its versions back."""
 
@@ -52,44 +81,15 @@ class Limits:
         """
         now = datetime.now(UTC)
         with self.db.engine.begin() as conn:
-            # Taking the session's row for writing decides against a concurrent "end session", once.
-            still_open = conn.execute(sessions.update().values(id=sessions.c.id)
-                                      .where(sessions.c.id == session_id, sessions.c.ended_us.is_(None))).rowcount
+            still_open = claim_open(conn, session_id)
             if not still_open:
                 write_audit(conn, session_id, who, "limits_refused", "limits", "", "the session has ended", now,
                             effective)
             else:
-                version = self._add_version(conn, session_id, data, effective, who, now)
+                version = add_version(conn, session_id, data, effective, who, now)
         if not still_open:
             raise SessionEnded(f"session {session_id} has ended: its limits can no longer change")
         self.db.notify()
-        return version
-
-    @staticmethod
-    def _add_version(conn: Connection, session_id: int, data: dict, effective: datetime, who: str,
-                     now: datetime) -> int:
-        previous = conn.execute(
-            sa.select(limits.c.version, limits.c.data)
-            .where(limits.c.session_id == session_id)
-            .order_by(limits.c.version.desc())
-            .limit(1)
-        ).first()
-        version = 1 if previous is None else previous.version + 1
-        conn.execute(
-            limits.insert().values(
-                session_id=session_id, version=version, effective_us=to_us(effective), who=who,
-                data=json.dumps(data, sort_keys=True),
-            )
-        )
-        new = flatten(data)
-        if previous is None:
-            changes = [("limits", "", ", ".join(f"{k}={v}" for k, v in sorted(new.items())))]
-        else:
-            old = flatten(json.loads(previous.data))
-            changes = [(key, old.get(key, ""), new.get(key, "")) for key in sorted(old.keys() | new.keys())
-                       if old.get(key) != new.get(key)]
-        for key, before, after in changes:
-            write_audit(conn, session_id, who, "limits", key, before, after, now, effective)
         return version
 
     def versions(self, session_id: int) -> list[LimitsVersion]:

@@ -22,6 +22,7 @@ from monitor.store.alarms import alarm_revision
 from monitor.store.audit import write_audit
 from monitor.store.database import Database, inserted_id
 from monitor.store.schema import alarms, events, readings, sessions
+from monitor.store.sessions import claim_open
 from monitor.timeutil import from_us, to_us
 
 
@@ -70,7 +71,8 @@ class StoredEvent:
     struck: Strike | None = None  # set once corrected or withdrawn: it no longer counts
 
 
-def _reading(row: Any) -> Reading:
+def reading_from_row(row: Any) -> Reading:
+    """A stored reading row as the `Reading` it was."""
     return Reading(
         time=from_us(row.t_us),
         vital=row.vital,
@@ -104,11 +106,14 @@ class Samples:
     # -- writes --
 
     def write(
-        self, session_id: int, new_readings: Iterable[Reading] = (), new_events: Iterable[Event] = ()
-    ) -> None:
+        self, session_id: int, new_readings: Iterable[Reading] = (), new_events: Iterable[Event] = (), *,
+        open_only: bool = False,
+    ) -> bool:
         """Commit readings and events in one transaction; duplicates of stored ones are ignored.
 
-        Returns only after the commit: a reading counts as recorded from then on.
+        Returns only after the commit: a reading counts as recorded from then on. `open_only`: only into a
+        session still open — False, and nothing written, once it has ended (decided in the same transaction
+        as "end session", so a batch lands either before the end or, given to the next session, after it).
         """
         reading_rows = [
             {
@@ -128,11 +133,14 @@ class Samples:
             for e in new_events
         ]
         if not reading_rows and not event_rows:
-            return
+            return True
         with self.db.engine.begin() as conn:
+            if open_only and not claim_open(conn, session_id):
+                return False
             self.db.upsert(conn, readings, reading_rows)
             self.db.upsert(conn, events, event_rows)
         self.db.notify()
+        return True
 
     def enter_event(self, session_id: int, event: Event, who: str, at: datetime,
                     proceed: tuple[str, str] | None = None) -> bool:
@@ -210,7 +218,7 @@ class Samples:
             .limit(limit)
         )
         with self.db.engine.connect() as conn:
-            return [StoredReading(row.id, _reading(row)) for row in conn.execute(q)]
+            return [StoredReading(row.id, reading_from_row(row)) for row in conn.execute(q)]
 
     def events_since(self, session_id: int, after_id: int, limit: int = 1000) -> list[StoredEvent]:
         """Events in force committed after cursor id `after_id`, oldest first."""
@@ -262,14 +270,14 @@ class Samples:
         if max_id is not None:
             q = q.where(readings.c.id <= max_id)
         with self.db.engine.connect() as conn:
-            return [_reading(row) for row in conn.execute(q.order_by(readings.c.t_us, readings.c.id))]
+            return [reading_from_row(row) for row in conn.execute(q.order_by(readings.c.t_us, readings.c.id))]
 
     def readings_of(self, session_id: int, vitals: Iterable[str]) -> list[Reading]:
         """All readings of some vitals (e.g. the NIBP ones, a few hundred per session), by time."""
         q = (sa.select(readings).where(readings.c.session_id == session_id, readings.c.vital.in_(list(vitals)))
              .order_by(readings.c.t_us, readings.c.id))
         with self.db.engine.connect() as conn:
-            return [_reading(row) for row in conn.execute(q)]
+            return [reading_from_row(row) for row in conn.execute(q)]
 
     def latest(self, session_id: int, max_id: int | None = None) -> dict[str, Reading]:
         """The newest reading of each vital (what the numerics show on page load), up to a cursor id."""
@@ -289,7 +297,7 @@ class Samples:
             .order_by(readings.c.id)
         )
         with self.db.engine.connect() as conn:
-            return {row.vital: _reading(row) for row in conn.execute(q)}
+            return {row.vital: reading_from_row(row) for row in conn.execute(q)}
 
     def events(self, session_id: int, max_id: int | None = None) -> list[Event]:
         """The session's events in force by time, optionally only those up to a cursor id."""

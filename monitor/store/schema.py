@@ -14,6 +14,20 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 ENTERED_ONCE = "('dose_start', 'dose_end', 'device_1', 'device_2', 'device_3')"
+OPEN = "ended_us IS NULL"
+
+# A bed: the lasting chair and its monitor (monitor.store.beds). A session on it is one patient's treatment.
+beds = sa.Table(
+    "beds",
+    metadata,
+    sa.Column("id", sa.String(50), primary_key=True),  # stable: letters, digits, '-'
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("session_type", sa.String(20), nullable=False),  # the default type of a new session
+    sa.Column("limits_preset", sa.String(40)),  # a new session's limits: this preset, as the release ships it,
+    sa.Column("limits", sa.Text),  # or these (JSON of Limits.to_dict()); neither: the type's preset
+    sa.Column("origin", sa.Text, nullable=False, server_default=""),  # where its data comes from: a port URL
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+)
 
 sessions = sa.Table(
     "sessions",
@@ -43,7 +57,12 @@ sessions = sa.Table(
     sa.Column("recording", sa.String(64)),
     # Bumped by each correction or withdrawal of an entered event: the stream and the live alarms follow it.
     sa.Column("amendments", sa.Integer, nullable=False, server_default="0"),
+    # The bed whose continuous session this is (NULL: a replay, an import, or a session from before beds).
+    sa.Column("bed_id", sa.String(50), sa.ForeignKey("beds.id")),
     sa.Index("uq_session_recording", "recording", unique=True),
+    # At most one open session per bed, decided by the database: two processes racing open one between them.
+    sa.Index("uq_open_session_per_bed", "bed_id", unique=True, sqlite_where=sa.text(OPEN),
+             postgresql_where=sa.text(OPEN)),
     sqlite_autoincrement=True,
 )
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from monitor.store.audit import write_audit
 from monitor.store.database import Database, inserted_id
@@ -57,6 +58,7 @@ class SessionInfo:
     ended_by: str | None = None
     ready_min: float | None = None
     amendments: int = 0  # corrections and withdrawals of entered events so far
+    bed_id: str | None = None  # the bed whose continuous session this is (monitor.store.beds)
 
     def clock_now(self, wall: datetime) -> datetime | None:
         """Where the session clock stands at wall time `wall` (None before acquisition starts)."""
@@ -67,6 +69,24 @@ class SessionInfo:
 
 def _optional_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def insert_session(conn: Connection, name: str, kind: str, who: str, now: datetime, **values: Any) -> int:
+    """A new session row (`values`: its other columns), audited as started by `who`, in the caller's
+    transaction."""
+    result = conn.execute(sessions.insert().values(name=name, kind=kind, created_us=to_us(now), **values))
+    session_id = inserted_id(result)
+    write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {values.get('bed', 'bed-1')}", now,
+                None)
+    return session_id
+
+
+def claim_open(conn: Connection, session_id: int) -> bool:
+    """Take the session's row for writing if it is still open: a concurrent "end session" is decided
+    against this transaction, once. False if it has ended."""
+    claimed = conn.execute(sessions.update().values(id=sessions.c.id)
+                           .where(sessions.c.id == session_id, sessions.c.ended_us.is_(None)))
+    return claimed.rowcount == 1
 
 
 class Sessions:
@@ -81,16 +101,10 @@ class Sessions:
     ) -> int:
         """A new session, audited as started by `who` (whoever ran the command). `recording`: an imported
         recording's fingerprint, unique in the store (sa.exc.IntegrityError if a session holds it already)."""
-        now = datetime.now(UTC)
         with self.db.engine.begin() as conn:
-            result = conn.execute(
-                sessions.insert().values(
-                    name=name, kind=kind, bed=bed, origin=origin, relative_time=relative_time, created_us=to_us(now),
-                    session_type=session_type, patient_label=patient_label, recording=recording,
-                )
-            )
-            session_id = inserted_id(result)
-            write_audit(conn, session_id, who, "session_start", name, "", f"{kind} on {bed}", now, None)
+            session_id = insert_session(conn, name, kind, who, datetime.now(UTC), bed=bed, origin=origin,
+                                        relative_time=relative_time, session_type=session_type,
+                                        patient_label=patient_label, recording=recording)
         self.db.notify()
         return session_id
 
@@ -177,6 +191,7 @@ class Sessions:
             ended_by=row.ended_by,
             ready_min=row.ready_min,
             amendments=row.amendments,
+            bed_id=row.bed_id,
         )
 
     def set_span(self, session_id: int, start: datetime | None, end: datetime | None) -> None:
@@ -187,12 +202,14 @@ class Sessions:
         )
 
     def set_clock(self, session_id: int, position: datetime, wall: datetime, speed: float) -> None:
-        """Record the session clock so every dashboard shows the same "now" (speed 0 = paused)."""
-        self._update(session_id, clock_pos_us=to_us(position), clock_wall_us=to_us(wall), clock_speed=speed)
+        """Record the session clock so every dashboard shows the same "now" (speed 0 = paused). An ended
+        session's record is closed: its clock is left as it was (a runner may publish a moment after the end)."""
+        self._update(session_id, sessions.c.ended_us.is_(None), clock_pos_us=to_us(position),
+                     clock_wall_us=to_us(wall), clock_speed=speed)
 
-    def _update(self, session_id: int, **values: Any) -> None:
+    def _update(self, session_id: int, *where: sa.ColumnElement[bool], **values: Any) -> None:
         with self.db.engine.begin() as conn:
-            conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values))
+            conn.execute(sessions.update().where(sessions.c.id == session_id, *where).values(**values))
         self.db.notify()
 
     # -- the treatment session: set-up and end (each audited in the same transaction) --

@@ -15,7 +15,8 @@ Bytes from the monitor go in; readings come out for every basic-class numeric th
   the bit — so it is late by at most one record interval. Values already older than 60 s when first
   seen are not emitted: their measurement time is unknown, and the monitor's value would look new.
   A cycle that ends with the old values within 60 s of them cannot be told from a new measurement
-  with equal values; it is taken as one.
+  with equal values; it is taken as one. A restarted acquisition tells a new decoder the measurement it
+  recorded last (`resume`): shown again, fresh, it is that one, not a new one timed when it was first seen.
 - The ECG heart rate is taken only when the monitor says it comes from the ECG (status bits 3-6);
   a rate derived from a pressure line or the pleth is not an ECG heart rate.
 """
@@ -23,7 +24,8 @@ Bytes from the monitor go in; readings come out for every basic-class numeric th
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from adapters.model.reading import Reading
 from adapters.model.vitals import NIBP_CODES, VITALS
@@ -57,6 +59,7 @@ from adapters.protocols.ge_s5.records import (
 # GE-CI §2: "line parameters cannot be changed" (CARESCAPE SW ≥ 3 also offers 115200).
 LINE_SETTINGS = LineSettings(19200, 8, "E", 1, rtscts=True)
 DEFAULT_INTERVAL_S = 5  # GE-CI: displayed values at ≥ 5 s; monitors in the captures also honour 1 s
+NIBP_FRESH_S = 60  # after this the monitor flags its NIBP values "older than 60 s"
 _LIVE = STATUS_EXISTS | STATUS_ACTIVE
 _CONTINUOUS = tuple(code for code in BASIC_FIELDS if code not in NIBP_CODES)
 
@@ -74,6 +77,14 @@ class GeS5Decoder:
         self._nibp_measuring = False
         self._nibp_before: tuple[float | None, ...] | None = None  # shown when the cuff cycle began
         self._nibp_changed_at: datetime | None = None
+        self._nibp_recorded_at: datetime | None = None  # `resume`: when the values shown were measured
+
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """The last measurement recorded: while the monitor shows it (until it is older than 60 s) it is not new."""
+        if nibp:
+            values = {r.vital: r.value for r in nibp}
+            self._nibp_shown = tuple(values.get(code) for code in NIBP_CODES)
+            self._nibp_recorded_at = min(r.measured_at or r.time for r in nibp)
 
     def start(self) -> None:
         self._deframer.reset()
@@ -156,6 +167,8 @@ class GeS5Decoder:
             if shown != self._nibp_before and self._nibp_changed_at is None:
                 self._nibp_changed_at = t  # results shown while the bit is still set: the cuff is done
             return []
+        # Only the first live record after `resume` may show the recorded values anew.
+        recorded_at, self._nibp_recorded_at = self._nibp_recorded_at, None
         ended, self._nibp_measuring = self._nibp_measuring, False
         if ended:
             # An aborted cycle leaves the old values, already flagged older than 60 s.
@@ -163,6 +176,10 @@ class GeS5Decoder:
             measured = self._nibp_changed_at or t
         else:
             new = shown != self._nibp_shown and not label & NIBP_OLDER_THAN_60S
+            if shown == self._nibp_shown and recorded_at is not None and not label & NIBP_OLDER_THAN_60S:
+                # The recorded values, called fresh although recorded over 60 s ago: a new measurement that
+                # happened to repeat them while no one listened. (The margin: the monitor's flag may lag a record.)
+                new = t - recorded_at > timedelta(seconds=NIBP_FRESH_S + self.interval_s)
             measured = t
             if shown != self._nibp_shown and label & NIBP_OLDER_THAN_60S:
                 self.stats["nibp_older_than_60s"] += 1

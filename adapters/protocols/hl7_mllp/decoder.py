@@ -24,7 +24,8 @@ Decisions worth knowing:
   measured) and its value equals the last emitted value of that vital. The MSH-7 rule is per vital, so a
   new measurement that repeats, say, the previous diastolic loses that one value: the price of telling a
   repeat from a measurement without a measurement time. This memory survives `start()`: a reconnect does
-  not make an old cuff result new. Continuous vitals are never suppressed.
+  not make an old cuff result new; and `resume` sets it from what was recorded, so a restarted acquisition
+  does not either. Continuous vitals are never suppressed.
 * `stats["valid_frames"]` grows with every well-terminated MLLP frame (0x1C 0x0D) that holds an HL7
   message (a readable MSH header), of whatever type or content beyond that: it proves the line settings
   right, and the serial link resets its watchdog on it. Frames of bytes that are not HL7 (e.g. line noise
@@ -42,6 +43,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from adapters.model.reading import Reading
@@ -97,6 +99,11 @@ class Hl7MllpDecoder:
         self._frame = None
         self._end_pending = False
         self._out.clear()
+
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """The last measurement recorded, as if emitted by this decoder: a repeat of it is not new."""
+        for r in nibp:
+            self._last_nibp[r.vital] = (r.measured_at or r.time, r.value)
 
     def pending_output(self) -> bytes:
         out = bytes(self._out)
