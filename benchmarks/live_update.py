@@ -284,7 +284,7 @@ def run_latency(
 ) -> LatencyRun:
     """Write one HR reading per second and match each commit to the frame that shows it, by value."""
     driver.get(url)
-    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.execute_script(ready_js))
+    WebDriverWait(driver, 90, poll_frequency=0.1).until(lambda d: d.execute_script(ready_js))
     time.sleep(1.0)  # let the page settle (first figure drawn, first interval ticks)
     driver.execute_script(OBSERVER_JS)
     commits: list[tuple[int, float]] = []

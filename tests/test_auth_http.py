@@ -66,9 +66,9 @@ def start_dashboard(db: Path, sid: int, *extra: str) -> tuple[str, subprocess.Po
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(url + "/login", timeout=2)
+            requests.get(url + "/login", timeout=10)
             return url, process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer on a loaded machine
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline, "the dashboard did not start"
             time.sleep(0.2)
