@@ -124,7 +124,7 @@
       id: a.id, priority: a.pri, text: a.text, announcedText: clockText(a.ann),
       peakText: a.kind === "technical" ? a.peak.toFixed(0) + " s" : String(Math.round(a.peak * 100) / 100),
       endText: a.end === null ? "active" : clockText(a.end),
-      ackText: a.acked ? a.ackBy + " at " + a.ackAt : "",
+      ackText: a.acked ? a.ackBy + (a.ackAt === null ? "" : " at " + clockText(a.ackAt)) : "",
     }));
   }
 
