@@ -1,10 +1,15 @@
 """Helpers the browser tests share: reading text in the page, the bed view's tabs, typing into the limits editor,
-and the console's warnings."""
+the console's warnings, and a second browser for a second user."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
+from conftest import pytest_setup_options
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -53,3 +58,24 @@ def record_console(dash_duo) -> None:
 
 def console_messages(dash_duo) -> list[str]:
     return dash_duo.driver.execute_script("return window.vigilConsole || [];")
+
+
+@dataclass
+class OtherBrowser:
+    """A second browser, usable wherever these helpers take `dash_duo` (they use only its `.driver`)."""
+
+    driver: webdriver.Chrome
+
+
+@contextmanager
+def second_browser() -> Iterator[OtherBrowser]:
+    """Another headless Chromium made as dash_duo makes its own (conftest's options, SEVERE console entries kept),
+    for a second user watching at the same time; quit after."""
+    options = pytest_setup_options()
+    options.add_argument("--remote-debugging-port=0")
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
+    driver = webdriver.Chrome(options=options)
+    try:
+        yield OtherBrowser(driver)
+    finally:
+        driver.quit()

@@ -24,6 +24,7 @@ from monitor.web import urls
 from monitor.web.auth import stream_alive
 from monitor.web.bed.alarm_view import alarm_payload
 from monitor.web.bed.figures import display_ms, limit_shapes, trend_label
+from monitor.web.bed.limits_editor import in_force
 from monitor.web.bed.session_view import session_payload
 
 POLL_S = 0.25
@@ -33,7 +34,10 @@ BATCH_LIMIT = 2000
 
 
 def clock_payload(info: SessionInfo, tz: tzinfo) -> dict:
-    """The session clock as the browser needs it to tick "now" between messages."""
+    """The session clock as the browser needs it to tick "now" between messages; `ended`: a replay stands still at
+    its recording's end (the browser says so, rather than showing a frozen clock as "Live")."""
+    ended = (info.span_end is not None and info.clock_pos is not None and info.clock_pos >= info.span_end
+             and not info.clock_speed)
     return {
         "pos": None if info.clock_pos is None else display_ms(info.clock_pos, tz),
         "wall": None if info.clock_wall_us is None else info.clock_wall_us // 1000,
@@ -43,6 +47,7 @@ def clock_payload(info: SessionInfo, tz: tzinfo) -> dict:
             None if info.span_start is None else display_ms(info.span_start, tz),
             None if info.span_end is None else display_ms(info.span_end, tz),
         ],
+        "ended": ended,
     }
 
 
@@ -65,10 +70,11 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 
 
 def limits_payload(store: Store, session_id: int, version: int) -> dict:
-    """The limits in force as the browser needs them: the bands and lines to draw."""
+    """The limits in force as the browser needs them: the bands and lines to draw, and what the Limits tab shows."""
     data = store.limits.current(session_id)
     limits = Limits() if data is None else limits_from_stored(data)
-    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
+    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits),
+            "editor": in_force(store, session_id)}
 
 
 @dataclass

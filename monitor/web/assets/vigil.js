@@ -5,8 +5,8 @@
  * lets `applyTrend` turn everything queued into one `extendData` (bounded by maxPoints), so the
  * chart redraw never delays the numbers. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
- * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`) and the session's facts (`S`, drawn by
- * vigil_session.js) ride the same stream. Times are display milliseconds:
+ * from vigil_alarms.js. Alarm changes (`a`), new limits (`L`, the Limits tab follows them in vigil_limits.js)
+ * and the session's facts (`S`, drawn by vigil_session.js) ride the same stream. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  *
  * The page's config (`stream-config`) gives the component ids (`config.ids`) and paths (`config.urls`) used
@@ -27,12 +27,19 @@
   const clockText = (ms) => window.VigilFormat.clockText(ms);
   const sessionNow = (latest) => window.VigilFormat.sessionNow(latest);
 
-  function ageText(ms) {
+  /* How old a value is at the session's "now"; once a replay has ended, how long before its end it came. */
+  function ageText(ms, ended) {
     const s = Math.max(0, Math.round(ms / 1000));
-    if (s < 60) return s + " s ago";
+    const ago = ended ? " before end" : " ago";
+    if (s < 60) return s + " s" + ago;
     const m = Math.floor(s / 60);
-    if (m < 60) return m + " min ago";
-    return Math.floor(m / 60) + " h " + (m % 60) + " min ago";
+    if (m < 60) return m + " min" + ago;
+    return Math.floor(m / 60) + " h " + (m % 60) + " min" + ago;
+  }
+
+  /* The badge: the stream's state, and that a replay has ended (its clock stands at the recording's end). */
+  function linkStatus(k) {
+    return k && k.ended ? ["Replay ended", "link-ended"] : ["Live", "link-ok"];
   }
 
   function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(0); }
@@ -67,7 +74,8 @@
       "&cursor=" + encodeURIComponent(config.cursor);
     const es = new EventSource(url);
     const status = (text, cls) => window.dash_clientside.set_props(ids.linkStatus, { children: text, className: "link " + cls });
-    es.onopen = () => status("Live", "link-ok");
+    let clock = null;  // the session clock last received
+    es.onopen = () => status(...linkStatus(clock));
     es.onerror = () => {
       status("Reconnecting…", "link-bad");
       // CLOSED (not CONNECTING) means the server refused the stream, e.g. after a sign-out elsewhere: reload,
@@ -85,12 +93,14 @@
       const carriesData = (data.r && data.r.length) || (data.e && data.e.length) || (data.a && data.a.length);
       if (carriesData && isRepeat(cursor)) return;
       if (cursor) state.applied = cursor;
+      if (data.k) { clock = data.k; status(...linkStatus(clock)); }
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
       }
       if (data.L) state.limitShapes = data.L.shapes;
+      if (data.L) window.dash_clientside.set_props(ids.limitsInForce, { data: data.L.editor });  // vigil_limits.js
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
@@ -169,7 +179,8 @@
       if (now !== null && now - r[0] > staleFor(code)) cls += " stale";
       return cls;
     };
-    const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0]) : "no data");
+    const ended = Boolean(latest && latest.k && latest.k.ended);
+    const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0], ended) : "no data");
     const value = (code) => (v[code] ? fmt(v[code][1]) : "--");
     const dose = latest && latest.dose;
     return {
