@@ -1,10 +1,15 @@
 """Helpers the browser tests share: reading text in the page, signing in, the bed view's tabs, typing into the
-limits editor, and the console's warnings."""
+limits editor, the console's warnings, and a second browser for a second user."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
+from conftest import pytest_setup_options
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from support import wait_for
@@ -19,7 +24,8 @@ def text_of(dash_duo, element_id: str) -> str:
 
 
 def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD) -> None:
-    """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`."""
+    """Open `/`, be sent to the sign-in page, sign in there and land on the bed view as `name`. `dash_duo` may be
+    a second browser (`second_browser`)."""
     driver = dash_duo.driver
     driver.get(base + "/")
     wait_for(lambda: driver.current_url == base + "/login?next=/", 10, "the redirect to the sign-in page")
@@ -28,7 +34,7 @@ def sign_in(dash_duo, base: str, name: str, role: str, password: str = PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
     wait_for(lambda: text_of(dash_duo, "signed-in-as") == f"{name} ({role})", 15, f"the bed view for {name}")
     assert driver.current_url == base + "/"
-    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    wait_for(lambda: text_of(dash_duo, "link-status") == "Live", 10, f"{name}'s stream to connect")
 
 
 def open_panel(dash_duo, label: str) -> None:
@@ -69,3 +75,24 @@ def record_console(dash_duo) -> None:
 
 def console_messages(dash_duo) -> list[str]:
     return dash_duo.driver.execute_script("return window.vigilConsole || [];")
+
+
+@dataclass
+class OtherBrowser:
+    """A second browser, usable wherever these helpers take `dash_duo` (they use only its `.driver`)."""
+
+    driver: webdriver.Chrome
+
+
+@contextmanager
+def second_browser() -> Iterator[OtherBrowser]:
+    """Another headless Chromium made as dash_duo makes its own (conftest's options, SEVERE console entries kept),
+    for a second user watching at the same time; quit after."""
+    options = pytest_setup_options()
+    options.add_argument("--remote-debugging-port=0")
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
+    driver = webdriver.Chrome(options=options)
+    try:
+        yield OtherBrowser(driver)
+    finally:
+        driver.quit()

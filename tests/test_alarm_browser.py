@@ -109,7 +109,15 @@ def test_acknowledge_clears_a_latched_high_priority_alarm_and_is_audited(dash_du
     dash_duo.wait_for_contains_text("#audit-grid", "acknowledge", timeout=10)
     assert OPERATOR in dash_duo.find_element("#audit-grid").text
     open_panel(dash_duo, "Alarm history")
-    dash_duo.wait_for_contains_text("#alarm-history", f"{OPERATOR} at", timeout=10)
+    # On the session clock (it stood at 09:10:00, the last reading), as every other time there: not wall-clock time.
+    dash_duo.wait_for_contains_text("#alarm-history", f"{OPERATOR} at 09:10:00", timeout=10)
+    assert [(a.acked_by, a.acked_session) for a in live.store.alarms.since(live.sid) if a.acked_at] == [
+        (OPERATOR, T0 + timedelta(seconds=600))]
+    # Every column's header reads in full.
+    cut = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#alarm-history .ag-header-cell-text')]"
+        ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.innerText);")
+    assert cut == []
     assert dash_duo.get_logs() == []
 
 
@@ -175,7 +183,7 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
 
     open_panel(dash_duo, "Limits")
     type_into(field(dash_duo, "sbp", "high"), "250")  # above critical_high 219
-    message = "vitals.sbp: high (250) must be below critical_high (219)"
+    message = "SYS high (250) must be below SYS critical high (219)"  # named as on screen, not by file keys
     dash_duo.wait_for_text_to_equal("#limits-message", message, timeout=10)
     assert not dash_duo.find_element("#limits-apply").is_enabled()
     # The offending fields say so too.
@@ -257,4 +265,55 @@ def test_choosing_a_preset_fills_the_editor_and_applies_as_a_whole(dash_duo, liv
     applied = live.store.limits.current(live.sid) or {}
     assert applied["preset"] == "news2" and "high" not in applied["vitals"]["sbp"]
     wait_for(lambda: "sbp-high" not in [n for n, _ in dash_duo.driver.execute_script(SHAPES)], 5, "no SBP high line")
+    assert dash_duo.get_logs() == []
+
+
+def test_a_limit_that_is_not_a_number_is_an_error_never_a_blank(dash_duo, live: LiveSession) -> None:
+    """A blank field means "no limit": "abc" must not become one. It stays in the field, named as on screen."""
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    open_panel(dash_duo, "Limits")
+    type_into(field(dash_duo, "sbp", "high"), "abc")
+    message = "SYS high: 'abc' is not a number (leave the field blank for no limit)"
+    dash_duo.wait_for_text_to_equal("#limits-message", message, timeout=10)
+    assert field(dash_duo, "sbp", "high").get_attribute("value") == "abc"
+    assert not dash_duo.find_element("#limits-apply").is_enabled()
+    type_into(field(dash_duo, "sbp", "high"), "17O")  # a letter O for a zero
+    dash_duo.wait_for_text_to_equal("#limits-message", message.replace("abc", "17O"), timeout=10)
+    type_into(field(dash_duo, "sbp", "high"), "170")
+    wait_for(lambda: dash_duo.find_element("#limits-apply").is_enabled(), 5, "Apply to be enabled")
+    assert live.store.limits.version(live.sid) == 1
+    assert dash_duo.get_logs() == []
+
+
+def test_a_new_version_replaces_unapplied_edits_and_says_so(dash_duo, live: LiveSession) -> None:
+    """A clinician is editing when another screen applies version 2: the fields show version 2, never her stale
+    ones, and the tab says whose change it was and which of her edits were not applied. Applying from the old
+    version is refused too, had the new one not reached her screen yet."""
+    dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    open_panel(dash_duo, "Limits")
+    type_into(field(dash_duo, "sbp", "high"), "150")
+    type_into(field(dash_duo, "hr", "high"), "")
+
+    version_2 = {**load_preset("iv-ketamine").to_dict()}
+    version_2["vitals"]["spo2"]["low"] = 95
+    live.store.limits.save(live.sid, version_2, T0 + timedelta(minutes=5), "dr-cho")  # on another screen
+
+    label = "In force: version 2 (from preset iv-ketamine), set by dr-cho"
+    dash_duo.wait_for_text_to_equal("#limits-version", label, timeout=10)
+    wait_for(lambda: field(dash_duo, "spo2", "low").get_attribute("value") == "95", 5, "version 2's SpO2 low")
+    assert field(dash_duo, "sbp", "high").get_attribute("value") == "179"
+    assert field(dash_duo, "hr", "high").get_attribute("value") == "110"
+    assert dash_duo.find_element("#limits-notice").text == (
+        f"The limits were changed ({label}) while you were editing: your edits were not applied (SYS high 150, "
+        "HR high blank). The fields now show version 2.")
+
+    # A screen still showing version 1 (its stream behind) cannot apply over version 2.
+    dash_duo.driver.execute_script("window.dash_clientside.set_props('limits-shown', {data: {version: 1}})")
+    type_into(field(dash_duo, "sbp", "high"), "160")
+    wait_for(lambda: dash_duo.find_element("#limits-apply").is_enabled(), 5, "Apply to be enabled")
+    dash_duo.find_element("#limits-apply").click()
+    dash_duo.wait_for_contains_text("#limits-message", "Not applied: the limits have changed meanwhile", timeout=10)
+    assert live.store.limits.version(live.sid) == 2
     assert dash_duo.get_logs() == []

@@ -137,6 +137,7 @@ def limits_request(client: Client, store: Store, sid: int, sbp_high: float) -> d
             [{"id": i, "property": "value", "value": v} for i, v in zip(ids, values.values(), strict=True)],
             [{"id": i, "property": "id", "value": i} for i in ids],
             {"id": "limits-preset", "property": "value", "value": None},
+            {"id": "limits-shown", "property": "data", "value": {"version": store.limits.version(sid)}},
             shown(sid),
         ],
     }

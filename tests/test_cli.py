@@ -288,7 +288,7 @@ ERROR_CASES: dict[str, tuple[list[str], list[str]]] = {
     "limits-unknown-key": (["replay", "{good}", "--headless", "--limits", "{unknown_key}"],
                            ["unknown key vitals.sbp.hihg"]),
     "limits-order": (["replay", "{good}", "--headless", "--limits", "{order}"],
-                     ["low (150) must be below high (120)"]),
+                     ["vitals.sbp.low (150) must be below vitals.sbp.high (120)"]),
     "limits-bad-toml": (["replay", "{good}", "--headless", "--limits", "{broken}"], ["not valid TOML"]),
     "limits-missing": (["replay", "{good}", "--headless", "--limits", "{missing}"], ["no such limits file"]),
     "start-without-offset": (["import", "{good}", "--start", "2026-11-20T09:00:00"], ["--start", "offset"]),

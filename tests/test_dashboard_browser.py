@@ -288,3 +288,29 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     # 5 s apart as scheduled, less what Dash's callback chain before a redraw varies by on a loaded machine
     assert redraws and all(gap >= 4000 for gap in gaps), f"{len(values)} readings, redraws {gaps} ms apart"
     store.close()
+
+
+def test_a_replay_at_any_speed_shows_its_speed_and_then_its_end(dash_duo, tmp_path: Path) -> None:
+    """`--speed 30` (not among the bar's usual choices) shows as 30×; when the recording is over the badge says the
+    replay ended (not a green "Live" over a clock standing still) and ages are counted back from its end."""
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    items = [Reading(t0 + timedelta(seconds=s), "hr", 70) for s in range(0, 91)]
+    items += [Reading(t0, "sbp", 120), Reading(t0, "dbp", 80), Reading(t0, "map", 93)]
+    store = Store(tmp_path / "end.db")
+    sid = store.sessions.create("ending replay", "replay")
+    runner = ReplayRunner(store, sid, ReplaySource(items, 30, time.monotonic()))
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, UTC, WINDOW, runner, auth=NO_SIGN_IN)))
+    runner.start()
+    try:
+        assert dash_duo.wait_for_element("#replay-speed", timeout=10).get_attribute("value") == "30×"
+        assert runner.wait(30), "replay did not finish"
+        dash_duo.wait_for_text_to_equal("#link-status", "Replay ended", timeout=10)
+        assert "link-ended" in dash_duo.find_element("#link-status").get_attribute("class")
+        dash_duo.wait_for_text_to_equal("#clock-text", "09:01:30", timeout=10)
+        dash_duo.wait_for_text_to_equal("#age-hr", "0 s before end", timeout=10)
+        assert dash_duo.find_element("#age-bp").text == "1 min before end"
+        assert dash_duo.find_element("#replay-position").text == "00:01:30 / 00:01:30"
+        assert dash_duo.get_logs() == []
+    finally:
+        runner.stop()
+        store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,7 @@ def test_override_of_technical_on_a_preset(tmp_path: Path) -> None:
 
 def test_override_is_validated_against_the_preset(tmp_path: Path) -> None:
     # high above the preset's critical_high (219) breaks the order once merged
-    with pytest.raises(LimitsError, match=r"vitals\.sbp: high \(230\) must be below critical_high \(219\)"):
+    with pytest.raises(LimitsError, match=r"vitals\.sbp\.high \(230\) must be below vitals\.sbp\.critical_high "):
         load_limits(toml_file(tmp_path, 'preset = "iv-ketamine"\n[vitals.sbp]\nhigh = 230\n'))
 
 
@@ -215,21 +216,22 @@ def test_non_numbers_are_refused(tmp_path: Path, toml: str, message: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("table", "message"),
+    ("table", "first", "second"),
     [
-        ({"low": 120, "high": 100}, r"vitals\.sbp: low \(120\) must be below high \(100\)"),
-        ({"low": 100, "high": 100}, r"low \(100\) must be below high \(100\)"),  # equal is not below
-        ({"critical_low": 95, "low": 90}, r"critical_low \(95\) must be below low \(90\)"),
-        ({"critical_low": 90, "low": 90}, r"critical_low \(90\) must be below low \(90\)"),
-        ({"high": 180, "critical_high": 170}, r"high \(180\) must be below critical_high \(170\)"),
-        ({"high": 180, "critical_high": 180}, r"high \(180\) must be below critical_high \(180\)"),
-        ({"critical_low": 150, "high": 140}, r"critical_low \(150\) must be below high \(140\)"),  # gap in between
-        ({"low": 200, "critical_high": 190}, r"low \(200\) must be below critical_high \(190\)"),
-        ({"critical_low": 200, "critical_high": 100}, r"critical_low \(200\) must be below critical_high \(100\)"),
+        ({"low": 120, "high": 100}, "low (120)", "high (100)"),
+        ({"low": 100, "high": 100}, "low (100)", "high (100)"),  # equal is not below
+        ({"critical_low": 95, "low": 90}, "critical_low (95)", "low (90)"),
+        ({"critical_low": 90, "low": 90}, "critical_low (90)", "low (90)"),
+        ({"high": 180, "critical_high": 170}, "high (180)", "critical_high (170)"),
+        ({"high": 180, "critical_high": 180}, "high (180)", "critical_high (180)"),
+        ({"critical_low": 150, "high": 140}, "critical_low (150)", "high (140)"),  # gap in between
+        ({"low": 200, "critical_high": 190}, "low (200)", "critical_high (190)"),
+        ({"critical_low": 200, "critical_high": 100}, "critical_low (200)", "critical_high (100)"),
     ],
 )
-def test_order_violations_are_refused(table: dict[str, Any], message: str) -> None:
-    with pytest.raises(LimitsError, match=message):
+def test_order_violations_are_refused(table: dict[str, Any], first: str, second: str) -> None:
+    """A file's message names the TOML keys in full."""
+    with pytest.raises(LimitsError, match=re.escape(f"vitals.sbp.{first} must be below vitals.sbp.{second}")):
         parse_limits({"vitals": {"sbp": table}})
 
 
@@ -254,7 +256,8 @@ def test_a_valid_full_order_is_accepted() -> None:
     ],
 )
 def test_thresholds_outside_the_plausible_range_are_refused(code: str, key: str, value: float) -> None:
-    with pytest.raises(LimitsError, match=rf"vitals\.{code}\.{key} = .* is outside the plausible {code} range"):
+    label = re.escape(VITALS[code].label)
+    with pytest.raises(LimitsError, match=rf"vitals\.{code}\.{key} = .* is outside the plausible {label} range"):
         parse_limits({"vitals": {code: {key: value}}})
 
 
@@ -334,7 +337,7 @@ def test_bad_technical(key: str, value: float) -> None:
 
 
 def test_bad_baseline_value() -> None:
-    with pytest.raises(LimitsError, match=r"baseline\.spo2 = 101 is outside the plausible spo2 range"):
+    with pytest.raises(LimitsError, match=r"baseline\.spo2 = 101 is outside the plausible SpO2 range"):
         parse_limits({"baseline": {"spo2": 101}})
 
 
@@ -393,3 +396,20 @@ def test_limits_without_preset_round_trip(tmp_path: Path) -> None:
     assert parse_limits(limits.to_dict()) == limits
     assert parse_limits(json.loads(json.dumps(limits.to_dict()))) == limits
     assert parse_limits(Limits().to_dict()) == Limits()
+
+
+def test_the_editor_names_fields_as_on_screen_and_refuses_text() -> None:
+    """A file's user wrote the keys; an editor's user sees labels: the same error, worded for each."""
+    from monitor.web.bed.limits_editor import limits_from_fields, screen_name
+
+    with pytest.raises(LimitsError) as order:
+        parse_limits({"vitals": {"sbp": {"high": 250, "critical_high": 219}}})
+    assert str(order.value) == "vitals.sbp.high (250) must be below vitals.sbp.critical_high (219)"
+    assert order.value.worded(screen_name) == "SYS high (250) must be below SYS critical high (219)"
+    ids = [{"group": "sbp", "key": "high"}, {"group": "technical", "key": "signal_loss_s"}]
+    assert limits_from_fields(ids, [" 150 ", ""], None).for_vital("sbp").high == 150  # blank: no such limit
+    with pytest.raises(LimitsError) as text:
+        limits_from_fields(ids, ["150", "abc"], None)
+    assert text.value.keys == ("technical.signal_loss_s",)
+    assert text.value.worded(screen_name) == ("Signal loss after (s): 'abc' is not a number (leave the field blank "
+                                              "for no limit)")

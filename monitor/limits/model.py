@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from itertools import pairwise
@@ -21,12 +22,20 @@ from adapters.model.vitals import VITALS
 class LimitsError(ValueError):
     """A limit set that must not be applied; the message says which key and why.
 
-    `keys` are the dotted names concerned (`vitals.sbp.high`), so an editor can mark those fields.
+    `keys` are the dotted names concerned (`vitals.sbp.high`), so an editor can mark those fields. With keys,
+    `message` is a format string naming them `{0}`, `{1}` and taking `values`; without, plain text. `str()` names
+    the keys as a TOML file does (its user wrote them); `worded` names them as a screen labels its fields.
     """
 
-    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, keys: tuple[str, ...] = (), **values: Any) -> None:
+        self.template = message
         self.keys = keys
+        self.values = values
+        super().__init__(self.worded(str))
+
+    def worded(self, name: Callable[[str], str]) -> str:
+        """The message with each key named by `name`."""
+        return self.template.format(*map(name, self.keys), **self.values) if self.keys else self.template
 
 
 THRESHOLD_KEYS = ("critical_low", "low", "high", "critical_high")
@@ -75,7 +84,7 @@ class Limits:
 
 def _number(where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise LimitsError(f"{where} must be a number, got {value!r}", (where,))
+        raise LimitsError("{0} must be a number, got {value!r}", (where,), value=value)
     return float(value)
 
 
@@ -97,20 +106,19 @@ def _vital_limits(code: str, table: dict[str, Any], base: VitalLimits) -> VitalL
     for key in THRESHOLD_KEYS:
         v = getattr(merged, key)
         if v is not None and not vital.plausible(v):
-            raise LimitsError(
-                f"{where}.{key} = {v:g} is outside the plausible {code} range {vital.low:g}–{vital.high:g}",
-                (f"{where}.{key}",),
-            )
+            raise LimitsError("{0} = {v:g} is outside the plausible {vital} range {low:g}–{high:g} {unit}",
+                              (f"{where}.{key}",), v=v, vital=vital.label, low=vital.low, high=vital.high,
+                              unit=vital.unit)
     ordered = [(key, getattr(merged, key)) for key in THRESHOLD_KEYS if getattr(merged, key) is not None]
     for (k1, v1), (k2, v2) in pairwise(ordered):
         if not v1 < v2:
-            raise LimitsError(f"{where}: {k1} ({v1:g}) must be below {k2} ({v2:g})", (f"{where}.{k1}", f"{where}.{k2}"))
+            raise LimitsError("{0} ({v1:g}) must be below {1} ({v2:g})", (f"{where}.{k1}", f"{where}.{k2}"),
+                              v1=v1, v2=v2)
     if merged.rise is not None and not 0 < merged.rise <= vital.high - vital.low:
-        raise LimitsError(f"{where}.rise must be a positive number of {vital.unit}, got {merged.rise:g}",
-                          (f"{where}.rise",))
+        raise LimitsError("{0} must be a positive number of {unit}, got {v:g}", (f"{where}.rise",), unit=vital.unit,
+                          v=merged.rise)
     if merged.delay_s is not None and not 0 <= merged.delay_s <= 300:
-        raise LimitsError(f"{where}.delay_s must be between 0 and 300 seconds, got {merged.delay_s:g}",
-                          (f"{where}.delay_s",))
+        raise LimitsError("{0} must be between 0 and 300 seconds, got {v:g}", (f"{where}.delay_s",), v=merged.delay_s)
     return merged
 
 
@@ -130,14 +138,14 @@ def parse_limits(data: dict[str, Any], base: Limits | None = None) -> Limits:
     for key, value in tech_table.items():
         seconds = _number(f"technical.{key}", value)
         if not 0 < seconds <= 86400:
-            raise LimitsError(f"technical.{key} must be between 0 and 86400 seconds, got {seconds:g}",
-                              (f"technical.{key}",))
+            raise LimitsError("{0} must be between 0 and 86400 seconds, got {v:g}", (f"technical.{key}",), v=seconds)
         technical = replace(technical, **{key: seconds})
     baseline = dict(base.baseline)
     for code, value in _check_keys("baseline", data.get("baseline", {}), set(VITALS)).items():
         v = _number(f"baseline.{code}", value)
         if not VITALS[code].plausible(v):
-            raise LimitsError(f"baseline.{code} = {v:g} is outside the plausible {code} range", (f"baseline.{code}",))
+            raise LimitsError("{0} = {v:g} is outside the plausible {vital} range", (f"baseline.{code}",), v=v,
+                              vital=VITALS[code].label)
         baseline[code] = v
     return Limits(preset=data.get("preset", base.preset), vitals=vitals, technical=technical, baseline=baseline)
 

@@ -25,13 +25,15 @@ _CHANGING = ["announced_us", "end_us", "priority", "peak", "limit_value", "value
 
 @dataclass(frozen=True)
 class StoredAlarm:
-    """An alarm episode as stored: the engine's snapshot plus its acknowledgement."""
+    """An alarm episode as stored: the engine's snapshot plus its acknowledgement, at a wall-clock time (`acked_at`,
+    a real-world act) and on the session clock (`acked_session`; None for one stored before that was kept)."""
 
     id: int
     episode: Episode
     rev: int
     acked_at: datetime | None
     acked_by: str | None
+    acked_session: datetime | None = None
 
 
 def alarm_revision(conn: Connection, session_id: int) -> int:
@@ -49,7 +51,8 @@ def _alarm(row: Any) -> StoredAlarm:
         baseline=row.baseline,
     )
     acked = None if row.acked_us is None else from_us(row.acked_us)
-    return StoredAlarm(row.id, episode, row.rev, acked, row.acked_by)
+    acked_session = None if row.acked_session_us is None else from_us(row.acked_session_us)
+    return StoredAlarm(row.id, episode, row.rev, acked, row.acked_by, acked_session)
 
 
 class Alarms:
@@ -114,7 +117,9 @@ class Alarms:
             first_rev = alarm_revision(conn, session_id) + 1
             for rev, row in enumerate(pending, start=first_rev):
                 conn.execute(
-                    alarms.update().where(alarms.c.id == row.id).values(acked_us=to_us(at), acked_by=who, rev=rev)
+                    alarms.update().where(alarms.c.id == row.id).values(
+                        acked_us=to_us(at), acked_by=who, rev=rev,
+                        acked_session_us=None if session_time is None else to_us(session_time))
                 )
                 episode = _alarm(row).episode
                 what = f"{episode.vital} {episode.kind} {episode.direction} ({episode.priority})"

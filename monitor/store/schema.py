@@ -142,6 +142,7 @@ alarms = sa.Table(
     sa.Column("reached_us", sa.BigInteger),  # when the episode reached its priority
     sa.Column("baseline", sa.Float),  # a rise episode's baseline
     sa.Column("acked_us", sa.BigInteger),  # wall time of the acknowledgement
+    sa.Column("acked_session_us", sa.BigInteger),  # its session time (the clock every bed-view time is on)
     sa.Column("acked_by", sa.String(100)),
     sa.Column("rev", sa.Integer, nullable=False),  # per-session change counter: the stream's alarm cursor
     sa.UniqueConstraint("session_id", "vital", "kind", "direction", "source", "onset_us", name="uq_alarm"),

@@ -28,7 +28,7 @@ from monitor.web.auth import AuthSettings, current_actor
 from monitor.web.bed.alarm_view import register_acknowledge
 from monitor.web.bed.clientside import register_clientside_callbacks
 from monitor.web.bed.layout import bed_view, user_badge
-from monitor.web.bed.limits_editor import editor, register_limits_callbacks
+from monitor.web.bed.limits_editor import editor, in_force, register_limits_callbacks
 from monitor.web.bed.replay import register_replay_callbacks, speed_label
 from monitor.web.bed.session_callbacks import register_session_callbacks
 from monitor.web.bed.session_view import end_modal, gate_modal, session_panel, session_strip
@@ -92,7 +92,7 @@ def serve_layout(config: DashboardConfig) -> dmc.MantineProvider:
         session_panel=session_panel(info.session_type, info.patient_label, info.bed, state["limits"].preset,
                                     editable=actor.can(Permission.SETUP)),
         dialogs=[gate_modal(), end_modal()],
-        limits_panel=editor(state["limits"], state["limits_version"], editable=actor.can(Permission.LIMITS)),
+        limits_panel=editor(in_force(config.store, info.id), editable=actor.can(Permission.LIMITS)),
         audit=state["audit"],
         replay_speed=None if config.runner is None else speed_label(config.runner.source.speed),
         user=user_badge(actor),

@@ -24,6 +24,7 @@ from monitor.web import urls
 from monitor.web.auth import stream_alive
 from monitor.web.bed.alarm_view import alarm_payload
 from monitor.web.bed.figures import display_ms, limit_shapes, trend_label
+from monitor.web.bed.limits_editor import in_force
 from monitor.web.bed.session_view import session_payload
 
 POLL_S = 0.25
@@ -33,7 +34,10 @@ BATCH_LIMIT = 2000
 
 
 def clock_payload(info: SessionInfo, tz: tzinfo) -> dict:
-    """The session clock as the browser needs it to tick "now" between messages."""
+    """The session clock as the browser needs it to tick "now" between messages; `ended`: a replay stands still at
+    its recording's end (the browser says so, rather than showing a frozen clock as "Live")."""
+    ended = (info.span_end is not None and info.clock_pos is not None and info.clock_pos >= info.span_end
+             and not info.clock_speed)
     return {
         "pos": None if info.clock_pos is None else display_ms(info.clock_pos, tz),
         "wall": None if info.clock_wall_us is None else info.clock_wall_us // 1000,
@@ -43,6 +47,7 @@ def clock_payload(info: SessionInfo, tz: tzinfo) -> dict:
             None if info.span_start is None else display_ms(info.span_start, tz),
             None if info.span_end is None else display_ms(info.span_end, tz),
         ],
+        "ended": ended,
     }
 
 
@@ -66,11 +71,12 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 
 def limits_payload(store: Store, session_id: int, version: int, tz: tzinfo) -> dict:
     """The limits as the browser needs them: the preset in force, and each version's bands and lines over the
-    time it was in force (`open`: the shapes the browser stretches on to "now" as readings arrive)."""
+    time it was in force (`open`: the shapes the browser stretches on to "now" as readings arrive), and what the
+    Limits tab shows (`editor`)."""
     data = store.limits.current(session_id)
     drawn = limit_shapes(stored_limit_lines(store, session_id), tz)
     return {"version": version, "preset": None if data is None else data.get("preset"), "shapes": drawn.shapes,
-            "open": drawn.open}
+            "open": drawn.open, "editor": in_force(store, session_id)}
 
 
 def _drawn(payload: dict) -> tuple:

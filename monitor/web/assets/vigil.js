@@ -12,10 +12,10 @@
  * demo's 20×, and a few seconds are a pixel or two of a one-hour trend. Alarms never wait: each message's
  * alarm changes go to vigil_alarms.js as it arrives. `render` turns those into numerics, ages and stale greying on every
  * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
- * from vigil_alarms.js. Alarm changes (`a`), the limits' shapes (`L`: each version over the time it was in
- * force, the open ones stretched on as readings arrive) and the session's facts (`S`, drawn by
- * vigil_session.js) ride the same stream; the events on the trend and the time since the dose follow `S`, so an
- * event corrected or withdrawn moves on every tab. Times are display milliseconds:
+ * from vigil_alarms.js. Alarm changes (`a`), the limits (`L`: each version's shapes over the time it was in
+ * force, the open ones stretched on as readings arrive; the Limits tab follows them in vigil_limits.js) and the
+ * session's facts (`S`, drawn by vigil_session.js) ride the same stream; the events on the trend and the time since
+ * the dose follow `S`, so an event corrected or withdrawn moves on every tab. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  *
  * The page's config (`stream-config`) gives the component ids (`config.ids`) and paths (`config.urls`) used
@@ -39,12 +39,19 @@
   const clockText = (ms) => window.VigilFormat.clockText(ms);
   const sessionNow = (latest) => window.VigilFormat.sessionNow(latest);
 
-  function ageText(ms) {
+  /* How old a value is at the session's "now"; once a replay has ended, how long before its end it came. */
+  function ageText(ms, ended) {
     const s = Math.max(0, Math.round(ms / 1000));
-    if (s < 60) return s + " s ago";
+    const ago = ended ? " before end" : " ago";
+    if (s < 60) return s + " s" + ago;
     const m = Math.floor(s / 60);
-    if (m < 60) return m + " min ago";
-    return Math.floor(m / 60) + " h " + (m % 60) + " min ago";
+    if (m < 60) return m + " min" + ago;
+    return Math.floor(m / 60) + " h " + (m % 60) + " min" + ago;
+  }
+
+  /* The badge: the stream's state, and that a replay has ended (its clock stands at the recording's end). */
+  function linkStatus(k) {
+    return k && k.ended ? ["Replay ended", "link-ended"] : ["Live", "link-ok"];
   }
 
   function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(0); }
@@ -143,7 +150,8 @@
       "&cursor=" + encodeURIComponent(config.cursor);
     const es = new EventSource(url);
     const status = (text, cls) => window.dash_clientside.set_props(ids.linkStatus, { children: text, className: "link " + cls });
-    es.onopen = () => status("Live", "link-ok");
+    let clock = null;  // the session clock last received
+    es.onopen = () => status(...linkStatus(clock));
     es.onerror = () => {
       status("Reconnecting…", "link-bad");
       // CLOSED (not CONNECTING) means the server refused the stream, e.g. after a sign-out elsewhere: reload,
@@ -162,6 +170,7 @@
       if (carriesData && isRepeat(cursor)) return;
       if (data.reset) { es.close(); window.location.reload(); return; }  // a replay rewound: rebuild from the store
       if (cursor) state.applied = cursor;
+      if (data.k) { clock = data.k; status(...linkStatus(clock)); }
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
@@ -169,6 +178,7 @@
         applyEvents(data.S.events);
       }
       if (data.L) { state.limitShapes = data.L.shapes; state.limitOpen = data.L.open; }
+      if (data.L) window.dash_clientside.set_props(ids.limitsInForce, { data: data.L.editor });  // vigil_limits.js
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
@@ -234,7 +244,8 @@
       if (now !== null && now - r[0] > staleFor(code)) cls += " stale";
       return cls;
     };
-    const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0]) : "no data");
+    const ended = Boolean(latest && latest.k && latest.k.ended);
+    const age = (code) => (v[code] && now !== null ? ageText(now - v[code][0], ended) : "no data");
     const value = (code) => (v[code] ? fmt(v[code][1]) : "--");
     const dose = latest && latest.dose;
     return {

@@ -141,7 +141,7 @@
       announcedText: clockText(a.ann),
       peakText: a.peakText,
       endText: a.end === null ? "active" : clockText(a.end),
-      ackText: a.acked ? a.ackBy + " at " + a.ackAt : "",
+      ackText: a.acked ? a.ackBy + (a.ackAt === null ? "" : " at " + clockText(a.ackAt)) : "",
     }));
   }
 

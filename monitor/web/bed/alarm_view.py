@@ -56,13 +56,9 @@ def alarm_payload(stored: StoredAlarm, tz: tzinfo) -> dict:
         "peakText": peak_text(e),
         "acked": stored.acked_at is not None,
         "ackBy": stored.acked_by,
-        "ackAt": None if stored.acked_at is None else _wall(stored.acked_at),
+        # On the session clock, as every other time on the bed view (the wall-clock time is in the audit trail).
+        "ackAt": None if stored.acked_session is None else display_ms(stored.acked_session, tz),
     }
-
-
-def _wall(t: datetime) -> str:
-    """An acknowledgement's wall-clock time, in this machine's zone (it is a real-world act)."""
-    return t.astimezone().strftime("%H:%M:%S")
 
 
 def alarm_bar() -> html.Div:
@@ -84,8 +80,9 @@ def alarm_bar() -> html.Div:
     )
 
 
+# Wide enough for each header with AG Grid's sort and filter icons beside it (at 110 px "Announced" was cut off).
 ALARM_COLUMNS = [
-    {"field": "announcedText", "headerName": "Announced", "width": 110},
+    {"field": "announcedText", "headerName": "Announced", "width": 135},
     {"field": "priority", "headerName": "Priority", "width": 100},
     {"field": "text", "headerName": "Alarm", "flex": 2},
     {"field": "peakText", "headerName": "Peak", "width": 90},

@@ -112,6 +112,9 @@ LIMITS_VERSION = "limits-version"
 LIMITS_APPLY = "limits-apply"
 LIMITS_READ_ONLY = "limits-read-only"
 LIMITS_MESSAGE = "limits-message"
+LIMITS_NOTICE = "limits-notice"  # says whose new version replaced a user's unapplied edits
+LIMITS_SHOWN = "limits-shown"  # the limits version the fields were filled from
+LIMITS_IN_FORCE = "limits-in-force"  # the limits version in force, as the stream last told it
 LIMIT_FIELD = "limit-field"  # the pattern-matching type of the limits editor's fields
 
 
@@ -136,5 +139,5 @@ def browser_ids() -> dict[str, str]:
     return {
         "linkStatus": LINK_STATUS, "sessionState": SESSION_STATE, "alarmTick": ALARM_TICK,
         "trendTick": TREND_TICK, "trend": TREND, "latest": LATEST,
-        "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE,
+        "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE, "limitsInForce": LIMITS_IN_FORCE,
     }

@@ -33,14 +33,19 @@ def speed_label(speed: float) -> str:
     return "max" if speed == MAX_SPEED else f"{speed:g}"
 
 
+def speed_options(running: str) -> list[dict]:
+    """The speeds offered, with the one the replay runs at (`--speed 30`) among them: a select never shows blank."""
+    speeds = sorted({*SPEEDS, running}, key=parse_speed)
+    return [{"value": s, "label": "max" if s == "max" else f"{s}×"} for s in speeds]
+
+
 def replay_bar(speed: str) -> html.Div:
     return html.Div(
         id=ids.REPLAY_BAR,
         className="replay-bar needs-replay",
         children=[
             dmc.Button("Pause", id=ids.REPLAY_PLAY, variant="filled", color="gray", size="sm", n_clicks=0),
-            dmc.Select(id=ids.REPLAY_SPEED, data=[{"value": s, "label": f"{s}×" if s != "max" else "max"}
-                                                   for s in SPEEDS], value=speed, w=110, size="sm",
+            dmc.Select(id=ids.REPLAY_SPEED, data=speed_options(speed), value=speed, w=110, size="sm",
                        allowDeselect=False, comboboxProps={"withinPortal": False}),
             html.Div(dcc.Slider(id=ids.REPLAY_SEEK, min=0, max=1, step=1, value=0, marks=None, updatemode="mouseup",
                                 allow_direct_input=False, tooltip=None), className="replay-slider"),

@@ -71,6 +71,6 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     return {
         "info": info, "figure": figure.to_dict(),
         "stream_config": stream_config(info, cursor, limits.technical, window), "latest": latest_data,
-        "alarms": alarms, "limits": limits, "limits_version": store.limits.version(sid),
+        "alarms": alarms, "limits": limits,
         "audit": audit_rows(store.audit.entries(session_id=sid), tz), "session": session,
     }
