@@ -65,10 +65,11 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 
 
 def limits_payload(store: Store, session_id: int, version: int) -> dict:
-    """The limits in force as the browser needs them: the bands and lines to draw."""
+    """The limits in force as the browser needs them: the bands and lines to draw, and the values shown beside
+    the numerics."""
     data = store.limits.current(session_id)
     limits = Limits() if data is None else limits_from_stored(data)
-    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits)}
+    return {"version": version, "preset": limits.preset, "shapes": limit_shapes(limits), "values": limits.to_dict()}
 
 
 @dataclass

@@ -17,7 +17,7 @@
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latestQueue: [], trendQueue: [], seq: 0, trendPending: false,
-    limitShapes: null, sessionShapes: [], ids: null,
+    limitShapes: null, sessionShapes: [], ids: null, limits: null, nibpTimes: [],
   };
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const noUpdate = () => window.dash_clientside.no_update;
@@ -88,9 +88,10 @@
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
+        state.nibpTimes = data.S.nibp;
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
       }
-      if (data.L) state.limitShapes = data.L.shapes;
+      if (data.L) { state.limitShapes = data.L.shapes; state.limits = data.L.values; }
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
@@ -157,6 +158,39 @@
     return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];
   }
 
+  /* The limits a numeric alarms at first, as a bedside monitor shows them beside it: "↑179 ↓101" (the high and
+   * low limits, or the critical ones where those are all that is set). */
+  function limitsText(code) {
+    if (state.limits === null) return "";
+    const lim = (state.limits.vitals || {})[code] || {};
+    const high = lim.high !== undefined ? lim.high : lim.critical_high;
+    const low = lim.low !== undefined ? lim.low : lim.critical_low;
+    const parts = [];
+    if (high !== undefined) parts.push("↑" + fmt(high));
+    if (low !== undefined) parts.push("↓" + fmt(low));
+    return parts.length ? parts.join(" ") : "no limits";
+  }
+
+  function minutesText(ms) {
+    return ms < 90000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
+  }
+
+  /* When the cuff measured, and when it cycles next: the last measurement plus the interval between the last
+   * two (the cuff's interval is set on the monitor, which does not send it); with one measurement only, when
+   * the NIBP-overdue alarm falls due under the limits in force. */
+  function nibpCycle() {
+    const times = state.nibpTimes || [];
+    if (!times.length) return "";
+    const last = times[times.length - 1];
+    const text = "measured " + clockText(last);
+    if (times.length > 1) {
+      const interval = last - times[times.length - 2];
+      return text + " · next ≈ " + clockText(last + interval) + " (every " + minutesText(interval) + ")";
+    }
+    const overdue = state.limits && state.limits.technical && state.limits.technical.nibp_overdue_s;
+    return overdue ? text + " · overdue after " + clockText(last + overdue * 1000) : text;
+  }
+
   function render(latest, _n, _alarmTick, config) {
     const now = sessionNow(latest);
     const v = (latest && latest.v) || {};
@@ -182,7 +216,12 @@
         bp: tileClass("bp", "big", "sbp"), hr: tileClass("hr", "big", "hr"), spo2: tileClass("spo2", "big", "spo2"),
         pr: tileClass("pr", "small", "pr"), rr: tileClass("rr", "small", "rr"),
       },
+      limits: {
+        bp: state.limits === null ? "" : "SYS " + limitsText("sbp") + "\nDIA " + limitsText("dbp"),
+        hr: limitsText("hr"), spo2: limitsText("spo2"), pr: limitsText("pr"), rr: limitsText("rr"),
+      },
       map: v.map ? "MAP " + value("map") : "",
+      cycle: nibpCycle(),
       elapsed: dose === null || dose === undefined || now === null || now < dose ? "Pre-dose" : "Dose +" + hms(now - dose),
       clock: now === null ? "--:--:--" : clockText(now),
     };
