@@ -35,8 +35,8 @@ const box = (selector) => {
 return {viewport: [window.innerWidth, window.innerHeight],
         boxes: Object.fromEntries(arguments[0].map((s) => [s, box(s)]))};
 """
-# The four alarm-scenario vitals (NIBP, HR, SpO2 above or below their critical limits) and the trend; the PR numeric.
-ON_SCREEN = ("#alarm-bar", "#num-bp", "#num-hr", "#num-spo2", "#num-pr", "#trend .main-svg")
+# The alarm bar, the numerics of the four alarm-scenario vitals (NIBP, HR, SpO2) and PR (its whole tile), the trend.
+ON_SCREEN = ("#alarm-bar", "#num-bp", "#num-hr", "#num-spo2", "#num-pr", "#tile-pr", "#trend .main-svg")
 
 
 def outside_viewport(dash_duo, selectors: tuple[str, ...]) -> dict:
@@ -55,10 +55,13 @@ def displayed(dash_duo, element_id: str) -> bool:
 
 @pytest.fixture
 def four_alarms(tmp_path: Path):
-    """A live session with four alarms active: SYS and DIA above their critical limits, HR above, SpO2 below;
-    PR normal and RR never measured. No NIBP before the dose, so no baseline and no rise alarm."""
-    live = LiveSession(tmp_path / "layout.db", load_preset("iv-ketamine").to_dict())
-    live.feed(0, [("hr", 75), ("pr", 75), ("spo2", 97)], (Event(T0, "dose_start"),))
+    """A live esketamine session (the widest session strip: three device buttons) with four alarms active: SYS
+    and DIA above their critical limits, HR above, SpO2 below; PR normal and RR never measured. No NIBP before
+    the first device, so no baseline and no rise alarm."""
+    live = LiveSession(tmp_path / "layout.db", load_preset("esketamine").to_dict())
+    live.store.sessions.set_up(live.sid, "setup", T0, T0, session_type="esketamine", patient_label="MRN-0042",
+                               bed="bed-4")
+    live.feed(0, [("hr", 75), ("pr", 75), ("spo2", 97)], (Event(T0, "device_1"),))
     live.feed(300, [("sbp", 231), ("dbp", 125), ("map", 160), ("hr", 140), ("pr", 75), ("spo2", 85)])
     for seconds in range(305, 330, 5):  # continuous values out of range for longer than their delays
         live.feed(seconds, [("hr", 140), ("pr", 75), ("spo2", 85)])
@@ -97,7 +100,7 @@ def test_at_1920x1080_a_replay_shows_every_tile_and_the_replay_bar(dash_duo, tmp
         set_viewport(dash_duo, 1920, 950)  # 1080 less the browser's chrome
         dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, runner=runner, auth=NO_SIGN_IN)))
         wait_for(lambda: text_of(dash_duo, "num-pr") not in ("", "--"), 20, "a PR value")
-        assert outside_viewport(dash_duo, (*ON_SCREEN, "#tile-pr", "#replay-bar")) == {}
+        assert outside_viewport(dash_duo, (*ON_SCREEN, "#replay-bar")) == {}
         assert dash_duo.get_logs() == []
     finally:
         runner.stop()

@@ -19,7 +19,7 @@ def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
     bp = key == "bp"
     return html.Div(
         id=ids.tile(key),
-        className=f"tile tile-{size} vital-{key}",
+        className=f"tile tile-{size} vital-{key} nodata",  # until the browser's first render says otherwise
         children=[
             html.Div([html.Span(label, className="tile-label"), html.Span(unit, className="tile-unit"),
                       html.Span("", id=ids.limits(key), className="tile-limits")], className="tile-head"),
