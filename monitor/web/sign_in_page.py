@@ -59,7 +59,7 @@ NEEDS = {
     Permission.USERS: "manage users",
 }
 
-FORBIDDEN_PAGE = _page("not allowed", """<div class="box" id="forbidden">
+FORBIDDEN_PAGE = _page("Forbidden", """<div class="box" id="forbidden">
   <h1>Vigil <span>not allowed</span></h1>
   {% if who %}<p>You are signed in as <b>{{ who }}</b>{% if role %} ({{ role }}){% endif %}.</p>{% endif %}
   <p class="message" id="forbidden-reason">{{ reason }}</p>
