@@ -37,14 +37,14 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_seasurf import SeaSurf
 from flask_talisman import Talisman
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse  # what flask.redirect returns
 
 from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
 from monitor.store import Store
 from monitor.web import urls
-from monitor.web.sign_in_page import NEEDS, forbidden_page, sign_in_page
+from monitor.web.sign_in_page import Refused, forbidden_answer, sign_in_page
 
 log = logging.getLogger(__name__)
 PUBLIC_PATHS = (urls.SIGN_IN, urls.SIGN_OUT)  # sign-out works for a sign-in the idle timeout ended, too
@@ -144,30 +144,10 @@ def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
     _state().store.audit.write(actor.name, "forbidden", what, "", f"needs {permission.value}")
 
 
-class Refused(Forbidden):
-    """The 403 of a request `actor`'s role may not make, knowing what it lacked (the 403 page says so)."""
-
-    def __init__(self, actor: Actor, permission: Permission) -> None:
-        super().__init__(description=f"{actor.role or 'this user'} may not {permission.value}")
-        self.actor, self.permission = actor, permission
-
-
 def refuse(actor: Actor, permission: Permission, what: str) -> NoReturn:
     """Log and audit a forbidden request, then answer it 403: nothing else happens."""
     record_refusal(actor, permission, what)
-    raise Refused(actor, permission)
-
-
-def forbidden_answer(error: HTTPException) -> HTTPException | tuple[str, int]:
-    """A browser asking for a page gets Vigil's 403 page (who is signed in, what the role lacks, the way back);
-    anything else (a callback, a script, a form post) the plain answer."""
-    if request.method != "GET" or not request.accept_mimetypes.accept_html:
-        return error
-    if isinstance(error, Refused):
-        actor = error.actor
-        reason = f"A {actor.role or 'user without a role'} may not {NEEDS[error.permission]}."
-        return forbidden_page(reason, actor.name, actor.role, actor.can(Permission.VIEW)), 403
-    return forbidden_page(error.description or "Not allowed.", None, None, True), 403
+    raise Refused(actor.name, actor.role, permission, actor.can(Permission.VIEW))
 
 
 def require(permission: Permission) -> Callable[[F], F]:

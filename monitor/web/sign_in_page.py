@@ -1,7 +1,8 @@
 """The server's own pages, plain HTML (no script), in Vigil's dark style: the sign-in page, which works before any
 Dash code loads, and the page a browser gets for a page its role may not see (403)."""
 
-from flask import render_template_string
+from flask import render_template_string, request
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from monitor.auth.roles import Permission
 from monitor.web import urls
@@ -79,8 +80,26 @@ def sign_in_page(target: str, message: str = "", name: str = "") -> str:
     return render_template_string(SIGN_IN_PAGE, action=urls.SIGN_IN, next=target, message=message, name=name)
 
 
-def forbidden_page(reason: str, who: str | None, role: str | None, can_view: bool) -> str:
-    """The 403 page: who is signed in, what their role lacks (`reason`), a way back to the bed view (if the role
-    may see it) and a sign-out."""
+class Refused(Forbidden):
+    """The 403 of a request the user's role may not make, knowing what it lacked (the 403 page says so)."""
+
+    def __init__(self, who: str, role: str | None, permission: Permission, can_view: bool) -> None:
+        super().__init__(description=f"{role or 'this user'} may not {permission.value}")
+        self.who, self.role, self.permission, self.can_view = who, role, permission, can_view
+
+
+def forbidden_answer(error: HTTPException) -> HTTPException | tuple[str, int]:
+    """A browser asking for a page gets the 403 page: who is signed in, what their role lacks, the way back to
+    the bed view (if the role may see it) and a sign-out. Anything else (a callback, a script, a form post) gets
+    the plain answer."""
+    if request.method != "GET" or not request.accept_mimetypes.accept_html:
+        return error
+    if not isinstance(error, Refused):
+        return _forbidden_page(error.description or "Not allowed.", None, None, True), 403
+    reason = f"A {error.role or 'user without a role'} may not {NEEDS[error.permission]}."
+    return _forbidden_page(reason, error.who, error.role, error.can_view), 403
+
+
+def _forbidden_page(reason: str, who: str | None, role: str | None, can_view: bool) -> str:
     return render_template_string(FORBIDDEN_PAGE, reason=reason, who=who, role=role, sign_out=urls.SIGN_OUT,
                                   bed_view=urls.BED_VIEW if can_view else None)
