@@ -1,5 +1,6 @@
-"""Helpers the browser tests share: reading text in the page, signing in, the bed view's tabs, typing into the
-limits editor, the console's warnings, and a second browser for a second user."""
+"""Helpers the browser tests share: a live session fed by hand, the window's size, reading text in the page,
+signing in, the bed view's tabs, typing into the limits editor, the console's warnings, and a second browser for a
+second user."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from conftest import pytest_setup_options
 from selenium import webdriver
@@ -14,7 +17,38 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from support import wait_for
 
+from adapters.model.reading import Event, Reading
+from monitor.alarms.live import LiveAlarms
+from monitor.store import Store
+
 PASSWORD = "correct horse battery"  # the test users' password
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+class LiveSession:
+    """A live-style session the test feeds by hand, exactly as the acquisition runner does: commit, then alarm."""
+
+    def __init__(self, db: Path, limits: dict) -> None:
+        self.store = Store(db)
+        self.sid = self.store.sessions.create("alarm test", "live")
+        self.store.limits.save(self.sid, limits, T0, "clinician-setup")
+        self.alarms = LiveAlarms(self.store, self.sid, expect_dose=True)
+
+    def feed(self, seconds: float, readings: list[tuple[str, float]], events: tuple[Event, ...] = ()) -> None:
+        t = T0 + timedelta(seconds=seconds)
+        batch = [Reading(t, vital, value) for vital, value in readings]
+        self.store.samples.write(self.sid, batch, list(events))
+        self.alarms.process(batch, list(events))
+        self.store.sessions.set_clock(self.sid, t, datetime.now(UTC), 0.0)  # the session clock stands at the data
+
+
+def set_viewport(dash_duo, width: int, height: int) -> None:
+    """Size the window so that the page's viewport is `width` × `height` CSS pixels, as on a screen whose
+    browser chrome (tabs, address bar, task bar) takes the rest."""
+    driver = dash_duo.driver
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight];")
+    driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
 
 
 def text_of(dash_duo, element_id: str) -> str:

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import field, open_panel, text_of, type_into
+from browser_support import T0, LiveSession, field, open_panel, text_of, type_into
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.replay import ReplaySource
-from adapters.model.reading import Event, Reading
+from adapters.model.reading import Event
 from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import load_preset, parse_limits
 from monitor.runtime.replay import ReplayRunner
@@ -22,27 +22,9 @@ from monitor.web.app import DashboardConfig, create_app
 
 pytestmark = pytest.mark.browser
 
-T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 OPERATOR = "nurse-ana"
 LATCHED = "return [...document.querySelectorAll('#alarm-banner .alarm-item.latched span')].map(s => s.innerText);"
 SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
-
-
-class LiveSession:
-    """A live-style session the test feeds by hand, exactly as the acquisition runner does: commit, then alarm."""
-
-    def __init__(self, db: Path, limits: dict) -> None:
-        self.store = Store(db)
-        self.sid = self.store.sessions.create("alarm test", "live")
-        self.store.limits.save(self.sid, limits, T0, "clinician-setup")
-        self.alarms = LiveAlarms(self.store, self.sid, expect_dose=True)
-
-    def feed(self, seconds: float, readings: list[tuple[str, float]], events: tuple[Event, ...] = ()) -> None:
-        t = T0 + timedelta(seconds=seconds)
-        batch = [Reading(t, vital, value) for vital, value in readings]
-        self.store.samples.write(self.sid, batch, list(events))
-        self.alarms.process(batch, list(events))
-        self.store.sessions.set_clock(self.sid, t, datetime.now(UTC), 0.0)  # the session clock stands at the data
 
 
 @pytest.fixture

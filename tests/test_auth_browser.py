@@ -224,6 +224,8 @@ def test_admin_adds_a_user_and_reads_the_audit_trail_by_user(dash_duo, bed: Bed)
     for page in ("/audit/", "/users/"):
         driver.get(base + page)
         wait_for(lambda: "Forbidden" in driver.page_source, 10, f"{page} refused to a nurse")
+        assert "A nurse may not" in driver.find_element(By.ID, "forbidden-reason").text
+        assert driver.find_element(By.ID, "back-to-bed-view").get_attribute("href") == base + "/"
 
 
 def test_disabling_a_signed_in_nurse_takes_her_screen_to_the_sign_in_page(dash_duo, bed: Bed) -> None:

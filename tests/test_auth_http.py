@@ -30,6 +30,7 @@ from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 from monitor.web.auth import json_fits
 from monitor.web.bed.limits_editor import field_values
+from monitor.web.urls import SIGN_OUT
 
 T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -191,6 +192,19 @@ def test_a_clinician_changes_a_limit_and_it_is_audited(server: Server) -> None:
     layout = {word for text in json_strings(clinician.http.get(server.url + "/_dash-layout", timeout=10).text)
               for word in text.split()}
     assert "no-limits" not in layout and "limits-read-only" not in layout
+
+
+def test_a_page_the_role_may_not_see_says_what_it_lacks_and_leads_back(server: Server) -> None:
+    """The 403 page is Vigil's (dark, like the sign-in page), names the role's lack, and offers the bed view and a
+    sign-out; a request that is not a page (a script's) still gets the plain answer."""
+    nurse = signed_in(server, "nurse-ana")
+    page = nurse.http.get(server.url + "/audit/", headers={"Accept": "text/html"}, timeout=10)
+    assert page.status_code == 403 and page.headers["Content-Type"].startswith("text/html")
+    assert "A nurse may not see the audit trail." in page.text and "nurse-ana" in page.text
+    assert 'href="/"' in page.text and f'action="{SIGN_OUT}"' in page.text and 'name="_csrf_token"' in page.text
+    assert "background: #101418" in page.text
+    plain = nurse.http.get(server.url + "/audit/", headers={"Accept": "application/json"}, timeout=10)
+    assert plain.status_code == 403 and "Back to the bed view" not in plain.text
 
 
 def test_a_state_change_without_the_csrf_token_is_refused(server: Server) -> None:

@@ -44,7 +44,7 @@ from monitor.auth.accounts import Accounts, SignInRefused, User
 from monitor.auth.roles import EVERYTHING, Permission
 from monitor.store import Store
 from monitor.web import urls
-from monitor.web.sign_in_page import sign_in_page
+from monitor.web.sign_in_page import Refused, forbidden_answer, sign_in_page
 
 log = logging.getLogger(__name__)
 PUBLIC_PATHS = (urls.SIGN_IN, urls.SIGN_OUT)  # sign-out works for a sign-in the idle timeout ended, too
@@ -144,10 +144,10 @@ def record_refusal(actor: Actor, permission: Permission, what: str) -> None:
     _state().store.audit.write(actor.name, "forbidden", what, "", f"needs {permission.value}")
 
 
-def refuse(actor: Actor, permission: Permission, what: str) -> None:
+def refuse(actor: Actor, permission: Permission, what: str) -> NoReturn:
     """Log and audit a forbidden request, then answer it 403: nothing else happens."""
     record_refusal(actor, permission, what)
-    abort(403, description=f"{actor.role or 'this user'} may not {permission.value}")
+    raise Refused(actor.name, actor.role, permission, actor.can(Permission.VIEW))
 
 
 def require(permission: Permission) -> Callable[[F], F]:
@@ -249,6 +249,7 @@ def install(server: Flask, store: Store, auth: AuthSettings, apps: Iterable[Dash
     )
     if not auth.required:  # a page elsewhere whose name is re-pointed at 127.0.0.1 (DNS rebinding) gets a 400
         server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
+    server.register_error_handler(403, forbidden_answer)
     csrf = SeaSurf()
     if auth.required:
         _install_sign_in(server, accounts, auth, csrf)

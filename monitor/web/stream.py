@@ -18,6 +18,7 @@ from datetime import tzinfo
 from flask import Flask, Response, request
 
 from adapters.model.reading import Event, Reading
+from monitor.limits.model import Limits, limits_from_stored
 from monitor.session.limit_lines import stored_limit_lines
 from monitor.store import Cursor, SessionInfo, Store
 from monitor.web import urls
@@ -72,11 +73,12 @@ def sse_message(data: dict, cursor: Cursor | None = None) -> str:
 def limits_payload(store: Store, session_id: int, version: int, tz: tzinfo) -> dict:
     """The limits as the browser needs them: the preset in force, and each version's bands and lines over the
     time it was in force (`open`: the shapes the browser stretches on to "now" as readings arrive), and what the
-    Limits tab shows (`editor`)."""
+    Limits tab shows (`editor`), and the values shown beside the numerics (`values`)."""
     data = store.limits.current(session_id)
     drawn = limit_shapes(stored_limit_lines(store, session_id), tz)
     return {"version": version, "preset": None if data is None else data.get("preset"), "shapes": drawn.shapes,
-            "open": drawn.open, "editor": in_force(store, session_id)}
+            "open": drawn.open, "editor": in_force(store, session_id),
+            "values": (Limits() if data is None else limits_from_stored(data)).to_dict()}
 
 
 def _drawn(payload: dict) -> tuple:

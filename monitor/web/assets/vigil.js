@@ -27,7 +27,7 @@
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latest: null, numericsPending: false, numericsAt: -Infinity,
     trendQueue: [], seq: 0, trendPending: false, trendDrawnAt: -Infinity,
-    limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null,
+    limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
   };
   const NUMERICS_EVERY_MS = 250;  // at most four numerics updates a second (see above)
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
@@ -174,10 +174,11 @@
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
         state.sessionShapes = data.S.shapes;
+        state.nibpTimes = data.S.nibp;
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
         applyEvents(data.S.events);
       }
-      if (data.L) { state.limitShapes = data.L.shapes; state.limitOpen = data.L.open; }
+      if (data.L) { state.limitShapes = data.L.shapes; state.limitOpen = data.L.open; state.limits = data.L.values; }
       if (data.L) window.dash_clientside.set_props(ids.limitsInForce, { data: data.L.editor });  // vigil_limits.js
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
@@ -232,6 +233,39 @@
     return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];
   }
 
+  /* The limits a numeric alarms at first, as a bedside monitor shows them beside it: "↑179 ↓101" (the high and
+   * low limits, or the critical ones where those are all that is set). */
+  function limitsText(code) {
+    if (state.limits === null) return "";
+    const lim = (state.limits.vitals || {})[code] || {};
+    const high = lim.high !== undefined ? lim.high : lim.critical_high;
+    const low = lim.low !== undefined ? lim.low : lim.critical_low;
+    const parts = [];
+    if (high !== undefined) parts.push("↑" + fmt(high));
+    if (low !== undefined) parts.push("↓" + fmt(low));
+    return parts.length ? parts.join(" ") : "no limits";
+  }
+
+  function minutesText(ms) {
+    return ms < 90000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
+  }
+
+  /* When the cuff measured, and when it cycles next: the last measurement plus the interval between the last
+   * two (the cuff's interval is set on the monitor, which does not send it); with one measurement only, when
+   * the NIBP-overdue alarm falls due under the limits in force. */
+  function nibpCycle() {
+    const times = state.nibpTimes || [];
+    if (!times.length) return "";
+    const last = times[times.length - 1];
+    const text = "measured " + clockText(last);
+    if (times.length > 1) {
+      const interval = last - times[times.length - 2];
+      return text + " · next ≈ " + clockText(last + interval) + " (every " + minutesText(interval) + ")";
+    }
+    const overdue = state.limits && state.limits.technical && state.limits.technical.nibp_overdue_s;
+    return overdue ? text + " · overdue after " + clockText(last + overdue * 1000) : text;
+  }
+
   function render(latest, _n, _alarmTick, config) {
     const now = sessionNow(latest);
     const v = (latest && latest.v) || {};
@@ -260,7 +294,12 @@
       },
       title: Object.fromEntries(["bp", "hr", "spo2", "pr", "rr"].map(
         (key) => [key, window.VigilAlarms ? window.VigilAlarms.tileTitle(key) : ""])),
+      limits: {
+        bp: state.limits === null ? "" : "SYS " + limitsText("sbp") + "\nDIA " + limitsText("dbp"),
+        hr: limitsText("hr"), spo2: limitsText("spo2"), pr: limitsText("pr"), rr: limitsText("rr"),
+      },
       map: v.map ? "MAP " + value("map") : "",
+      cycle: nibpCycle(),
       elapsed: dose === null || dose === undefined || now === null || now < dose ? "Pre-dose" : "Dose +" + hms(now - dose),
       clock: now === null ? "--:--:--" : clockText(now),
     };

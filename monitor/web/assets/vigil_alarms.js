@@ -135,6 +135,16 @@
     };
   }
 
+  /* The banner keeps one height however many alarms are active: the list scrolls inside it, the highest
+   * priority first, and "+N more" says how many lie below. */
+  function bannerList(list) {
+    const span = (className, children) => ({ namespace: "dash_html_components", type: "Span", props: { className, children } });
+    return [
+      { namespace: "dash_html_components", type: "Div", props: { className: "alarm-list", children: list.map(item) } },
+      span("alarm-more", list.length > 1 ? "+" + (list.length - 1) + " more" : ""),
+    ];
+  }
+
   function historyRows() {
     return Array.from(state.alarms.values()).sort((x, y) => y.ann - x.ann).map((a) => ({
       id: a.id, priority: a.pri, text: [a.text, reachedText(a)].filter(Boolean).join(" · "),
@@ -159,7 +169,7 @@
     const unacked = list.filter((a) => !a.acked);
     const top = (unacked.length ? unacked : list)[0];
     const barClass = "alarm-bar " + (top ? "alarm-" + top.pri + (unacked.length ? "" : " acked") : "alarm-none");
-    const banner = list.length ? list.map(item) : "No active alarms";
+    const banner = list.length ? bannerList(list) : "No active alarms";
     const left = Math.ceil((state.pausedUntil - now) / 1000);
     const pauseText = paused(now) ? "AUDIO PAUSED " + Math.floor(left / 60) + ":" + pad(left % 60)
       : "Audio pause " + Math.round(config.audioPauseS / 60) + " min";

@@ -40,14 +40,16 @@ def named_clientside_callback(app: Dash, namespace: str, function: str, outputs:
     app.clientside_callback(source, *outputs.values(), *dependencies, **options)
 
 
-# vigil.js `render`: each tile's value, age, class and alarm description (its tooltip), the MAP, the time since
-# the dose and the clock.
+# vigil.js `render`: each tile's value, age, limits, class and alarm description (its tooltip), the MAP and NIBP
+# cycle, the time since the dose and the clock.
 RENDER_OUTPUTS = {
     **{f"value.{key}": Output(ids.number(key), "children") for key in ids.TILE_KEYS},
     **{f"age.{key}": Output(ids.age(key), "children") for key in ids.TILE_KEYS},
+    **{f"limits.{key}": Output(ids.limits(key), "children") for key in ids.TILE_KEYS},
     **{f"tile.{key}": Output(ids.tile(key), "className") for key in ids.TILE_KEYS},
     **{f"title.{key}": Output(ids.tile(key), "title") for key in ids.TILE_KEYS},
     "map": Output(ids.NUM_MAP, "children"),
+    "cycle": Output(ids.NIBP_CYCLE, "children"),
     "elapsed": Output(ids.ELAPSED, "children"),
     "clock": Output(ids.CLOCK_TEXT, "children"),
 }

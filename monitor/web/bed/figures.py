@@ -32,14 +32,15 @@ class TraceSpec:
     symbol: str = "circle"
 
 
+# The numerics' colours (assets/vigil.css), none of them an alarm colour (IEC 60601-1-8: red, yellow, cyan).
 TRACES: tuple[TraceSpec, ...] = (
-    TraceSpec("sbp", 1, "SYS", "markers", "#ff8a80", "triangle-down"),
-    TraceSpec("dbp", 1, "DIA", "markers", "#ff8a80", "triangle-up"),
-    TraceSpec("map", 1, "MAP", "lines+markers", "#ffd180"),
+    TraceSpec("sbp", 1, "SYS", "markers", "#ffffff", "triangle-down"),
+    TraceSpec("dbp", 1, "DIA", "markers", "#ffffff", "triangle-up"),
+    TraceSpec("map", 1, "MAP", "lines+markers", "#b0bec5"),
     TraceSpec("hr", 2, "HR", "lines", "#69f0ae"),
-    TraceSpec("pr", 2, "PR", "lines", "#b9f6ca"),
-    TraceSpec("rr", 2, "RR", "lines", "#e0e0e0"),
-    TraceSpec("spo2", 3, "SpO₂", "lines", "#40c4ff"),
+    TraceSpec("pr", 2, "PR", "lines", "#b388ff"),
+    TraceSpec("rr", 2, "RR", "lines", "#ea80fc"),
+    TraceSpec("spo2", 3, "SpO₂", "lines", "#82b1ff"),
 )
 TRACE_INDEX: dict[str, int] = {spec.vital: i for i, spec in enumerate(TRACES)}
 EVENT_TRACE = len(TRACES)  # vertical event markers drawn as one line trace with gaps
@@ -195,7 +196,8 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
     fig.update_layout(
         template="plotly_dark", paper_bgcolor="#111", plot_bgcolor="#111", uirevision="trend",
         margin={"l": 50, "r": 10, "t": 24, "b": 30}, height=560,
-        legend={"orientation": "h", "y": 1.06, "x": 0, "font": {"size": 12}},
+        # Above the plots at the right: the panels' titles (annotations) sit at the left.
+        legend={"orientation": "h", "y": 1, "yanchor": "bottom", "x": 1, "xanchor": "right", "font": {"size": 12}},
         shapes=[*extra_shapes, *limit_shapes(limits, tz).shapes],
     )
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#333")

@@ -17,9 +17,11 @@ NO_LOGIN_BADGE = "no-login-badge"
 SIGNED_IN_AS = "signed-in-as"
 SIGN_OUT = "sign-out"
 
-# Numerics: one tile per key, each with its value and its age; the NIBP tile also shows the MAP.
+# Numerics: one tile per key, each with its value, its age and its alarm limits; the NIBP tile also shows the MAP
+# and when the cuff measured and cycles next.
 TILE_KEYS = ("bp", "hr", "spo2", "pr", "rr")
 NUM_MAP = "num-map"
+NIBP_CYCLE = "nibp-cycle"
 
 
 def tile(key: str) -> str:
@@ -32,6 +34,10 @@ def number(key: str) -> str:
 
 def age(key: str) -> str:
     return f"age-{key}"
+
+
+def limits(key: str) -> str:
+    return f"limits-{key}"
 
 
 # Trend and replay

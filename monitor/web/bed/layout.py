@@ -14,21 +14,27 @@ from monitor.web.bed.replay import replay_bar
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
-    """One numeric: label and unit, the value, and how old it is."""
+    """One numeric as on a bedside monitor: label, unit and the alarm limits in force on the left, the value on
+    the right, how old it is below (for NIBP also when it was measured and when the cuff cycles next)."""
+    bp = key == "bp"
     return html.Div(
         id=ids.tile(key),
-        className=f"tile tile-{size} vital-{key}",
+        className=f"tile tile-{size} vital-{key} nodata",  # until the browser's first render says otherwise
         children=[
-            html.Div([html.Span(label, className="tile-label"), html.Span(unit, className="tile-unit")],
-                     className="tile-head"),
-            html.Div(html.Span("--", id=ids.number(key), className="tile-value")),
-            *([html.Div(html.Span("", id=ids.NUM_MAP, className="tile-sub"))] if key == "bp" else []),
-            html.Div("no data", id=ids.age(key), className="tile-age"),
+            html.Div([html.Span(label, className="tile-label"), html.Span(unit, className="tile-unit"),
+                      html.Span("", id=ids.limits(key), className="tile-limits")], className="tile-head"),
+            html.Div([html.Span("--", id=ids.number(key), className="tile-value"),
+                      *([html.Span("", id=ids.NUM_MAP, className="tile-sub")] if bp else [])],
+                     className="tile-reading"),
+            html.Div([html.Span("no data", id=ids.age(key), className="tile-age"),
+                      *([html.Span("", id=ids.NIBP_CYCLE, className="tile-cycle")] if bp else [])],
+                     className="tile-foot"),
         ],
     )
 
 
 def numerics() -> html.Div:
+    """NIBP, HR and SpO2 always; PR and RR, small, only once measured (`.nodata` small tiles take no room)."""
     return html.Div(
         className="numerics",
         children=[
@@ -38,6 +44,15 @@ def numerics() -> html.Div:
             html.Div([tile("pr", "PR", "bpm", "small"), tile("rr", "RR", "/min", "small")], className="tile-row"),
         ],
     )
+
+
+def trend(figure: dict) -> html.Div:
+    """The trend fills the height the numerics leave it (the figure's own height gives way to its box's), without
+    Plotly's toolbar: zoom by dragging, double-click to reset."""
+    layout = {k: v for k, v in figure["layout"].items() if k != "height"}
+    return html.Div(dcc.Graph(id=ids.TREND, figure={**figure, "layout": layout}, className="trend",
+                              config={"displaylogo": False, "displayModeBar": False}, responsive=True),
+                    className="trend-box")
 
 
 def user_badge(actor: auth.Actor) -> list:
@@ -105,15 +120,14 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
         children=html.Div(
             className=" ".join(["bed-view", *(f"no-{p}" for p in hidden)]),
             children=[
-                header(bed, session_name, user),
-                alarm_bar(),
-                session_strip,
-                html.Div(className="main", children=[
-                    numerics(),
-                    html.Div(dcc.Graph(id=ids.TREND, figure=figure, config={"displaylogo": False},
-                                       className="trend"), className="trend-box"),
+                # One viewport high: the alarms, every numeric, the trend and the replay bar without scrolling.
+                html.Div(className="screen", children=[
+                    header(bed, session_name, user),
+                    alarm_bar(),
+                    session_strip,
+                    html.Div(className="main", children=[numerics(), trend(figure)]),
+                    replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 ]),
-                replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 panels(session_panel, limits_panel, audit),
                 *dialogs,
                 html.Div("Decision support only — not a medical device. Verify values on the bedside monitor.",

@@ -75,6 +75,7 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
         "baseline": {"count": len(base.measurements), "text": base.text,
                      "findings": list(gate(stype, base).findings), "fixed": base.fixed},
         "shapes": peak_shapes(timeline.peak_window, tz),
+        "nibp": [ms(m.time) for m in measurements[-2:]],  # the NIBP tile's measured time and next cuff cycle
         "ended": ms(info.ended), "endedBy": info.ended_by,
     }
 
