@@ -57,6 +57,7 @@ def test_a_good_site_file_gives_its_beds_with_their_settings(tmp_path: Path) -> 
     assert first.limits.preset == "iv-ketamine"  # the type's preset
     assert (second.label, second.session_type, second.limits.preset) == ("chair-2", "other", "esketamine")
     assert (third.replay, third.speed, third.session_type, third.limits) == (tmp_path / "rec.csv", "60x", None, None)
+    assert [(r.vital, r.value) for r in third.recording.readings] == [("hr", 70)]
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -78,6 +79,9 @@ def test_a_good_site_file_gives_its_beds_with_their_settings(tmp_path: Path) -> 
      "site.toml, line 2: db: 'mysql://central/vigil' is not a database URL (sqlite:///FILE or postgresql://...)"),
     (('replay = "rec.csv"', 'replay = "missing.csv"'),
      "site.toml, line 19: beds[3].replay: no such recording "),
+    (('replay = "rec.csv"', 'replay = "site.toml"'), "site.toml, line 19: beds[3].replay: "),
+    (("baud = 9600", "interval = 10"),
+     "site.toml, line 8: beds[1].interval: must be less than the 10 s after which a silent link counts as lost"),
     (('id = "chair-2"', 'id = "chair 2"'),
      "site.toml, line 12: beds[2].id: a bed id is 1 to 50 letters, digits and '-', not 'chair 2'"),
     (('protocol = "ge-s5"', 'protocol = "ge-s6"'),

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.files.csv_reader import CsvError, RecordedSession, read_session_csv
 from adapters.files.replay import parse_speed
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
+from adapters.transport.serial_link import LinkConfig
+from monitor.errors import first_line
 from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, LimitsError, load_limits, load_preset
 from monitor.session.types import SESSION_TYPES, session_type
 from monitor.store.beds import check_bed_id
@@ -72,6 +75,7 @@ class ReplayBed:
     id: str
     label: str
     replay: Path
+    recording: RecordedSession  # read when the file is checked: a bad recording is refused before anything starts
     speed: str | float
     session_type: str | None  # None: what the recording's own dose events imply
     limits: Limits | None  # None: the type's preset
@@ -227,12 +231,18 @@ class _Checker:
         path = self.base / self.text(where, data, "replay")
         if not path.is_file():
             raise self.refuse((*where, "replay"), f"no such recording {path}")
+        try:
+            recording = read_session_csv(path)
+        except (CsvError, OSError, UnicodeDecodeError) as exc:
+            raise self.refuse((*where, "replay"), f"{path}: {first_line(exc)}") from None
+        if not recording.readings and not recording.events:
+            raise self.refuse((*where, "replay"), f"{path} holds no readings or events")
         speed = data.get("speed", 1)
         try:
             parse_speed(speed)
         except (ValueError, TypeError) as exc:
             raise self.refuse((*where, "speed"), str(exc)) from None
-        return ReplayBed(bed_id, label, path, speed, stype, self.limits(where, data, stype))
+        return ReplayBed(bed_id, label, path, recording, speed, stype, self.limits(where, data, stype))
 
     def serial_bed(self, where: tuple[str | int, ...], data: dict, bed_id: str, label: str, stype: str) -> SerialBed:
         if "speed" in data:
@@ -248,6 +258,10 @@ class _Checker:
         options = {o.name: self.option((*where, o.name), data, o.parse) for o in spec.options if o.name in data}
         for key in OPTION_KEYS.difference(o.name for o in spec.options).intersection(data):
             raise self.refuse((*where, key), f"not an option of {spec.name}")
+        period = spec.request_period
+        if period in options and options[period] >= LinkConfig.watchdog_s:
+            raise self.refuse((*where, period), f"must be less than the {LinkConfig.watchdog_s:g} s after which "
+                                                "a silent link counts as lost")
         limits = self.limits(where, data, stype)
         assert limits is not None, "a serial bed's type is always known"
         return SerialBed(bed_id, label, port, spec, line, options, stype, limits)
