@@ -168,7 +168,9 @@ class _Checker:
     def db(self, value: Any) -> str:
         text = self.value(("db",), {"db": value}, str, "a database URL or SQLite file")
         scheme, sep, rest = text.partition("://")
-        if sep and not (DB_SCHEMES.fullmatch(scheme) and rest):
+        if not sep:
+            return str(self.base / text)  # a SQLite file, beside the site file unless its path is absolute
+        if not (DB_SCHEMES.fullmatch(scheme) and rest):
             raise self.refuse(("db",), f"{text!r} is not a database URL (sqlite:///FILE or postgresql://...)")
         return text
 
