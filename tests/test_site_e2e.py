@@ -1,18 +1,19 @@
 """`vigil serve` end to end: a site of beds fed by `vigil simulate` over real ptys, plus a bed whose port does not
-exist, in one process as a clinic would run it."""
+exist and a replayed recording, in one process as a clinic would run it."""
 
 from __future__ import annotations
 
 import urllib.request
 from pathlib import Path
 
-from support import json_strings, run_vigil, wait_for
+from support import ROOT, json_strings, run_vigil, wait_for
 from test_device_e2e import Processes, processes, scenario, simulate  # noqa: F401  (fixtures)
 
 from adapters.model.reading import LINK_LOST
 from monitor.store import Store
 from monitor.web import urls
 
+RECORDING = ROOT / "sample_data" / "iv_ketamine.csv"
 SITE = """\
 name = "Riverside clinic"
 
@@ -32,6 +33,11 @@ type = "iv-ketamine"
 id = "chair-3"
 port = "{missing}"
 protocol = "ge-s5"
+
+[[beds]]
+id = "training"
+replay = "{recording}"
+speed = "max"
 """
 
 
@@ -48,13 +54,14 @@ def test_serve_runs_every_bed_of_the_site_and_a_missing_port_takes_only_its_own_
     simulate(processes, "hl7-mllp", scenario, one, speed=5)
     simulate(processes, "hl7-mllp", scenario, two, speed=5)
     site, db = tmp_path / "site.toml", tmp_path / "vigil.db"
-    site.write_text(SITE.format(one=one, two=two, missing=missing))
+    site.write_text(SITE.format(one=one, two=two, missing=missing, recording=RECORDING))
     server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
     assert server.stdout is not None
-    lines = [server.stdout.readline() for _ in range(4)]
+    lines = [server.stdout.readline() for _ in range(5)]
     assert lines[:2] == ["bed chair-1: session 1\n", "bed chair-2: session 2\n"], lines
     assert lines[2].startswith(f"bed chair-3: offline: cannot open {missing}") and "retrying" in lines[2], lines
-    base = lines[3].split()[2].rstrip("/")
+    assert lines[3] == "bed training: session 4\n"
+    base = lines[4].split()[2].rstrip("/")
     store = Store(db)
     try:
         sessions = {bed: store.beds.open_session(bed) for bed in ("chair-1", "chair-2", "chair-3")}
@@ -66,11 +73,14 @@ def test_serve_runs_every_bed_of_the_site_and_a_missing_port_takes_only_its_own_
         lost = wait_for(lambda: [e for e in store.samples.events(3) if e.kind == LINK_LOST], 10, "chair-3 offline")
         assert "no such device" in lost[0].text
         assert store.samples.readings(3) == []
-        for bed, label in (("chair-1", "Chair 1"), ("chair-2", "chair-2"), ("chair-3", "chair-3")):
+        wait_for(lambda: store.samples.counts(4)[0] > 1000, 10, "the replayed recording")
+        assert store.sessions.info(4).session_type == "iv-ketamine"  # as its dose events imply
+        for bed, label in (("chair-1", "Chair 1"), ("chair-2", "chair-2"), ("chair-3", "chair-3"),
+                           ("training", "training")):
             get(base + urls.site_bed(bed))  # each bed's view, on the one server
             assert label in json_strings(get(base + urls.site_bed(bed) + "_dash-layout"))
         listing = get(base + urls.SITE).decode()
-        assert all(f'href="{urls.site_bed(bed)}"' in listing for bed in sessions)
+        assert all(f'href="{urls.site_bed(bed)}"' in listing for bed in [*sessions, "training"])
     finally:
         store.close()
     _, err = processes.stop(server)  # SIGTERM stops every bed and the server
@@ -80,7 +90,7 @@ def test_serve_runs_every_bed_of_the_site_and_a_missing_port_takes_only_its_own_
 
 def test_a_bad_site_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     site, db = tmp_path / "site.toml", tmp_path / "vigil.db"
-    site.write_text(SITE.format(one="/dev/ttyUSB0", two="/dev/ttyUSB0", missing="/dev/ttyUSB2"))
+    site.write_text(SITE.format(one="/dev/ttyUSB0", two="/dev/ttyUSB0", missing="/dev/ttyUSB2", recording=RECORDING))
     result = run_vigil("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
     assert result.returncode == 2
     assert result.stderr == (f"vigil serve: error: {site}, line 11: beds[2].port: '/dev/ttyUSB0' is already the port "
