@@ -9,6 +9,7 @@ from pathlib import Path
 from support import ROOT, json_strings, run_vigil, wait_for
 from test_device_e2e import Processes, processes, scenario, simulate  # noqa: F401  (fixtures)
 
+from adapters.files.csv_reader import read_session_csv
 from adapters.model.reading import LINK_LOST
 from monitor.store import Store
 from monitor.web import urls
@@ -96,3 +97,21 @@ def test_a_bad_site_file_is_refused_before_anything_is_written(tmp_path: Path) -
     assert result.stderr == (f"vigil serve: error: {site}, line 11: beds[2].port: '/dev/ttyUSB0' is already the port "
                              "of chair-1 (line 6)\n")
     assert not db.exists()
+
+
+def test_each_beds_view_in_the_browser_shows_its_own_bed(dash_duo, tmp_path: Path, processes: Processes  # noqa: F811
+                                                         ) -> None:
+    recordings = {"chair-a": ROOT / "sample_data" / "hypertensive.csv",
+                  "chair-b": ROOT / "sample_data" / "esketamine.csv"}
+    site, db = tmp_path / "site.toml", tmp_path / "vigil.db"
+    site.write_text("".join(f'[[beds]]\nid = "{bed}"\nreplay = "{path}"\nspeed = "max"\n\n'
+                            for bed, path in recordings.items()))
+    server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
+    assert server.stdout is not None
+    base = [server.stdout.readline() for _ in range(3)][2].split()[2].rstrip("/")
+    for bed, path in recordings.items():
+        last = {r.vital: r.value for r in read_session_csv(path).readings}
+        dash_duo.driver.get(base + urls.site_bed(bed))
+        dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)  # its stream, under the bed's prefix
+        dash_duo.wait_for_text_to_equal("#num-hr", f"{last['hr']:g}", timeout=15)
+        dash_duo.wait_for_text_to_equal("#num-bp", f"{last['sbp']:g}/{last['dbp']:g}", timeout=5)
