@@ -636,3 +636,23 @@ def test_a_failure_after_the_port_opened_closes_the_port_and_the_capture(
         link.open()
     assert len(opened) == 1 and not opened[0].is_open
     assert not link.connected and fds_open_on(raw) == []
+
+
+def test_a_port_that_does_not_open_at_first_is_reported_lost_then_reopened(tmp_path: Path, run: Starter) -> None:
+    """One bed of a site: its missing port must not stop the others, and must not go unseen either."""
+    url = tmp_path / "ttyUSB0"
+    link = ge_link(url)
+    reason = link.open_or_report()
+    assert reason is not None and reason.startswith(f"cannot open {url}") and "no such device" in reason
+    running = run(link)
+    wait_until(lambda: running.events(LINK_LOST), "the outage reported")
+    assert [e.text for e in running.events(LINK_LOST)] == [reason]
+    monitor = Pty()
+    try:
+        url.symlink_to(monitor.path)  # the adapter is plugged in
+        assert monitor.receive(len(REQUEST)) == REQUEST
+        monitor.send(ge_record(T0, VITALS))
+        wait_until(lambda: running.readings() and running.events(LINK_RESTORED), "the link restored, and data")
+        assert len(running.events(LINK_LOST)) == 1
+    finally:
+        monitor.hang_up()

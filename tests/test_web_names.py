@@ -14,7 +14,7 @@ from adapters.model.reading import Reading
 from monitor.runtime.replay import ReplayRunner
 from monitor.store import Store
 from monitor.web import urls
-from monitor.web.app import DashboardConfig, create_app
+from monitor.web.app import DashboardConfig, create_app, create_site_app
 from monitor.web.auth import AuthSettings
 from monitor.web.bed import ids
 
@@ -37,6 +37,21 @@ def test_every_route_the_server_answers_is_in_the_url_table(store: Store) -> Non
     assert all(r.rule.startswith(tuple(urls.DASH_APPS)) for r in dash_own)
     ours = {r.rule for r in rules if r not in dash_own and r.endpoint != "static"}  # "static": Flask's own
     assert ours == set(urls.ROUTES)
+
+
+def test_a_site_server_answers_each_beds_view_under_its_prefix_and_only_routes_in_the_table(store: Store) -> None:
+    sid = store.sessions.create("site", "replay")
+    beds = [(bed, bed.upper(), DashboardConfig(store, lambda: sid)) for bed in ("chair-1", "chair-2")]
+    server = create_site_app(store, beds, UTC, AuthSettings(), "operator")
+    rules = list(server.url_map.iter_rules())
+    dash_own = [r for r in rules if r.endpoint.startswith("/") or r.endpoint.endswith("dash_assets.static")]
+    prefixes = {r.rule.removesuffix(DASH_LAYOUT) for r in dash_own if r.rule.endswith(DASH_LAYOUT)}
+    assert prefixes == {urls.site_bed("chair-1"), urls.site_bed("chair-2"), *urls.DASH_APPS} - {urls.BED_VIEW}
+    assert {r.rule for r in rules if r not in dash_own and r.endpoint != "static"} == {*urls.ROUTES, urls.SITE}
+    client = server.test_client()  # sign-in required: the beds' views and their list are behind it
+    for path in (urls.SITE, urls.site_bed("chair-1"), urls.site_bed("chair-2") + DASH_LAYOUT):
+        response = client.get(path, headers={"Accept": "text/html"})
+        assert (response.status_code, response.location) == (302, urls.sign_in_then(path))
 
 
 def test_the_bed_view_scripts_take_ids_and_paths_from_the_config() -> None:

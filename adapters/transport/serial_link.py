@@ -150,6 +150,17 @@ class SerialLink:
             self.close()
             raise
 
+    def open_or_report(self) -> str | None:
+        """First open for a link that must not stop anything else (one bed of a site): a port that does not
+        open is reported by `run` as a lost link (the reason in its event), then reopened with backoff like
+        any outage. Returns why it did not open, or None."""
+        try:
+            self.open()
+        except LinkError as exc:
+            self._fault = str(exc)
+            return str(exc)
+        return None
+
     def close(self) -> None:
         self._close_port()
         if self._raw is not None:
@@ -160,6 +171,8 @@ class SerialLink:
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
         """Read, decode and deliver until `stop` is set; link trouble is reported to `sink`, never raised."""
+        if self._port is None and self._fault is not None:  # the first open failed (`open_or_report`)
+            self._lose(self._fault, sink)
         while not stop.is_set():
             port = self._port
             if port is None:

@@ -36,10 +36,12 @@ from monitor.cli.options import (
     session_summary,
 )
 from monitor.cli.sessions import add_session_commands
+from monitor.cli.site import add_site_commands
 from monitor.cli.users import add_user_commands
 from monitor.config import DEMO_SAMPLE, operator_name, sample_path
 from monitor.errors import first_line
 from monitor.limits.model import PRESETS, Limits, LimitsError, load_preset
+from monitor.session.types import recorded_type
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it: `check` starts faster
     from monitor.runtime.replay import ReplayRunner
@@ -125,6 +127,7 @@ def build_parser() -> Parser:
     common_operator(dash)
     add_device_commands(sub)
     add_session_commands(sub)
+    add_site_commands(sub)
     add_user_commands(sub)
     return parser
 
@@ -177,14 +180,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def recorded_type(recording: RecordedSession) -> str:
-    """The session type a recording's own dose events imply, when none is named."""
-    kinds = {e.kind for e in recording.events}
-    if "device_1" in kinds:
-        return "esketamine"
-    return "iv-ketamine" if "dose_start" in kinds else "other"
-
-
 def _replay_bed(args: argparse.Namespace, store: Store, recording: RecordedSession, name: str, bed: str,
                limits: Limits, stype: str) -> ReplayRunner:
     """The bed replaying the file named on the command line (`monitor/runtime/bed.py` opens it)."""
@@ -200,7 +195,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         resolve_limits(args.limits)  # refuse a bad limits file before reading a long recording
     recording = read_recording(args)  # a bad file is refused before the database is opened
     store = open_store(args)
-    stype = args.type or recorded_type(recording)
+    stype = args.type or recorded_type(recording.events)
     limits = session_limits(args, stype)
     # Sign-in, HTTPS and the HTTP port are checked before the replay makes a session: a refusal writes nothing.
     auth = None if args.headless else server_auth(args, store)

@@ -23,6 +23,7 @@ from monitor.timeutil import local_zone
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) and Dash load only for commands that use them
+    from flask import Flask
     from werkzeug.serving import BaseWSGIServer
 
     from monitor.runtime.replay import ReplayRunner
@@ -233,28 +234,36 @@ def serve(
     background: Background | None = None, replay: ReplayRunner | None = None, listener: int | None = None,
     auth: AuthSettings | None = None,
 ) -> int:
-    """Bind the port first (a busy port is a one-line error), then start the background work and serve.
+    """Serve one bed's view (`session` names its session on each page load) beside its background work.
 
     `auth`: sign-in as `server_auth` decided it (a caller that binds early decides first), else decided here.
-
-    `replay` gets the dashboard's replay controls; a live acquisition has none. If the background work
-    fails, the server stops and the command fails with its reason: a bed view must never go on showing
-    numbers that are no longer acquired.
+    `replay` gets the dashboard's replay controls; a live acquisition has none.
     """
-    from werkzeug.serving import make_server  # Dash and its server load only when serving
-
-    from monitor.web.app import DashboardConfig, create_app
+    from monitor.web.app import DashboardConfig, create_app  # Dash loads only when serving
 
     if auth is None:
         auth = server_auth(args, store)
     zone = display_zone(None, relative_time)
     app = create_app(DashboardConfig(store, session, zone, timedelta(minutes=args.window), replay,
                                      operator=args.operator, auth=auth))
+    return serve_app(args, app.server, auth, listener, background)
+
+
+def serve_app(args: argparse.Namespace, app: Flask, auth: AuthSettings, listener: int | None = None,
+              background: Background | None = None) -> int:
+    """Bind the port first (a busy port is a one-line error), then start the background work and serve `app`
+    until Ctrl+C or SIGTERM, which stop the background work too.
+
+    If the background work fails, the server stops and the command fails with its reason: a bed view must
+    never go on showing numbers that are no longer acquired.
+    """
+    from werkzeug.serving import make_server
+
     if listener is None:
         listener = bind_listener(args.host, args.http_port)
     ssl_context = (str(args.tls_cert), str(args.tls_key)) if auth.https else None
     try:
-        server = make_server(args.host, args.http_port, app.server, threaded=True, fd=listener,
+        server = make_server(args.host, args.http_port, app, threaded=True, fd=listener,
                              ssl_context=ssl_context)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a bad certificate or key
         raise UsageError(f"cannot serve HTTPS with {args.tls_cert} and {args.tls_key}: {first_line(exc)}") from None

@@ -11,7 +11,10 @@ was measured by then. Event checkpoints (a dose end, the next device) are prompt
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from adapters.model.reading import Event
 
 
 @dataclass(frozen=True)
@@ -118,3 +121,11 @@ SESSION_TYPES: dict[str, SessionType] = {t.name: t for t in (IV_KETAMINE, ESKETA
 def session_type(name: str | None) -> SessionType:
     """The type by name; an unknown or missing name is `other` (a session is never refused a view)."""
     return SESSION_TYPES.get(name or "other", OTHER)
+
+
+def recorded_type(events: Iterable[Event]) -> str:
+    """The session type a recording's own dose events imply, when none is named."""
+    kinds = {e.kind for e in events}
+    if "device_1" in kinds:
+        return "esketamine"
+    return "iv-ketamine" if "dose_start" in kinds else "other"

@@ -10,11 +10,13 @@ Every path the server answers is in `urls`; every component id of the bed view i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, tzinfo
+from html import escape
 
 import dash_mantine_components as dmc
+import flask
 from dash import Dash
 
 from monitor.auth.roles import Permission
@@ -22,7 +24,7 @@ from monitor.runtime.replay import ReplayRunner
 from monitor.session.types import session_type
 from monitor.store import Store
 from monitor.timeutil import local_zone
-from monitor.web import auth, http_cache
+from monitor.web import auth, http_cache, urls
 from monitor.web.audit import create_audit_app, register_audit_tab
 from monitor.web.auth import AuthSettings, current_actor
 from monitor.web.bed.alarm_view import register_acknowledge
@@ -54,18 +56,33 @@ class DashboardConfig:
 
 
 def create_app(config: DashboardConfig) -> Dash:
+    """One bed's view at the root of its own server, with the pages beside it."""
+    app = _bed_app(flask.Flask(__name__), urls.BED_VIEW, config, compress=True)
+    _install_shared(app.server, config.store, config.display_tz, [app], config.auth, config.operator)
+    return app
+
+
+def create_site_app(store: Store, beds: Sequence[tuple[str, str, DashboardConfig]], display_tz: tzinfo,
+                    auth: AuthSettings, operator: str) -> flask.Flask:
+    """`vigil serve`: one server for every bed of a site, `(id, label, config)`, each bed's view a Dash app at
+    `urls.site_bed(id)`; `urls.SITE` lists them (for now: the central view is to replace it)."""
+    server = flask.Flask(__name__)
+    apps = [_bed_app(server, urls.site_bed(bed_id), config, compress=i == 0)  # one Flask-Compress per server
+            for i, (bed_id, _, config) in enumerate(beds)]
+    listing = "".join(f'<li><a href="{urls.site_bed(bed_id)}">{escape(label)}</a></li>' for bed_id, label, _ in beds)
+    page = f'<!doctype html><html><head><title>Vigil</title></head><body><h1>Beds</h1><ul>{listing}</ul></body></html>'
+    server.add_url_rule(urls.SITE, "site", lambda: page)
+    _install_shared(server, store, display_tz, apps, auth, operator)
+    return server
+
+
+def _bed_app(server: flask.Flask, prefix: str, config: DashboardConfig, *, compress: bool) -> Dash:
+    """A bed view on `server` at `prefix`, its page read afresh from the store on each load."""
     # compress: every response of a type Flask-Compress lists goes compressed (not the stream's, text/event-stream):
     # a first page load moves 2.7 MB instead of 9.8 MB. Which of them a browser may keep is `http_cache`'s.
-    app = Dash(__name__, title="Vigil", update_title=None, serve_locally=True,  # type: ignore[arg-type]  # None is allowed
-               compress=True)
-    register_stream(app.server, config.store, config.display_tz)
-    # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
-    history = create_history_app(app.server, config.store, local_zone())
-    audit = create_audit_app(app.server, config.store, local_zone())
-    users = create_users_app(app.server, config.store, local_zone())
-    register_report_routes(app.server, config.store, local_zone())
+    app = Dash(__name__, server=server, url_base_pathname=prefix, title="Vigil",  # type: ignore[arg-type]
+               update_title=None, serve_locally=True, compress=compress)  # type: ignore[arg-type]  # None is allowed
     app.layout = lambda: serve_layout(config)  # a function: each page load reads the store afresh
-
     store, tz = config.store, config.display_tz
     register_clientside_callbacks(app)
     register_acknowledge(app, store, tz)
@@ -74,10 +91,22 @@ def create_app(config: DashboardConfig) -> Dash:
     register_session_callbacks(app, store, tz)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
-    apps = [app, history, audit, users]
-    auth.install(app.server, config.store, config.auth, apps, config.operator)
-    http_cache.install(app.server, apps)
     return app
+
+
+def _install_shared(server: flask.Flask, store: Store, tz: tzinfo, bed_apps: list[Dash], sign_in: AuthSettings,
+                    operator: str) -> None:
+    """What every bed view on `server` shares: the stream, the pages beside them, the records, then sign-in and
+    cache headers over all of it (installed last: they need every app's callbacks)."""
+    register_stream(server, store, tz)
+    # Past sessions list every session, so they show in this machine's zone, not this bed's display zone.
+    history = create_history_app(server, store, local_zone())
+    audit = create_audit_app(server, store, local_zone())
+    users = create_users_app(server, store, local_zone())
+    register_report_routes(server, store, local_zone())
+    apps = [*bed_apps, history, audit, users]
+    auth.install(server, store, sign_in, apps, operator)
+    http_cache.install(server, apps)
 
 
 def serve_layout(config: DashboardConfig) -> dmc.MantineProvider:

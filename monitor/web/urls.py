@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-BED_VIEW = "/"  # the bed view (a Dash app at the root)
+BED_VIEW = "/"  # the bed view (a Dash app at the root) of a one-bed server (monitor, replay, dashboard, demo)
+SITE = "/"  # `vigil serve`: its beds, each linking to its view (a Flask route; the central view will replace it)
+SITE_BED = "/bed/<bed_id>/"  # `vigil serve`: a bed's view (a Dash app per bed, at `site_bed(id)`)
 HISTORY = "/sessions/"  # past sessions (a Dash app)
 AUDIT = "/audit/"  # the audit trail of every session and user (a Dash app)
 USERS = "/users/"  # the users page (a Dash app)
@@ -23,6 +25,11 @@ REPORT_PDF = "/report/<int:session_id>.pdf"
 
 DASH_APPS = (BED_VIEW, HISTORY, AUDIT, USERS)  # the prefixes under which each Dash app serves its own routes
 ROUTES = (SIGN_IN, SIGN_OUT, STREAM, REPORT_HTML, REPORT_PDF)  # Vigil's own Flask routes
+
+
+def site_bed(bed_id: str) -> str:
+    """The prefix of a bed's view in `vigil serve` (bed ids are letters, digits and '-': nothing to quote)."""
+    return SITE_BED.replace("<bed_id>", bed_id)
 
 
 def report_html(session_id: int) -> str:

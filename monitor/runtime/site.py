@@ -1,0 +1,78 @@
+"""A running site: every bed of a checked site file (`monitor/site/config.py`) in one process.
+
+Each bed is opened through `monitor/runtime/bed.py` and gets its own runner: its own acquisition thread, alarm
+engine and tick, so one bed's trouble stays its own. A serial bed whose port does not open is opened all the
+same: its link reports the outage as lost (stored on the bed's session, so its view shows it) and keeps
+reopening with backoff, as after an unplugged cable; the other beds never wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from adapters.transport.serial_link import LinkConfig, SerialLink
+from monitor.limits.model import DEFAULT_PRESET, load_preset
+from monitor.runtime import bed as beds
+from monitor.runtime.live import LiveRunner
+from monitor.runtime.replay import ReplayRunner
+from monitor.session.types import recorded_type, session_type
+from monitor.site.config import ReplayBed, SerialBed, SiteConfig
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OpenBed:
+    """A bed of the site with its runner; `offline`: why its port did not open at start (None if it did)."""
+
+    config: SerialBed | ReplayBed
+    runner: LiveRunner | ReplayRunner
+    offline: str | None = None
+
+    def session(self) -> int:
+        """The session the bed is on now (a live bed moves to its next one after 'end session')."""
+        return self.runner.session_id
+
+    @property
+    def replay(self) -> ReplayRunner | None:
+        """The replay runner, whose controls the bed's view shows; None for a live bed."""
+        return self.runner if isinstance(self.runner, ReplayRunner) else None
+
+
+class Site:
+    """The beds of a site, started and stopped together; each runs and fails on its own."""
+
+    error: BaseException | None = None  # one bed's failure is that bed's: the site as a whole never fails
+
+    def __init__(self, store: Store, config: SiteConfig, operator: str) -> None:
+        self.config = config
+        self.beds = [_open(store, bed, operator) for bed in config.beds]
+
+    def start(self) -> None:
+        for bed in self.beds:
+            bed.runner.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for bed in self.beds:
+            bed.runner.stop(timeout)
+
+
+def _open(store: Store, bed: SerialBed | ReplayBed, operator: str) -> OpenBed:
+    if isinstance(bed, ReplayBed):
+        recording = bed.recording
+        stype = bed.session_type or recorded_type(recording.events)
+        limits = bed.limits or load_preset(session_type(stype).preset or DEFAULT_PRESET)
+        setup = beds.BedSetup(f"{bed.label}: {bed.replay.name}", bed.label, str(bed.replay.resolve()), stype, limits,
+                              operator)
+        return OpenBed(bed, beds.open_replay(store, setup, recording, bed.speed))
+    spec = bed.protocol
+    config = LinkConfig(bed.port, replace(spec.line, **bed.line), spec.name, setup_hint=spec.setup_hint)
+    link = SerialLink(config, spec.new_decoder(spec.name, bed.options))
+    offline = link.open_or_report()
+    if offline is not None:
+        log.warning("bed %s is offline: %s (retrying)", bed.id, offline)
+    live = beds.LiveBed(bed.id, bed.port, bed.session_type, bed.limits, operator, name=f"{spec.name} on {bed.port}",
+                        label=bed.label)
+    return OpenBed(bed, beds.open_live(store, live, link, device_clock=False), offline)
