@@ -11,6 +11,7 @@ from monitor.web.audit import audit_grid
 from monitor.web.bed import ids
 from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid
 from monitor.web.bed.replay import replay_bar
+from monitor.web.bed.trend_view import view_toggle
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
@@ -110,8 +111,10 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                 session_strip,
                 html.Div(className="main", children=[
                     numerics(),
-                    html.Div(dcc.Graph(id=ids.TREND, figure=figure, config={"displaylogo": False},
-                                       className="trend"), className="trend-box"),
+                    html.Div([view_toggle(stream_config["windowMs"]),
+                              dcc.Graph(id=ids.TREND, figure=figure, config={"displaylogo": False},
+                                        className="trend")],
+                             className="trend-box", style={"position": "relative"}),
                 ]),
                 replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 panels(session_panel, limits_panel, audit),
@@ -121,6 +124,7 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                 dcc.Store(id=ids.SHOWN_SESSION, data=stream_config["session"]),
                 dcc.Store(id=ids.STREAM_CONFIG, data=stream_config),
                 dcc.Store(id=ids.TREND_TICK, data=0),
+                dcc.Store(id=ids.TREND_SESSION),
                 dcc.Store(id=ids.LATEST, data=latest),
                 dcc.Store(id=ids.ALARMS_INITIAL, data=alarms),
                 dcc.Store(id=ids.ALARM_TICK, data=0),
