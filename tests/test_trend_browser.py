@@ -1,5 +1,5 @@
 """The bed view's trend in a real headless Chromium: one window for every trace that follows the newest reading
-(the same after a reload), and looking back over the whole session."""
+(the same after a reload), looking back over the whole session, and the tabular trend of the NIBP cycles."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import open_panel
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
@@ -139,3 +140,45 @@ def test_looking_back_shows_the_whole_session_and_live_returns_with_what_arrived
     assert back["x"][hr] == expected_hr  # each reading once, those that came while looking back included
     assert ms(long_session.peak) not in back["x"][sbp]
     assert dash_duo.get_logs() == []
+
+
+# The table's rows as shown, top to bottom.
+TABLE = """
+const rows = Array.from(document.querySelectorAll('#vitals-table .ag-center-cols-container .ag-row'));
+rows.sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')));
+return rows.map(r => ['time', 'sbp', 'dbp', 'map', 'hr', 'spo2'].map(
+  c => (r.querySelector('[col-id=' + c + ']') || {innerText: '?'}).innerText));
+"""
+
+
+def test_the_vitals_table_lists_each_nibp_cycle_with_the_hr_and_spo2_at_its_time(dash_duo, tmp_path: Path) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    store = Store(tmp_path / "table.db")
+    sid = store.sessions.create("table", "live")
+    hr = [Reading(t0 + timedelta(seconds=10 * k), "hr", 60 + k) for k in range(60)]  # HR 60, 61, … every 10 s
+    spo2 = [Reading(t0 + timedelta(seconds=10 * k + 5), "spo2", 90 + k % 10) for k in range(60)]  # 5 s later
+    cuffs = [*nibp(t0 - timedelta(minutes=5), 150, 95, 113),  # before the oximeter was on: no HR or SpO2 then
+             *nibp(t0 + timedelta(seconds=62), 141, 88, 106),  # HR of 60 s (2 s before), SpO2 of 65 s (3 s after)
+             *nibp(t0 + timedelta(seconds=300), 128, 79, 95)]  # HR of 300 s; SpO2 of 295 s (the earlier of a tie)
+    store.samples.write(sid, sorted([*hr, *spo2, *cuffs], key=lambda r: r.time))
+    store.sessions.set_clock(sid, t0 + timedelta(minutes=10), datetime.now(UTC), 1.0)
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, UTC, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    open_panel(dash_duo, "Vitals table")
+
+    def hms(t: datetime) -> str:
+        return t.strftime("%H:%M:%S")
+
+    expected = [
+        [hms(t0 + timedelta(seconds=300)), "128", "79", "95", "90", "99"],
+        [hms(t0 + timedelta(seconds=62)), "141", "88", "106", "66", "96"],
+        [hms(t0 - timedelta(minutes=5)), "150", "95", "113", "", ""],
+    ]
+    wait_for(lambda: dash_duo.driver.execute_script(TABLE) == expected, 10, "the table of the stored cycles")
+
+    cycle = t0 + timedelta(seconds=421)  # a new cuff cycle arrives: on top, with the HR of 420 s, SpO2 of 425 s
+    store.samples.write(sid, nibp(cycle, 135, 84, 101))
+    wait_for(lambda: dash_duo.driver.execute_script(TABLE) == [[hms(cycle), "135", "84", "101", "102", "92"],
+                                                                *expected], 10, "the new cycle on top")
+    assert dash_duo.get_logs() == []
+    store.close()

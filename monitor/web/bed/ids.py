@@ -56,6 +56,7 @@ SOUND_TOGGLE = "sound-toggle"
 PANELS = "panels"
 ALARM_HISTORY = "alarm-history"
 AUDIT_GRID = "audit-grid"
+VITALS_TABLE = "vitals-table"  # one row per NIBP cycle, with the HR and SpO2 at its time
 
 # Session strip
 SESSION_STRIP = "session-strip"

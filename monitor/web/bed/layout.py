@@ -12,6 +12,7 @@ from monitor.web.bed import ids
 from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid
 from monitor.web.bed.replay import replay_bar
 from monitor.web.bed.trend_view import view_toggle
+from monitor.web.bed.vitals_table import vitals_grid
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
@@ -73,18 +74,20 @@ def header(bed: str, session_name: str, user: list) -> html.Div:
 
 
 def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
-    """Below the trend: the session (set-up, baseline, checkpoints, notes), what happened (alarms),
-    what is set (limits) and who changed what (audit)."""
+    """Below the trend: the session (set-up, baseline, checkpoints, notes), the vitals per NIBP cycle (the
+    tabular trend), what happened (alarms), what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
         id=ids.PANELS, value="session", className="panels", color="gray",
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
+                dmc.TabsTab("Vitals table", value="table"),
                 dmc.TabsTab("Alarm history", value="history"),
                 dmc.TabsTab("Limits", value="limits"),
                 dmc.TabsTab("Audit trail", value="audit"),
             ]),
             dmc.TabsPanel(session_panel, value="session"),
+            dmc.TabsPanel(vitals_grid(), value="table"),
             dmc.TabsPanel(alarm_history_grid(), value="history"),
             dmc.TabsPanel(limits_panel, value="limits"),
             dmc.TabsPanel(audit_grid(audit), value="audit"),
