@@ -97,11 +97,6 @@ def register_clientside_callbacks(app: Dash) -> None:
         Input(ids.TREND_VIEW, "value"), Input(ids.TREND_SESSION, "data"),
         prevent_initial_call=True,
     )
-    app.clientside_callback(  # the tabular trend rides the session's facts
-        "(session) => (session && session.table) || []",
-        Output(ids.VITALS_TABLE, "rowData"),
-        Input(ids.SESSION_STATE, "data"),
-    )
     named_clientside_callback(
         app, "vigil", "render", RENDER_OUTPUTS,
         Input(ids.LATEST, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.ALARM_TICK, "data"),

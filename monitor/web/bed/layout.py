@@ -12,7 +12,7 @@ from monitor.web.bed import ids
 from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid
 from monitor.web.bed.replay import replay_bar
 from monitor.web.bed.trend_view import view_toggle
-from monitor.web.bed.vitals_table import vitals_grid
+from monitor.web.bed.vitals_table import TAB, vitals_grid
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
@@ -81,13 +81,13 @@ def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
-                dmc.TabsTab("Vitals table", value="table"),
+                dmc.TabsTab("Vitals table", value=TAB),
                 dmc.TabsTab("Alarm history", value="history"),
                 dmc.TabsTab("Limits", value="limits"),
                 dmc.TabsTab("Audit trail", value="audit"),
             ]),
             dmc.TabsPanel(session_panel, value="session"),
-            dmc.TabsPanel(vitals_grid(), value="table"),
+            dmc.TabsPanel(vitals_grid(), value=TAB),
             dmc.TabsPanel(alarm_history_grid(), value="history"),
             dmc.TabsPanel(limits_panel, value="limits"),
             dmc.TabsPanel(audit_grid(audit), value="audit"),

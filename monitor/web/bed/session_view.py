@@ -26,7 +26,6 @@ from monitor.store import Store, StoredEvent
 from monitor.web import urls
 from monitor.web.bed import ids
 from monitor.web.bed.figures import MAX_EVENTS, display_ms, trend_label
-from monitor.web.bed.vitals_table import PAIRED, table_rows
 
 PEAK_FILL = "rgba(255, 171, 64, 0.12)"
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)  # every stored measurement counts; the browser times the rest
@@ -77,7 +76,6 @@ def session_payload(store: Store, session_id: int, tz: tzinfo) -> dict:
                      "findings": list(gate(stype, base).findings), "fixed": base.fixed},
         "shapes": peak_shapes(timeline.peak_window, tz),
         "ended": ms(info.ended), "endedBy": info.ended_by,
-        "table": table_rows(measurements, store.samples.readings_of(session_id, PAIRED), tz),
     }
 
 
