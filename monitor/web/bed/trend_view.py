@@ -54,12 +54,13 @@ def session_figure(store: Store, session_id: int, tz: tzinfo) -> dict:
 
 
 def view_toggle(window_ms: int) -> dmc.SegmentedControl:
-    """Over the trend's top right corner (taking no room of its own): the live window, or the whole session."""
+    """Over the trend's top edge (taking no room of its own), between the legend and Plotly's toolbar: the live
+    window, or the whole session."""
     return dmc.SegmentedControl(
         id=ids.TREND_VIEW, value=LIVE, size="xs", className="trend-view",
         data=[{"value": LIVE, "label": f"Last {window_ms // 60_000} min"},
               {"value": SESSION, "label": "Whole session"}],
-        style={"position": "absolute", "top": 0, "right": 8, "zIndex": 5},
+        style={"position": "absolute", "top": 0, "right": 170, "zIndex": 5},
     )
 
 
