@@ -35,6 +35,8 @@ from monitor.web.bed.replay import register_replay_callbacks, speed_label
 from monitor.web.bed.session_callbacks import register_session_callbacks
 from monitor.web.bed.session_view import end_modal, gate_modal, session_panel, session_strip
 from monitor.web.bed.state import initial_state
+from monitor.web.bed.trend_view import register_trend_callbacks
+from monitor.web.bed.vitals_table import register_table_callback
 from monitor.web.history import create_history_app
 from monitor.web.report_routes import register_report_routes
 from monitor.web.stream import register_stream
@@ -89,6 +91,8 @@ def _bed_app(server: flask.Flask, prefix: str, config: DashboardConfig, *, compr
     register_audit_tab(app, store, tz)
     register_limits_callbacks(app, store, tz)
     register_session_callbacks(app, store, tz)
+    register_trend_callbacks(app, store, tz)
+    register_table_callback(app, store, tz)
     if config.runner is not None:
         register_replay_callbacks(app, config.runner)
     return app

@@ -2,7 +2,8 @@
  *
  * One native EventSource per tab. Each message is folded at once into the latest value of each vital
  * (`fold`), which goes to the page's `latest` store; a moment later `trend-tick` lets `applyTrend` turn
- * everything queued into one `extendData` (bounded by maxPoints), so the chart redraw never delays the numbers.
+ * everything queued into one `extendData` (each trace kept to the one window, whose time axis ends at the newest
+ * reading), so the chart redraw never delays the numbers; `trendView` swaps in the whole session for looking back.
  * Each Dash callback costs the page's main thread several milliseconds whatever it does, so the stream
  * triggers as few as it can: `latest` is set from here (no callback in between), at once for a message after a
  * quiet NUMERICS_EVERY_MS and else when that much has passed since the last (only a replay faster than real
@@ -28,10 +29,12 @@
     latest: null, numericsPending: false, numericsAt: -Infinity,
     trendQueue: [], seq: 0, trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
+    lookBack: false, liveFigure: null,
   };
   const NUMERICS_EVERY_MS = 250;  // at most four numerics updates a second (see above)
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
+  const LOOK_BACK = "session";  // the trend view showing the whole session, and its figure's layout.meta
   const noUpdate = () => window.dash_clientside.no_update;
 
   // vigil_format.js, looked up at call time: the order Dash loads the assets in does not matter.
@@ -189,7 +192,7 @@
       showLatest(ids);
       state.trendQueue.push(data);
       state.seq += 1;
-      if (!state.trendPending) scheduleTrend(ids);
+      if (!state.trendPending && !state.lookBack) scheduleTrend(ids);  // looking back: kept for the return
     };
     state.es = es;
     return "Connecting…";
@@ -208,29 +211,73 @@
     return next;
   }
 
-  /* Then the trend's readings: one extendData for everything queued, each trace bounded by its maxPoints. */
+  /* Then the trend's readings: one extendData for everything queued, keeping every trace to the one window
+   * [newest - windowMs, newest] that the page's load draws too (a reload shows what was there before it), and
+   * showing that window: the axis range is set in the layout in place, drawn by the redraw the extension does
+   * anyway — no extra relayout per update. While the whole session is shown (`trendView`) nothing is drawn and
+   * the queue is kept for the return to the live window. */
   function applyTrend(_tick, config) {
-    state.trendDrawnAt = performance.now();
+    const graph = trendGraph();
+    if (state.lookBack || !graph || !graph.data || graph.layout.meta === LOOK_BACK) {
+      if (!state.lookBack && state.trendQueue.length && !state.trendPending) scheduleTrend(config.ids);
+      return noUpdate();  // not the live figure (yet): draw the queue once it is
+    }
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
-    const xs = {}, ys = {}, texts = {};
     let newest = null;
-    const push = (i, x, y, t) => {
-      if (!(i in xs)) { xs[i] = []; ys[i] = []; texts[i] = []; }
-      xs[i].push(x); ys[i].push(y); if (t !== undefined) texts[i].push(t);
-    };
+    for (const msg of messages) {
+      for (const [t] of msg.r || []) if (newest === null || t > newest) newest = t;
+    }
+    if (newest === null) return noUpdate();
+    state.trendDrawnAt = performance.now();
+    followNewest(newest);
+    const end = state.newest, start = end - config.windowMs;
+    const indices = Object.values(config.traceIndex);
+    const xs = {}, ys = {};
+    for (const i of indices) { xs[i] = []; ys[i] = []; }
     for (const msg of messages) {
       for (const [t, vital, value] of msg.r || []) {
         const i = config.traceIndex[vital];
-        if (i !== undefined) push(i, t, value);
-        if (newest === null || t > newest) newest = t;
+        if (i !== undefined && t >= start) { xs[i].push(t); ys[i].push(value); }
       }
     }
-    const indices = Object.keys(xs).map(Number);
-    if (!indices.length) return noUpdate();
-    if (newest !== null) followNewest(newest);
-    const pick = (key) => indices.map((i) => config.maxPoints[key][i]);
-    const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map((i) => texts[i]) };
-    return [update, indices, { x: pick("x"), y: pick("y"), text: pick("text") }];
+    // Plotly keeps the last maxPoints of each trace: the points inside the window, old and new.
+    const inWindow = (x) => { let n = 0; for (const t of x || []) if (t >= start) n += 1; return n; };
+    const keep = indices.map((i) => inWindow(graph.data[i].x) + xs[i].length);
+    for (const key of Object.keys(graph.layout)) {
+      if (/^xaxis\d*$/.test(key)) Object.assign(graph.layout[key], { range: [start, end], autorange: false });
+    }
+    const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map(() => []) };
+    return [update, indices, { x: keep, y: keep, text: keep }];
+  }
+
+  /* The trend's view. Looking back ("session"), the live figure is kept as it is and the readings that arrive
+   * meanwhile are queued; the whole session (`sessionFigure`, from the server) replaces it once it comes, unless
+   * the user has gone back to live by then. Back to live, the kept figure returns with the events and shapes the
+   * stream has changed since (they are drawn on whichever figure is shown), and the next trend redraw adds the
+   * queue: nothing is lost. */
+  function trendView(view, sessionFigure) {
+    const graph = trendGraph();
+    const copy = (value) => JSON.parse(JSON.stringify(value));
+    if (view === LOOK_BACK) {
+      if (!state.lookBack && graph) {
+        state.lookBack = true;
+        state.liveFigure = copy({ data: graph.data, layout: graph.layout });
+      }
+      const fromServer = window.dash_clientside.callback_context.triggered
+        .some((t) => t.prop_id.startsWith(state.ids.trendSession + "."));
+      return fromServer && sessionFigure ? sessionFigure : noUpdate();
+    }
+    if (!state.lookBack) return noUpdate();
+    state.lookBack = false;
+    const live = state.liveFigure;
+    state.liveFigure = null;
+    if (graph) {
+      const config = state.config;
+      live.layout.shapes = copy(graph.layout.shapes || []);
+      for (const i of [config.eventTrace, config.labelTrace]) live.data[i] = copy(graph.data[i]);
+    }
+    if (state.trendQueue.length && !state.trendPending) scheduleTrend(state.ids);
+    return live;
   }
 
   /* The limits a numeric alarms at first, as a bedside monitor shows them beside it: "↑179 ↓101" (the high and
@@ -331,6 +378,6 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    vigil: { connect, applyTrend, render, replayBar, seekFilter },
+    vigil: { connect, applyTrend, trendView, render, replayBar, seekFilter },
   });
 })();

@@ -93,6 +93,12 @@ def register_clientside_callbacks(app: Dash) -> None:
         Input(ids.TREND_TICK, "data"), State(ids.STREAM_CONFIG, "data"),
         prevent_initial_call=True,
     )
+    app.clientside_callback(  # the live window or the whole session (monitor/web/bed/trend_view.py)
+        ClientsideFunction("vigil", "trendView"),
+        Output(ids.TREND, "figure"),
+        Input(ids.TREND_VIEW, "value"), Input(ids.TREND_SESSION, "data"),
+        prevent_initial_call=True,
+    )
     named_clientside_callback(
         app, "vigil", "render", RENDER_OUTPUTS,
         Input(ids.LATEST, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.ALARM_TICK, "data"),

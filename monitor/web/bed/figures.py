@@ -152,9 +152,11 @@ def limit_shapes(lines: Sequence[LimitLine], tz: tzinfo) -> LimitShapes:
 
 
 def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: Sequence[LimitLine], tz: tzinfo,
-                 extra_shapes: Iterable[dict] = ()) -> go.Figure:
+                 extra_shapes: Iterable[dict] = (), x_range: tuple[int, int] | None = None) -> go.Figure:
     """The bed-view trend for the given window of readings and events with the limit lines (each version
-    where it was in force); `extra_shapes` (e.g. the session's expected BP-peak window) are drawn under them."""
+    where it was in force); `extra_shapes` (e.g. the session's expected BP-peak window) are drawn under them.
+    `x_range` (display ms) fixes the time axis, e.g. to the live window ending at the newest reading; without
+    it the axis spans the data."""
     series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
     for r in readings:
         if r.vital in series:
@@ -201,6 +203,10 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
         shapes=[*extra_shapes, *limit_shapes(limits, tz).shapes],
     )
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#333")
+    if x_range is not None:
+        # A live window scrolls with the stream, which would undo a zoom within seconds: looking back is the
+        # whole-session view's (monitor/web/bed/trend_view.py).
+        fig.update_xaxes(range=list(x_range), autorange=False, fixedrange=True)
     # Stable axes a nurse can read at a glance, widened automatically only for values beyond them.
     for row, (low, high) in enumerate(((40, 240), (30, 160), (85, 100)), start=1):
         fig.update_yaxes(autorangeoptions={"include": [low, high]}, gridcolor="#333", row=row, col=1)

@@ -42,6 +42,8 @@ def limits(key: str) -> str:
 
 # Trend and replay
 TREND = "trend"
+TREND_VIEW = "trend-view"  # the live window, or the whole session (looking back)
+TREND_SESSION = "trend-session"  # the whole session's figure, from the server
 REPLAY_BAR = "replay-bar"
 REPLAY_PLAY = "replay-play"
 REPLAY_SPEED = "replay-speed"
@@ -60,6 +62,7 @@ SOUND_TOGGLE = "sound-toggle"
 PANELS = "panels"
 ALARM_HISTORY = "alarm-history"
 AUDIT_GRID = "audit-grid"
+VITALS_TABLE = "vitals-table"  # one row per NIBP cycle, with the HR and SpO2 at its time
 
 # Session strip
 SESSION_STRIP = "session-strip"
@@ -144,6 +147,6 @@ def browser_ids() -> dict[str, str]:
     """The ids the bed view's scripts use themselves, by the names they use them under."""
     return {
         "linkStatus": LINK_STATUS, "sessionState": SESSION_STATE, "alarmTick": ALARM_TICK,
-        "trendTick": TREND_TICK, "trend": TREND, "latest": LATEST,
+        "trendTick": TREND_TICK, "trend": TREND, "trendSession": TREND_SESSION, "latest": LATEST,
         "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE, "limitsInForce": LIMITS_IN_FORCE,
     }

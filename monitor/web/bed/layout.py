@@ -11,6 +11,8 @@ from monitor.web.audit import audit_grid
 from monitor.web.bed import ids
 from monitor.web.bed.alarm_view import alarm_bar, alarm_history_grid
 from monitor.web.bed.replay import replay_bar
+from monitor.web.bed.trend_view import view_toggle
+from monitor.web.bed.vitals_table import TAB, vitals_grid
 
 
 def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
@@ -46,13 +48,13 @@ def numerics() -> html.Div:
     )
 
 
-def trend(figure: dict) -> html.Div:
+def trend(figure: dict, toggle: html.Div) -> html.Div:
     """The trend fills the height the numerics leave it (the figure's own height gives way to its box's), without
-    Plotly's toolbar: zoom by dragging, double-click to reset."""
+    Plotly's toolbar; `toggle` (live window or whole session) sits over its top edge."""
     layout = {k: v for k, v in figure["layout"].items() if k != "height"}
-    return html.Div(dcc.Graph(id=ids.TREND, figure={**figure, "layout": layout}, className="trend",
-                              config={"displaylogo": False, "displayModeBar": False}, responsive=True),
-                    className="trend-box")
+    return html.Div([toggle, dcc.Graph(id=ids.TREND, figure={**figure, "layout": layout}, className="trend",
+                                       config={"displaylogo": False, "displayModeBar": False}, responsive=True)],
+                    className="trend-box", style={"position": "relative"})
 
 
 def user_badge(actor: auth.Actor) -> list:
@@ -87,18 +89,20 @@ def header(bed: str, session_name: str, user: list) -> html.Div:
 
 
 def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -> dmc.Tabs:
-    """Below the trend: the session (set-up, baseline, checkpoints, notes), what happened (alarms),
-    what is set (limits) and who changed what (audit)."""
+    """Below the trend: the session (set-up, baseline, checkpoints, notes), the vitals per NIBP cycle (the
+    tabular trend), what happened (alarms), what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
         id=ids.PANELS, value="session", className="panels", color="gray",
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
+                dmc.TabsTab("Vitals table", value=TAB),
                 dmc.TabsTab("Alarm history", value="history"),
                 dmc.TabsTab("Limits", value="limits"),
                 dmc.TabsTab("Audit trail", value="audit"),
             ]),
             dmc.TabsPanel(session_panel, value="session"),
+            dmc.TabsPanel(vitals_grid(), value=TAB),
             dmc.TabsPanel(alarm_history_grid(), value="history"),
             dmc.TabsPanel(limits_panel, value="limits"),
             dmc.TabsPanel(audit_grid(audit), value="audit"),
@@ -125,7 +129,8 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                     header(bed, session_name, user),
                     alarm_bar(),
                     session_strip,
-                    html.Div(className="main", children=[numerics(), trend(figure)]),
+                    html.Div(className="main",
+                             children=[numerics(), trend(figure, view_toggle(stream_config["windowMs"]))]),
                     replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 ]),
                 panels(session_panel, limits_panel, audit),
@@ -135,6 +140,7 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                 dcc.Store(id=ids.SHOWN_SESSION, data=stream_config["session"]),
                 dcc.Store(id=ids.STREAM_CONFIG, data=stream_config),
                 dcc.Store(id=ids.TREND_TICK, data=0),
+                dcc.Store(id=ids.TREND_SESSION),
                 dcc.Store(id=ids.LATEST, data=latest),
                 dcc.Store(id=ids.ALARMS_INITIAL, data=alarms),
                 dcc.Store(id=ids.ALARM_TICK, data=0),

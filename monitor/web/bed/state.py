@@ -17,13 +17,6 @@ from monitor.web.bed.session_view import session_payload
 from monitor.web.stream import clock_payload
 
 
-def max_points(window: timedelta) -> dict[str, list[int]]:
-    """Points each trace keeps in the browser: the window at up to 1 Hz, NIBP at up to 1/min."""
-    seconds = int(window.total_seconds())
-    per_trace = [seconds // 60 + 10 if spec.vital in NIBP_CODES else seconds for spec in figures.TRACES]
-    return {"x": per_trace, "y": per_trace, "text": per_trace}
-
-
 def stream_config(info: SessionInfo, cursor: Cursor, technical: TechnicalLimits, window: timedelta) -> dict:
     """What the browser scripts need to follow the stream: where to start, how to plot, when a value is stale,
     and the component ids and paths they use."""
@@ -34,7 +27,8 @@ def stream_config(info: SessionInfo, cursor: Cursor, technical: TechnicalLimits,
         "eventTrace": figures.EVENT_TRACE,
         "labelTrace": figures.LABEL_TRACE,
         "eventSpan": list(figures.EVENT_SPAN),
-        "maxPoints": max_points(window),
+        # One window for every trace, as on load: the browser keeps [newest - window, newest] and shows just that.
+        "windowMs": int(window.total_seconds() * 1000),
         "staleS": {
             "nibp": technical.nibp_overdue_s or 17 * 60,
             "continuous": technical.signal_loss_s,
@@ -60,8 +54,9 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     stored_limits = store.limits.current(sid)
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
+    x_range = None if newest is None else (figures.display_ms(newest - window, tz), figures.display_ms(newest, tz))
     figure = figures.trend_figure(window_readings, events, stored_limit_lines(store, sid), tz,
-                                  extra_shapes=session["shapes"])
+                                  extra_shapes=session["shapes"], x_range=x_range)
     latest_data = {
         "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
         "dose": session["anchor"],  # time zero, as the session's facts say (they follow a corrected dose)
