@@ -177,24 +177,7 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
             ),
             row=spec.row, col=1,
         )
-    events = list(events)
-    times = [display_ms(e.time, tz) for e in events]
-    fig.add_trace(
-        go.Scatter(  # one vertical dotted line per event: x = [t, t, None]
-            x=[x for t in times for x in (t, t, None)], y=[y for _ in times for y in (*EVENT_SPAN, None)], text=[],
-            name="Events", mode="lines", line={"color": "rgba(224, 224, 224, 0.6)", "width": 1, "dash": "dot"},
-            hoverinfo="skip", showlegend=False,
-        ),
-        row=1, col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=times, y=[EVENT_SPAN[1]] * len(times), text=[trend_label(e) for e in events], name="Event labels",
-            mode="text", textposition="top right", textfont={"color": "#e0e0e0", "size": 11}, hoverinfo="skip",
-            showlegend=False,
-        ),
-        row=1, col=1,
-    )
+    _add_events(fig, list(events), tz)
     fig.update_layout(
         template="plotly_dark", paper_bgcolor="#111", plot_bgcolor="#111", uirevision="trend",
         margin={"l": 50, "r": 10, "t": 24, "b": 30}, height=560,
@@ -212,3 +195,24 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
         fig.update_yaxes(autorangeoptions={"include": [low, high]}, gridcolor="#333", row=row, col=1)
     fig.update_annotations(font={"size": 12, "color": "#bdbdbd"}, x=0, xanchor="left")
     return fig
+
+
+def _add_events(fig: go.Figure, events: list[Event], tz: tzinfo) -> None:
+    """The events' dotted lines and their labels, on the top panel (`EVENT_TRACE`, `LABEL_TRACE`)."""
+    times = [display_ms(e.time, tz) for e in events]
+    fig.add_trace(
+        go.Scatter(  # one vertical dotted line per event: x = [t, t, None]
+            x=[x for t in times for x in (t, t, None)], y=[y for _ in times for y in (*EVENT_SPAN, None)], text=[],
+            name="Events", mode="lines", line={"color": "rgba(224, 224, 224, 0.6)", "width": 1, "dash": "dot"},
+            hoverinfo="skip", showlegend=False,
+        ),
+        row=1, col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=times, y=[EVENT_SPAN[1]] * len(times), text=[trend_label(e) for e in events], name="Event labels",
+            mode="text", textposition="top right", textfont={"color": "#e0e0e0", "size": 11}, hoverinfo="skip",
+            showlegend=False,
+        ),
+        row=1, col=1,
+    )
