@@ -4,12 +4,14 @@ play monitors on, and the guard that keeps tests writing only in their temporary
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from dash.testing.application_runners import ThreadedRunner
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -57,12 +59,27 @@ def tests_write_only_in_temporary_folders() -> Iterator[None]:
                     pytrace=False)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run one after another on one worker (`--dist loadgroup`): dash_duo serves every app on the
-    same port, and two Chromiums at once would only slow each other down."""
-    for item in items:
-        if "dash_duo" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _FreePortRunner(ThreadedRunner):
+    """dash_duo's server on a free port: Dash counts up from 8050 in each process, so two test processes at once
+    (pytest-xdist's workers, or two runs on one machine) would both take 8050."""
+
+    def start(self, app: Any, start_timeout: float = 3, **kwargs: Any) -> None:
+        kwargs.setdefault("port", free_port())
+        super().start(app, start_timeout, **kwargs)
+
+
+@pytest.fixture
+def dash_thread_server() -> Iterator[ThreadedRunner]:
+    """The server dash_duo starts each app on (overrides dash.testing's fixture of the same name)."""
+    with _FreePortRunner() as runner:
+        yield runner
 
 
 @pytest.fixture

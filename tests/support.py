@@ -8,7 +8,6 @@ import json
 import os
 import resource
 import select
-import socket
 import struct
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from conftest import free_port as free_port  # shared with the fixtures
 
 from monitor.web.auth import AuthSettings
 
@@ -162,8 +163,3 @@ def outputs_of(dep: dict) -> list[dict] | dict:
     return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on now (for a server a test starts as a subprocess)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
