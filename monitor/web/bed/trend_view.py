@@ -16,8 +16,10 @@ from dash import Dash, Input, Output, no_update
 
 from adapters.model.reading import Reading
 from adapters.model.vitals import NIBP_CODES
+from monitor.auth.roles import Permission
 from monitor.session.limit_lines import stored_limit_lines
 from monitor.store import Store
+from monitor.web.auth import require
 from monitor.web.bed import figures, ids
 from monitor.web.bed.session_view import session_payload
 from monitor.web.bed.shown import SHOWN, shown_session
@@ -72,6 +74,7 @@ def register_trend_callbacks(app: Dash, store: Store, tz: tzinfo) -> None:
         SHOWN,
         prevent_initial_call=True,
     )
+    @require(Permission.VIEW)
     def look_back(view: str, shown: int) -> dict | object:
         if view != SESSION:
             return no_update

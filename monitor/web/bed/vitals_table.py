@@ -15,8 +15,10 @@ from dash import Dash, Input, Output, no_update
 
 from adapters.model.reading import Reading
 from adapters.model.vitals import NIBP_CODES
+from monitor.auth.roles import Permission
 from monitor.session.baseline import NibpMeasurement, nibp_measurements
 from monitor.store import Store
+from monitor.web.auth import require
 from monitor.web.bed import ids
 from monitor.web.bed.figures import display_ms
 from monitor.web.bed.shown import SHOWN, shown_session
@@ -75,6 +77,7 @@ def register_table_callback(app: Dash, store: Store, tz: tzinfo) -> None:
         Input(ids.PANELS, "value"), Input(ids.SESSION_STATE, "data"),
         SHOWN,
     )
+    @require(Permission.VIEW)
     def vitals_rows(panel: str, _session: dict, shown: int) -> list[dict] | object:
         if panel != TAB:
             return no_update
