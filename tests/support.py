@@ -16,11 +16,13 @@ import threading
 import time
 import tty
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from conftest import free_port as free_port  # shared with the fixtures
 
+from adapters.model.reading import Reading
 from monitor.web.auth import AuthSettings
 
 TIMEOUT = 10.0
@@ -163,3 +165,16 @@ def outputs_of(dep: dict) -> list[dict] | dict:
     return [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in text[2:-2].split("...")]
 
 
+# The treatment-session tests' clock: a session from 09:00, and where the wall clock stands when users act.
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+WALL = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    """`minutes` after the session tests' 09:00."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def nibp(minutes: float, sbp: float, dbp: float) -> list[Reading]:
+    """One NIBP result (systolic and diastolic) at `at(minutes)`."""
+    return [Reading(at(minutes), "sbp", sbp), Reading(at(minutes), "dbp", dbp)]

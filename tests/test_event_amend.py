@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from support import audited
+from support import WALL, at, audited, nibp
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.live import LiveAlarms
@@ -22,17 +22,6 @@ from monitor.session import amend, service
 from monitor.session.record import session_record
 from monitor.store import Cursor, Store
 from monitor.web.stream import stream_updates
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-WALL = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def nibp(minutes: float, sbp: float, dbp: float) -> list[Reading]:
-    return [Reading(at(minutes), "sbp", sbp), Reading(at(minutes), "dbp", dbp)]
 
 
 def session_at(store: Store, stype: str, minutes: float, readings: list[Reading]) -> int:

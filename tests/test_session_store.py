@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import audited
+from support import T0, WALL, at, audited, nibp
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.replay import ReplaySource
@@ -18,17 +18,6 @@ from monitor.limits.model import load_preset
 from monitor.runtime.replay import ReplayRunner
 from monitor.store import SessionEnded, Store
 from tests.support import run_vigil
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-WALL = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def nibp(minutes: float, sbp: float, dbp: float) -> list[Reading]:
-    return [Reading(at(minutes), "sbp", sbp), Reading(at(minutes), "dbp", dbp)]
 
 
 def hr_every(seconds: int, start_min: float, end_min: float) -> list[Reading]:
