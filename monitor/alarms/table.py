@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 from monitor.alarms.engine import PRIORITIES, Episode
+from monitor.alarms.text import rise_limit_text
 
 COLUMNS = ("vital", "kind", "direction", "priority", "onset", "announced", "end", "peak", "limit")
 
 
 def _cell(episode: Episode, column: str) -> str:
+    if column == "limit" and episode.kind == "rise" and episode.baseline is not None:
+        # A rise limit is the baseline plus the rise: "168.75" alone names neither (docs/limits.md).
+        return rise_limit_text(episode)
     value = episode.to_json()[column]
     if value is None:
         return "(open)"  # the data ended inside the run

@@ -51,6 +51,12 @@ def alarm_text(e: Episode) -> str:
     return f"{reached} {sign} {LIMIT_NAME.get((e.direction, e.priority), 'limit')} {_num(e.limit)}"
 
 
+def rise_limit_text(e: Episode) -> str:
+    """A rise episode's limit as the rise allowed over its baseline, "+39 over 129.8" (never the sum alone)."""
+    assert e.baseline is not None
+    return f"+{_num(e.limit - e.baseline, 1)} over {_num(round(e.baseline, 1), 1)}"
+
+
 def peak_text(e: Episode) -> str:
     """The episode's peak (lowest value, for a low alarm) with its unit; a technical alarm's silence in seconds."""
     if e.kind == "technical":
