@@ -114,6 +114,16 @@ def test_lockout_after_five_failures_with_backoff_for_any_name(accounts: Account
         assert accounts.sign_in(name, PASSWORD, after + timedelta(seconds=70)).user.name == name
 
 
+def test_a_new_password_lifts_the_lock_on_the_name(accounts: Accounts) -> None:
+    for i in range(5):
+        refusal(accounts, "nurse-ana", "bad guess", NOW + timedelta(seconds=i))
+    assert "Too many failed" in refusal(accounts, "nurse-ana", PASSWORD, NOW + timedelta(seconds=5))
+    accounts.set_password("nurse-ana", "a new passphrase", by="admin", now=NOW + timedelta(seconds=6))
+    (listed,) = accounts.listing(NOW + timedelta(seconds=6))
+    assert listed.locked_until is None
+    assert accounts.sign_in("nurse-ana", "a new passphrase", NOW + timedelta(seconds=7)).user.name == "nurse-ana"
+
+
 def test_parallel_guesses_cannot_outrun_the_lockout(accounts: Accounts, store: Store) -> None:
     """Each attempt is counted before its password is checked: of 16 guesses at once, 5 are checked."""
     def guess(i: int) -> str:

@@ -107,11 +107,12 @@ class Users:
         return inserted_id(result)
 
     def set_password(self, name: str, pw_hash: str, by: str, now: datetime) -> None:
-        """A new password hash; ends the user's sign-ins."""
+        """A new password hash; ends the user's sign-ins and lifts any lock on the name (an administrator resetting
+        a locked-out user's password lets them in with the new one at once)."""
         with self.db.engine.begin() as conn:
             user = _by_name(conn, name)
             conn.execute(users.update().where(users.c.id == user.id).values(pw_hash=pw_hash))
-            conn.execute(login_failures.delete().where(login_failures.c.name == name))
+            conn.execute(login_failures.delete().where(login_failures.c.name == hashed(name)))
             _end_logins(conn, user.id, now, "password")
             write_audit(conn, None, by, "user_password", name, "", "changed", now, None)
 
