@@ -98,7 +98,7 @@ class Accounts:
         return User(self.users.add(name, role, pw_hash, by, now or datetime.now(UTC)), name, role)
 
     def set_password(self, name: str, password: str, by: str, now: datetime | None = None) -> None:
-        """A new password (a forgotten one, a suspected leak, a locked name): ends the user's sign-ins, lifts the lock."""
+        """A new password (a forgotten one, a suspected leak, a locked name): ends the sign-ins, lifts the lock."""
         self.users.set_password(name, hash_password(password), by, now or datetime.now(UTC))
 
     def enable(self, name: str, by: str, now: datetime | None = None) -> None:
