@@ -259,6 +259,22 @@ def test_seek_backward_at_max_speed(store: Store, make_runner: Callable[..., Rep
     assert store.samples.events(sid) == EVENTS
 
 
+def test_play_after_the_end_plays_again_from_the_start(store: Store,
+                                                        make_runner: Callable[..., ReplayRunner]) -> None:
+    runner = make_runner("max", batch_size=5)
+    sid = runner.session_id
+    runner.start()
+    assert runner.wait(TIMEOUT)
+    runner.pause()  # a paused replay that has ended plays again from the start too
+    runner.play()
+    assert not runner.source.paused
+    assert runner.wait(TIMEOUT)
+    assert runner.error is None
+    assert store.sessions.info(sid).epoch == 1  # rewound: every open page rebuilds from the store
+    assert [key(r) for r in store.samples.readings(sid)] == [key(r) for r in READINGS]  # each once
+    assert store.samples.events(sid) == EVENTS
+
+
 def test_seek_forward_then_back_while_paused_loses_nothing(
     store: Store, make_runner: Callable[..., ReplayRunner]
 ) -> None:

@@ -75,6 +75,13 @@ class ReplayRunner:
     def resume(self) -> None:
         self._control(lambda now: self.source.resume(now))
 
+    def play(self) -> None:
+        """Play, as a player's button does: on from where the replay stands, or from the start once it has ended
+        (the session is rewound as by a seek, so nothing is stored twice)."""
+        if self.source.finished:
+            self.seek(self.source.start)
+        self.resume()
+
     def set_speed(self, speed: float | str) -> None:
         self._control(lambda now: self.source.set_speed(speed, now))
 

@@ -366,7 +366,7 @@
       position: hms(now - start) + " / " + hms(end - start),
       max: Math.max(1, Math.round((end - start) / 1000)),
       value: userMovePending ? noUpdate() : position,
-      play: k.speed > 0 ? "Pause" : "Play",
+      play: k.speed > 0 ? "Pause" : (k.ended ? "Play again" : "Play"),
     };
   }
 

@@ -69,8 +69,8 @@ def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
     @app.callback(Input(ids.REPLAY_PLAY, "n_clicks"), prevent_initial_call=True)
     @require(Permission.REPLAY)
     def toggle_play(_clicks: int) -> None:
-        if runner.source.paused:
-            runner.resume()
+        if runner.source.paused or runner.source.finished:
+            runner.play()
         else:
             runner.pause()
 
