@@ -7,8 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from browser_support import text_of
-from support import ROOT, json_strings, run_vigil, wait_for
-from test_device_e2e import Processes, processes, scenario, simulate  # noqa: F401  (fixtures)
+from support import ROOT, Processes, json_strings, run_vigil, simulate, wait_for
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.model.reading import LINK_LOST
@@ -50,7 +49,7 @@ def get(url: str) -> bytes:
 
 
 def test_serve_runs_every_bed_of_the_site_and_a_missing_port_takes_only_its_own_bed_offline(
-    scenario: Path, tmp_path: Path, processes: Processes  # noqa: F811
+    scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
     one, two, missing = tmp_path / "monitor-1", tmp_path / "monitor-2", tmp_path / "no-such-tty"
     simulate(processes, "hl7-mllp", scenario, one, speed=5)
@@ -100,7 +99,7 @@ def test_a_bad_site_file_is_refused_before_anything_is_written(tmp_path: Path) -
     assert not db.exists()
 
 
-def test_each_beds_view_in_the_browser_shows_its_own_bed(dash_duo, tmp_path: Path, processes: Processes  # noqa: F811
+def test_each_beds_view_in_the_browser_shows_its_own_bed(dash_duo, tmp_path: Path, processes: Processes
                                                          ) -> None:
     recordings = {"chair-a": ROOT / "sample_data" / "hypertensive.csv",
                   "chair-b": ROOT / "sample_data" / "esketamine.csv"}
