@@ -3,14 +3,30 @@ exist and a replayed recording, in one process as a clinic would run it."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from browser_support import text_of
-from support import ROOT, Processes, json_strings, run_vigil, simulate, wait_for
+from support import (
+    NIBP_AT,
+    ROOT,
+    SCENARIO_S,
+    T0,
+    DrivenMonitor,
+    Processes,
+    json_strings,
+    run_vigil,
+    simulate,
+    wait_for,
+    wait_until,
+)
 
 from adapters.files.csv_reader import read_session_csv
-from adapters.model.reading import LINK_LOST
+from adapters.model.reading import LINK_LOST, Reading
+from monitor.limits.model import load_preset
+from monitor.session import service
 from monitor.store import Store
 from monitor.web import urls
 
@@ -116,3 +132,95 @@ def test_each_beds_view_in_the_browser_shows_its_own_bed(dash_duo, tmp_path: Pat
         wait_for(lambda: text_of(dash_duo, "link-status") in ("Live", "Replay ended"), 10, "the bed's stream")
         dash_duo.wait_for_text_to_equal("#num-hr", f"{last['hr']:g}", timeout=15)
         dash_duo.wait_for_text_to_equal("#num-bp", f"{last['sbp']:g}/{last['dbp']:g}", timeout=5)
+
+
+class BedWatch:
+    """What the store holds of one bed, read incrementally: the readings of whichever session is open on it."""
+
+    def __init__(self, store: Store, bed: str) -> None:
+        self.store, self.bed = store, bed
+        self.after = 0
+        self.device_times: set[datetime] = set()
+
+    def stored(self, second: int) -> bool:
+        """Whether a reading of the record the monitor sent for scenario second `second` is stored."""
+        sid = self.store.beds.open_session(self.bed)
+        if sid is not None:
+            for stored in self.store.samples.readings_since(sid, self.after):
+                self.after = stored.id
+                self.device_times.add(stored.reading.device_time)
+        return T0 + timedelta(seconds=second) in self.device_times
+
+
+def as_sent(r: Reading) -> tuple[datetime | None, str, float]:
+    """A reading by the device's time of what it measured (the cuff's own time for NIBP): on the host clock a
+    stored reading's `time` is when it arrived, so the device's are what identify it."""
+    return (r.measured_at or r.device_time, r.vital, r.value)
+
+
+SETUPS = {"chair-1": ("iv-ketamine", "MRN-1"), "chair-2": ("esketamine", "MRN-2"),
+          "chair-3": ("other", "MRN-3"), "chair-4": ("iv-ketamine", "MRN-4")}
+
+
+def test_serve_killed_three_times_continues_each_beds_one_session_with_every_reading_once(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    """Four beds, two GE S/5 and two HL7 monitors on ptys; `vigil serve` SIGKILLed three times (0.3 s after an
+    NIBP result is stored, and once between results) and restarted: each bed keeps one session with its set-up
+    and every reading sent while a reader was there, exactly once."""
+    monitors = {bed: DrivenMonitor(scenario, protocol)
+                for bed, protocol in zip(SETUPS, ("ge-s5", "hl7-mllp", "ge-s5", "hl7-mllp"), strict=True)}
+    site, db = tmp_path / "site.toml", tmp_path / "vigil.db"
+    site.write_text("".join(f'[[beds]]\nid = "{bed}"\nport = "{m.pty.path}"\nprotocol = "{m.protocol}"\n'
+                            + ("interval = 1\n" if m.protocol == "ge-s5" else "") + "\n"
+                            for bed, m in monitors.items()))
+    store = Store(db)
+    watches = {bed: BedWatch(store, bed) for bed in monitors}
+    changed = load_preset("iv-ketamine").to_dict()
+    changed["vitals"]["hr"]["high"] = 100.0
+    runs = [(0, 30, True), (51, 70, True), (75, 90, True), (111, SCENARIO_S - 1, False)]
+    try:
+        for resume, stop, kill in runs:
+            server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
+            assert server.stdout is not None
+            started = [server.stdout.readline() for _ in monitors]  # every port is open once these are out
+            assert all(line.startswith(f"bed {bed}: session ") for bed, line in zip(monitors, started, strict=True)), (
+                started, server.stderr.read() if server.poll() is not None else "")
+            for monitor in monitors.values():
+                monitor.take_request(resume)
+            for second in range(resume, stop + 1):
+                for monitor in monitors.values():
+                    monitor.send(second)
+                for bed, watch in watches.items():
+                    wait_until(lambda watch=watch, second=second: watch.stored(second),
+                               f"{bed}'s record of second {second} to be stored")
+                if second == 10 and resume == 0:  # each bed set up before the first kill
+                    for bed, (type_name, patient) in SETUPS.items():
+                        sid = store.beds.open_session(bed)
+                        assert sid is not None
+                        service.set_up(store, sid, "nurse.a", datetime.now(UTC), type_name=type_name,
+                                       patient_label=patient, bed=bed, preset=None)
+                        store.limits.save(sid, changed, datetime.now(UTC), "dr.a")
+            if kill:
+                time.sleep(0.3)
+                server.kill()
+                server.communicate()
+            else:
+                _, err = processes.stop(server)
+                assert server.returncode == 0 and "Traceback" not in err, err
+        expected = read_session_csv(scenario).readings
+        for bed, (type_name, patient) in SETUPS.items():
+            (only,) = [s for s in store.sessions.listing() if store.sessions.info(s.id).bed_id == bed]
+            info = store.sessions.info(only.id)
+            assert (info.session_type, info.patient_label, info.ended) == (type_name, patient, None), bed
+            assert [(v.who, v.data) for v in store.limits.versions(only.id)][1:] == [("dr.a", changed)], bed
+            # Every reading of every record sent, exactly once; each cuff result once, at its measurement time.
+            sent = {T0 + timedelta(seconds=s) for s in monitors[bed].sent}
+            want = sorted((r.time, r.vital, r.value) for r in expected if r.time in sent)
+            assert sorted(map(as_sent, store.samples.readings(only.id))) == want, bed
+            assert [r.measured_at or r.device_time for r in store.samples.readings_of(only.id, ["sbp"])] == [
+                T0 + timedelta(seconds=s) for s in NIBP_AT], bed
+    finally:
+        store.close()
+        for monitor in monitors.values():
+            monitor.pty.hang_up()
