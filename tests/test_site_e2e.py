@@ -3,12 +3,17 @@ exist and a replayed recording, in one process as a clinic would run it."""
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from browser_support import text_of
+from selenium.webdriver.common.by import By
 from support import (
     NIBP_AT,
     ROOT,
@@ -224,3 +229,112 @@ def test_serve_killed_three_times_continues_each_beds_one_session_with_every_rea
         store.close()
         for monitor in monitors.values():
             monitor.pty.hang_up()
+
+
+class Pushing:
+    """An HL7 monitor (`DrivenMonitor`) pushing one message per scenario second every 0.2 s from a thread, while
+    `flowing` is set; the acknowledgements it gets back are read and dropped."""
+
+    def __init__(self, monitor: DrivenMonitor) -> None:
+        self.monitor = monitor
+        self.flowing, self.done = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        second = 0
+        while not self.done.wait(0.2):
+            if self.flowing.is_set() and second < SCENARIO_S:
+                self.monitor.send(second)
+                second += 1
+            while select.select([self.monitor.pty.master], [], [], 0)[0]:
+                os.read(self.monitor.pty.master, 1 << 16)
+
+    def pause(self) -> list[int]:
+        """Stop sending; the seconds sent so far."""
+        self.flowing.clear()
+        time.sleep(0.3)  # a send under way has finished
+        return list(self.monitor.sent)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def set_up_on_screen(dash_duo, **values: str) -> None:
+    """Fill the bed view's set-up form (setup-type, setup-patient) and save it."""
+    for component, value in values.items():
+        dash_duo.driver.execute_script("window.dash_clientside.set_props(arguments[0], arguments[1]);",
+                                       component.replace("_", "-"), {"value": value})
+    dash_duo.find_element("#setup-save").click()
+
+
+def session_record(base: str, db: Path, session_id: int, out: Path) -> tuple[bytes, bytes]:
+    """The session's record as the screen links it (the HTML report, but for the minute it was generated in
+    its footer) and as `vigil export` writes it."""
+    result = run_vigil("export", str(session_id), "--db", db, "--out", out)
+    assert result.returncode == 0, result.stderr
+    report = get(base + urls.report_html(session_id))
+    assert report.count(b" by Vigil.</footer>") == 1
+    return re.sub(rb"Generated [0-9: -]+ by Vigil", b"Generated", report), out.read_bytes()
+
+
+def test_end_session_on_screen_then_new_readings_open_a_second_session_set_up_on_screen(
+    dash_duo, scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    monitor = DrivenMonitor(scenario, "hl7-mllp")
+    site, db = tmp_path / "site.toml", tmp_path / "vigil.db"
+    site.write_text(f'[[beds]]\nid = "chair-1"\nlabel = "Chair 1"\nport = "{monitor.pty.path}"\n'
+                    'protocol = "hl7-mllp"\n')
+    server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
+    assert server.stdout is not None
+    lines = [server.stdout.readline() for _ in range(2)]
+    assert lines[0] == "bed chair-1: session 1\n", lines
+    base = lines[1].split()[2].rstrip("/")
+    pushing = Pushing(monitor)
+    store = Store(db)
+    try:
+        pushing.flowing.set()
+        view = base + urls.site_bed("chair-1")
+        dash_duo.driver.get(view)
+        wait_for(lambda: text_of(dash_duo, "link-status") == "Live", 15, "the bed's stream")
+        set_up_on_screen(dash_duo, setup_patient="MRN-1")
+        wait_for(lambda: "Patient MRN-1" in text_of(dash_duo, "session-patient"), 10, "session 1's patient label")
+
+        # End session on the screen, while the monitor is between messages.
+        sent = pushing.pause()
+        watch = BedWatch(store, "chair-1")
+        wait_until(lambda: watch.stored(sent[-1]), "the last message sent to be stored")
+        dash_duo.find_element("#end-button").click()
+        wait_for(lambda: "The session may end now." in text_of(dash_duo, "readiness"), 10, "no override needed")
+        dash_duo.find_element("#end-confirm").click()
+        wait_for(lambda: "Session ended" in text_of(dash_duo, "next-checkpoint"), 15, "the session shown ended")
+        assert store.beds.open_session("chair-1") is None
+        before = session_record(base, db, 1, tmp_path / "before.csv")
+
+        # New readings: the bed's second session, set up on the screen.
+        pushing.flowing.set()
+        wait_for(lambda: store.beds.open_session("chair-1") == 2, 10, "the next reading to open session 2")
+        dash_duo.driver.get(view)
+        wait_for(lambda: text_of(dash_duo, "link-status") == "Live", 15, "session 2's stream")
+        set_up_on_screen(dash_duo, setup_type="iv-ketamine", setup_patient="MRN-2")
+        wait_for(lambda: "Patient MRN-2" in text_of(dash_duo, "session-patient"), 10, "session 2's patient label")
+        more = pushing.pause()
+        wait_until(lambda: BedWatch(store, "chair-1").stored(more[-1]), "the last message sent to be stored")
+
+        first, second = store.sessions.info(1), store.sessions.info(2)
+        assert (second.bed_id, second.session_type, second.patient_label, second.ended) == (
+            "chair-1", "iv-ketamine", "MRN-2", None)
+        assert (first.patient_label, first.ended is not None) == ("MRN-1", True)
+        assert session_record(base, db, 1, tmp_path / "after.csv") == before  # byte for byte
+        # Every message in exactly one session: those before the end in the first, the rest in the second.
+        on_device = [sorted({r.device_time for r in store.samples.readings(sid)}) for sid in (1, 2)]
+        assert on_device == [[T0 + timedelta(seconds=s) for s in sent],
+                             [T0 + timedelta(seconds=s) for s in more[len(sent):]]]
+        assert dash_duo.driver.find_elements(By.ID, "session-patient")
+    finally:
+        pushing.stop()
+        store.close()
+        monitor.pty.hang_up()
+    _, err = processes.stop(server)
+    assert server.returncode == 0 and "Traceback" not in err, err
