@@ -18,7 +18,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from monitor.store import Store
 
 if TYPE_CHECKING:  # support imports the web layer: loaded only by the tests that use it
-    from support import Pty
+    from support import Processes, Pty
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"
@@ -120,6 +120,24 @@ def pty() -> Iterator[Callable[[], Pty]]:
     yield make
     for p in made:
         p.hang_up()
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    """The end-to-end scenario (`support.write_scenario`) in a CSV file."""
+    from support import write_scenario
+
+    return write_scenario(tmp_path / "scenario.csv")
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Starts background `vigil` processes; any still running after the test is killed."""
+    from support import Processes
+
+    procs = Processes()
+    yield procs
+    procs.kill_all()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,13 +1,16 @@
-"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil`,
-reading JSON, a pseudo-terminal to play a monitor on."""
+"""Helpers several test modules share: a controllable monotonic clock, polling waits, running `vigil` (in the
+foreground or as background processes), reading JSON, a pseudo-terminal to play a monitor on, and an emulated
+monitor the test drives record by record."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import random
 import resource
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -23,6 +26,9 @@ from typing import Any
 from conftest import free_port as free_port  # shared with the fixtures
 
 from adapters.model.reading import Reading
+from adapters.protocols.ge_s5.emulator import GeS5Monitor
+from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
+from adapters.simulation.scenario import load_scenario
 from monitor.web.auth import AuthSettings
 
 TIMEOUT = 10.0
@@ -178,3 +184,96 @@ def at(minutes: float) -> datetime:
 def nibp(minutes: float, sbp: float, dbp: float) -> list[Reading]:
     """One NIBP result (systolic and diastolic) at `at(minutes)`."""
     return [Reading(at(minutes), "sbp", sbp), Reading(at(minutes), "dbp", dbp)]
+
+
+# The end-to-end scenario: three minutes from T0 at 1 Hz, with cuff measurements at these seconds.
+NIBP_AT = (30, 90, 150)
+SCENARIO_S = 180
+
+
+def write_scenario(path: Path) -> Path:
+    """Three minutes of 1 Hz HR/SpO2/PR/RR with three cuff measurements and a dose event, as a scenario CSV."""
+    rng = random.Random(3)
+    rows = ["time,sbp,dbp,map,hr,spo2,pr,rr,event"]
+    for s in range(SCENARIO_S):
+        nibp = [str(118 + s // 10), str(76 + s // 30), str(92 + s // 20)] if s in NIBP_AT else ["", "", ""]
+        t = (T0 + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+        continuous = [str(rng.randint(68, 84)), f"{rng.randint(960, 999) / 10:g}", str(rng.randint(66, 86)),
+                      str(rng.randint(12, 18))]
+        rows.append(",".join([t, *nibp, *continuous, "dose_start" if s == 60 else ""]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+class Processes:
+    """Background `vigil` processes, stopped as a service manager or Ctrl+C would (then killed) at the end
+    of the test."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str | Path) -> subprocess.Popen[str]:
+        process = start_vigil(*args)
+        self.running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[str]) -> tuple[str, str]:
+        """SIGTERM, which vigil turns into the same clean stop as Ctrl+C. Not SIGINT: a process started from
+        a non-interactive shell's background job (a CI script's `pytest &`) inherits SIGINT ignored, as
+        POSIX asks, and Python then leaves it ignored — the test would wait for a stop that never comes."""
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.communicate()
+
+    def kill_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def simulate(processes: Processes, protocol: str, scenario: Path, link: Path, speed: float,
+             faults: str | None = None) -> subprocess.Popen[str]:
+    """`vigil simulate` of `protocol` playing `scenario` on a pty it links at `link`."""
+    args: list[str | Path] = ["simulate", "--protocol", protocol, "--scenario", scenario, "--speed", str(speed),
+                              "--link", link]
+    process = processes.start(*args, *(["--faults", faults] if faults else []))
+    line = process.stdout.readline() if process.stdout else ""
+    assert f"{protocol} emulator on /dev/" in line, line + (process.stderr.read() if process.poll() else "")
+    assert link.exists()
+    return process
+
+
+class DrivenMonitor:
+    """A protocol's emulator on a pty, driven record by record by the test: what it sent, and while which
+    reader, is known exactly. A GE S/5 sends only once a reader asked (`take_request`); an HL7 sender pushes."""
+
+    def __init__(self, scenario: Path, protocol: str = "ge-s5") -> None:
+        self.pty = Pty()
+        self.protocol = protocol
+        self.device: GeS5Monitor | Hl7Monitor = (GeS5Monitor if protocol == "ge-s5" else Hl7Monitor)(
+            load_scenario(str(scenario)))
+        self.sent: list[int] = []  # the scenario seconds of the records sent
+
+    def take_request(self, second: int) -> None:
+        """A (re)started reader asks for records: they start at `second`. An HL7 sender is asked nothing:
+        it goes on from `second`, skipping what fell due while no reader was there."""
+        if self.protocol != "ge-s5":
+            self.device.frames_due(T0 + timedelta(seconds=second - 1))
+            return
+        request = wait_for(lambda: self._read(), 60, "the reader's transmission request")
+        assert self.device.receive(request, now=T0 + timedelta(seconds=second)) == 1
+
+    def _read(self) -> bytes:
+        out = b""
+        while select.select([self.pty.master], [], [], 0)[0]:
+            out += os.read(self.pty.master, 4096)
+        return out
+
+    def send(self, second: int) -> None:
+        for record in self.device.frames_due(T0 + timedelta(seconds=second)):
+            self.pty.send(record)
+        self.sent.append(second)

@@ -1,5 +1,5 @@
-"""`vigil demo` is one command: it serves the bed view on the bundled sample with no set-up and no sign-in,
-on this computer only."""
+"""`vigil demo` is one command: a small clinic — the four bundled samples on four chairs, each from its own
+point — served as a site, with no set-up and no sign-in, on this computer only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from support import free_port, json_strings
+
+from monitor.cli.site import DEMO_CHAIRS
+from monitor.store import Store
+from monitor.web import urls
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
@@ -21,43 +26,64 @@ def get(port: int, path: str) -> tuple[int, bytes]:
     return response.status, response.read()
 
 
-def test_demo_serves_the_bed_view_and_streams(tmp_path: Path) -> None:
-    port = free_port()
+def stream_readings(port: int, session_id: int) -> list:
+    """The first readings the session's stream carries (its first messages may carry only the clock)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"{urls.STREAM}?session={session_id}")
+        response = conn.getresponse()
+        assert response.status == 200
+        while True:
+            line = response.fp.readline()
+            assert line, "the stream ended"
+            if line.startswith(b"data: ") and (readings := json.loads(line[6:]).get("r", [])):
+                return readings
+    finally:
+        conn.close()
+
+
+def test_demo_is_a_clinic_of_four_chairs_each_replaying_a_sample_from_its_own_point(tmp_path: Path) -> None:
+    port, db = free_port(), tmp_path / "demo.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "demo", "--port", str(port), "--db", str(tmp_path / "demo.db")],
+        [sys.executable, "-m", "monitor.cli", "demo", "--port", str(port), "--db", str(db)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                status, body = get(port, "/")
+                status, body = get(port, urls.SITE)
                 break
             except OSError:
                 assert proc.poll() is None, proc.stderr.read()
                 assert time.monotonic() < deadline, "demo did not start serving"
                 time.sleep(0.2)
-        assert status == 200 and b"Vigil" in body
-        status, layout = get(port, "/_dash-layout")
-        assert status == 200
-        texts = json_strings(layout)
-        assert "demo: iv_ketamine.csv" in texts and "replay-bar" in texts
-        # No sign-in, and the screen says so; every control is there (nothing is hidden by a role).
-        assert "local demo — no login" in texts and "no-login-badge" in texts
-        classes = {word for text in texts for word in text.split()}
-        assert "no-limits" not in classes and "signed-in-as" not in texts
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/api/stream?session=1")
-        response = conn.getresponse()
-        assert response.status == 200
-        readings: list = []
-        while not readings:  # the first messages may carry only the clock, before the replay's first batch
-            line = response.fp.readline()
-            assert line, "the stream ended"
-            if line.startswith(b"data: "):
-                readings = json.loads(line[6:]).get("r", [])
-        assert readings, "the stream carries the sample's readings"
-        conn.close()
+        assert status == 200  # it lands on the site's page, which links every chair
+        chairs = {f"chair-{n}": sample for n, (sample, _) in enumerate(DEMO_CHAIRS, 1)}
+        assert all(f'href="{urls.site_bed(bed)}"'.encode() in body for bed in chairs)
+        store = Store(db)
+        try:
+            sessions = sorted(store.sessions.listing(), key=lambda s: s.id)
+            assert len(sessions) == 4
+            for session, (bed, sample) in zip(sessions, chairs.items(), strict=True):
+                label = f"Chair {bed[-1]}"
+                assert session.name == f"{label}: {sample}"
+                # Each chair's view loads, with no sign-in (the screen says so) and every control there.
+                status, layout = get(port, urls.site_bed(bed) + "_dash-layout")
+                assert status == 200
+                texts = json_strings(layout)
+                assert label in texts and "replay-bar" in texts
+                assert "local demo — no login" in texts and "no-login-badge" in texts
+                classes = {word for text in texts for word in text.split()}
+                assert "no-limits" not in classes and "signed-in-as" not in texts
+                assert stream_readings(port, session.id), f"{bed}'s stream carries its sample's readings"
+            # Staggered: each chair began at its own point of its recording, what came before stored at once.
+            for session, (_, minutes) in zip(sessions, DEMO_CHAIRS, strict=True):
+                first, last = store.samples.extent(session.id) or (None, None)
+                assert first is not None and last is not None
+                assert last - first >= timedelta(minutes=minutes)
+        finally:
+            store.close()
     finally:
         proc.terminate()
         proc.wait(10)

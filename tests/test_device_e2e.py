@@ -3,95 +3,36 @@
 
 from __future__ import annotations
 
-import os
-import random
-import select
 import signal
 import sqlite3
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import Pty, run_vigil, run_vigil_with_file_limit, start_vigil, wait_for, wait_until
+from support import (
+    NIBP_AT,
+    SCENARIO_S,
+    T0,
+    DrivenMonitor,
+    Processes,
+    Pty,
+    run_vigil,
+    run_vigil_with_file_limit,
+    simulate,
+    wait_for,
+    wait_until,
+)
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.files.csv_recorder import journal_path
 from adapters.model.reading import LINK_LOST, LINK_RESTORED, Reading
-from adapters.protocols.ge_s5.emulator import GeS5Monitor
 from adapters.protocols.hl7_mllp.message import encode_oru
-from adapters.simulation.scenario import load_scenario
 from monitor.limits.model import load_preset
 from monitor.session import service
 from monitor.store import Store
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-NIBP_AT = (30, 90, 150)
-SCENARIO_S = 180
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Path:
-    """Three minutes of 1 Hz HR/SpO2/PR/RR with three cuff measurements and a dose event."""
-    rng = random.Random(3)
-    rows = ["time,sbp,dbp,map,hr,spo2,pr,rr,event"]
-    for s in range(SCENARIO_S):
-        nibp = [str(118 + s // 10), str(76 + s // 30), str(92 + s // 20)] if s in NIBP_AT else ["", "", ""]
-        t = (T0 + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
-        continuous = [str(rng.randint(68, 84)), f"{rng.randint(960, 999) / 10:g}", str(rng.randint(66, 86)),
-                      str(rng.randint(12, 18))]
-        rows.append(",".join([t, *nibp, *continuous, "dose_start" if s == 60 else ""]))
-    path = tmp_path / "scenario.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-class Processes:
-    """Background `vigil` processes, stopped as a service manager or Ctrl+C would (then killed) at the end
-    of the test."""
-
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str | Path) -> subprocess.Popen[str]:
-        process = start_vigil(*args)
-        self.running.append(process)
-        return process
-
-    def stop(self, process: subprocess.Popen[str]) -> tuple[str, str]:
-        """SIGTERM, which vigil turns into the same clean stop as Ctrl+C. Not SIGINT: a process started from
-        a non-interactive shell's background job (a CI script's `pytest &`) inherits SIGINT ignored, as
-        POSIX asks, and Python then leaves it ignored — the test would wait for a stop that never comes."""
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.communicate()
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    procs = Processes()
-    yield procs
-    for process in procs.running:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def simulate(processes: Processes, protocol: str, scenario: Path, link: Path, speed: float,
-             faults: str | None = None) -> subprocess.Popen[str]:
-    args: list[str | Path] = ["simulate", "--protocol", protocol, "--scenario", scenario, "--speed", str(speed),
-                              "--link", link]
-    process = processes.start(*args, *(["--faults", faults] if faults else []))
-    line = process.stdout.readline() if process.stdout else ""
-    assert f"{protocol} emulator on /dev/" in line, line + (process.stderr.read() if process.poll() else "")
-    assert link.exists()
-    return process
 
 
 def start_monitor(processes: Processes, scenario: Path, tmp_path: Path, speed: float
@@ -296,32 +237,6 @@ def test_record_onto_a_full_disk_fails_in_one_line_and_keeps_what_it_received(
     assert not out.exists()
     assert run_vigil("record", "--recover", "--out", out).returncode == 0
     assert len(read_session_csv(out).readings) > 20
-
-
-class DrivenMonitor:
-    """The GE S/5 emulator on a pty, driven record by record by the test: what it sent, and while which
-    reader, is known exactly."""
-
-    def __init__(self, scenario: Path) -> None:
-        self.pty = Pty()
-        self.device = GeS5Monitor(load_scenario(str(scenario)))
-        self.sent: list[int] = []  # the scenario seconds of the records sent
-
-    def take_request(self, second: int) -> None:
-        """A (re)started reader asks for records: they start at `second`."""
-        request = wait_for(lambda: self._read(), 60, "the reader's transmission request")
-        assert self.device.receive(request, now=T0 + timedelta(seconds=second)) == 1
-
-    def _read(self) -> bytes:
-        out = b""
-        while select.select([self.pty.master], [], [], 0)[0]:
-            out += os.read(self.pty.master, 4096)
-        return out
-
-    def send(self, second: int) -> None:
-        for record in self.device.frames_due(T0 + timedelta(seconds=second)):
-            self.pty.send(record)
-        self.sent.append(second)
 
 
 def test_acquire_killed_three_times_continues_its_beds_one_session_with_every_reading_once(

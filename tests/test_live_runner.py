@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import pytest
-from support import Pty, wait_until
+from support import Pty, wait_for, wait_until
 
 from adapters.model.reading import LINK_LOST, Event, Reading
 from adapters.protocols.base import Item
@@ -225,3 +225,32 @@ def test_after_end_session_the_next_reading_opens_the_beds_next_session_in_the_s
     times = [[r.time for r in store.samples.readings(sid)] for sid in (first, second)]
     assert sorted(times[0] + times[1]) == [START + timedelta(seconds=s) for s in seconds]
     assert max(times[0]) < min(times[1])
+
+
+def test_a_link_lost_between_patients_opens_no_session_the_next_reading_does(
+    store: Store, pty: Callable[[], Pty], running: Callable[[LiveRunner], LiveRunner], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The patient has gone and the monitor is switched off: its link loss, after "end session", once opened a
+    session of its own — an empty chair with a signal-loss alarm. Only a reading opens the next session."""
+    p = pty()
+    runner = running(bed(store, link_to(p, watchdog_s=0.5)))
+    first = runner.session_id
+    p.send(message(0, "1", hr=72.0))
+    wait_until(lambda: runner.readings == 1, "the first reading")
+    service.end_session(store, first, "nurse.a", datetime.now(UTC), override_reason="the patient has gone")
+    ended = record_of(store, first)
+    wait_until(lambda: "has no open session: link_lost (no bytes" in caplog.text, "the loss, logged, not stored")
+    assert store.beds.open_session("bed-1") is None and runner.session_id == first
+    assert [e.kind for e in store.samples.events(first)] == []  # nothing after its end either
+
+    def next_patient() -> bool:
+        """The next patient's monitor sends (again, until the link has reopened: a reopen drops what waited)."""
+        p.send(message(5, "2", hr=75.0))
+        return store.beds.open_session("bed-1") is not None
+
+    wait_for(next_patient, 10, "the next reading to open the next session", interval=0.1)
+    second = store.beds.open_session("bed-1")
+    assert second == runner.session_id != first
+    wait_until(lambda: store.samples.readings(second), "the reading that opened it")
+    assert {r.value for r in store.samples.readings(second)} == {75.0}
+    assert record_of(store, first) == ended

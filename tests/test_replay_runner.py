@@ -50,10 +50,11 @@ def thread_alive(session_id: int) -> bool:
 def make_runner(store: Store) -> Iterator[Callable[..., ReplayRunner]]:
     runners: list[ReplayRunner] = []
 
-    def make(speed: float | str, clock: Callable[[], float] = time.monotonic, batch_size: int = 500) -> ReplayRunner:
+    def make(speed: float | str, clock: Callable[[], float] = time.monotonic, batch_size: int = 500,
+             repeat: bool = False) -> ReplayRunner:
         sid = store.sessions.create(f"replay {len(runners)}", "replay")
         source = ReplaySource(ITEMS, speed, now=clock(), batch_size=batch_size)  # type: ignore[arg-type]
-        runner = ReplayRunner(store, sid, source, monotonic=clock)
+        runner = ReplayRunner(store, sid, source, monotonic=clock, repeat=repeat)
         runners.append(runner)
         return runner
 
@@ -151,6 +152,30 @@ def test_speed_one_follows_the_clock(store: Store, make_runner: Callable[..., Re
     assert store.samples.counts(sid) == (N, 2)
     info = store.sessions.info(sid)
     assert (info.clock_pos, info.clock_speed) == (at(N - 1), 0.0)
+
+
+def test_a_repeating_replay_starts_again_from_its_start_at_the_end(
+    store: Store, make_runner: Callable[..., ReplayRunner]
+) -> None:
+    """`vigil demo`'s chairs play over and over: at the end the session goes back to the recording's start."""
+    clock = FakeClock()
+    runner = make_runner(1, clock, repeat=True)
+    sid = runner.session_id
+    runner.start()
+    wait_until(readings_stored(store, runner, 1), "the first reading")
+    clock.advance(N - 1.5)
+    kick(runner)
+    wait_until(readings_stored(store, runner, N - 1), "all but the last reading")
+    assert store.samples.counts(sid) == (N - 1, 2)
+    clock.advance(1.0)  # the end: played, and back to the start
+    kick(runner)
+    wait_until(lambda: store.sessions.info(sid).clock_pos == at(0), "the replay back at its start")
+    assert store.samples.counts(sid) == (1, 0) and not runner.done.is_set()
+    clock.advance(5.5)
+    kick(runner)
+    wait_until(readings_stored(store, runner, 6), "the second time through")
+    assert list(map(key, store.samples.readings(sid))) == list(map(key, READINGS[:6]))  # each once
+    assert runner.error is None
 
 
 def test_pause_freezes_and_resume_continues(store: Store, make_runner: Callable[..., ReplayRunner]) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows, read_session_csv
-from adapters.files.replay import parse_speed
 from monitor.alarms.engine import PRIORITIES, RANK, evaluate
 from monitor.alarms.table import episode_table
 from monitor.cli.devices import add_device_commands
@@ -34,23 +33,20 @@ from monitor.cli.options import (
     server_auth,
     session_limits,
     session_summary,
+    speed_arg,
 )
 from monitor.cli.sessions import add_session_commands
 from monitor.cli.site import add_site_commands
 from monitor.cli.users import add_user_commands
-from monitor.config import DEMO_SAMPLE, operator_name, sample_path
+from monitor.config import operator_name
 from monitor.errors import first_line
-from monitor.limits.model import PRESETS, Limits, LimitsError, load_preset
+from monitor.limits.model import PRESETS, Limits, LimitsError
 from monitor.session.types import recorded_type
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for commands that use it: `check` starts faster
     from monitor.runtime.replay import ReplayRunner
     from monitor.store import Store
 
-DEMO_SPEED = "20"
-DEMO_PRESET = "iv-ketamine"
-DEMO_TYPE = "iv-ketamine"
-DEMO_BADGE = "local demo — no login"
 
 
 def _start_time(text: str) -> datetime:
@@ -63,14 +59,6 @@ def _start_time(text: str) -> datetime:
     return value
 
 
-def _speed(text: str) -> str:
-    try:
-        parse_speed(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="vigil", description="Vigil: in-session vital-sign monitor for ketamine and "
                     "esketamine sessions. Decision support only, not a medical device.")
@@ -81,17 +69,10 @@ def build_parser() -> Parser:
         p.add_argument("--tz", help="IANA zone for timestamps without an offset, e.g. Europe/Berlin")
         p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
 
-    demo = sub.add_parser("demo", help="dashboard replaying the bundled IV-ketamine sample, no set-up")
-    demo.set_defaults(handler=cmd_demo)
-    demo.add_argument("--speed", type=_speed, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
-    common_db(demo)
-    common_server(demo, sign_in=False)
-    common_operator(demo)
-
     replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
     replay.set_defaults(handler=cmd_replay)
     replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
-    replay.add_argument("--speed", type=_speed, default="1", help="1 to 1000, or max (default 1)")
+    replay.add_argument("--speed", type=speed_arg, default="1", help="1 to 1000, or max (default 1)")
     common_session(replay, "from the file's dose events: device_1 esketamine, dose_start iv-ketamine, else other")
     replay.add_argument("--session", help="session name (default: the file name)")
     replay.add_argument("--bed", default="bed-1", help="bed label shown on screen")
@@ -186,7 +167,7 @@ def _replay_bed(args: argparse.Namespace, store: Store, recording: RecordedSessi
     from monitor.runtime import bed as beds
 
     setup = beds.BedSetup(name, bed, str(args.file.resolve()), stype, limits, args.operator,
-                          patient_label=getattr(args, "patient", ""))  # the demo has no --patient
+                          patient_label=args.patient)
     return beds.open_replay(store, setup, recording, args.speed)
 
 
@@ -210,20 +191,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"replay failed: {first_line(runner.error)}")
         print(session_summary(store, runner.session_id))
         return 0
-    return serve(args, store, lambda: runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
-                 listener=listener)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
-    listener = bind_listener(args.host, args.http_port)
-    args.file = sample_path(DEMO_SAMPLE)
-    args.skip_bad_rows, args.tz, args.start = False, None, None
-    recording = read_recording(args)
-    runner = _replay_bed(args, store, recording, f"demo: {DEMO_SAMPLE}", "bed-1", load_preset(DEMO_PRESET),
-                         DEMO_TYPE)
-    print(f"Replaying the bundled IV-ketamine sample at {args.speed}×.", flush=True)
     return serve(args, store, lambda: runner.session_id, recording.relative_time, runner, replay=runner, auth=auth,
                  listener=listener)
 

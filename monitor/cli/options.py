@@ -107,6 +107,17 @@ def common_server(p: argparse.ArgumentParser, port_flag: str = "--port", sign_in
                             "keeps running)")
 
 
+def speed_arg(text: str) -> str:
+    """A replay speed as given (1 to 1000, or max), checked."""
+    from adapters.files.replay import parse_speed
+
+    try:
+        parse_speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _minutes(text: str) -> float:
     try:
         value = float(text)

@@ -1,4 +1,5 @@
 """`vigil serve --config site.toml`: a whole site — every bed of the file — in one process, on one server.
+`vigil demo`: a small clinic, served the same way, with no site file, no set-up and no sign-in.
 
 The site file is checked whole before anything is opened or written (`monitor/site/config.py`); then the
 store, sign-in and the HTTP port, as for `vigil monitor`; then the beds (`monitor/runtime/site.py`), each
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.cli.options import (
     UsageError,
@@ -22,7 +23,20 @@ from monitor.cli.options import (
     open_store,
     serve_app,
     server_auth,
+    speed_arg,
 )
+
+if TYPE_CHECKING:
+    from monitor.site.config import SiteConfig
+    from monitor.store import Store
+    from monitor.web.auth import AuthSettings
+
+DEMO_SPEED = "20"
+DEMO_BADGE = "local demo — no login"
+# The demo clinic: each bundled sample on a chair of its own, played from a different point (minutes into its
+# recording) and over again, so that at any moment one chair is before its dose, one at its devices, one in
+# an infusion whose blood pressure climbs, one in the observation after it.
+DEMO_CHAIRS = (("iv_ketamine.csv", 0), ("esketamine.csv", 20), ("hypertensive.csv", 40), ("artefacts.csv", 70))
 
 
 def add_site_commands(sub: Any) -> None:
@@ -35,6 +49,13 @@ def add_site_commands(sub: Any) -> None:
     common_server(serve, port_flag="--http-port")
     common_operator(serve)
 
+    demo = sub.add_parser("demo", help="a small clinic: the four bundled sample sessions on four chairs, no set-up")
+    demo.set_defaults(handler=cmd_demo)
+    demo.add_argument("--speed", type=speed_arg, default=DEMO_SPEED, help=f"replay speed (default {DEMO_SPEED})")
+    common_db(demo)
+    common_server(demo, sign_in=False)
+    common_operator(demo)
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from monitor.site.config import SiteError, load_site
@@ -43,14 +64,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = load_site(args.config)
     except SiteError as exc:
         raise UsageError(str(exc)) from None
-    from monitor.runtime.site import Site  # the runners and Dash load only for a site that will run
-    from monitor.web.app import DashboardConfig, create_site_app
-
     if args.db is None and config.db is not None:
         args.db = config.db
     store = open_store(args)
     auth = server_auth(args, store)  # refused, and a busy HTTP port fails, before any bed is opened
-    listener = bind_listener(args.host, args.http_port, "--http-port")
+    return _run_site(args, store, config, auth, bind_listener(args.host, args.http_port, "--http-port"))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from adapters.files.csv_reader import read_session_csv
+    from monitor.config import sample_path
+    from monitor.site.config import ReplayBed, SiteConfig
+
+    store = open_store(args)
+    auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
+    listener = bind_listener(args.host, args.http_port)
+    chairs = []
+    for number, (sample, minutes) in enumerate(DEMO_CHAIRS, 1):
+        path = sample_path(sample)
+        chairs.append(ReplayBed(f"chair-{number}", f"Chair {number}", path, read_session_csv(path), args.speed,
+                                None, None, begin_at=timedelta(minutes=minutes), repeat=True))
+    print(f"Replaying the four bundled sample sessions on four chairs at {args.speed}×.", flush=True)
+    return _run_site(args, store, SiteConfig(Path("demo"), "Vigil demo clinic", None, tuple(chairs)), auth,
+                     listener)
+
+
+def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: AuthSettings, listener: int) -> int:
+    """Open every bed of the site, say how each one started, and serve them all until stopped."""
+    from monitor.runtime.site import Site  # the runners and Dash load only for a site that will run
+    from monitor.web.app import DashboardConfig, create_site_app
+
     site = Site(store, config, args.operator)
     zone, window = display_zone(None, False), timedelta(minutes=args.window)
     views = [(bed.config.id, bed.config.label,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from adapters.files.csv_reader import RecordedSession
 from adapters.files.replay import ReplaySource, parse_speed
@@ -41,13 +41,19 @@ class BedSetup:
     patient_label: str = ""
 
 
-def open_replay(store: Store, setup: BedSetup, recording: RecordedSession, speed: str | float) -> ReplayRunner:
-    """A replay session of `recording` at `speed` (see `parse_speed`), its limits in force from its start."""
+def open_replay(store: Store, setup: BedSetup, recording: RecordedSession, speed: str | float, *,
+                begin_at: timedelta = timedelta(0), repeat: bool = False) -> ReplayRunner:
+    """A replay session of `recording` at `speed` (see `parse_speed`), its limits in force from its start;
+    played from `begin_at` into the recording (what comes before is stored at once), and from its start
+    again each time it reaches the end if `repeat`."""
     source = ReplaySource([*recording.readings, *recording.events], parse_speed(speed), time.monotonic())
     session_id = _open_session(store, setup, "replay", source.start, recording.relative_time)
+    if begin_at:
+        source.seek(source.start + begin_at, time.monotonic())
     # A file that holds its dose takes the baseline before it, whatever the type says.
     has_dose = any(e.kind in DOSE_KINDS for e in recording.events) or None
-    return ReplayRunner(store, session_id, source, alarms=LiveAlarms(store, session_id, expect_dose=has_dose))
+    return ReplayRunner(store, session_id, source, alarms=LiveAlarms(store, session_id, expect_dose=has_dose),
+                        repeat=repeat)
 
 
 @dataclass(frozen=True)

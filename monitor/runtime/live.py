@@ -5,9 +5,10 @@ The link's thread reads, decodes and hands each batch here; the batch is committ
 engine sees it. A second thread ticks the engine once a second, so signal loss and overdue NIBP are
 raised while no data arrives — which is exactly when they matter.
 
-A bed's runner follows the bed from session to session: a batch that finds its session ended ("end
+A bed's runner follows the bed from session to session: a batch of readings that finds its session ended ("end
 session", decided in the store in the batch's own transaction) opens the bed's next session, with its own
-alarm engine, and is written there; `session_id` always names the session being written.
+alarm engine, and is written there; `session_id` always names the session being written. Only readings open
+a session: a link event between patients (the monitor switched off after the end) is logged, not stored.
 
 The session clock is the host's wall clock when readings are stamped on it; when they keep the
 device's time (`--clock device`, e.g. an emulator running faster than real time) it is the newest
@@ -110,6 +111,11 @@ class LiveRunner:
             while not self.store.samples.write(self.session_id, readings, events,
                                                open_only=self._next_session is not None):
                 assert self._next_session is not None
+                if not readings:  # a link's news between patients (a monitor switched off): not a patient
+                    log.warning("session %s has ended and the bed has no open session: %s not stored",
+                                self.session_id, ", ".join(f"{e.kind} ({e.text})" if e.text else e.kind
+                                                           for e in events))
+                    return
                 self._close_alarms()
                 self.session_id, self.alarms = self._next_session(min(i.time for i in items))
                 if self._clock is not None:

@@ -6,6 +6,8 @@ alarm on it; then the live alarm engine (if given) evaluates it, and the replay 
 batches. Replay controls
 (pause, resume, speed, seek) are applied under a lock and wake the loop at once; the session clock
 is written to the store so every dashboard, in this process or another, shows the same "now".
+A repeating replay (`vigil demo`'s chairs) goes back to its start when it has played to the end, as a seek
+back there would: the session shows the recording again from its beginning.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ class ReplayRunner:
         source: ReplaySource,
         monotonic: Callable[[], float] = time.monotonic,
         alarms: LiveAlarms | None = None,
+        *,
+        repeat: bool = False,
     ) -> None:
         self.store = store
         self.session_id = session_id
         self.source = source
         self.alarms = alarms
+        self.repeat = repeat
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -86,14 +91,15 @@ class ReplayRunner:
         self._control(lambda now: self.source.set_speed(speed, now))
 
     def seek(self, target: datetime) -> None:
-        def apply(now: float) -> None:
-            if self.source.seek(target, now):
-                self.store.samples.truncate_after(self.session_id, self.source.position(now))
-                if self.alarms is not None:
-                    self.alarms.rebuild(self.source.position(now))
-                self.done.clear()
+        self._control(lambda now: self._seek(target, now))
 
-        self._control(apply)
+    def _seek(self, target: datetime, now: float) -> None:
+        """Move to `target` (under the lock); what was stored after it goes when the replay went back."""
+        if self.source.seek(target, now):
+            self.store.samples.truncate_after(self.session_id, self.source.position(now))
+            if self.alarms is not None:
+                self.alarms.rebuild(self.source.position(now))
+            self.done.clear()
 
     def _control(self, action: Callable[[float], None]) -> None:
         with self._lock:
@@ -127,7 +133,10 @@ class ReplayRunner:
                             self._publish_clock()  # at max speed the clock only moves with the data
                     if self.alarms is not None and self.source.speed != MAX_SPEED and not self.source.paused:
                         self.alarms.tick(self.source.position(now))
-                    if self.source.finished and not self.done.is_set():
+                    if self.source.finished and self.repeat:
+                        self._seek(self.source.start, now)
+                        self._publish_clock()
+                    elif self.source.finished and not self.done.is_set():
                         self._publish_clock()
                         self.done.set()
                     wait = self.source.seconds_until_next(self._monotonic())

@@ -66,7 +66,8 @@ def _open(store: Store, bed: SerialBed | ReplayBed, operator: str) -> OpenBed:
         limits = bed.limits or load_preset(session_type(stype).preset or DEFAULT_PRESET)
         setup = beds.BedSetup(f"{bed.label}: {bed.replay.name}", bed.label, str(bed.replay.resolve()), stype, limits,
                               operator)
-        return OpenBed(bed, beds.open_replay(store, setup, recording, bed.speed))
+        return OpenBed(bed, beds.open_replay(store, setup, recording, bed.speed, begin_at=bed.begin_at,
+                                             repeat=bed.repeat))
     spec = bed.protocol
     config = LinkConfig(bed.port, replace(spec.line, **bed.line), spec.name, setup_hint=spec.setup_hint)
     link = SerialLink(config, spec.new_decoder(spec.name, bed.options))

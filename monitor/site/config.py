@@ -15,6 +15,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,9 @@ class ReplayBed:
     speed: str | float
     session_type: str | None  # None: what the recording's own dose events imply
     limits: Limits | None  # None: the type's preset
+    # `vigil demo` staggers and repeats its chairs; a site file has no key for these.
+    begin_at: timedelta = timedelta(0)  # played from this far into the recording
+    repeat: bool = False  # from its start again once it has played to the end
 
 
 @dataclass(frozen=True)
