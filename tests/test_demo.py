@@ -14,7 +14,9 @@ from pathlib import Path
 
 from support import free_port, json_strings
 
+from adapters.files.csv_reader import read_session_csv
 from monitor.cli.site import DEMO_CHAIRS
+from monitor.config import sample_path
 from monitor.store import Store
 from monitor.web import urls
 
@@ -82,6 +84,41 @@ def test_demo_is_a_clinic_of_four_chairs_each_replaying_a_sample_from_its_own_po
                 first, last = store.samples.extent(session.id) or (None, None)
                 assert first is not None and last is not None
                 assert last - first >= timedelta(minutes=minutes)
+        finally:
+            store.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_demo_at_max_speed_stores_each_recording_once_and_rests(tmp_path: Path) -> None:
+    """At 20× the chairs start over when they end; as fast as possible they would never rest, so they stop."""
+    port, db = free_port(), tmp_path / "max.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "demo", "--port", str(port), "--db", str(db), "--speed", "max"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        expected = [len(read_session_csv(sample_path(sample)).readings) for sample, _ in DEMO_CHAIRS]
+        deadline = time.monotonic() + 60
+        counts: list[int] = []
+        while counts != expected:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, f"stored {counts}, expected {expected}"
+            time.sleep(0.5)
+            if db.exists():
+                store = Store(db, create=False)
+                try:
+                    counts = [store.samples.counts(s.id)[0]
+                              for s in sorted(store.sessions.listing(), key=lambda s: s.id)]
+                finally:
+                    store.close()
+        time.sleep(2)  # resting: nothing rewound and stored again
+        store = Store(db, create=False)
+        try:
+            sessions = sorted(store.sessions.listing(), key=lambda s: s.id)
+            assert [store.samples.counts(s.id)[0] for s in sessions] == expected
+            assert [store.sessions.info(s.id).epoch for s in sessions] == [0] * 4
         finally:
             store.close()
     finally:

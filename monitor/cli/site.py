@@ -79,11 +79,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store = open_store(args)
     auth = server_auth(args, store, demo_label=DEMO_BADGE)  # refused off this computer, before any work
     listener = bind_listener(args.host, args.http_port)
+    repeat = args.speed != "max"  # at max speed each chair stores its recording once, then rests
     chairs = []
     for number, (sample, minutes) in enumerate(DEMO_CHAIRS, 1):
         path = sample_path(sample)
         chairs.append(ReplayBed(f"chair-{number}", f"Chair {number}", path, read_session_csv(path), args.speed,
-                                None, None, begin_at=timedelta(minutes=minutes), repeat=True))
+                                None, None, begin_at=timedelta(minutes=minutes), repeat=repeat))
     print(f"Replaying the four bundled sample sessions on four chairs at {args.speed}×.", flush=True)
     return _run_site(args, store, SiteConfig(Path("demo"), "Vigil demo clinic", None, tuple(chairs)), auth,
                      listener)
