@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 from adapters.model.reading import Event, Reading
 from monitor.limits.model import load_preset
 from monitor.store import Store
+from monitor.store.beds import Bed
 from monitor.web.app import DashboardConfig, create_app
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -126,6 +127,32 @@ def test_stream_tells_the_browser_to_rebuild_after_a_rewind(served) -> None:
         if data.get("reset"):
             break
     client.close()
+
+
+def test_a_bed_view_follows_its_bed_to_the_next_session(tmp_path: Path) -> None:
+    """End session, and the bed's next reading opens the next session: the ended session's stream tells the page to
+    rebuild (which shows the bed's session now); until then it stays open on the ended one."""
+    store = Store(tmp_path / "beds.db")
+    store.beds.declare(Bed("chair-1", "Chair 1"), "admin")
+    limits = load_preset("iv-ketamine").to_dict()
+    first, _ = store.beds.session("chair-1", name="first", who="nurse", limits=limits, limits_from=T0)
+    server = make_server("127.0.0.1", 0, create_app(DashboardConfig(store, lambda: first, auth=NO_SIGN_IN)).server,
+                         threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = SseClient(server.server_port, first)
+    try:
+        store.samples.write(first, [hr(i) for i in range(3)])
+        store.sessions.end(first, "nurse", datetime.now(UTC), hr(3).time)
+        while not client.next_message()[1].get("S", {}).get("ended"):  # the page hears of the end, and stays
+            pass
+        second, opened = store.beds.session("chair-1", name="second", who="nurse", limits=limits, limits_from=T0)
+        assert opened and second != first
+        while not client.next_message()[1].get("reset"):
+            pass
+    finally:
+        client.close()
+        server.shutdown()
+        store.close()
 
 
 def test_unknown_session_is_404(served) -> None:

@@ -152,11 +152,21 @@ def _next_update(store: Store, info: SessionInfo, told: _Told, tz: tzinfo) -> tu
     return data, len(new_readings) == BATCH_LIMIT or len(new_events) == BATCH_LIMIT
 
 
+def _moved_on(store: Store, info: SessionInfo) -> bool:
+    """The session has ended and its bed has opened the next one: a bed's view follows its bed to the next patient
+    (the page, rebuilt, shows the bed's session now)."""
+    if info.ended is None or info.bed_id is None:
+        return False
+    return store.beds.open_session(info.bed_id) not in (None, info.id)
+
+
 def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                    signed_in: Callable[[], bool] = lambda: True) -> Iterator[str]:
     """Generate SSE text until the viewer's sign-in ends: updates when the store changes, a heartbeat
     comment otherwise.
 
+    `{"reset": true}` ends the stream when the page must be rebuilt: a replay rewound, or the session ended and its
+    bed opened the next one.
     Besides readings and events a message may carry alarm changes (`a`), the session clock (`k`),
     on connecting and whenever the limit lines change (a new version, the first data, a dose fixing the rise
     baseline) the limits to draw (`L`), and on connecting and when the session's facts change (set-up, an
@@ -177,7 +187,7 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                 return
             checked = time.monotonic()
         info = store.sessions.info(session_id)
-        if info.epoch != epoch:  # a replay rewound: the browser must rebuild from the store
+        if info.epoch != epoch or _moved_on(store, info):  # the browser must rebuild from the store
             yield sse_message({"reset": True})
             return
         update = _next_update(store, info, told, tz)
