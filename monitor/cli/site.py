@@ -59,4 +59,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for bed in site.beds:
         state = f"offline: {bed.offline} (retrying)" if bed.offline else f"session {bed.session()}"
         print(f"bed {bed.config.id}: {state}", flush=True)
-    return serve_app(args, create_site_app(store, views, zone, auth, args.operator), auth, listener, site)
+    return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name), auth, listener, site)
