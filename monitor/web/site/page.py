@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import dash_mantine_components as dmc
 import flask
@@ -24,6 +25,7 @@ from monitor.web.site.stream import TREND_STEP_MS, TREND_WINDOW, SiteBed
 
 # Every script but the ones this page uses: the bed view's own (vigil.js, vigil_limits.js, …) stay off it.
 NOT_SITE_SCRIPTS = r"^(?!(vigil_auth|vigil_format|vigil_audio|vigil_alarms|vigil_session|vigil_site)\.js$).*\.js$"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # the web layer's assets (Dash looks beside the module)
 CONFIG = "site-config"
 STARTED = "site-started"
 ALARM_TICK = "site-alarm-tick"  # what vigil_alarms.js tells when a new alarm breaks through the audio pause
@@ -106,7 +108,8 @@ def create_central_app(server: flask.Flask, name: str, beds: Sequence[SiteBed]) 
     """The central view at `urls.SITE` on the site's server."""
     # Dash takes a Flask server and update_title=None, whatever its annotations say.
     app = Dash(__name__, server=server, url_base_pathname=urls.SITE, title=f"Vigil — {name}",  # type: ignore[arg-type]
-               update_title=None, serve_locally=True, assets_ignore=NOT_SITE_SCRIPTS)  # type: ignore[arg-type]
+               update_title=None, serve_locally=True, assets_folder=str(ASSETS),  # type: ignore[arg-type]
+               assets_ignore=NOT_SITE_SCRIPTS)
     app.layout = lambda: central_view(name, beds)  # a function: the user badge is the asking user's
     # The one callback, in the browser: it starts vigil_site.js, which then writes the tiles itself.
     app.clientside_callback(ClientsideFunction("vigilSite", "start"), Output(STARTED, "data"), Input(CONFIG, "data"))
