@@ -151,17 +151,18 @@ def snapshot(store: Store, bed: SiteBed, tz: tzinfo) -> tuple[dict, _Told]:
     }, told
 
 
-def delta(store: Store, bed_id: str, info: SessionInfo, told: _Told, tz: tzinfo) -> tuple[dict | None, bool]:
+def delta(store: Store, bed_id: str, info: SessionInfo, told: _Told, tz: tzinfo,
+          stored: Cursor) -> tuple[dict | None, bool]:
     """What is new on a bed since `told` (None: nothing the tile shows), moving `told` on; and whether a full batch
-    was read (more is waiting)."""
-    session_id = info.id
-    readings = store.samples.readings_since(session_id, told.cursor.reading, BATCH_LIMIT)
-    events = store.samples.events_since(session_id, told.cursor.event, BATCH_LIMIT)
-    alarms = store.alarms.since(session_id, told.cursor.alarm)
+    was read (more is waiting). `stored`: the bed's store cursor a moment ago, which says what to read."""
+    session_id, at = info.id, told.cursor
+    readings = (store.samples.readings_since(session_id, at.reading, BATCH_LIMIT) if stored.reading > at.reading
+                else [])
+    events = store.samples.events_since(session_id, at.event, BATCH_LIMIT) if stored.event > at.event else []
+    alarms = store.alarms.since(session_id, at.alarm) if stored.alarm > at.alarm else []
     more = BATCH_LIMIT in (len(readings), len(events))
-    told.cursor = Cursor(readings[-1].id if readings else told.cursor.reading,
-                         events[-1].id if events else told.cursor.event,
-                         alarms[-1].rev if alarms else told.cursor.alarm)
+    told.cursor = Cursor(readings[-1].id if readings else at.reading, events[-1].id if events else at.event,
+                         alarms[-1].rev if alarms else at.alarm)
     update: dict = {"b": bed_id}
     shown = [[display_ms(s.reading.time, tz), s.reading.vital, compact(s.reading.value)] for s in readings
              if s.reading.vital in TILE_VITALS]
@@ -185,17 +186,25 @@ def delta(store: Store, bed_id: str, info: SessionInfo, told: _Told, tz: tzinfo)
 
 
 def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo) -> tuple[list, bool]:
-    """One pass over the beds: each one's update (a snapshot where the viewer's view of it no longer holds)."""
+    """One pass over the beds: each one's update (a snapshot where the viewer's view of it no longer holds).
+
+    Two queries for all beds find the ones with something new (`infos`, `cursors`); only those are read further:
+    at one reading a second per bed most passes follow one bed's write."""
+    sessions = {bed.id: bed.session() for bed in beds}
+    infos = store.sessions.infos(sessions.values())
+    cursors = store.samples.cursors(sessions.values())
     updates, more = [], False
     for bed in beds:
-        told = known.get(bed.id)
-        session_id = bed.session()
-        info = store.sessions.info(session_id)
+        told, session_id = known.get(bed.id), sessions[bed.id]
+        info = infos[session_id]
         if told is None or told.session != session_id or told.epoch != info.epoch:
             whole, known[bed.id] = snapshot(store, bed, tz)
             updates.append(whole)
             continue
-        update, full_batch = delta(store, bed.id, info, told, tz)
+        if (told.cursor == cursors[session_id] and told.setup == _setup(info)
+                and told.clock == clock_payload(info, tz)):
+            continue  # nothing new on this bed
+        update, full_batch = delta(store, bed.id, info, told, tz, cursors[session_id])
         more = more or full_batch
         if update is not None:
             updates.append(update)
