@@ -137,8 +137,8 @@
     renderVital(bed, "spo2", ["spo2"], t);
     put(bed.el.patient, s.patient ? "Patient " + s.patient : "No patient label");
     put(bed.el.type, s.typeLabel);
-    put(bed.el.dose, s.ended === null && s.anchor !== null && t !== null && t >= s.anchor ? "Dose +" + F().hms(t - s.anchor)
-      : (s.ended === null ? "Pre-dose" : ""));
+    const dosed = s.ended === null && s.anchor !== null && t !== null && t >= s.anchor;
+    put(bed.el.dose, dosed ? "Dose +" + F().hms(t - s.anchor) : "");  // before it, the session line says "Pre-dose"
     const line = window.dash_clientside.vigilSession.render(s, null, { k: bed.clock, v: bed.v }, []);
     put(bed.el.next, line.next);
     cls(bed.el.next, "st-next " + line.nextClass);
