@@ -46,6 +46,24 @@ def tile_class(dash_duo, bed: str, part: str = "") -> str:
     return dash_duo.driver.execute_script(script, tile_id(bed), part)
 
 
+# Runs in every page before its own scripts: keeps the path of every event stream the page opens.
+STREAM_RECORDER = """
+window.vigilStreams = [];
+window.EventSource = class extends window.EventSource {
+  constructor(url, options) { super(url, options); window.vigilStreams.push(new URL(url, location.href).pathname); }
+};
+"""
+
+
+def record_streams(dash_duo) -> None:
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STREAM_RECORDER})
+
+
+def streams_opened(dash_duo) -> list[str]:
+    """The paths of the event streams the page has opened."""
+    return sorted(set(dash_duo.driver.execute_script("return window.vigilStreams || [];")))
+
+
 def tile_text(dash_duo, bed: str) -> str:
     return text_of(dash_duo, tile_id(bed))
 
@@ -118,10 +136,14 @@ def test_an_alarm_on_bed_3_reaches_the_banner_and_its_tile_and_its_acknowledgeme
     base, monitors = clinic
     for monitor in monitors:
         monitor.send(sbp=128, dbp=82, hr=72, spo2=98)
+    record_streams(dash_duo)
     dash_duo.driver.get(base + urls.SITE)
     wait_for(lambda: text_of(dash_duo, ids.LINK_STATUS) == "Live", 10, "the site stream")
     wait_for(lambda: "128/82" in tile_text(dash_duo, "chair-3"), 10, "chair 3's first NIBP on its tile")
     assert "No active alarms" in text_of(dash_duo, BANNER)
+    # The bed view's own script is not on this page, and it opened one stream, the site's, and no bed's.
+    assert dash_duo.driver.execute_script("return (window.dash_clientside || {}).vigil === undefined")
+    assert streams_opened(dash_duo) == [urls.SITE_STREAM]
     # Chair 4's port does not exist: its tile says so, unmistakably.
     wait_for(lambda: "OFFLINE" in tile_text(dash_duo, "chair-4"), 5, "chair 4 offline")
     assert "offline" in tile_class(dash_duo, "chair-4").split()
@@ -134,9 +156,11 @@ def test_an_alarm_on_bed_3_reaches_the_banner_and_its_tile_and_its_acknowledgeme
     assert "alarm-high" not in tile_class(dash_duo, "chair-1", ".sv-bp")  # only chair 3's
 
     with second_browser() as bedside:  # the nurse acknowledges at chair 3's own view
+        record_streams(bedside)
         bedside.driver.get(base + urls.site_bed("chair-3"))
         wait_for(lambda: text_of(bedside, ids.LINK_STATUS) == "Live", 10, "chair 3's view")
         wait_for(lambda: "SYS" in text_of(bedside, ids.ALARM_BANNER), 5, "the alarm on chair 3's view")
+        assert streams_opened(bedside) == [urls.STREAM]  # the central view's script does nothing on a bed's view
         bedside.driver.find_element(By.ID, ids.ACK_BUTTON).click()
         wait_for(lambda: "acked" in tile_class(dash_duo, "chair-3", ".sv-bp").split(), 2,
                  "chair 3's tile steady (acknowledged) on the central view")
