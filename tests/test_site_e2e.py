@@ -101,8 +101,8 @@ def test_serve_runs_every_bed_of_the_site_and_a_missing_port_takes_only_its_own_
                            ("training", "training")):
             get(base + urls.site_bed(bed))  # each bed's view, on the one server
             assert label in json_strings(get(base + urls.site_bed(bed) + "_dash-layout"))
-        listing = get(base + urls.SITE).decode()
-        assert all(f'href="{urls.site_bed(bed)}"' in listing for bed in [*sessions, "training"])
+        central = json_strings(get(base + urls.SITE + "_dash-layout"))  # the central view: a tile opening each bed
+        assert all(urls.site_bed(bed) in central for bed in [*sessions, "training"]) and "Riverside clinic" in central
     finally:
         store.close()
     _, err = processes.stop(server)  # SIGTERM stops every bed and the server

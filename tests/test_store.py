@@ -311,6 +311,20 @@ def test_events_by_time_pinned_by_max_id(store: Store) -> None:
     assert [e.kind for e in store.samples.events(sid, max_id=pin)] == ["dose_end"]
 
 
+def test_the_cursors_and_rows_of_several_sessions_at_once_are_each_ones_own(store: Store) -> None:
+    """What a site's stream asks on every change: each bed's cursor and session row, in a few queries."""
+    sid, other, empty = (store.sessions.create(name, "live") for name in ("s", "o", "e"))
+    store.samples.write(sid, [hr(0, 70), hr(1, 71)], [Event(at(0), "dose_start")])
+    store.samples.write(other, [hr(0, 50)])
+    store.sessions.set_up(other, "dr-ben", datetime.now(UTC), None, session_type="other", patient_label="A-17",
+                          bed="chair-2")
+    cursors = store.samples.cursors([sid, other, empty])
+    assert cursors == {s: store.samples.cursor(s) for s in (sid, other, empty)}
+    assert cursors[empty] == Cursor() and cursors[sid] != cursors[other]
+    assert store.sessions.infos([sid, other, 999]) == {s: store.sessions.info(s) for s in (sid, other)}
+    assert store.sessions.infos([other])[other].patient_label == "A-17"
+
+
 def test_latest_reading_of_each_vital_up_to_a_cursor(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     other = store.sessions.create("o", "live")

@@ -17,6 +17,7 @@ from monitor.web import urls
 from monitor.web.app import DashboardConfig, create_app, create_site_app
 from monitor.web.auth import AuthSettings
 from monitor.web.bed import ids
+from monitor.web.site.page import browser_config
 
 ASSETS = ROOT / "monitor" / "web" / "assets"
 DASH_LAYOUT = "_dash-layout"  # a route every Dash app serves under its prefix
@@ -46,8 +47,9 @@ def test_a_site_server_answers_each_beds_view_under_its_prefix_and_only_routes_i
     rules = list(server.url_map.iter_rules())
     dash_own = [r for r in rules if r.endpoint.startswith("/") or r.endpoint.endswith("dash_assets.static")]
     prefixes = {r.rule.removesuffix(DASH_LAYOUT) for r in dash_own if r.rule.endswith(DASH_LAYOUT)}
-    assert prefixes == {urls.site_bed("chair-1"), urls.site_bed("chair-2"), *urls.DASH_APPS} - {urls.BED_VIEW}
-    assert {r.rule for r in rules if r not in dash_own and r.endpoint != "static"} == {*urls.ROUTES, urls.SITE}
+    assert prefixes == {urls.site_bed("chair-1"), urls.site_bed("chair-2"), urls.SITE,
+                        *(set(urls.DASH_APPS) - {urls.BED_VIEW})}
+    assert {r.rule for r in rules if r not in dash_own and r.endpoint != "static"} == {*urls.ROUTES, urls.SITE_STREAM}
     client = server.test_client()  # sign-in required: the beds' views and their list are behind it
     for path in (urls.SITE, urls.site_bed("chair-1"), urls.site_bed("chair-2") + DASH_LAYOUT):
         response = client.get(path, headers={"Accept": "text/html"})
@@ -56,12 +58,15 @@ def test_a_site_server_answers_each_beds_view_under_its_prefix_and_only_routes_i
 
 def test_the_bed_view_scripts_take_ids_and_paths_from_the_config() -> None:
     scripts = {path.name: path.read_text() for path in ASSETS.glob("*.js")}
+    central = browser_config([])  # the central view's script has a config of its own
     for name, text in scripts.items():
+        page_ids, page_urls = ((central["ids"], central["urls"]) if name == "vigil_site.js"
+                               else (ids.browser_ids(), urls.browser_urls()))
         assert not re.search(r"set_props\(\s*[\"']", text), f"{name} names a component itself"
         assert not re.search(r"querySelector(All)?\(\s*[\"']#\w", text), f"{name} names a component itself"
         assert not re.search(r"[\"'][\w-]+\.(n_clicks|value|data|children)[\"']", text), f"{name} names a prop id"
-        assert set(re.findall(r"\bids\.([a-z]\w*)", text)) <= set(ids.browser_ids()), name
-        assert set(re.findall(r"\bconfig\.urls\.(\w+)", text)) <= set(urls.browser_urls()), name
+        assert set(re.findall(r"\bids\.([a-z]\w*)", text)) <= set(page_ids), name
+        assert set(re.findall(r"\bconfig\.urls\.(\w+)", text)) <= set(page_urls), name
         assert not re.search(r"[\"']/(api|login|logout|report|sessions|audit|users)\b", text) or name == "vigil_auth.js"
     # vigil_auth.js runs on pages without the bed view's config: its one path is a copy, checked here.
     assert re.findall(r"const SIGN_IN = \"([^\"]+)\"", scripts["vigil_auth.js"]) == [urls.SIGN_IN]

@@ -103,4 +103,4 @@ def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: 
     for bed in site.beds:
         state = f"offline: {bed.offline} (retrying)" if bed.offline else f"session {bed.session()}"
         print(f"bed {bed.config.id}: {state}", flush=True)
-    return serve_app(args, create_site_app(store, views, zone, auth, args.operator), auth, listener, site)
+    return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name), auth, listener, site)

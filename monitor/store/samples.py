@@ -241,6 +241,20 @@ class Samples:
             a = alarm_revision(conn, session_id)
         return Cursor(r or 0, e or 0, a)
 
+    def cursors(self, session_ids: Iterable[int]) -> dict[int, Cursor]:
+        """`cursor` of several sessions in three indexed queries however many: how a site's stream finds the beds
+        with something new on each change in the store, without asking every bed."""
+        ids = list(session_ids)
+        found = {sid: [0, 0, 0] for sid in ids}
+        with self.db.engine.connect() as conn:
+            for i, column in enumerate((readings.c.id, events.c.id, alarms.c.rev)):
+                table = column.table
+                q = (sa.select(table.c.session_id, sa.func.max(column)).where(table.c.session_id.in_(ids))
+                     .group_by(table.c.session_id))
+                for session_id, top in conn.execute(q):
+                    found[session_id][i] = top or 0
+        return {sid: Cursor(*top) for sid, top in found.items()}
+
     def extent(self, session_id: int) -> tuple[datetime, datetime] | None:
         """(first, last) time of the session's readings and events, None without any: indexed min/max queries."""
         times: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,31 @@ class SessionInfo:
 
 def _optional_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def _info(row: Any) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        bed=row.bed,
+        origin=row.origin,
+        relative_time=bool(row.relative_time),
+        clock_pos=_optional_time(row.clock_pos_us),
+        clock_wall_us=row.clock_wall_us,
+        clock_speed=row.clock_speed,
+        span_start=_optional_time(row.span_start_us),
+        span_end=_optional_time(row.span_end_us),
+        epoch=row.epoch,
+        session_type=row.session_type,
+        patient_label=row.patient_label,
+        setup_by=row.setup_by,
+        ended=_optional_time(row.ended_us),
+        ended_by=row.ended_by,
+        ready_min=row.ready_min,
+        amendments=row.amendments,
+        bed_id=row.bed_id,
+    )
 
 
 def insert_session(conn: Connection, name: str, kind: str, who: str, now: datetime, **values: Any) -> int:
@@ -171,28 +197,13 @@ class Sessions:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         if row is None:
             raise KeyError(f"no session {session_id}")
-        return SessionInfo(
-            id=row.id,
-            name=row.name,
-            kind=row.kind,
-            bed=row.bed,
-            origin=row.origin,
-            relative_time=bool(row.relative_time),
-            clock_pos=_optional_time(row.clock_pos_us),
-            clock_wall_us=row.clock_wall_us,
-            clock_speed=row.clock_speed,
-            span_start=_optional_time(row.span_start_us),
-            span_end=_optional_time(row.span_end_us),
-            epoch=row.epoch,
-            session_type=row.session_type,
-            patient_label=row.patient_label,
-            setup_by=row.setup_by,
-            ended=_optional_time(row.ended_us),
-            ended_by=row.ended_by,
-            ready_min=row.ready_min,
-            amendments=row.amendments,
-            bed_id=row.bed_id,
-        )
+        return _info(row)
+
+    def infos(self, session_ids: Iterable[int]) -> dict[int, SessionInfo]:
+        """`info` of several sessions in one query (those that exist), by id: a site's beds on every change."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(sessions).where(sessions.c.id.in_(list(session_ids)))).all()
+        return {row.id: _info(row) for row in rows}
 
     def set_span(self, session_id: int, start: datetime | None, end: datetime | None) -> None:
         self._update(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, tzinfo
-from html import escape
 
 import dash_mantine_components as dmc
 import flask
@@ -39,6 +38,8 @@ from monitor.web.bed.trend_view import register_trend_callbacks
 from monitor.web.bed.vitals_table import register_table_callback
 from monitor.web.history import create_history_app
 from monitor.web.report_routes import register_report_routes
+from monitor.web.site.page import create_central_app
+from monitor.web.site.stream import SiteBed, register_site_stream
 from monitor.web.stream import register_stream
 from monitor.web.users import create_users_app
 
@@ -65,16 +66,16 @@ def create_app(config: DashboardConfig) -> Dash:
 
 
 def create_site_app(store: Store, beds: Sequence[tuple[str, str, DashboardConfig]], display_tz: tzinfo,
-                    auth: AuthSettings, operator: str) -> flask.Flask:
+                    auth: AuthSettings, operator: str, name: str = "Vigil") -> flask.Flask:
     """`vigil serve`: one server for every bed of a site, `(id, label, config)`, each bed's view a Dash app at
-    `urls.site_bed(id)`; `urls.SITE` lists them (for now: the central view is to replace it)."""
+    `urls.site_bed(id)`, and the central view of them all (`site.page`, fed by `site.stream`) at `urls.SITE`."""
     server = flask.Flask(__name__)
     apps = [_bed_app(server, urls.site_bed(bed_id), config, compress=i == 0)  # one Flask-Compress per server
             for i, (bed_id, _, config) in enumerate(beds)]
-    listing = "".join(f'<li><a href="{urls.site_bed(bed_id)}">{escape(label)}</a></li>' for bed_id, label, _ in beds)
-    page = f'<!doctype html><html><head><title>Vigil</title></head><body><h1>Beds</h1><ul>{listing}</ul></body></html>'
-    server.add_url_rule(urls.SITE, "site", lambda: page)
-    _install_shared(server, store, display_tz, apps, auth, operator)
+    site_beds = [SiteBed(bed_id, label, config.session) for bed_id, label, config in beds]
+    central = create_central_app(server, name, site_beds)
+    register_site_stream(server, store, site_beds, display_tz)
+    _install_shared(server, store, display_tz, [central, *apps], auth, operator)
     return server
 
 

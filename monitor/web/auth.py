@@ -328,7 +328,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
 
     @manager.user_loader
     def load(token: str) -> SignedIn | None:
-        user = accounts.resume(token, auth.idle, touch=request.path != urls.STREAM)
+        user = accounts.resume(token, auth.idle, touch=request.path not in urls.STREAMS)
         return None if user is None else SignedIn(token, user)
 
     @server.before_request
@@ -342,7 +342,7 @@ def _install_sign_in(server: Flask, accounts: Accounts, auth: AuthSettings, csrf
                 if request.path.startswith(prefix) and not current_user.user.can(permission):
                     refuse(current_actor(), permission, request.path)
             return None
-        if request.method == "GET" and request.accept_mimetypes.accept_html and request.path != urls.STREAM:
+        if request.method == "GET" and request.accept_mimetypes.accept_html and request.path not in urls.STREAMS:
             return redirect(urls.sign_in_then(request.full_path.rstrip("?")))
         return Response("sign in first\n", status=401, mimetype="text/plain")
 

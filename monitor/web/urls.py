@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 BED_VIEW = "/"  # the bed view (a Dash app at the root) of a one-bed server (monitor, replay, dashboard, demo)
-SITE = "/"  # `vigil serve`: its beds, each linking to its view (a Flask route; the central view will replace it)
+SITE = "/"  # `vigil serve`: the central view, a tile per bed (a Dash app at the root of the site's server)
 SITE_BED = "/bed/<bed_id>/"  # `vigil serve`: a bed's view (a Dash app per bed, at `site_bed(id)`)
 HISTORY = "/sessions/"  # past sessions (a Dash app)
 AUDIT = "/audit/"  # the audit trail of every session and user (a Dash app)
@@ -20,11 +20,13 @@ USERS = "/users/"  # the users page (a Dash app)
 SIGN_IN = "/login"
 SIGN_OUT = "/logout"
 STREAM = "/api/stream"  # Server-Sent Events for one bed view tab: ?session=ID&cursor=C
+SITE_STREAM = "/api/site-stream"  # Server-Sent Events for a central view tab, every bed: ?b=TOKEN per bed it resumes
 REPORT_HTML = "/report/<int:session_id>.html"
 REPORT_PDF = "/report/<int:session_id>.pdf"
 
 DASH_APPS = (BED_VIEW, HISTORY, AUDIT, USERS)  # the prefixes under which each Dash app serves its own routes
 ROUTES = (SIGN_IN, SIGN_OUT, STREAM, REPORT_HTML, REPORT_PDF)  # Vigil's own Flask routes
+STREAMS = (STREAM, SITE_STREAM)  # live streams: they outlive their request, and following one is no user action
 
 
 def site_bed(bed_id: str) -> str:

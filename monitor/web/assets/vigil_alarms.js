@@ -182,7 +182,14 @@
     };
   }
 
+  /* Forget alarms by id: the central view's, of a bed that has moved on to its next session. */
+  function drop(ids) {
+    for (const id of ids) { state.alarms.delete(id); state.reminded.delete(id); state.pauseIds.delete(id); }
+  }
+
   setInterval(soundCheck, SOUND_CHECK_MS);
-  window.VigilAlarms = { update, tileClass, tileTitle, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }) };
+  window.VigilAlarms = { update, tileClass, tileTitle, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }),
+    // for the central view (assets/vigil_site.js), which has no Dash callback to seed it or to pause the sound
+    seed, shown, drop, togglePause, pausedUntil: () => state.pausedUntil };
   window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilAlarms: { renderAlarms } });
 })();
