@@ -54,7 +54,7 @@ def test_demo_is_a_clinic_of_four_chairs_each_replaying_a_sample_from_its_own_po
         deadline = time.monotonic() + 30
         while True:
             try:
-                status, body = get(port, urls.SITE)
+                status, _ = get(port, urls.SITE)
                 break
             except OSError:
                 assert proc.poll() is None, proc.stderr.read()
