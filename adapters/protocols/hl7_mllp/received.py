@@ -161,7 +161,8 @@ def read_message(frame: bytes) -> Received | None:
 def escape(text: str, fs: str, encoding: str) -> str:
     """`text` as an HL7 field value: delimiters as the escape sequences \\F\\ \\S\\ \\R\\ \\E\\ \\T\\, line
     breaks as spaces (a CR would end the segment)."""
-    cs, rs, esc, ss = (encoding + "    ")[:4]
+    padded = encoding + "    "
+    cs, rs, esc, ss = padded[0], padded[1], padded[2], padded[3]
     names = {esc: "E", fs: "F", cs: "S", rs: "R", ss: "T"}
     out = []
     for c in text.replace("\r", " ").replace("\n", " "):
