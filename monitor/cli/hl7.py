@@ -10,7 +10,6 @@ import re
 import threading
 
 from adapters.protocols import ProtocolSpec
-from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
 from monitor.cli.link import chosen_protocol, wait
 from monitor.cli.options import UsageError, open_store, session_limits, session_summary
 from monitor.errors import first_line
@@ -25,14 +24,6 @@ def _check_protocol(args: argparse.Namespace) -> ProtocolSpec:
     if spec.name != HL7:
         raise UsageError(f"--listen and --connect are for --protocol {HL7}, not {spec.name}")
     return spec
-
-
-def hl7_decoder(args: argparse.Namespace) -> Hl7MllpDecoder:
-    """The bed's decoder with the protocol's options as given (its --tz)."""
-    spec = _check_protocol(args)
-    decoder = spec.new_decoder(args.source or spec.name, vars(args))
-    assert isinstance(decoder, Hl7MllpDecoder)
-    return decoder
 
 
 def address(text: str, flag: str) -> tuple[str, int]:
@@ -52,7 +43,8 @@ def cmd_acquire_listening(args: argparse.Namespace) -> int:
     if args.port is not None:
         raise UsageError("give --port (a serial port) or --listen (HL7 monitors connecting), not both")
     host, port = address(args.listen, "--listen")
-    feed = Hl7Feed(hl7_decoder(args))
+    spec = _check_protocol(args)
+    feed = Hl7Feed.of(spec, args.source or spec.name, vars(args))
     service = Hl7Service(host, port, {args.hl7_id: feed} if args.hl7_id else {}, None if args.hl7_id else feed)
     store, limits = open_store(args), session_limits(args, args.type or "other")
     try:

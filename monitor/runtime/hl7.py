@@ -24,12 +24,13 @@ import queue
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.model.reading import LINK_LOST, LINK_RESTORED, Event, Reading
-from adapters.protocols.base import Item
+from adapters.protocols.base import Item, ProtocolSpec
 from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
 from adapters.protocols.hl7_mllp.received import Received, SenderIds
 from adapters.transport.mllp_listener import IDLE_S, MAX_CONNECTIONS, MAX_FRAME, Connection, MllpListener, Verdict
@@ -68,6 +69,14 @@ class Hl7Feed:
         self._lost = False
         self._running = threading.Event()
         self._newest: tuple[datetime, float] | None = None  # newest time delivered, monotonic time then
+
+    @classmethod
+    def of(cls, spec: ProtocolSpec, source: str, options: Mapping[str, Any]) -> Hl7Feed:
+        """The feed of a bed whose protocol (hl7-mllp) and options (its tz) are given."""
+        decoder = spec.new_decoder(source, options)
+        if not isinstance(decoder, Hl7MllpDecoder):
+            raise ValueError(f"an HL7 bed's protocol is hl7-mllp, not {spec.name}")
+        return cls(decoder)
 
     @property
     def source(self) -> str:
