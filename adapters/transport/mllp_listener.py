@@ -161,7 +161,7 @@ class MllpListener:
                 self._log_once("replaced", "HL7 connection limit %d reached: replacing unproven connections "
                                "(first: %s for %s)", self.max_connections, oldest.peer, peer)
                 oldest.ended = f"replaced by {peer}: {self.max_connections} connections at most"
-                _shutdown(self._open[oldest])
+                _shutdown(self._open.pop(oldest))  # its thread ends on its own, reporting `ended`
             self._next_id += 1
             conn = Connection(self._next_id, peer)
             self._open[conn] = sock

@@ -16,7 +16,7 @@ import stat
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,10 +140,6 @@ class SerialLink:
     @property
     def source(self) -> str:
         return self.config.source
-
-    def resume(self, nibp: Sequence[Reading]) -> None:
-        """The last NIBP measurement recorded from this monitor, before the first bytes (`Decoder.resume`)."""
-        self.decoder.resume(nibp)
 
     def open(self) -> None:
         """First open; raises LinkError with what to check, so a wrong port fails at start, not silently."""

@@ -68,7 +68,7 @@ def open_live(store: Store, bed: LiveBed, link: Link, *, device_clock: bool,
     if it has none; its readings timed by the device's clock or this computer's."""
     store.beds.declare(Bed(bed.id, bed.label or bed.id, bed.session_type, *_stored(bed.limits), origin=bed.origin),
                        bed.operator)
-    link.resume(store.beds.last_nibp(bed.id, link.source))
+    link.decoder.resume(store.beds.last_nibp(bed.id, link.source))
 
     def session(limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
         session_id, opened = store.beds.session(bed.id, name=bed.name, who=bed.operator,

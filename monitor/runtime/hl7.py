@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,9 +81,6 @@ class Hl7Feed:
     @property
     def source(self) -> str:
         return self.decoder.source
-
-    def resume(self, nibp: Sequence[Reading]) -> None:
-        self.decoder.resume(nibp)
 
     def close(self) -> None:
         """Nothing to close: the connections are the listener's."""

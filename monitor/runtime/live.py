@@ -38,6 +38,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Resumable(Protocol):
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """The bed's last recorded NIBP measurement, before the first bytes (`Decoder.resume`)."""
+
+
 class Link(Protocol):
     """What feeds a runner: a serial link (`adapters/transport/serial_link.py`), or an HL7 bed's share of the
     site's listener (`monitor/runtime/hl7.py`)."""
@@ -46,8 +51,9 @@ class Link(Protocol):
     def source(self) -> str:
         """The source name of the link's readings and events."""
 
-    def resume(self, nibp: Sequence[Reading]) -> None:
-        """The bed's last recorded NIBP measurement, before the first bytes (`Decoder.resume`)."""
+    @property
+    def decoder(self) -> Resumable:
+        """The decoder the bed's readings go through: told what was recorded before it starts."""
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
         """Deliver batches to `sink` until `stop` is set; link trouble is reported as events, never raised."""
