@@ -91,12 +91,15 @@ def cmd_simulate_connected(args: argparse.Namespace) -> int:
     if not _SENDER.fullmatch(sender) or _DELIMITERS.intersection(sender):
         raise UsageError(f"--id must be printable ASCII without HL7 delimiters (| ^ ~ \\ &), got {sender!r}")
     try:
-        client = MllpClient(Hl7Monitor(load_scenario(args.scenario), sender, alarms=True), host, port,
-                            speed=args.speed)
+        monitor = Hl7Monitor(load_scenario(args.scenario), sender, alarms=True)
+        client = MllpClient(monitor, host, port, speed=args.speed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(f"{HL7} monitor {sender} sending to {host}:{port} (scenario {args.scenario}, {args.speed:g}×); "
           "Ctrl+C to stop", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # the normal way to stop an emulator
         client.run(threading.Event())
+    m, c = monitor.stats, client.stats
+    print(f"{sender}: {m['messages']} messages, {m['acks']} acknowledged, {m['rejected']} rejected, "
+          f"{len(monitor.unacked)} unacknowledged; {c['connects']} connections, {c['resent']} resent", flush=True)
     return 0
