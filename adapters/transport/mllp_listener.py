@@ -173,6 +173,8 @@ class MllpListener:
         try:
             sock.settimeout(POLL_S)
             reason = self._read(conn, sock, decoder)
+        except OSError as exc:  # the socket went under it (replaced at the limit, the listener stopping)
+            reason = f"connection lost: {exc.strerror or exc}"
         except Exception as exc:  # a bug must cost this connection, never the listener
             self.stats["connection_errors"] += 1
             reason = f"error: {type(exc).__name__}: {exc}"

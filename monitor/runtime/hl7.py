@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 COMMIT_TIMEOUT_S = 10.0  # a message not committed in this long is answered AE: the sender resends it
 QUEUE = 256  # messages waiting for one bed's commit; more is a flood, answered AE
+MAX_BATCH = 64  # messages committed in one transaction
 MAX_UNKNOWN = 100  # unknown senders listed; the least recently heard make room
 UNKNOWN_KEY = "204^Unknown key identifier^HL70357"
 NOT_STORED = "207^Application internal error^HL70357"
@@ -86,20 +87,25 @@ class Hl7Feed:
         """Nothing to close: the connections are the listener's."""
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
-        """The runner's thread: commit each job through `sink` until `stop`. A sink failure (the store) ends
-        the runner as for a serial bed; the messages still waiting are answered AE."""
+        """The runner's thread: commit what was routed to the bed through `sink` until `stop`, the messages
+        waiting at once in one batch (one transaction: a monitor catching up after an outage costs one commit
+        per batch, not per message). A sink failure (the store) ends the runner as for a serial bed; the
+        messages still waiting are answered AE."""
         self._running.set()
         try:
             while not stop.is_set():
                 try:
-                    job = self._jobs.get(timeout=0.2)
+                    jobs = [self._jobs.get(timeout=0.2)]
                 except queue.Empty:
                     continue
+                while len(jobs) < MAX_BATCH and not self._jobs.empty():
+                    jobs.append(self._jobs.get_nowait())
                 try:
-                    self._commit(job, sink)
+                    self._commit(jobs, sink)
                 finally:
-                    if job.done is not None:
-                        job.done.set()
+                    for job in jobs:
+                        if job.done is not None:
+                            job.done.set()
         finally:
             self._running.clear()
             while not self._jobs.empty():
@@ -139,7 +145,16 @@ class Hl7Feed:
         except queue.Full:
             log.error("link loss of %s not recorded: its queue stayed full", self.source)
 
-    def _commit(self, job: _Job, sink: Sink) -> None:
+    def _commit(self, jobs: list[_Job], sink: Sink) -> None:
+        batch: list[Item] = []
+        decoded = [job for job in jobs if self._add(job, batch)]
+        if batch:
+            sink(batch)
+        for job in decoded:
+            job.stored = True
+
+    def _add(self, job: _Job, batch: list[Item]) -> bool:
+        """Add what a job brings to the batch, its link events placed after everything before them."""
         items: list[Item] = []
         if job.message is not None:
             try:
@@ -147,7 +162,7 @@ class Hl7Feed:
             except Exception as exc:  # a decoder bug costs the message (answered AE), never the bed
                 self.decoder.stats["decoder_errors"] += 1
                 log.error("HL7 message %r not decoded: %s", job.message.control_id, first_line(exc))
-                return
+                return False
         now = self._event_now()
         if job.restored:
             first = min((i.time for i in items if isinstance(i, Reading) and i.measured_at is None), default=now)
@@ -155,11 +170,11 @@ class Hl7Feed:
         if job.lost is not None:
             items.append(Event(self._after_newest(now), LINK_LOST, job.lost, source=self.source))
         if items:
-            sink(items)
+            batch += items
             newest = max(i.time for i in items)
             if self._newest is None or newest > self._newest[0]:
                 self._newest = (newest, time.monotonic())
-        job.stored = True
+        return True
 
     def _event_now(self) -> datetime:
         """Now on the monitor's clock: the newest time it delivered plus the time since, else this computer's."""
