@@ -124,7 +124,7 @@ def test_each_monitor_lands_on_its_own_bed_acknowledged_once_after_commit(rig: R
     assert errors == []
     for i in (1, 2, 3):
         assert rig.readings(f"chair-{i}") == sorted((r.vital, r.value, r.time) for b in readings(i, 15) for r in b)
-    assert rig.service.listener.stats["acks"] == 45
+    wait_until(lambda: rig.service.listener.stats["acks"] == 45, "the listener's count (after each send)")
 
 
 def test_an_unknown_sender_is_rejected_with_the_reason_and_listed(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:

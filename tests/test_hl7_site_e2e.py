@@ -141,3 +141,54 @@ def test_killing_the_listener_loses_nothing_and_stores_nothing_twice(tmp_path: P
         line = summary(processes, process)
         assert " 0 unacknowledged; " in line and ", 0 resent" not in line, line  # resent after the kill
     processes.stop(server)
+
+
+def test_acquire_listens_for_one_bed_and_takes_only_its_sender(tmp_path: Path,
+                                                               processes: Processes) -> None:  # noqa: F811
+    port, db, path = free_port(), tmp_path / "vigil.db", scenario(tmp_path, 1)
+    acquire = processes.start("acquire", "--protocol", "hl7-mllp", "--listen", f"127.0.0.1:{port}", "--hl7-id",
+                              "mon-1", "--bed", "chair-9", "--db", db)
+    assert acquire.stdout is not None
+    assert acquire.stdout.readline() == (f"session 1: listening for HL7 (MLLP) on 127.0.0.1:{port} for sender mon-1; "
+                                         "Ctrl+C to stop\n")
+    sender = monitor(processes, port, "MON-1", path, speed=30)
+    other = monitor(processes, port, "MON-2", path, speed=30)
+    store = Store(db)
+    try:
+        wait_for(lambda: stored(store, "chair-9") == expected(path), 30, "the bed's readings")
+    finally:
+        store.close()
+    summary(processes, sender)
+    summary(processes, other)
+    out, err = processes.stop(acquire)
+    assert acquire.returncode == 0, err
+    assert out.splitlines()[-1].startswith("rejected ") and "unknown sender" in out and "MSH-3 MON-2" in out
+
+
+def test_listener_usage_errors_are_one_line(tmp_path: Path) -> None:
+    from support import run_vigil
+
+    db = tmp_path / "vigil.db"
+    cases = [
+        (["acquire", "--protocol", "ge-s5", "--listen", "127.0.0.1:0", "--db", db],
+         "vigil acquire: error: --listen and --connect are for --protocol hl7-mllp, not ge-s5\n"),
+        (["acquire", "--protocol", "hl7-mllp", "--listen", "127.0.0.1", "--db", db],
+         "vigil acquire: error: --listen: expected HOST:PORT (e.g. 0.0.0.0:2575), got '127.0.0.1'\n"),
+        (["acquire", "--protocol", "hl7-mllp", "--listen", "127.0.0.1:0", "--port", "/dev/ttyS0", "--db", db],
+         "vigil acquire: error: give --port (a serial port) or --listen (HL7 monitors connecting), not both\n"),
+        (["simulate", "--protocol", "hl7-mllp", "--connect", "127.0.0.1:9", "--id", "A|B"],
+         "vigil simulate: error: --id must be printable ASCII without HL7 delimiters (| ^ ~ \\ &), got 'A|B'\n"),
+        (["simulate", "--protocol", "hl7-mllp", "--id", "A"], "vigil simulate: error: --id goes with --connect\n"),
+    ]
+    for args, expected_err in cases:
+        result = run_vigil(*args)
+        assert (result.returncode, result.stderr) == (2, expected_err), args
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        site = site_file(tmp_path, taken)
+        result = run_vigil("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"vigil serve: error: cannot listen for HL7 on 127.0.0.1:{taken} (")
+        assert result.stderr.endswith(f"change [hl7] listen in {site}\n")

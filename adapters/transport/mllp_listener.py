@@ -136,7 +136,7 @@ class MllpListener:
             except OSError:  # closed by stop(), or out of file descriptors: wait, never spin
                 self._stop.wait(POLL_S)
                 continue
-            self.stats["accepted"] += 1
+            self._count("accepted")
             conn = self._admit(sock, f"{address[0]}:{address[1]}")
             if conn is None:
                 continue
@@ -176,15 +176,14 @@ class MllpListener:
         except OSError as exc:  # the socket went under it (replaced at the limit, the listener stopping)
             reason = f"connection lost: {exc.strerror or exc}"
         except Exception as exc:  # a bug must cost this connection, never the listener
-            self.stats["connection_errors"] += 1
+            self._count("connection_errors")
             reason = f"error: {type(exc).__name__}: {exc}"
             self._log_once(type(exc).__name__, "HL7 connection %s failed: %s", conn.peer, reason, error=True)
         finally:
             with self._lock:
                 self._open.pop(conn, None)
             _shutdown(sock)
-            self.stats.update({f"decoder:{k}": v for k, v in decoder.stats.items() if k not in _ROUTINE})
-            self.stats["closed"] += 1
+            self._count("closed", extra={f"decoder:{k}": v for k, v in decoder.stats.items() if k not in _ROUTINE})
             self.closed(conn, conn.ended or reason)
 
     def _read(self, conn: Connection, sock: socket.socket, decoder: Hl7MllpDecoder) -> str:
@@ -199,21 +198,20 @@ class MllpListener:
             if data == b"":
                 return "closed by the peer"
             if data:
-                self.stats["bytes"] += len(data)
+                self._count("bytes", len(data))
                 for message in decoder.messages(data):
                     conn.last_message = time.monotonic()
                     if not self._answer(conn, sock, message):
                         return "not reading its acknowledgements"
             if time.monotonic() - conn.last_message >= self.idle_s:
-                self.stats["idle_closed"] += 1
+                self._count("idle_closed")
                 return f"no message for {self.idle_s:g} s"
         return "listener stopped"
 
     def _answer(self, conn: Connection, sock: socket.socket, message: Received) -> bool:
         """Hand an accepted message to the handler (which returns once it is committed), then acknowledge."""
-        self.stats["messages"] += 1
         verdict = self.handler(conn, message) if message.outcome == "A" else Verdict(message.outcome)
-        self.stats[f"outcome_{verdict.outcome}"] += 1
+        self._count("messages", extra={f"outcome_{verdict.outcome}": 1})
         if verdict.outcome == "A":
             conn.proven = True
         ack = message.ack(verdict.outcome, verdict.text, verdict.error)
@@ -226,8 +224,15 @@ class MllpListener:
             return False
         finally:
             sock.settimeout(POLL_S)
-        self.stats["acks"] += ack.count(b"\x0b")
+        self._count("acks", ack.count(b"\x0b"))
         return True
+
+    def _count(self, key: str, n: int = 1, extra: dict[str, int] | None = None) -> None:
+        """Counted under the lock: connection threads update `stats` at once, and `+=` is not atomic."""
+        with self._lock:
+            self.stats[key] += n
+            if extra:
+                self.stats.update(extra)
 
     def _log_once(self, cause: str, text: str, *args: object, error: bool = False) -> None:
         """The first of each kind of trouble at warning (error for a bug); repeats at debug: a flood must not
