@@ -2,7 +2,8 @@
 gateways), each on its own TCP connection with its own sans-I/O decoder.
 
 What to do with a message is the caller's (`Handler`): the site routes it to a bed, commits what it carries
-and says how to answer; only then is the acknowledgement sent, so an ACK always follows the commit and a
+and says how to answer (for all the messages one read completed at once); only then are the acknowledgements
+sent, so an ACK always follows the commit and a
 monitor that resends what was not acknowledged loses nothing.
 
 Threads, not selectors: answering a message waits for its commit in the store, which is blocking I/O, and a
@@ -67,7 +68,7 @@ class Connection:
     ended: str = ""  # why the listener ended it, when it did (replaced at the connection limit)
 
 
-Handler = Callable[[Connection, Received], Verdict]
+Handler = Callable[[Connection, list[Received]], list[Verdict]]  # a verdict per message, in order
 Closed = Callable[[Connection, str], None]
 
 
@@ -199,32 +200,38 @@ class MllpListener:
                 return "closed by the peer"
             if data:
                 self._count("bytes", len(data))
-                for message in decoder.messages(data):
+                messages = decoder.messages(data)
+                if messages:
                     conn.last_message = time.monotonic()
-                    if not self._answer(conn, sock, message):
+                    if not self._answer(conn, sock, messages):
                         return "not reading its acknowledgements"
             if time.monotonic() - conn.last_message >= self.idle_s:
                 self._count("idle_closed")
                 return f"no message for {self.idle_s:g} s"
         return "listener stopped"
 
-    def _answer(self, conn: Connection, sock: socket.socket, message: Received) -> bool:
-        """Hand an accepted message to the handler (which returns once it is committed), then acknowledge."""
-        verdict = self.handler(conn, message) if message.outcome == "A" else Verdict(message.outcome)
-        self._count("messages", extra={f"outcome_{verdict.outcome}": 1})
-        if verdict.outcome == "A":
-            conn.proven = True
-        ack = message.ack(verdict.outcome, verdict.text, verdict.error)
-        if not ack:
+    def _answer(self, conn: Connection, sock: socket.socket, messages: list[Received]) -> bool:
+        """Hand the accepted messages one read completed to the handler (which returns once they are committed,
+        together: a sender catching up costs one commit per read, not one per message), then acknowledge each,
+        in order."""
+        accepted = [m for m in messages if m.outcome == "A"]
+        verdicts = iter(self.handler(conn, accepted) if accepted else [])
+        acks = bytearray()
+        for message in messages:
+            verdict = next(verdicts) if message.outcome == "A" else Verdict(message.outcome)
+            self._count("messages", extra={f"outcome_{verdict.outcome}": 1})
+            conn.proven |= verdict.outcome == "A"
+            acks += message.ack(verdict.outcome, verdict.text, verdict.error)
+        if not acks:
             return True
         sock.settimeout(SEND_TIMEOUT_S)
         try:
-            sock.sendall(ack)
+            sock.sendall(acks)
         except OSError:
             return False
         finally:
             sock.settimeout(POLL_S)
-        self._count("acks", ack.count(b"\x0b"))
+        self._count("acks", acks.count(b"\x0b"))
         return True
 
     def _count(self, key: str, n: int = 1, extra: dict[str, int] | None = None) -> None:

@@ -113,21 +113,31 @@ class Hl7Feed:
                 if left.done is not None:
                     left.done.set()
 
-    def deliver(self, conn: Connection, message: Received) -> Verdict:
-        """On a listener thread: queue the message for the bed and wait until it is committed."""
+    def deliver(self, conn: Connection, messages: list[Received]) -> list[Verdict]:
+        """On a listener thread: queue the messages for the bed and wait until they are committed."""
         if not self._running.is_set():
-            return Verdict("E", "not stored: this bed is not acquiring", NOT_STORED)
+            return [Verdict("E", "not stored: this bed is not acquiring", NOT_STORED)] * len(messages)
         with self._lock:
             restored = self._lost
             self._lost = False
             self._connections.add(conn.id)
-        job = _Job(message, restored=restored, done=threading.Event())
-        try:
-            self._jobs.put(job, timeout=self.commit_timeout_s)
-        except queue.Full:
-            return Verdict("E", "not stored: too many messages waiting for this bed; resend later", NOT_STORED)
+        deadline = time.monotonic() + self.commit_timeout_s
+        jobs: list[_Job] = []
+        for message in messages:
+            job = _Job(message, restored=restored and not jobs, done=threading.Event())
+            try:
+                self._jobs.put(job, timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Full:
+                break
+            jobs.append(job)
+        verdicts = [self._verdict(job, deadline) for job in jobs]
+        busy = Verdict("E", "not stored: too many messages waiting for this bed; resend later", NOT_STORED)
+        return verdicts + [busy] * (len(messages) - len(jobs))
+
+    @staticmethod
+    def _verdict(job: _Job, deadline: float) -> Verdict:
         assert job.done is not None
-        if not job.done.wait(self.commit_timeout_s) or not job.stored:
+        if not job.done.wait(max(0.0, deadline - time.monotonic())) or not job.stored:
             return Verdict("E", "not stored in time; resend", NOT_STORED)
         return Verdict("A")
 
@@ -233,14 +243,23 @@ class Hl7Service:
         with self._lock:
             return list(reversed(self._unknown.values()))
 
-    def _handle(self, conn: Connection, message: Received) -> Verdict:
-        ids = message.sender()
-        feed = self.route(ids)
-        if feed is not None:
-            return feed.deliver(conn, message)
-        self._remember(ids, conn.peer)
-        return Verdict("R", f"no bed has this sender's hl7_id; add one of these to its bed in site.toml: "
-                            f"{ids.describe()}", UNKNOWN_KEY)
+    def _handle(self, conn: Connection, messages: list[Received]) -> list[Verdict]:
+        """Each message to its bed (a bed's in one delivery, so in one commit), an unknown sender's rejected."""
+        verdicts: list[Verdict | None] = [None] * len(messages)
+        beds: dict[int, tuple[Hl7Feed, list[int]]] = {}
+        for i, message in enumerate(messages):
+            ids = message.sender()
+            feed = self.route(ids)
+            if feed is None:
+                self._remember(ids, conn.peer)
+                verdicts[i] = Verdict("R", "no bed has this sender's hl7_id; add one of these to its bed in "
+                                           f"site.toml: {ids.describe()}", UNKNOWN_KEY)
+            else:
+                beds.setdefault(id(feed), (feed, []))[1].append(i)
+        for feed, indices in beds.values():
+            for i, verdict in zip(indices, feed.deliver(conn, [messages[i] for i in indices]), strict=True):
+                verdicts[i] = verdict
+        return [v for v in verdicts if v is not None]
 
     def _remember(self, ids: SenderIds, peer: str) -> None:
         now = datetime.now(UTC)
