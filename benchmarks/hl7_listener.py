@@ -9,7 +9,8 @@ Each emulated monitor is a thread with its own TCP connection sending PCD-01 ORU
 (HR, SpO2, pulse rate, respiration rate) that `encode_oru` writes; every message is acknowledged only after its
 readings are committed, so both figures include the commit.
 - throughput: 16 monitors, each sending its messages back to back with up to 16 unacknowledged at once (as a
-  monitor catching up after an outage does); messages/s = all messages / time until the last ACK arrived.
+  monitor catching up after an outage does; what one read brings is committed in one transaction);
+  messages/s = all messages / time until the last ACK arrived.
 - latency: 16 monitors × 1 message/s (a clinic's steady state, beds spread across the second), each message
   timed from its send to its ACK; p50/p95 in ms.
 """
