@@ -35,7 +35,7 @@ Decisions worth knowing:
   control id (unique per sender, hence per link).
 * Nothing it keeps grows with its input: an OBX whose code maps to no vital counts as `unmapped`, and the
   first UNMAPPED_SAMPLE distinct codes are also counted each under `unmapped:<code>` (what `vigil decode`
-  shows, to tell which codes a monitor sends); ACKs queued beyond MAX_FRAME bytes that nobody collected
+  shows, to tell which codes a monitor sends); ACKs queued beyond `max_frame` bytes that nobody collected
   (`vigil decode` sends none) count as `unsent_acks`.
 """
 
@@ -58,7 +58,7 @@ from adapters.protocols.hl7_mllp.received import Received, read_message
 # link configuration overrides them.
 LINE_SETTINGS = LineSettings(9600)
 
-MAX_FRAME = 1 << 20  # bytes; larger "frames" are garbage that must not grow memory forever
+MAX_FRAME = 1 << 20  # bytes, by default; larger "frames" are garbage that must not grow memory forever
 UNMAPPED_SAMPLE = 32  # distinct unmapped codes counted by name; the rest only in the total
 _FRAME_MARK = re.compile(rb"[\x0b\x1c]")
 
