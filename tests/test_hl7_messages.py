@@ -106,3 +106,17 @@ def test_r40_without_an_alarm_row_or_with_a_bad_time_is_counted() -> None:
     assert decoder.feed(frame(head.format("2026"))) == []
     assert decoder.feed(frame(head.format("20260101000000"))) == []  # no offset and no zone: never guessed
     assert (decoder.stats["empty_alarms"], decoder.stats["bad_time"], decoder.stats["no_offset_times"]) == (1, 1, 1)
+
+
+def test_a_repeated_alarm_state_is_recorded_once_and_a_change_again() -> None:
+    decoder = Hl7MllpDecoder("m")
+
+    def r40(seconds: int, phase: str, control_id: str) -> bytes:
+        return encode_r40(T.replace(second=seconds), control_id=control_id, sender="M", source_mdc=150456,
+                          source_ref="MDC_PULS_OXIM_SAT_O2", event="196674^MDC_EVT_LO", phase=phase, priority="PH")
+
+    phases = ["start", "continue", "continue", "end", "start"]
+    texts = [e.text for k, phase in enumerate(phases) for e in decoder.feed(r40(k, phase, str(k)))]
+    assert [t.split(": ")[1].split(",")[0] for t in texts] == ["start", "continue", "end", "start"]
+    assert (decoder.stats["monitor_alarms"], decoder.stats["alarm_repeats"]) == (4, 1)
+    assert decoder.pending_output().count(b"MSA|AA|") == 5  # a repeat is acknowledged like any message

@@ -9,8 +9,10 @@ and MDC_ATTR_ALERT_TEXT. Vendors give these attributes different numeric codes (
 others 68165), so they are recognised by their reference id (OBX-3.2), which all of them write.
 
 Each alarm becomes one event of kind MONITOR_ALARM whose text reads "SpO2 MDC_EVT_LO: start, active, high
-priority" — the monitor's alarm, recorded on the bed's time line. It is never one of Vigil's own alarms
-(those come from the alarm engine and the bed's limits): the engine ignores this kind.
+priority" — the monitor's alarm, recorded on the bed's time line. Monitors repeat an ongoing alarm (phase
+`continue` or `present`); the decoder records an alarm again only when what it says of it changed. It is
+never one of Vigil's own alarms (those come from the alarm engine and the bed's limits): the engine ignores
+this kind.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ MAX_TEXT = 200  # of an event's text: a sender's free text is kept, never withou
 
 
 def alarm_events(segments: Sequence[str], fs: str, cs: str, default_time: str, tz: tzinfo | None,
-                 source: str) -> tuple[list[Event], list[str]]:
-    """The alarms of an ORU^R40's segments as events, and the stats keys of what was skipped (`bad_time`,
-    `no_offset_times`, `empty_alarms`: a message with no alarm row in it)."""
+                 source: str) -> tuple[list[tuple[str, Event]], list[str]]:
+    """The alarms of an ORU^R40's segments as events, each with what identifies its alarm (what is alarmed,
+    on which source: a monitor repeating an alarm's state says the same of the same alarm), and the stats keys
+    of what was skipped (`bad_time`, `no_offset_times`, `empty_alarms`: a message with no alarm row in it)."""
     alarms: list[dict[str, str]] = []
     group_time = default_time
     for segment in segments:
@@ -60,13 +63,15 @@ def alarm_events(segments: Sequence[str], fs: str, cs: str, default_time: str, t
             alarms[-1][_ATTRIBUTES[ref]] = _name(value, cs) if _ATTRIBUTES[ref] == "source" else value.strip()
     if not alarms:
         return [], ["empty_alarms"]
-    events, skipped = [], []
+    events: list[tuple[str, Event]] = []
+    skipped: list[str] = []
     for alarm in alarms:
         t = parse_dtm(alarm["time"], tz)
         if isinstance(t, str):
             skipped.append(t)
             continue
-        events.append(Event(t, MONITOR_ALARM, _describe(alarm), source=source))
+        identity = f"{alarm.get('source', '')}|{alarm['what']}|{alarm.get('text', '')}"
+        events.append((identity, Event(t, MONITOR_ALARM, _describe(alarm), source=source)))
     return events, skipped
 
 

@@ -60,6 +60,7 @@ LINE_SETTINGS = LineSettings(9600)
 
 MAX_FRAME = 1 << 20  # bytes, by default; larger "frames" are garbage that must not grow memory forever
 UNMAPPED_SAMPLE = 32  # distinct unmapped codes counted by name; the rest only in the total
+MAX_ALARMS = 256  # monitor alarms whose last state is remembered (to skip repeats); the least recent forgotten
 _FRAME_MARK = re.compile(rb"[\x0b\x1c]")
 
 # OBX-11 statuses whose value stands (HL7 table 0085): corrected, final, preliminary, results entered,
@@ -77,6 +78,7 @@ class Hl7MllpDecoder:
         self.tz = tz  # for HL7 times without an offset; None: such times are unusable, never guessed
         self.stats: Counter[str] = Counter()
         self._last_nibp: dict[str, tuple[datetime, float]] = {}  # per NIBP vital, the last emitted reading
+        self._alarm_said: dict[str, str] = {}  # per monitor alarm, the text last emitted, least recent first
         self._unmapped_named = 0  # distinct `unmapped:<code>` keys in stats, at most UNMAPPED_SAMPLE
         self._frame: bytearray | None = None  # None: outside a frame
         self._end_pending = False  # the frame's 0x1C was the last byte seen; its 0x0D is still due
@@ -135,12 +137,27 @@ class Hl7MllpDecoder:
             return []
         self.stats["messages"] += 1
         if message.trigger == "R40":
-            events, skipped = alarm_events(message.segments, message.fs, message.cs, message.msh[7], self.tz,
-                                           self.source)
-            self.stats.update(skipped)
-            self.stats["monitor_alarms"] += len(events)
-            return list(events)
+            return self._alarms(message)
         return self._observations(message.segments, message.fs, message.cs, message.msh[7])
+
+    def _alarms(self, message: Received) -> list[Item]:
+        """The monitor's alarms in an ORU^R40, each only when what it says of its alarm changed (a repeat of
+        the same state counts as `alarm_repeats`)."""
+        found, skipped = alarm_events(message.segments, message.fs, message.cs, message.msh[7], self.tz,
+                                      self.source)
+        self.stats.update(skipped)
+        events: list[Item] = []
+        for identity, event in found:
+            if self._alarm_said.get(identity) == event.text:
+                self.stats["alarm_repeats"] += 1
+                continue
+            self._alarm_said.pop(identity, None)
+            self._alarm_said[identity] = event.text
+            while len(self._alarm_said) > MAX_ALARMS:
+                del self._alarm_said[next(iter(self._alarm_said))]
+            self.stats["monitor_alarms"] += 1
+            events.append(event)
+        return events
 
     def _queue(self, ack: bytes) -> None:
         if not ack:
