@@ -87,3 +87,11 @@ PAGE_SPEED_ROWS = (
 @pytest.mark.browser
 def test_page_speed_benchmark_quick_run_prints_its_table() -> None:
     quick_run("page_speed.py", PAGE_SPEED_ROWS)
+
+
+HL7_LISTENER_ROWS = ("messages/s to the store", "ACK latency p50 ms", "ACK latency p95 ms", "readings stored")
+
+
+def test_hl7_listener_benchmark_quick_run_prints_its_table() -> None:
+    """Its quick run also checks that every message's readings were stored once (else it fails)."""
+    quick_run("hl7_listener.py", HL7_LISTENER_ROWS)

@@ -537,9 +537,9 @@ def test_a_decoder_exception_is_counted_logged_once_and_acquisition_goes_on(
 class PlantedHl7Bug(Hl7MllpDecoder):
     """The real HL7 decoder with a bug planted: a message whose control id is POISONED raises."""
 
-    def _acknowledge(self, fs: str, msh: list[str], trigger: str, outcome: str) -> None:
-        super()._acknowledge(fs, msh, trigger, outcome)
-        if msh[10] == "POISONED":
+    def _queue(self, ack: bytes) -> None:
+        super()._queue(ack)
+        if b"|POISONED|" in ack:
             raise ValueError("planted bug")
 
 

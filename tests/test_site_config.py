@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.site.config import ReplayBed, SerialBed, SiteError, load_site
+from monitor.site.config import Hl7Bed, ReplayBed, SerialBed, SiteError, load_site
 
 GOOD = """\
 name = "Riverside clinic"
@@ -94,13 +94,19 @@ def test_a_good_site_file_gives_its_beds_with_their_settings(tmp_path: Path) -> 
     (('speed = "60x"', 'speed = "fast"'),
      "site.toml, line 20: beds[3].speed: speed must be a number from 1 to 1000 or 'max', got 'fast'"),
     (('replay = "rec.csv"', 'replay = "rec.csv"\nport = "/dev/ttyUSB3"'),
-     "site.toml, line 20: beds[3].port: a bed is fed by only one of port or replay"),
+     "site.toml, line 20: beds[3].port: a bed is fed by only one of port, replay or hl7_id"),
     (('id = "training"\nreplay = "rec.csv"', 'id = "training"'), "site.toml, line 17: beds[3]: a bed is fed by one of"),
     (('protocol = "ge-s5"\n', ""), "site.toml, line 6: beds[1].port: a serial bed needs a protocol: "),
     (('port = "socket://10.0.0.7:4001"', 'hl7_id = "MINDRAY-0012A4B5"'),
-     "site.toml, line 13: beds[2].hl7_id: HL7 beds (hl7_id, [hl7]) are not yet supported: "),
-    (('name = "Riverside clinic"', 'name = "R"\n[hl7]\nlisten = "0.0.0.0:2575"'),
-     "site.toml, line 2: hl7: HL7 beds (hl7_id, [hl7]) are not yet supported: "),
+     "site.toml, line 13: beds[2].hl7_id: an HL7 bed needs the site's listener: add [hl7] with listen = "),
+    (('port = "socket://10.0.0.7:4001"', 'hl7_id = "M-1"\nbaud = 9600'),
+     "site.toml, line 14: beds[2].baud: an HL7 bed connects over the network: it has no baud"),
+    (('port = "socket://10.0.0.7:4001"\nprotocol = "hl7-mllp"', 'hl7_id = "M-1"\nprotocol = "ge-s5"'),
+     "site.toml, line 14: beds[2].protocol: an HL7 bed's protocol is hl7-mllp (or leave it out)"),
+    (('name = "Riverside clinic"', 'name = "R"\n[hl7]\nlisten = "0.0.0.0"'),
+     "site.toml, line 3: hl7.listen: expected HOST:PORT (e.g. 0.0.0.0:2575), got '0.0.0.0'"),
+    (('name = "Riverside clinic"', 'name = "R"\n[hl7]\nport = 2575'),
+     "site.toml, line 3: hl7.port: unknown key; [hl7] takes listen"),
     (('name = "Riverside clinic"', 'name = ['), "site.toml: not valid TOML: "),
 ])
 def test_a_bad_site_file_is_refused_in_one_line_naming_the_key_and_its_line(
@@ -124,3 +130,33 @@ def test_one_device_under_two_names_is_one_port(tmp_path: Path) -> None:
 def test_a_serial_hl7_bed_is_fine_and_a_site_needs_a_bed(tmp_path: Path) -> None:
     assert load_site(write_site(tmp_path, GOOD)).beds[1].protocol.name == "hl7-mllp"
     assert refusal(tmp_path, 'name = "empty"\n') == "site.toml, line 1: beds: no [[beds]]: a site has at least one bed"
+
+
+HL7_SITE = """\
+[hl7]
+listen = "0.0.0.0:2575"
+
+[[beds]]
+id = "chair-1"
+hl7_id = "MINDRAY-0012A4B5"
+tz = "Europe/Berlin"
+type = "esketamine"
+
+[[beds]]
+id = "chair-2"
+hl7_id = "mindray-0012a4b5"
+"""
+
+
+def test_hl7_beds_are_found_by_sender_behind_the_sites_one_listener(tmp_path: Path) -> None:
+    first_only = HL7_SITE.split("[[beds]]\nid = \"chair-2\"")[0]
+    site = load_site(write_site(tmp_path, first_only))
+    (bed,) = site.beds
+    assert site.hl7_listen == ("0.0.0.0", 2575)
+    assert isinstance(bed, Hl7Bed) and bed.hl7_id == "MINDRAY-0012A4B5" and bed.protocol.name == "hl7-mllp"
+    assert str(bed.options["tz"]) == "Europe/Berlin" and bed.limits.preset == "esketamine"
+
+
+def test_two_beds_with_one_hl7_id_are_refused_whatever_the_case(tmp_path: Path) -> None:
+    assert refusal(tmp_path, HL7_SITE) == ("site.toml, line 12: beds[2].hl7_id: 'mindray-0012a4b5' is already the "
+                                           "hl7_id of chair-1 (line 6)")

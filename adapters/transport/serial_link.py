@@ -137,6 +137,10 @@ class SerialLink:
     def connected(self) -> bool:
         return self._port is not None
 
+    @property
+    def source(self) -> str:
+        return self.config.source
+
     def open(self) -> None:
         """First open; raises LinkError with what to check, so a wrong port fails at start, not silently."""
         if self.config.raw_out is not None and self._raw is None:

@@ -72,7 +72,12 @@ def add_device_commands(sub: Any) -> None:
 
     acq = sub.add_parser("acquire", help="acquire from a bedside monitor into the store, no dashboard")
     acq.set_defaults(handler=cmd_acquire)
-    link_options(acq)
+    link_options(acq, required=False)  # --port, or --listen for HL7 monitors that connect: checked by the command
+    acq.add_argument("--listen", metavar="HOST:PORT",
+                     help="instead of --port: accept HL7 monitors in client mode on HOST:PORT (--protocol hl7-mllp)")
+    acq.add_argument("--hl7-id", metavar="ID",
+                     help="with --listen: only this sender feeds the bed (matched against OBX-18, PV1-3, MSH-3, "
+                          "MSH-4); others are rejected. Default: every sender")
     _session_options(acq)
     acq.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
 
@@ -105,6 +110,10 @@ def add_device_commands(sub: Any) -> None:
                           "(probabilities per frame; AT+FOR in scenario seconds)")
     sim.add_argument("--link", type=Path, metavar="PATH",
                      help="keep a symlink at PATH to the current pty (it changes after an unplug fault)")
+    sim.add_argument("--connect", metavar="HOST:PORT",
+                     help="instead of a pty: a networked hl7-mllp monitor in client mode, sending to the listener "
+                          "at HOST:PORT, resending what is not acknowledged and reconnecting")
+    sim.add_argument("--id", metavar="ID", help="with --connect: the monitor's id, sent as MSH-3 (default VIGIL_SIM)")
 
 
 def _prepare_session(args: argparse.Namespace) -> tuple[Store, Limits]:
@@ -132,6 +141,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:
+    if args.listen is not None:
+        from monitor.cli.hl7 import cmd_acquire_listening
+
+        return cmd_acquire_listening(args)
+    if args.hl7_id is not None:
+        raise UsageError("--hl7-id goes with --listen")
+    if args.port is None or args.protocol is None:
+        raise UsageError("acquire needs --port and --protocol (or --listen HOST:PORT for HL7 monitors)")
     store, limits = _prepare_session(args)
     runner, link, spec = _open_bed(args, store, limits)
     print(f"session {runner.session_id}: acquiring from {describe(link, spec)}; Ctrl+C to stop", flush=True)
@@ -150,6 +167,13 @@ def cmd_acquire(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from adapters.simulation import simulate
+
+    if args.connect is not None:
+        from monitor.cli.hl7 import cmd_simulate_connected
+
+        return cmd_simulate_connected(args)
+    if args.id is not None:
+        raise UsageError("--id goes with --connect")
 
     if args.scenario not in SCENARIOS:
         input_file(Path(args.scenario), "scenario file", f" (or name a built-in scenario: {', '.join(SCENARIOS)})")

@@ -95,7 +95,12 @@ def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: 
     from monitor.runtime.site import Site  # the runners and Dash load only for a site that will run
     from monitor.web.app import DashboardConfig, create_site_app
 
-    site = Site(store, config, args.operator)
+    try:
+        site = Site(store, config, args.operator)
+    except OSError as exc:  # the HL7 listener's port
+        host, port = config.hl7_listen or ("", 0)
+        raise UsageError(f"cannot listen for HL7 on {host}:{port} ({exc.strerror or exc}); change [hl7] listen in "
+                         f"{config.path}") from None
     zone, window = display_zone(None, False), timedelta(minutes=args.window)
     views = [(bed.config.id, bed.config.label,
               DashboardConfig(store, bed.session, zone, window, bed.replay, operator=args.operator, auth=auth))
@@ -103,4 +108,6 @@ def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: 
     for bed in site.beds:
         state = f"offline: {bed.offline} (retrying)" if bed.offline else f"session {bed.session()}"
         print(f"bed {bed.config.id}: {state}", flush=True)
+    if site.hl7 is not None:
+        print(f"HL7 (MLLP) listener on {site.hl7.listener.host}:{site.hl7.listener.port}", flush=True)
     return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name), auth, listener, site)

@@ -19,10 +19,9 @@ from datetime import UTC, datetime, timedelta
 from adapters.files.csv_reader import RecordedSession
 from adapters.files.replay import ReplaySource, parse_speed
 from adapters.model.reading import DOSE_KINDS
-from adapters.transport.serial_link import SerialLink
 from monitor.alarms.live import LiveAlarms
 from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, load_preset
-from monitor.runtime.live import LiveRunner
+from monitor.runtime.live import Link, LiveRunner
 from monitor.runtime.replay import ReplayRunner
 from monitor.session.types import session_type
 from monitor.store import Bed, Store
@@ -69,13 +68,13 @@ class LiveBed:
     label: str = ""  # shown on screen (default: the id)
 
 
-def open_live(store: Store, bed: LiveBed, link: SerialLink, *, device_clock: bool,
+def open_live(store: Store, bed: LiveBed, link: Link, *, device_clock: bool,
               patient_label: str = "") -> LiveRunner:
     """The bed fed by `link` (opened), writing into its open session, or into a new one (`patient_label`)
     if it has none; its readings timed by the device's clock or this computer's."""
     store.beds.declare(Bed(bed.id, bed.label or bed.id, bed.session_type, *_stored(bed.limits), origin=bed.origin),
                        bed.operator)
-    link.decoder.resume(store.beds.last_nibp(bed.id, link.config.source))
+    link.decoder.resume(store.beds.last_nibp(bed.id, link.source))
 
     def session(limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
         session_id, opened = store.beds.session(bed.id, name=bed.name, who=bed.operator,

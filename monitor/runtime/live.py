@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from adapters.model.reading import Event, Reading, split_items
-from adapters.transport.serial_link import SerialLink
+from adapters.transport.serial_link import Sink
 from monitor.alarms.live import LiveAlarms
 from monitor.errors import first_line
 from monitor.store import Store
@@ -38,14 +39,37 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Resumable(Protocol):
+    def resume(self, nibp: Sequence[Reading]) -> None:
+        """The bed's last recorded NIBP measurement, before the first bytes (`Decoder.resume`)."""
+
+
+class Link(Protocol):
+    """What feeds a runner: a serial link (`adapters/transport/serial_link.py`), or an HL7 bed's share of the
+    site's listener (`monitor/runtime/hl7.py`)."""
+
+    @property
+    def source(self) -> str:
+        """The source name of the link's readings and events."""
+
+    @property
+    def decoder(self) -> Resumable:
+        """The decoder the bed's readings go through: told what was recorded before it starts."""
+
+    def run(self, sink: Sink, stop: threading.Event) -> None:
+        """Deliver batches to `sink` until `stop` is set; link trouble is reported as events, never raised."""
+
+    def close(self) -> None: ...
+
+
 class LiveRunner:
-    """Runs a `SerialLink` into a store session until stopped."""
+    """Runs a link into a store session until stopped."""
 
     def __init__(
         self,
         store: Store,
         session_id: int,
-        link: SerialLink,
+        link: Link,
         alarms: LiveAlarms | None = None,
         *,
         device_clock: bool = False,

@@ -3,7 +3,9 @@
 Each bed is opened through `monitor/runtime/bed.py` and gets its own runner: its own acquisition thread, alarm
 engine and tick, so one bed's trouble stays its own. A serial bed whose port does not open is opened all the
 same: its link reports the outage as lost (stored on the bed's session, so its view shows it) and keeps
-reopening with backoff, as after an unplugged cable; the other beds never wait for it.
+reopening with backoff, as after an unplugged cable; the other beds never wait for it. HL7 beds are fed by
+the site's one MLLP listener (`[hl7] listen`, `monitor/runtime/hl7.py`), bound when the site opens (a busy
+port fails then, before anything runs) and started after the beds; `hl7` is it, with its unknown senders.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import dataclass, replace
 from adapters.transport.serial_link import LinkConfig, SerialLink
 from monitor.limits.model import DEFAULT_PRESET, load_preset
 from monitor.runtime import bed as beds
+from monitor.runtime.hl7 import Hl7Feed, Hl7Service
 from monitor.runtime.live import LiveRunner
 from monitor.runtime.replay import ReplayRunner
 from monitor.session.types import recorded_type, session_type
-from monitor.site.config import ReplayBed, SerialBed, SiteConfig
+from monitor.site.config import Bed, Hl7Bed, ReplayBed, SiteConfig
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ log = logging.getLogger(__name__)
 class OpenBed:
     """A bed of the site with its runner; `offline`: why its port did not open at start (None if it did)."""
 
-    config: SerialBed | ReplayBed
+    config: Bed
     runner: LiveRunner | ReplayRunner
     offline: str | None = None
 
@@ -47,19 +50,30 @@ class Site:
     error: BaseException | None = None  # one bed's failure is that bed's: the site as a whole never fails
 
     def __init__(self, store: Store, config: SiteConfig, operator: str) -> None:
+        """Raises OSError when the HL7 listener cannot bind (before any bed is opened)."""
         self.config = config
-        self.beds = [_open(store, bed, operator) for bed in config.beds]
+        feeds = {bed.hl7_id: Hl7Feed.of(bed.protocol, bed.protocol.name, bed.options)
+                 for bed in config.beds if isinstance(bed, Hl7Bed)}
+        self.hl7: Hl7Service | None = None
+        if config.hl7_listen is not None:
+            self.hl7 = Hl7Service(*config.hl7_listen, feeds)
+            self.hl7.open()
+        self.beds = [_open(store, bed, operator, feeds) for bed in config.beds]
 
     def start(self) -> None:
         for bed in self.beds:
             bed.runner.start()
+        if self.hl7 is not None:
+            self.hl7.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         for bed in self.beds:
             bed.runner.stop(timeout)
+        if self.hl7 is not None:
+            self.hl7.stop(timeout)
 
 
-def _open(store: Store, bed: SerialBed | ReplayBed, operator: str) -> OpenBed:
+def _open(store: Store, bed: Bed, operator: str, feeds: dict[str, Hl7Feed]) -> OpenBed:
     if isinstance(bed, ReplayBed):
         recording = bed.recording
         stype = bed.session_type or recorded_type(recording.events)
@@ -68,6 +82,10 @@ def _open(store: Store, bed: SerialBed | ReplayBed, operator: str) -> OpenBed:
                               operator)
         return OpenBed(bed, beds.open_replay(store, setup, recording, bed.speed, begin_at=bed.begin_at,
                                              repeat=bed.repeat))
+    if isinstance(bed, Hl7Bed):  # on the monitor's clock: a resent message must land on the same readings
+        live = beds.LiveBed(bed.id, f"hl7_id {bed.hl7_id}", bed.session_type, bed.limits, operator,
+                            name=f"{bed.protocol.name} from {bed.hl7_id}", label=bed.label)
+        return OpenBed(bed, beds.open_live(store, live, feeds[bed.hl7_id], device_clock=True))
     spec = bed.protocol
     config = LinkConfig(bed.port, replace(spec.line, **bed.line), spec.name, setup_hint=spec.setup_hint)
     link = SerialLink(config, spec.new_decoder(spec.name, bed.options))

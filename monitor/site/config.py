@@ -22,6 +22,7 @@ from typing import Any
 from adapters.files.csv_reader import CsvError, RecordedSession, read_session_csv
 from adapters.files.replay import parse_speed
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
+from adapters.transport.mllp_listener import parse_address
 from adapters.transport.serial_link import LinkConfig
 from monitor.errors import first_line
 from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, LimitsError, load_limits, load_preset
@@ -36,8 +37,7 @@ SERIAL_SCHEMES = ("loop", "socket", "rfc2217", "spy", "hwgrep", "alt", "cp2110")
 NETWORK_SCHEMES = ("socket", "rfc2217")  # host:port after the scheme
 DB_SCHEMES = re.compile(r"(sqlite|postgresql)(\+\w+)?")
 LINE_CHOICES = {"parity": ("N", "E", "O", "M", "S"), "bytesize": (5, 6, 7, 8), "stopbits": (1, 1.5, 2)}
-NOT_YET_HL7 = ("HL7 beds (hl7_id, [hl7]) are not yet supported: Vigil has no HL7 listener yet; connect the "
-               "monitor's serial port instead (port = ..., protocol = \"hl7-mllp\")")
+HL7 = "hl7-mllp"
 
 
 def _serial_url(url: str) -> bool:
@@ -86,11 +86,29 @@ class ReplayBed:
 
 
 @dataclass(frozen=True)
+class Hl7Bed:
+    """A bed fed by an HL7 monitor that connects to the site's listener, found by its `hl7_id` (matched as
+    `adapters/protocols/hl7_mllp/received.py` says: OBX-18, PV1-3, MSH-3, MSH-4)."""
+
+    id: str
+    label: str
+    hl7_id: str
+    protocol: ProtocolSpec
+    options: dict[str, Any]  # the protocol's own options as given (its tz)
+    session_type: str
+    limits: Limits
+
+
+Bed = SerialBed | ReplayBed | Hl7Bed
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     path: Path
     name: str
     db: str | None  # a database URL or SQLite file; None: --db, $VIGIL_DB or the default
-    beds: tuple[SerialBed | ReplayBed, ...] = field(default_factory=tuple)
+    beds: tuple[Bed, ...] = field(default_factory=tuple)
+    hl7_listen: tuple[str, int] | None = None  # [hl7] listen: where HL7 monitors connect
 
 
 def load_site(path: Path) -> SiteConfig:
@@ -160,14 +178,28 @@ class _Checker:
         self.known((), data, SITE_KEYS, "a site file")
         name = self.value(("name",), data, str, "text") if "name" in data else self.path.stem
         db = self.db(data["db"]) if "db" in data else None
-        if "hl7" in data:
-            raise self.refuse(("hl7",), NOT_YET_HL7)
+        listen = self.hl7(data["hl7"]) if "hl7" in data else None
         if "beds" not in data:
             raise self.refuse(("beds",), "no [[beds]]: a site has at least one bed")
         raw = self.value(("beds",), data, list, "[[beds]] tables")
         beds = [self.bed(("beds", i), entry) for i, entry in enumerate(raw)]
         self.unique(beds)
-        return SiteConfig(self.path, name, db, tuple(beds))
+        first_hl7 = next((i for i, bed in enumerate(beds) if isinstance(bed, Hl7Bed)), None)
+        if first_hl7 is not None and listen is None:
+            raise self.refuse(("beds", first_hl7, "hl7_id"), "an HL7 bed needs the site's listener: add "
+                                                             '[hl7] with listen = "0.0.0.0:2575"')
+        return SiteConfig(self.path, name, db, tuple(beds), listen)
+
+    def hl7(self, data: Any) -> tuple[str, int]:
+        if not isinstance(data, dict):
+            raise self.refuse(("hl7",), 'must be a table: [hl7] with listen = "HOST:PORT"')
+        self.known(("hl7",), data, ("listen",), "[hl7]")
+        if "listen" not in data:
+            raise self.refuse(("hl7",), 'needs listen = "HOST:PORT" (e.g. "0.0.0.0:2575")')
+        try:
+            return parse_address(self.text(("hl7",), data, "listen"))
+        except ValueError as exc:
+            raise self.refuse(("hl7", "listen"), str(exc)) from None
 
     def db(self, value: Any) -> str:
         text = self.value(("db",), {"db": value}, str, "a database URL or SQLite file")
@@ -178,7 +210,7 @@ class _Checker:
             raise self.refuse(("db",), f"{text!r} is not a database URL (sqlite:///FILE or postgresql://...)")
         return text
 
-    def bed(self, where: tuple[str | int, ...], data: Any) -> SerialBed | ReplayBed:
+    def bed(self, where: tuple[str | int, ...], data: Any) -> Bed:
         if not isinstance(data, dict):
             raise self.refuse(where, "must be a [[beds]] table")
         self.known(where, data, {*BED_KEYS, *OPTION_KEYS}, "a bed")
@@ -191,16 +223,30 @@ class _Checker:
             raise self.refuse((*where, "id"), str(exc)) from None
         label = self.text(where, data, "label") if "label" in data else bed_id
         fed = [k for k in ("port", "replay", "hl7_id") if k in data]
-        if "hl7_id" in data:
-            raise self.refuse((*where, "hl7_id"), NOT_YET_HL7)
         if len(fed) != 1:
             problem = "only one of" if fed else "one of"
             second = max(((*where, k) for k in fed), key=self.line, default=where)  # the one written last
-            raise self.refuse(second, f"a bed is fed by {problem} port or replay")
+            raise self.refuse(second, f"a bed is fed by {problem} port, replay or hl7_id")
         stype = self.session_type(where, data)
         if "replay" in data:
             return self.replay_bed(where, data, bed_id, label, stype)
+        if "hl7_id" in data:
+            return self.hl7_bed(where, data, bed_id, label, stype or "other")
         return self.serial_bed(where, data, bed_id, label, stype or "other")
+
+    def hl7_bed(self, where: tuple[str | int, ...], data: dict, bed_id: str, label: str, stype: str) -> Hl7Bed:
+        for key in ("speed", *LINE_KEYS):
+            if key in data:
+                raise self.refuse((*where, key), "an HL7 bed connects over the network: it has no " + key)
+        hl7_id = self.text(where, data, "hl7_id").strip()
+        if not hl7_id:
+            raise self.refuse((*where, "hl7_id"), "must name the sender (its OBX-18, PV1-3, MSH-3 or MSH-4)")
+        if "protocol" in data and self.text(where, data, "protocol") != HL7:
+            raise self.refuse((*where, "protocol"), f"an HL7 bed's protocol is {HL7} (or leave it out)")
+        spec = protocol(HL7)
+        limits = self.limits(where, data, stype)
+        assert limits is not None, "an HL7 bed's type is always known"
+        return Hl7Bed(bed_id, label, hl7_id, spec, self.options(where, data, spec), stype, limits)
 
     def text(self, where: tuple[str | int, ...], data: dict, key: str) -> str:
         return self.value((*where, key), data, str, "text")
@@ -261,9 +307,7 @@ class _Checker:
         except ValueError as exc:
             raise self.refuse((*where, "protocol"), str(exc)) from None
         line = {LINE_KEYS[k]: self.line_setting((*where, k), data) for k in LINE_KEYS if k in data}
-        options = {o.name: self.option((*where, o.name), data, o.parse) for o in spec.options if o.name in data}
-        for key in OPTION_KEYS.difference(o.name for o in spec.options).intersection(data):
-            raise self.refuse((*where, key), f"not an option of {spec.name}")
+        options = self.options(where, data, spec)
         period = spec.request_period
         if period in options and options[period] >= LinkConfig.watchdog_s:
             raise self.refuse((*where, period), f"must be less than the {LinkConfig.watchdog_s:g} s after which "
@@ -271,6 +315,11 @@ class _Checker:
         limits = self.limits(where, data, stype)
         assert limits is not None, "a serial bed's type is always known"
         return SerialBed(bed_id, label, port, spec, line, options, stype, limits)
+
+    def options(self, where: tuple[str | int, ...], data: dict, spec: ProtocolSpec) -> dict[str, Any]:
+        for key in OPTION_KEYS.difference(o.name for o in spec.options).intersection(data):
+            raise self.refuse((*where, key), f"not an option of {spec.name}")
+        return {o.name: self.option((*where, o.name), data, o.parse) for o in spec.options if o.name in data}
 
     def port(self, where: tuple[str | int, ...], data: dict) -> str:
         url = self.text(where, data, "port")
@@ -300,11 +349,17 @@ class _Checker:
         except ValueError as exc:
             raise self.refuse(where, str(exc)) from None
 
-    def unique(self, beds: list[SerialBed | ReplayBed]) -> None:
-        """No two beds with one id, or on one port (the same device under two names counts as one)."""
+    def unique(self, beds: list[Bed]) -> None:
+        """No two beds with one id, on one port (the same device under two names counts as one), or with one
+        hl7_id (matched ignoring case)."""
         ids: dict[str, int] = {}
         ports: dict[str, int] = {}
+        senders: dict[str, int] = {}
         for i, bed in enumerate(beds):
+            if isinstance(bed, Hl7Bed) and (first := senders.setdefault(bed.hl7_id.casefold(), i)) != i:
+                line = self.line(("beds", first, "hl7_id"))
+                raise self.refuse(("beds", i, "hl7_id"), f"{bed.hl7_id!r} is already the hl7_id of {beds[first].id} "
+                                                         f"(line {line})")
             if bed.id in ids:
                 first = ids[bed.id]
                 raise self.refuse(("beds", i, "id"), f"{bed.id!r} is already the id of beds[{first + 1}] "

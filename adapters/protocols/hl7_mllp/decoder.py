@@ -9,7 +9,8 @@ raised.
 Decisions worth knowing:
 * Frames are decoded as Latin-1: it never fails, and fields echoed into an ACK go back byte for byte
   whatever charset MSH-18 names. Codes, units, numbers and times are ASCII in every charset HL7 allows here.
-* A message that cannot be read (a segment that is not `XXX|…`) or is not ORU^R01 yields no readings.
+* A message that cannot be read (a segment that is not `XXX|…`) or is neither ORU^R01 nor ORU^R40 yields
+  nothing; an ORU^R40 (IHE PCD-04) yields the monitor's own alarms as events (`alarms.py`).
 * OBX-11 statuses other than final/preliminary/corrected/unverified (e.g. `W` = wrong, `D` = deleted) are
   refused: a value the device itself withdrew must never reach the bed view.
 * Times without a UTC offset are never guessed: with `tz=None` (the default) such an OBX is skipped and
@@ -34,7 +35,7 @@ Decisions worth knowing:
   control id (unique per sender, hence per link).
 * Nothing it keeps grows with its input: an OBX whose code maps to no vital counts as `unmapped`, and the
   first UNMAPPED_SAMPLE distinct codes are also counted each under `unmapped:<code>` (what `vigil decode`
-  shows, to tell which codes a monitor sends); ACKs queued beyond MAX_FRAME bytes that nobody collected
+  shows, to tell which codes a monitor sends); ACKs queued beyond `max_frame` bytes that nobody collected
   (`vigil decode` sends none) count as `unsent_acks`.
 """
 
@@ -49,27 +50,17 @@ from datetime import datetime, tzinfo
 from adapters.model.reading import Reading
 from adapters.model.vitals import NIBP_CODES
 from adapters.protocols.base import Item, LineSettings
-from adapters.protocols.hl7_mllp.message import (
-    CR,
-    EB,
-    SB,
-    is_segment,
-    nth,
-    parse_dtm,
-    parse_number,
-    read_header,
-    split_segments,
-    unit_factor,
-    vital_of,
-    wants_ack,
-)
+from adapters.protocols.hl7_mllp.alarms import alarm_events
+from adapters.protocols.hl7_mllp.message import CR, SB, nth, parse_dtm, parse_number, unit_factor, vital_of
+from adapters.protocols.hl7_mllp.received import Received, read_message
 
 # HL7 over RS-232 has no standard line settings: these must match the monitor's HL7 export menu, and the
 # link configuration overrides them.
 LINE_SETTINGS = LineSettings(9600)
 
-MAX_FRAME = 1 << 20  # bytes; larger "frames" are garbage that must not grow memory forever
+MAX_FRAME = 1 << 20  # bytes, by default; larger "frames" are garbage that must not grow memory forever
 UNMAPPED_SAMPLE = 32  # distinct unmapped codes counted by name; the rest only in the total
+MAX_ALARMS = 256  # monitor alarms whose last state is remembered (to skip repeats); the least recent forgotten
 _FRAME_MARK = re.compile(rb"[\x0b\x1c]")
 
 # OBX-11 statuses whose value stands (HL7 table 0085): corrected, final, preliminary, results entered,
@@ -78,13 +69,16 @@ _USABLE_STATUS = frozenset({"", "C", "F", "P", "R", "S", "U"})
 
 
 class Hl7MllpDecoder:
-    """Decodes ORU^R01 messages from an MLLP byte stream and queues the acknowledgements they ask for."""
+    """Decodes ORU^R01 and ORU^R40 messages from an MLLP byte stream and queues the acknowledgements they
+    ask for."""
 
-    def __init__(self, source: str = "hl7-mllp", tz: tzinfo | None = None) -> None:
+    def __init__(self, source: str = "hl7-mllp", tz: tzinfo | None = None, max_frame: int = MAX_FRAME) -> None:
         self.source = source
+        self.max_frame = max_frame  # bytes a frame may hold (and unsent ACKs may queue) before it is abandoned
         self.tz = tz  # for HL7 times without an offset; None: such times are unusable, never guessed
         self.stats: Counter[str] = Counter()
         self._last_nibp: dict[str, tuple[datetime, float]] = {}  # per NIBP vital, the last emitted reading
+        self._alarm_said: dict[str, str] = {}  # per monitor alarm, the text last emitted, least recent first
         self._unmapped_named = 0  # distinct `unmapped:<code>` keys in stats, at most UNMAPPED_SAMPLE
         self._frame: bytearray | None = None  # None: outside a frame
         self._end_pending = False  # the frame's 0x1C was the last byte seen; its 0x0D is still due
@@ -111,7 +105,72 @@ class Hl7MllpDecoder:
         return out
 
     def feed(self, data: bytes) -> list[Item]:
+        """What the messages completed by `data` carry; their acknowledgements queued at once (a serial link
+        has no store of its own to wait for)."""
         items: list[Item] = []
+        for message in self.messages(data):
+            items += self.items(message)
+            self._queue(message.ack(message.outcome))
+        return items
+
+    def messages(self, data: bytes) -> list[Received]:
+        """The messages completed by `data`, read but not yet decoded nor acknowledged: a caller that must
+        first route or store them (the network listener) calls `items` and `Received.ack` itself."""
+        out = []
+        for frame in self._frames(data):
+            self.stats["frames"] += 1
+            message = read_message(frame)
+            if message is None:  # no separators, no control id: nothing to read and nobody to answer
+                self.stats["bad_messages"] += 1
+                continue
+            self.stats["valid_frames"] += 1  # an HL7 message, whatever its type: the line settings are right
+            if message.outcome != "A":
+                self.stats["bad_messages"] += 1
+            if not message.control_id and message.ack_codes(message.outcome):
+                self.stats["unacknowledgeable"] += 1
+            out.append(message)
+        return out
+
+    def items(self, message: Received) -> list[Item]:
+        """What an accepted message carries: an ORU^R01's readings, an ORU^R40's monitor alarms."""
+        if message.outcome != "A":
+            return []
+        self.stats["messages"] += 1
+        if message.trigger == "R40":
+            return self._alarms(message)
+        return self._observations(message.segments, message.fs, message.cs, message.msh[7])
+
+    def _alarms(self, message: Received) -> list[Item]:
+        """The monitor's alarms in an ORU^R40, each only when what it says of its alarm changed (a repeat of
+        the same state counts as `alarm_repeats`)."""
+        found, skipped = alarm_events(message.segments, message.fs, message.cs, message.msh[7], self.tz,
+                                      self.source)
+        self.stats.update(skipped)
+        events: list[Item] = []
+        for identity, event in found:
+            if self._alarm_said.get(identity) == event.text:
+                self.stats["alarm_repeats"] += 1
+                continue
+            self._alarm_said.pop(identity, None)
+            self._alarm_said[identity] = event.text
+            while len(self._alarm_said) > MAX_ALARMS:
+                del self._alarm_said[next(iter(self._alarm_said))]
+            self.stats["monitor_alarms"] += 1
+            events.append(event)
+        return events
+
+    def _queue(self, ack: bytes) -> None:
+        if not ack:
+            return
+        if len(self._out) > self.max_frame:
+            self.stats["unsent_acks"] += ack.count(SB)
+            return
+        self._out += ack
+        self.stats["acks"] += ack.count(SB)
+
+    def _frames(self, data: bytes) -> list[bytes]:
+        """The MLLP frames `data` completes; what lies outside frames, or breaks them, is counted."""
+        frames: list[bytes] = []
         pos, end = 0, len(data)
         while pos < end:
             if self._frame is None:
@@ -128,13 +187,13 @@ class Hl7MllpDecoder:
                 frame, self._frame = self._frame, None
                 if data[pos] == CR:
                     pos += 1
-                    items.extend(self._message(bytes(frame)))
+                    frames.append(bytes(frame))
                 else:  # 0x1C without 0x0D: not a frame end we trust; rescan this byte outside a frame
                     self.stats["bad_frames"] += 1
             else:
                 mark = _FRAME_MARK.search(data, pos)
                 stop = end if mark is None else mark.start()
-                if len(self._frame) + stop - pos > MAX_FRAME:
+                if len(self._frame) + stop - pos > self.max_frame:
                     self.stats["oversized_frames"] += 1
                     self._frame = None
                     pos = stop
@@ -148,35 +207,7 @@ class Hl7MllpDecoder:
                 else:
                     self._end_pending = True
                 pos = stop + 1
-        return items
-
-    def _message(self, frame: bytes) -> list[Item]:
-        """One framed message: its readings, and its ACK queued when asked for."""
-        self.stats["frames"] += 1
-        segments = split_segments(frame.decode("latin-1"))
-        header = read_header(segments[0]) if segments else None
-        if header is None:  # no separators, no control id: nothing to read and nobody to answer
-            self.stats["bad_messages"] += 1
-            return []
-        self.stats["valid_frames"] += 1  # an HL7 message, whatever its type: the line settings are right
-        fs, msh = header
-        cs = msh[2][0]
-        kind = msh[9].split(cs)
-        code, trigger = kind[0].strip(), (kind[1].strip() if len(kind) > 1 else "")
-        items: list[Item] = []
-        if not all(is_segment(s, fs) for s in segments[1:]):
-            outcome = "E"
-        elif (code, trigger) != ("ORU", "R01"):
-            outcome = "R"
-        else:
-            outcome = "A"
-            self.stats["messages"] += 1
-            items.extend(self._observations(segments[1:], fs, cs, msh[7]))
-        if outcome != "A":
-            self.stats["bad_messages"] += 1
-        if code != "ACK":  # acknowledgements are never acknowledged
-            self._acknowledge(fs, msh, trigger, outcome)
-        return items
+        return frames
 
     def _observations(self, segments: list[str], fs: str, cs: str, msh_time: str) -> list[Item]:
         readings: list[Item] = []
@@ -253,43 +284,3 @@ class Hl7MllpDecoder:
                 return
             self._unmapped_named += 1
         self.stats[name] += 1
-
-    def _acknowledge(self, fs: str, msh: list[str], trigger: str, outcome: str) -> None:
-        """Queue ACKs per HL7: original mode (MSH-15/16 empty) always gets an application ACK; enhanced
-        mode gets a commit ACK per MSH-15 and an application ACK per MSH-16 (AL, NE, ER, SU)."""
-        accept, application = msh[15].strip().upper(), msh[16].strip().upper()
-        if not accept and not application:
-            codes = ["A" + outcome]
-        else:
-            codes = [kind + outcome for kind, rule in (("C", accept), ("A", application)) if wants_ack(rule, outcome)]
-        if not codes:
-            return
-        control_id = msh[10]
-        if not control_id.strip():
-            self.stats["unacknowledgeable"] += 1
-            return
-        cs = msh[2][0]
-        kind = cs.join(["ACK", trigger, "ACK"]) if trigger else "ACK"
-        header = fs.join(
-            [
-                "MSH",
-                msh[2],
-                msh[5],
-                msh[6],
-                msh[3],
-                msh[4],
-                msh[7],
-                "",
-                kind,
-                control_id,
-                msh[11] or "P",
-                msh[12] or "2.6",
-            ]
-        )
-        for code in codes:
-            if len(self._out) > MAX_FRAME:
-                self.stats["unsent_acks"] += 1
-                continue
-            body = f"{header}\r{fs.join(['MSA', code, control_id])}\r"
-            self._out += bytes([SB]) + body.encode("latin-1") + bytes([EB, CR])
-            self.stats["acks"] += 1

@@ -209,7 +209,7 @@ def encode_oru(readings: Sequence[Reading], *, control_id: str, sender: str = "V
     vitals = [r.vital for r in readings]
     if len(set(vitals)) != len(vitals):
         raise ValueError(f"each vital at most once per message, got {vitals}")
-    first = _format_dtm(min(r.time for r in readings))
+    first = format_dtm(min(r.time for r in readings))
     segments = [
         f"MSH|^~\\&|{sender}||||{first}||ORU^R01^ORU_R01|{control_id}|P|2.6|||NE|AL|||||{_PROFILE}",
         "PID",
@@ -220,7 +220,7 @@ def encode_oru(readings: Sequence[Reading], *, control_id: str, sender: str = "V
         code = f"{vital.mdc}^{_REF_IDS[r.vital]}^MDC"
         segments.append(
             f"OBX|{i}|NM|{code}|1.0.0.{i}|{_format_value(r.value)}|{_UNIT_FIELDS[vital.unit]}"
-            f"|||||R|||{_format_dtm(r.time)}"
+            f"|||||R|||{format_dtm(r.time)}"
         )
     return bytes([SB]) + "\r".join([*segments, ""]).encode("ascii") + bytes([EB, CR])
 
@@ -232,7 +232,7 @@ def _format_value(value: float) -> str:
     return format(Decimal(repr(value)), "f")
 
 
-def _format_dtm(t: datetime) -> str:
+def format_dtm(t: datetime) -> str:
     """`YYYYMMDDHHMMSS[.ffffff without trailing zeros]+0000` in UTC."""
     t = t.astimezone(UTC)
     text = f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
