@@ -11,9 +11,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import free_port
-from support import wait_for
-from test_device_e2e import Processes, processes  # noqa: F401  (fixture)
+from support import Processes, free_port, wait_for
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.protocols.hl7_mllp.alarms import MONITOR_ALARM
@@ -45,7 +43,7 @@ def site_file(tmp_path: Path, port: int) -> Path:
     return path
 
 
-def serve(processes: Processes, site: Path, db: Path) -> subprocess.Popen[str]:  # noqa: F811
+def serve(processes: Processes, site: Path, db: Path) -> subprocess.Popen[str]:
     server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
     assert server.stdout is not None
     lines = [server.stdout.readline() for _ in range(4)]
@@ -53,7 +51,7 @@ def serve(processes: Processes, site: Path, db: Path) -> subprocess.Popen[str]: 
     return server
 
 
-def monitor(processes: Processes, port: int, sender: str, path: Path, speed: float  # noqa: F811
+def monitor(processes: Processes, port: int, sender: str, path: Path, speed: float
             ) -> subprocess.Popen[str]:
     process = processes.start("simulate", "--protocol", "hl7-mllp", "--connect", f"127.0.0.1:{port}", "--id", sender,
                               "--scenario", path, "--speed", str(speed))
@@ -71,13 +69,13 @@ def stored(store: Store, bed: str) -> list[tuple[str, float, datetime]]:
     return [] if session is None else sorted((r.vital, r.value, r.time) for r in store.samples.readings(session))
 
 
-def summary(processes: Processes, process: subprocess.Popen[str]) -> str:  # noqa: F811
+def summary(processes: Processes, process: subprocess.Popen[str]) -> str:
     out, err = processes.stop(process)
     assert process.returncode == 0 and "Traceback" not in err, err
     return out.splitlines()[-1]
 
 
-def test_three_monitors_and_a_stranger_on_one_listener(tmp_path: Path, processes: Processes) -> None:  # noqa: F811
+def test_three_monitors_and_a_stranger_on_one_listener(tmp_path: Path, processes: Processes) -> None:
     port, db = free_port(), tmp_path / "vigil.db"
     server = serve(processes, site_file(tmp_path, port), db)
     paths = {i: scenario(tmp_path, i) for i in (1, 2, 3)}
@@ -122,7 +120,7 @@ def test_three_monitors_and_a_stranger_on_one_listener(tmp_path: Path, processes
 
 
 def test_killing_the_listener_loses_nothing_and_stores_nothing_twice(tmp_path: Path,
-                                                                     processes: Processes) -> None:  # noqa: F811
+                                                                     processes: Processes) -> None:
     port, db = free_port(), tmp_path / "vigil.db"
     site = site_file(tmp_path, port)
     server = serve(processes, site, db)
@@ -148,7 +146,7 @@ def test_killing_the_listener_loses_nothing_and_stores_nothing_twice(tmp_path: P
 
 
 def test_acquire_listens_for_one_bed_and_takes_only_its_sender(tmp_path: Path,
-                                                               processes: Processes) -> None:  # noqa: F811
+                                                               processes: Processes) -> None:
     port, db, path = free_port(), tmp_path / "vigil.db", scenario(tmp_path, 1)
     acquire = processes.start("acquire", "--protocol", "hl7-mllp", "--listen", f"127.0.0.1:{port}", "--hl7-id",
                               "mon-1", "--bed", "chair-9", "--db", db)
