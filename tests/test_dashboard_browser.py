@@ -291,6 +291,48 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     store.close()
 
 
+# Notes every clientside callback Dash runs (it looks each function up in `dash_clientside` when it calls it) and
+# every `set_props` (which triggers the callbacks of what it sets).
+CALLBACK_SPY = """
+window.__calls = [];
+for (const [namespace, functions] of Object.entries(window.dash_clientside)) {
+  if (!functions || typeof functions !== "object") continue;
+  for (const [name, fn] of Object.entries(functions)) {
+    if (typeof fn !== "function") continue;
+    functions[name] = function (...args) { window.__calls.push(namespace + "." + name); return fn.apply(this, args); };
+  }
+}
+const setProps = window.dash_clientside.set_props;
+window.dash_clientside.set_props = function (id, props) {
+  window.__calls.push("set_props " + id);
+  return setProps(id, props);
+};
+"""
+
+
+def test_the_numerics_and_clock_follow_the_stream_and_the_clock_with_no_dash_callback(dash_duo, tmp_path: Path) -> None:
+    """A Dash callback costs the page's main thread several ms whatever it changes: the numerics, their ages and the
+    clock are written by the page's own painter, as each message arrives and each second, with none."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = Store(tmp_path / "painter.db")
+    sid = store.sessions.create("painter", "live")
+    store.sessions.set_clock(sid, now, now, 1.0)  # the session clock runs with the wall clock
+    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(30, 0, -1)])
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    dash_duo.driver.execute_script(CALLBACK_SPY)
+
+    clock = dash_duo.find_element("#clock-text").text
+    for value in (101, 102, 103):
+        store.samples.write(sid, [Reading(datetime.now(UTC), "hr", value)])
+        wait_for(lambda v=value: dash_duo.find_element("#num-hr").text == str(v), 10, f"HR {value} on the numerics")
+    wait_for(lambda: dash_duo.find_element("#clock-text").text != clock, 5, "the clock to move on")
+    wait_for(lambda: dash_duo.find_element("#age-hr").text not in ("", "0 s ago"), 10, "the age to grow")
+    assert dash_duo.driver.execute_script("return window.__calls") == []
+    assert "nodata" not in dash_duo.find_element("#tile-hr").get_attribute("class")
+    store.close()
+
+
 def test_a_replay_at_any_speed_shows_its_speed_and_then_its_end(dash_duo, tmp_path: Path) -> None:
     """`--speed 30` (not among the bar's usual choices) shows as 30×; when the recording is over the badge says the
     replay ended (not a green "Live" over a clock standing still) and ages are counted back from its end."""

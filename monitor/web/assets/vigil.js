@@ -25,12 +25,12 @@
 (function () {
   "use strict";
   const state = {
-    es: null, session: null, applied: [0, 0], sliderValue: null, latest: null, facts: null, timer: null,
+    es: null, session: null, applied: [0, 0], sliderValue: null, latest: null, facts: null, timer: null, barAt: -Infinity,
     trendQueue: [], trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
     lookBack: false, liveFigure: null,
   };
-  const PAINT_EVERY_MS = 1000;  // ages and clocks, when no message comes
+  const PAINT_EVERY_MS = 1000;  // ages and clocks move on when no message comes
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
   const LOOK_BACK = "session";  // the trend view showing the whole session, and its figure's layout.meta
@@ -136,8 +136,6 @@
     window.VigilAlarms.seed(alarms, config);
     const ids = config.ids;
     paint();
-    clearInterval(state.timer);
-    state.timer = setInterval(tick, PAINT_EVERY_MS);
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
       "&cursor=" + encodeURIComponent(config.cursor);
@@ -201,8 +199,11 @@
     return next;
   }
 
-  /* Everything that follows the stream and the clock, into the page; only what changed is written. */
+  /* Everything that follows the stream and the clock, into the page; only what changed is written. The next
+   * paint is a second later unless a message comes first: at 1 reading/s the page is painted once a second. */
   function paint() {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(paint, PAINT_EVERY_MS);
     const ids = state.ids, dom = window.VigilDom;
     const out = render(state.latest, state.config);
     for (const [key, tile] of Object.entries(ids.tiles)) {
@@ -218,14 +219,10 @@
     dom.text(ids.clock, out.clock);
     window.VigilSession.paint(state.facts, state.latest, ids);
     window.VigilAlarms.paintBanner(ids.alarmBanner, ids.alarmBar);
-  }
-
-  /* Once a second: ages, clocks and countdowns move on; a replay's bar follows its position (a Dash callback,
-   * only on a page that has one). */
-  function tick() {
-    paint();
-    if (document.getElementById(state.ids.replayPosition)) {
-      window.dash_clientside.set_props(state.ids.latest, { data: Object.assign({}, state.latest) });
+    // A replay's bar follows its position once a second (a Dash callback, on a page that has one).
+    if (performance.now() - state.barAt >= PAINT_EVERY_MS && document.getElementById(ids.replayPosition)) {
+      state.barAt = performance.now();
+      window.dash_clientside.set_props(ids.latest, { data: Object.assign({}, state.latest) });  // new: the clock moved
     }
   }
 

@@ -112,7 +112,7 @@ def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -
     """Below the trend: the session (set-up, baseline, checkpoints, notes), the vitals per NIBP cycle (the
     tabular trend), what happened (alarms), what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
-        id=ids.PANELS, value="session", className="panels", color="gray",
+        id=ids.PANELS, value="session", className="panels", color="gray", keepMounted=False,
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
