@@ -25,7 +25,8 @@
 (function () {
   "use strict";
   const state = {
-    es: null, session: null, applied: [0, 0], sliderValue: null, latest: null, facts: null, timer: null, barAt: -Infinity,
+    es: null, session: null, applied: [0, 0], sliderValue: null,
+    latest: null, facts: null, timer: null, barAt: -Infinity,  // what is painted, the next paint, the replay bar's last
     trendQueue: [], trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
     lookBack: false, liveFigure: null,

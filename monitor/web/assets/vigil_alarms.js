@@ -114,7 +114,8 @@
 
   /* The pause countdown moved on (or the pause ended): show it. No callback runs for it when nothing is paused. */
   function showPause(now) {
-    if (pauseText(now) !== state.pauseTextShown) window.dash_clientside.set_props(state.config.ids.alarmTick, { data: now });
+    if (pauseText(now) === state.pauseTextShown) return;
+    window.dash_clientside.set_props(state.config.ids.alarmTick, { data: now });
   }
 
   /* When a priority was reached, if later than the onset: an SBP high at 09:25 that became critical at 09:40. */
@@ -157,9 +158,9 @@
     dom.cls(barId, barClass());
     dom.list(bannerId, bannerRows(), (rows) => {
       if (!rows.length) return "No active alarms";
-      const item = ([id, cls, mark, text, when]) => dom.node("div", cls, [
-        dom.node("span", "alarm-mark", mark), dom.node("span", "alarm-text", text), dom.node("span", "alarm-when", when),
-      ], { "data-alarm": id });
+      const span = (className, text) => dom.node("span", className, text);
+      const item = ([id, cls, mark, text, when]) => dom.node("div", cls,
+        [span("alarm-mark", mark), span("alarm-text", text), span("alarm-when", when)], { "data-alarm": id });
       return [dom.node("div", "alarm-list", rows.map(item)),
         dom.node("span", "alarm-more", rows.length > 1 ? "+" + (rows.length - 1) + " more" : "")];
     });
