@@ -255,7 +255,7 @@ def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
     store.close()
 
 
-# Notes the page time of each trend redraw (the stream's extendData reaches Plotly.extendTraces).
+# Notes the page time of each trend redraw (vigil.js extends the trend through Plotly.extendTraces).
 REDRAW_SPY = """
 window.__redraws = [];
 const extend = window.Plotly.extendTraces;

@@ -46,7 +46,7 @@ TRACE_INDEX: dict[str, int] = {spec.vital: i for i, spec in enumerate(TRACES)}
 EVENT_TRACE = len(TRACES)  # vertical event markers drawn as one line trace with gaps
 # Their labels are a trace of their own, one text point per event: Plotly pairs a trace's text elements with
 # its points by position and drops those of blank or gap points, so labels on the gapped line trace were
-# blanked when an extendData added points (a note's label vanished when the next event arrived).
+# blanked when an extension added points (a note's label vanished when the next event arrived).
 LABEL_TRACE = EVENT_TRACE + 1
 MAX_EVENTS = 200  # events a trend keeps in the browser
 EVENT_SPAN = (20.0, 240.0)  # y extent of event markers in the NIBP panel (mmHg)
