@@ -275,6 +275,8 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
     dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    # The numerics and the stream may be up before Plotly has loaded.
+    wait_for(lambda: dash_duo.driver.execute_script("return Boolean(window.Plotly)"), 10, "Plotly loaded")
     dash_duo.driver.execute_script(REDRAW_SPY)
 
     values = [100 + k for k in range(8)]
