@@ -24,7 +24,9 @@ pytestmark = pytest.mark.browser
 
 OPERATOR = "nurse-ana"
 LATCHED = "return [...document.querySelectorAll('#alarm-banner .alarm-item.latched span')].map(s => s.innerText);"
-SHAPES = "return document.querySelector('#trend .js-plotly-plot').layout.shapes.map(s => [s.name, s.y0]);"
+# The trend's shapes, none before Plotly has drawn it (the numerics and the stream may be there first).
+SHAPES = """const graph = document.querySelector('#trend .js-plotly-plot');
+return graph && graph.layout ? graph.layout.shapes.map(s => [s.name, s.y0]) : [];"""
 
 
 @pytest.fixture
@@ -130,7 +132,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
                                                                                      live: LiveSession) -> None:
     dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
-    assert ["sbp-high", 179] in dash_duo.driver.execute_script(SHAPES)
+    wait_for(lambda: ["sbp-high", 179] in dash_duo.driver.execute_script(SHAPES), 10, "the trend's SBP high line")
 
     live.feed(300, [("sbp", 160), ("dbp", 90), ("map", 113)])  # in range under the preset
     dash_duo.wait_for_text_to_equal("#num-bp", "160/90", timeout=10)
@@ -161,7 +163,7 @@ def test_a_limit_changed_in_the_editor_moves_the_bands_changes_alarms_and_is_aud
 def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSession) -> None:
     dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
-    shapes_before = dash_duo.driver.execute_script(SHAPES)
+    shapes_before = wait_for(lambda: dash_duo.driver.execute_script(SHAPES), 10, "the trend drawn")
 
     open_panel(dash_duo, "Limits")
     type_into(field(dash_duo, "sbp", "high"), "250")  # above critical_high 219
@@ -187,7 +189,7 @@ def test_an_invalid_limit_shows_why_and_changes_nothing(dash_duo, live: LiveSess
 def test_limits_of_an_ended_session_are_refused_on_screen_and_audited(dash_duo, live: LiveSession) -> None:
     dash_duo.start_server(create_app(DashboardConfig(live.store, lambda: live.sid, operator=OPERATOR, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
-    shapes_before = dash_duo.driver.execute_script(SHAPES)
+    shapes_before = wait_for(lambda: dash_duo.driver.execute_script(SHAPES), 10, "the trend drawn")
     open_panel(dash_duo, "Limits")
     live.store.sessions.end(live.sid, "nurse-bo", datetime.now(UTC), T0 + timedelta(minutes=50))  # on another screen
     type_into(field(dash_duo, "sbp", "high"), "150")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import PASSWORD, field, second_browser, sign_in, text_of, type_into
+from browser_support import PASSWORD, field, open_panel, second_browser, sign_in, text_of, type_into
 from selenium.webdriver.common.by import By
 from support import wait_for
 
@@ -186,6 +186,7 @@ def test_admin_adds_a_user_and_reads_the_audit_trail_by_user(dash_duo, bed: Bed)
     Accounts(bed.store).add("root-admin", "admin", PASSWORD, by="test")
     base = start(dash_duo, bed)
     sign_in(dash_duo, base, "root-admin", "admin")
+    open_panel(dash_duo, "Limits")  # the tabs below the screen mount the open one only
     assert dash_duo.find_element(".needs-users").is_displayed() and not dash_duo.find_element(
         ".needs-limits").is_displayed()
     driver = dash_duo.driver

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from support import NO_SIGN_IN, outputs_of
 
+from adapters.model.reading import Reading
 from monitor.store import Store
 from monitor.web.app import DashboardConfig, create_app
 from monitor.web.bed import ids
@@ -15,14 +16,14 @@ from monitor.web.bed import ids
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
-def shown_in(layout: dict) -> object:
-    """The session id the served page keeps for its actions (the `ids.SHOWN_SESSION` store)."""
+def props_of(layout: dict, component_id: str) -> dict:
+    """The props the served page gives component `component_id`."""
     found = []
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("props", {}).get("id") == ids.SHOWN_SESSION:
-                found.append(node["props"]["data"])
+            if node.get("props", {}).get("id") == component_id:
+                found.append(node["props"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -32,6 +33,11 @@ def shown_in(layout: dict) -> object:
     walk(layout)
     assert len(found) == 1
     return found[0]
+
+
+def shown_in(layout: dict) -> object:
+    """The session id the served page keeps for its actions (the `ids.SHOWN_SESSION` store)."""
+    return props_of(layout, ids.SHOWN_SESSION)["data"]
 
 
 def test_each_page_shows_the_beds_session_of_the_moment_and_acts_on_the_one_it_shows(store: Store) -> None:
@@ -60,3 +66,18 @@ def test_each_page_shows_the_beds_session_of_the_moment_and_acts_on_the_one_it_s
         assert answer.status_code == 200, answer.text
     assert [e.event.text for e in store.samples.events_with_authors(first)] == ["on the first page"]
     assert [e.event.text for e in store.samples.events_with_authors(second)] == ["on the second page"]
+
+
+def test_a_page_shows_the_latest_values_at_its_first_render(store: Store) -> None:
+    """The numerics come with the page (not after the stream's first message or a callback round), as the
+    browser's painter then writes them: 97.5 rounds half away from zero, as JavaScript's toFixed."""
+    sid = store.sessions.create("latest", "live")
+    store.samples.write(sid, [Reading(T0, "hr", 72), Reading(T0, "spo2", 97.5), Reading(T0, "sbp", 121),
+                              Reading(T0, "dbp", 79), Reading(T0, "map", 93)])
+    app = create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN))
+    layout = app.server.test_client().get("/_dash-layout").get_json()
+    shown = {key: props_of(layout, ids.number(key))["children"] for key in ids.TILE_KEYS}
+    assert shown == {"bp": "121/79", "hr": "72", "spo2": "98", "pr": "--", "rr": "--"}
+    assert props_of(layout, ids.NUM_MAP)["children"] == "MAP 93"
+    assert "nodata" not in props_of(layout, ids.tile("hr"))["className"]
+    assert "nodata" in props_of(layout, ids.tile("pr"))["className"]

@@ -255,7 +255,7 @@ def test_pages_with_a_grid_warn_of_nothing(dash_duo, tmp_path: Path) -> None:
     store.close()
 
 
-# Notes the page time of each trend redraw (the stream's extendData reaches Plotly.extendTraces).
+# Notes the page time of each trend redraw (vigil.js extends the trend through Plotly.extendTraces).
 REDRAW_SPY = """
 window.__redraws = [];
 const extend = window.Plotly.extendTraces;
@@ -275,6 +275,8 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
     dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    # The numerics and the stream may be up before Plotly has loaded.
+    wait_for(lambda: dash_duo.driver.execute_script("return Boolean(window.Plotly)"), 10, "Plotly loaded")
     dash_duo.driver.execute_script(REDRAW_SPY)
 
     values = [100 + k for k in range(8)]
@@ -288,6 +290,48 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     gaps = [b - a for a, b in itertools.pairwise(redraws)]
     # 5 s apart as scheduled, less what Dash's callback chain before a redraw varies by on a loaded machine
     assert redraws and all(gap >= 4000 for gap in gaps), f"{len(values)} readings, redraws {gaps} ms apart"
+    store.close()
+
+
+# Notes every clientside callback Dash runs (it looks each function up in `dash_clientside` when it calls it) and
+# every `set_props` (which triggers the callbacks of what it sets).
+CALLBACK_SPY = """
+window.__calls = [];
+for (const [namespace, functions] of Object.entries(window.dash_clientside)) {
+  if (!functions || typeof functions !== "object") continue;
+  for (const [name, fn] of Object.entries(functions)) {
+    if (typeof fn !== "function") continue;
+    functions[name] = function (...args) { window.__calls.push(namespace + "." + name); return fn.apply(this, args); };
+  }
+}
+const setProps = window.dash_clientside.set_props;
+window.dash_clientside.set_props = function (id, props) {
+  window.__calls.push("set_props " + id);
+  return setProps(id, props);
+};
+"""
+
+
+def test_the_numerics_and_clock_follow_the_stream_and_the_clock_with_no_dash_callback(dash_duo, tmp_path: Path) -> None:
+    """A Dash callback costs the page's main thread several ms whatever it changes: the numerics, their ages and the
+    clock are written by the page's own painter, as each message arrives and each second, with none."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = Store(tmp_path / "painter.db")
+    sid = store.sessions.create("painter", "live")
+    store.sessions.set_clock(sid, now, now, 1.0)  # the session clock runs with the wall clock
+    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(30, 0, -1)])
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    dash_duo.driver.execute_script(CALLBACK_SPY)
+
+    clock = dash_duo.find_element("#clock-text").text
+    for value in (101, 102, 103):
+        store.samples.write(sid, [Reading(datetime.now(UTC), "hr", value)])
+        wait_for(lambda v=value: dash_duo.find_element("#num-hr").text == str(v), 10, f"HR {value} on the numerics")
+    wait_for(lambda: dash_duo.find_element("#clock-text").text != clock, 5, "the clock to move on")
+    wait_for(lambda: dash_duo.find_element("#age-hr").text not in ("", "0 s ago"), 10, "the age to grow")
+    assert dash_duo.driver.execute_script("return window.__calls") == []
+    assert "nodata" not in dash_duo.find_element("#tile-hr").get_attribute("class")
     store.close()
 
 

@@ -18,6 +18,7 @@ from monitor.web.bed.figures import (
     display_ms,
     limit_shapes,
     plotly_text,
+    trend_dict,
     trend_figure,
 )
 
@@ -50,6 +51,15 @@ def test_trend_puts_each_vital_in_its_fixed_trace() -> None:
     assert (list(data[EVENT_TRACE]["x"]), list(data[EVENT_TRACE]["y"])) == ([t0, t0, None], [*EVENT_SPAN, None])
     assert (list(data[LABEL_TRACE]["x"]), list(data[LABEL_TRACE]["text"])) == ([t0], ["Dose start"])
     assert fig["layout"]["uirevision"] == "trend"
+
+
+def test_the_trend_as_a_dict_is_the_figure_with_its_readings_put_in_unchecked() -> None:
+    readings = [Reading(T0 + timedelta(seconds=s), vital, 70.5 + s) for s in range(5) for vital in ("hr", "spo2")]
+    readings += [Reading(T0, "sbp", 128), Reading(T0, "dbp", 82), Reading(T0, "map", 97)]
+    limits = lines_of((0, load_preset("iv-ketamine")))
+    args = ([Event(T0, "dose_start")], limits, UTC)
+    options = {"extra_shapes": [{"type": "rect", "x0": 0, "x1": 1, "y0": 0, "y1": 1}], "x_range": (0, 1)}
+    assert trend_dict(readings, *args, **options) == trend_figure(readings, *args, **options).to_dict()
 
 
 def lines_of(*versions: tuple[float, Limits], end: float = 60) -> list[LimitLine]:

@@ -79,5 +79,5 @@ def test_no_clientside_callback_returns_several_outputs_by_position(store: Store
     dependencies = app.server.test_client().get(urls.BED_VIEW + "_dash-dependencies").get_json()
     clientside = [d for d in dependencies if d.get("clientside_function")]
     several = [d for d in clientside if d["output"].startswith("..")]  # Dash's spelling of a list of outputs
-    assert len(several) == 5  # the numerics, the session, the alarms, the replay bar, the limits editor
-    assert [d["clientside_function"]["namespace"] for d in several] == ["_dashprivate_clientside_funcs"] * 5
+    assert len(several) == 4  # the session, the alarms, the replay bar, the limits editor
+    assert [d["clientside_function"]["namespace"] for d in several] == ["_dashprivate_clientside_funcs"] * 4

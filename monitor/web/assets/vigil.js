@@ -1,37 +1,37 @@
 /* Vigil bed view, browser side.
  *
- * One native EventSource per tab. Each message is folded at once into the latest value of each vital
- * (`fold`), which goes to the page's `latest` store; a moment later `trend-tick` lets `applyTrend` turn
- * everything queued into one `extendData` (each trace kept to the one window, whose time axis ends at the newest
- * reading), so the chart redraw never delays the numbers; `trendView` swaps in the whole session for looking back.
- * Each Dash callback costs the page's main thread several milliseconds whatever it does, so the stream
- * triggers as few as it can: `latest` is set from here (no callback in between), at once for a message after a
- * quiet NUMERICS_EVERY_MS and else when that much has passed since the last (only a replay faster than real
- * time sends messages closer together, and then the newest value is what is shown); the trend is redrawn at
- * most once per TREND_EVERY_MS: a redraw replots the whole SVG figure (~40 ms for 3 × 3600 points, whatever
- * was added), so redrawing per message kept one bed 10 % busy at 1 reading/s and saturated the page at the
- * demo's 20×, and a few seconds are a pixel or two of a one-hour trend. Alarms never wait: each message's
- * alarm changes go to vigil_alarms.js as it arrives. `render` turns those into numerics, ages and stale greying on every
- * change and once a second (ages grow even when nothing arrives), with the alarm colour of each tile
- * from vigil_alarms.js. Alarm changes (`a`), the limits (`L`: each version's shapes over the time it was in
- * force, the open ones stretched on as readings arrive; the Limits tab follows them in vigil_limits.js) and the
- * session's facts (`S`, drawn by vigil_session.js) ride the same stream; the events on the trend and the time since
+ * One native EventSource per tab. Each message is folded at once into the latest value of each vital (`fold`)
+ * and painted (`paint`): the numerics, their ages, limits and alarm colours, the clock, the time since the dose,
+ * the session's countdowns (vigil_session.js) and the alarm banner (vigil_alarms.js) are written straight into
+ * the page (vigil_dom.js), and again by one timer every second (ages and clocks move when nothing arrives). No
+ * Dash callback runs per message or per second: each cost the main thread several milliseconds of Redux and
+ * React whatever it changed, and with about 8 a second one bed at 1 reading/s kept the page 10–14 % busy. Dash
+ * callbacks remain for user actions and what changes rarely (the session's facts, the alarms' history and sound
+ * controls, the limits editor), and, in a replay, the replay bar once a second (`latest` set from here).
+ * Alarms never wait: each message's alarm changes go to vigil_alarms.js and are painted as it arrives.
+ * The trend is extended straight through Plotly, at most once per TREND_EVERY_MS: a redraw replots the whole SVG
+ * figure (~40 ms for 3 × 3600 points, whatever was added), so redrawing per message kept one bed 10 % busy at
+ * 1 reading/s and saturated the page at the demo's 20×, and a few seconds are a pixel or two of a one-hour trend.
+ * Each extension keeps every trace to the one window whose time axis ends at the newest reading; `trendView` swaps
+ * in the whole session for looking back. Alarm changes (`a`), the limits (`L`: each version's shapes over the
+ * time it was in force, the open ones stretched on as readings arrive; the Limits tab follows them in
+ * vigil_limits.js) and the session's facts (`S`) ride the same stream; the events on the trend and the time since
  * the dose follow `S`, so an event corrected or withdrawn moves on every tab. Times are display milliseconds:
  * epoch ms already shifted to the display zone by the server, so they are formatted as UTC.
  *
  * The page's config (`stream-config`) gives the component ids (`config.ids`) and paths (`config.urls`) used
- * here; `render` and `replayBar` return their outputs by name (monitor/web/bed/clientside.py lists them).
+ * here; the layout renders the numerics from the store already (no wait for the stream to show them).
  */
 (function () {
   "use strict";
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
-    latest: null, numericsPending: false, numericsAt: -Infinity,
-    trendQueue: [], seq: 0, trendPending: false, trendDrawnAt: -Infinity,
+    latest: null, facts: null, timer: null, barAt: -Infinity,  // what is painted, the next paint, the replay bar's last
+    trendQueue: [], trendPending: false, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
     lookBack: false, liveFigure: null,
   };
-  const NUMERICS_EVERY_MS = 250;  // at most four numerics updates a second (see above)
+  const PAINT_EVERY_MS = 1000;  // ages and clocks move on when no message comes
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
   const LOOK_BACK = "session";  // the trend view showing the whole session, and its figure's layout.meta
@@ -116,38 +116,27 @@
     stretchOpen(graph.layout.shapes || [], state.sessionShapes.length);
   }
 
-  /* `latest` to the page now if it has had none for NUMERICS_EVERY_MS, else once it has been that long. */
-  function showLatest(ids) {
-    if (state.numericsPending) return;
-    const send = () => {
-      state.numericsPending = false;
-      state.numericsAt = performance.now();
-      window.dash_clientside.set_props(ids.latest, { data: state.latest });
-    };
-    const wait = state.numericsAt + NUMERICS_EVERY_MS - performance.now();
-    if (wait <= 0) { send(); return; }
-    state.numericsPending = true;
-    setTimeout(send, wait);
-  }
-
   /* The next trend redraw: soon after the first message of a quiet spell, else TREND_EVERY_MS after the last. */
-  function scheduleTrend(ids) {
+  function scheduleTrend() {
     state.trendPending = true;
     const wait = Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
     setTimeout(() => {
       state.trendPending = false;
-      window.dash_clientside.set_props(ids.trendTick, { data: state.seq });
+      drawTrend();
     }, wait);
   }
 
-  function connect(config, latest) {
+  function connect(config, latest, facts, alarms) {
     if (state.es && state.session === config.session) return noUpdate();  // one stream per tab
     if (state.es) state.es.close();
     state.session = config.session;
     state.ids = config.ids;
     state.config = config;
     state.latest = latest;
+    state.facts = facts;
+    window.VigilAlarms.seed(alarms, config);
     const ids = config.ids;
+    paint();
     state.applied = parseCursor(config.cursor) || [0, 0, 0];
     const url = config.urls.stream + "?session=" + encodeURIComponent(config.session) +
       "&cursor=" + encodeURIComponent(config.cursor);
@@ -176,6 +165,7 @@
       if (data.k) { clock = data.k; status(...linkStatus(clock)); }
       if (data.S) {
         if (data.S.type !== config.sessionType) { window.location.reload(); return; }  // new buttons, new timeline
+        state.facts = data.S;
         state.sessionShapes = data.S.shapes;
         state.nibpTimes = data.S.nibp;
         window.dash_clientside.set_props(ids.sessionState, { data: data.S });
@@ -186,13 +176,12 @@
       if (data.S || data.L) applyShapes();
       if (data.a && data.a.length) {
         window.VigilAlarms.update(data.a);
-        window.dash_clientside.set_props(ids.alarmTick, { data: Date.now() });
+        window.dash_clientside.set_props(ids.alarmTick, { data: Date.now() });  // the history and sound controls
       }
       state.latest = fold(state.latest, data);
-      showLatest(ids);
+      paint();
       state.trendQueue.push(data);
-      state.seq += 1;
-      if (!state.trendPending && !state.lookBack) scheduleTrend(ids);  // looking back: kept for the return
+      if (!state.trendPending && !state.lookBack) scheduleTrend();  // looking back: kept for the return
     };
     state.es = es;
     return "Connecting…";
@@ -211,23 +200,51 @@
     return next;
   }
 
-  /* Then the trend's readings: one extendData for everything queued, keeping every trace to the one window
+  /* Everything that follows the stream and the clock, into the page; only what changed is written. The next
+   * paint is a second later unless a message comes first: at 1 reading/s the page is painted once a second. */
+  function paint() {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(paint, PAINT_EVERY_MS);
+    const ids = state.ids, dom = window.VigilDom;
+    const out = render(state.latest, state.config);
+    for (const [key, tile] of Object.entries(ids.tiles)) {
+      dom.text(tile.number, out.value[key]);
+      dom.text(tile.age, out.age[key]);
+      dom.text(tile.limits, out.limits[key]);
+      dom.cls(tile.tile, out.tile[key]);
+      dom.title(tile.tile, out.title[key]);
+    }
+    dom.text(ids.map, out.map);
+    dom.text(ids.cycle, out.cycle);
+    dom.text(ids.elapsed, out.elapsed);
+    dom.text(ids.clock, out.clock);
+    window.VigilSession.paint(state.facts, state.latest, ids);
+    window.VigilAlarms.paintBanner(ids.alarmBanner, ids.alarmBar);
+    // A replay's bar follows its position once a second (a Dash callback, on a page that has one).
+    if (performance.now() - state.barAt >= PAINT_EVERY_MS && document.getElementById(ids.replayPosition)) {
+      state.barAt = performance.now();
+      window.dash_clientside.set_props(ids.latest, { data: Object.assign({}, state.latest) });  // new: the clock moved
+    }
+  }
+
+  /* Then the trend's readings: one extendTraces for everything queued, keeping every trace to the one window
    * [newest - windowMs, newest] that the page's load draws too (a reload shows what was there before it), and
    * showing that window: the axis range is set in the layout in place, drawn by the redraw the extension does
    * anyway — no extra relayout per update. While the whole session is shown (`trendView`) nothing is drawn and
-   * the queue is kept for the return to the live window. */
-  function applyTrend(_tick, config) {
-    const graph = trendGraph();
-    if (state.lookBack || !graph || !graph.data || graph.layout.meta === LOOK_BACK) {
-      if (!state.lookBack && state.trendQueue.length && !state.trendPending) scheduleTrend(config.ids);
-      return noUpdate();  // not the live figure (yet): draw the queue once it is
+   * the queue is kept for the return to the live window. Straight to Plotly, as applyShapes and applyEvents:
+   * dcc.Graph replots only when its `figure` changes, which `trendView` sets from the graph as drawn. */
+  function drawTrend() {
+    const graph = trendGraph(), config = state.config;
+    if (state.lookBack || !graph || !graph.data || !window.Plotly || graph.layout.meta === LOOK_BACK) {
+      if (!state.lookBack && state.trendQueue.length && !state.trendPending) scheduleTrend();
+      return;  // not the live figure (yet): draw the queue once it is
     }
     const messages = state.trendQueue.splice(0, state.trendQueue.length);
     let newest = null;
     for (const msg of messages) {
       for (const [t] of msg.r || []) if (newest === null || t > newest) newest = t;
     }
-    if (newest === null) return noUpdate();
+    if (newest === null) return;
     state.trendDrawnAt = performance.now();
     followNewest(newest);
     const end = state.newest, start = end - config.windowMs;
@@ -247,7 +264,7 @@
       if (/^xaxis\d*$/.test(key)) Object.assign(graph.layout[key], { range: [start, end], autorange: false });
     }
     const update = { x: indices.map((i) => xs[i]), y: indices.map((i) => ys[i]), text: indices.map(() => []) };
-    return [update, indices, { x: keep, y: keep, text: keep }];
+    window.Plotly.extendTraces(graph, update, indices, { x: keep, y: keep, text: keep });
   }
 
   /* The trend's view. Looking back ("session"), the live figure is kept as it is and the readings that arrive
@@ -276,7 +293,7 @@
       live.layout.shapes = copy(graph.layout.shapes || []);
       for (const i of [config.eventTrace, config.labelTrace]) live.data[i] = copy(graph.data[i]);
     }
-    if (state.trendQueue.length && !state.trendPending) scheduleTrend(state.ids);
+    if (state.trendQueue.length && !state.trendPending) scheduleTrend();
     return live;
   }
 
@@ -313,7 +330,8 @@
     return overdue ? text + " · overdue after " + clockText(last + overdue * 1000) : text;
   }
 
-  function render(latest, _n, _alarmTick, config) {
+  /* The numerics, ages, limits and tile classes, the MAP and NIBP cycle, the time since the dose and the clock. */
+  function render(latest, config) {
     const now = sessionNow(latest);
     const v = (latest && latest.v) || {};
     const staleFor = (code) => (config.nibp.includes(code) ? config.staleS.nibp : config.staleS.continuous) * 1000;
@@ -354,7 +372,7 @@
 
   /* The slider follows the replay position, except while a user's move of it has not yet been
    * taken as a seek: overwriting it then would lose the seek. */
-  function replayBar(latest, _n, sliderNow) {
+  function replayBar(latest, sliderNow) {
     const k = latest && latest.k;
     if (!k || k.span[0] === null) return noUpdate();
     const [start, end] = k.span;
@@ -378,6 +396,6 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    vigil: { connect, applyTrend, trendView, render, replayBar, seekFilter },
+    vigil: { connect, trendView, replayBar, seekFilter },
   });
 })();

@@ -7,7 +7,10 @@
  * every `reminderS`. Audio pause silences this tab for `audioPauseS`, with a countdown, unless a
  * new alarm of higher priority than any sounding at the pause breaks through. Times for pause and
  * reminders are wall-clock: they are about the nurse, not the replayed session.
- * `renderAlarms` returns its outputs by name (monitor/web/bed/clientside.py lists them); the component ids
+ * The banner and the alarm bar's colour are written into the page by `paintBanner` (vigil.js calls it as each
+ * alarm change arrives, with no Dash callback in between: alarms never wait); the sound controls, the pause
+ * countdown and the history are the Dash callback `renderAlarms`, run on alarm changes, clicks and each second of
+ * a pause only. It returns its outputs by name (monitor/web/bed/clientside.py lists them); the component ids
  * used here come from the page's config (`config.ids`).
  */
 (function () {
@@ -18,7 +21,7 @@
   const state = {
     alarms: new Map(), seeded: false, config: null,
     pausedUntil: 0, pauseRank: -1, pauseIds: new Set(),
-    lastBurst: 0, lastRank: -1, reminded: new Map(),
+    lastBurst: 0, lastRank: -1, reminded: new Map(), pauseTextShown: null,
   };
   const noUpdate = () => window.dash_clientside.no_update;
 
@@ -72,6 +75,13 @@
     state.pauseIds = new Set(current.map((a) => a.id));
   }
 
+  /* The audio pause button: its countdown while paused. */
+  function pauseText(now) {
+    const left = Math.ceil((state.pausedUntil - now) / 1000);
+    return paused(now) ? "AUDIO PAUSED " + Math.floor(left / 60) + ":" + pad(left % 60)
+      : "Audio pause " + Math.round(state.config.audioPauseS / 60) + " min";
+  }
+
   /* Called every SOUND_CHECK_MS: decide whether a burst or a reminder is due. */
   function soundCheck() {
     if (!state.seeded || !window.VigilAudio) return;
@@ -79,10 +89,10 @@
     const active = Array.from(state.alarms.values()).filter(sounding);
     if (paused(now)) {
       const breakThrough = active.some((a) => !state.pauseIds.has(a.id) && RANK[a.pri] > state.pauseRank);
-      if (!breakThrough) return;
+      if (!breakThrough) { showPause(now); return; }
       state.pausedUntil = 0;
-      window.dash_clientside.set_props(state.config.ids.alarmTick, { data: now });  // show the pause has ended
     }
+    showPause(now);
     const top = active.reduce((r, a) => Math.max(r, RANK[a.pri]), -1);
     if (top >= 0) {
       const priority = Object.keys(RANK).find((p) => RANK[p] === top);
@@ -102,6 +112,12 @@
     }
   }
 
+  /* The pause countdown moved on (or the pause ended): show it. No callback runs for it when nothing is paused. */
+  function showPause(now) {
+    if (pauseText(now) === state.pauseTextShown) return;
+    window.dash_clientside.set_props(state.config.ids.alarmTick, { data: now });
+  }
+
   /* When a priority was reached, if later than the onset: an SBP high at 09:25 that became critical at 09:40. */
   const reachedText = (a) => (a.reached === null ? "" : a.pri + " priority from " + clockText(a.reached));
 
@@ -118,31 +134,36 @@
       .map((a) => a.pri.toUpperCase() + ": " + a.text + " — " + whenText(a)).join("\n");
   }
 
-  function item(a) {
-    const when = whenText(a);
-    const who = a.acked ? " · acknowledged by " + a.ackBy : "";
-    const cls = "alarm-item pri-" + a.pri + (a.acked ? " acked" : "") + (latched(a) ? " latched" : "");
-    return {
-      namespace: "dash_html_components", type: "Div",
-      props: {
-        className: cls, "data-alarm": String(a.id),
-        children: [
-          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-mark", children: MARK[a.pri] + " " + a.pri.toUpperCase() } },
-          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-text", children: a.text } },
-          { namespace: "dash_html_components", type: "Span", props: { className: "alarm-when", children: when + who } },
-        ],
-      },
-    };
+  /* The banner's rows: [id, class, mark, text, when] of each alarm displayed, the highest priority first. */
+  function bannerRows() {
+    return shown().map((a) => [
+      String(a.id), "alarm-item pri-" + a.pri + (a.acked ? " acked" : "") + (latched(a) ? " latched" : ""),
+      MARK[a.pri] + " " + a.pri.toUpperCase(), a.text, whenText(a) + (a.acked ? " · acknowledged by " + a.ackBy : ""),
+    ]);
   }
 
-  /* The banner keeps one height however many alarms are active: the list scrolls inside it, the highest
-   * priority first, and "+N more" says how many lie below. */
-  function bannerList(list) {
-    const span = (className, children) => ({ namespace: "dash_html_components", type: "Span", props: { className, children } });
-    return [
-      { namespace: "dash_html_components", type: "Div", props: { className: "alarm-list", children: list.map(item) } },
-      span("alarm-more", list.length > 1 ? "+" + (list.length - 1) + " more" : ""),
-    ];
+  /* The alarm bar's colour: that of the highest priority unacknowledged alarm, else of the highest acknowledged. */
+  function barClass() {
+    const list = shown();
+    const unacked = list.filter((a) => !a.acked);
+    const top = (unacked.length ? unacked : list)[0];
+    return "alarm-bar " + (top ? "alarm-" + top.pri + (unacked.length ? "" : " acked") : "alarm-none");
+  }
+
+  /* The banner (element `bannerId`) and the bar's colour (`barId`), rebuilt only when what they show changed. The
+   * banner keeps one height however many alarms are active: the list scrolls inside it, the highest priority
+   * first, and "+N more" says how many lie below. */
+  function paintBanner(bannerId, barId) {
+    const dom = window.VigilDom;
+    dom.cls(barId, barClass());
+    dom.list(bannerId, bannerRows(), (rows) => {
+      if (!rows.length) return "No active alarms";
+      const span = (className, text) => dom.node("span", className, text);
+      const item = ([id, cls, mark, text, when]) => dom.node("div", cls,
+        [span("alarm-mark", mark), span("alarm-text", text), span("alarm-when", when)], { "data-alarm": id });
+      return [dom.node("div", "alarm-list", rows.map(item)),
+        dom.node("span", "alarm-more", rows.length > 1 ? "+" + (rows.length - 1) + " more" : "")];
+    });
   }
 
   function historyRows() {
@@ -155,7 +176,7 @@
     }));
   }
 
-  function renderAlarms(_tick, _n, _pauseClicks, _soundClicks, initial, config) {
+  function renderAlarms(_tick, _pauseClicks, _soundClicks, initial, config) {
     seed(initial, config);
     const now = Date.now();
     const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
@@ -165,17 +186,10 @@
       if (window.VigilAudio.enabled()) window.VigilAudio.disable();
       else window.VigilAudio.enable().then(tick);
     }
-    const list = shown();
-    const unacked = list.filter((a) => !a.acked);
-    const top = (unacked.length ? unacked : list)[0];
-    const barClass = "alarm-bar " + (top ? "alarm-" + top.pri + (unacked.length ? "" : " acked") : "alarm-none");
-    const banner = list.length ? bannerList(list) : "No active alarms";
-    const left = Math.ceil((state.pausedUntil - now) / 1000);
-    const pauseText = paused(now) ? "AUDIO PAUSED " + Math.floor(left / 60) + ":" + pad(left % 60)
-      : "Audio pause " + Math.round(config.audioPauseS / 60) + " min";
+    state.pauseTextShown = pauseText(now);
     const on = window.VigilAudio.enabled();
     return {
-      banner, barClass, pauseText,
+      pauseText: state.pauseTextShown,
       soundText: on ? "Sound on" : "Sound off — click to enable",
       soundClass: on ? "sound-on" : "sound-off", soundColor: on ? "gray" : "red",
       history: historyRows(),
@@ -188,8 +202,11 @@
   }
 
   setInterval(soundCheck, SOUND_CHECK_MS);
-  window.VigilAlarms = { update, tileClass, tileTitle, debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }),
-    // for the central view (assets/vigil_site.js), which has no Dash callback to seed it or to pause the sound
-    seed, shown, drop, togglePause, pausedUntil: () => state.pausedUntil };
+  window.VigilAlarms = {
+    update, seed, tileClass, tileTitle, barClass, paintBanner,
+    debug: () => ({ paused: paused(Date.now()), alarms: state.alarms.size }),
+    // for the central view (assets/vigil_site.js), which has no Dash callback to pause the sound
+    shown, drop, togglePause, pausedUntil: () => state.pausedUntil,
+  };
   window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilAlarms: { renderAlarms } });
 })();

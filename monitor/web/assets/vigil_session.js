@@ -2,10 +2,12 @@
  *
  * The server sends the session's facts (`session-state`: anchor, checkpoint windows and what
  * satisfied them, baseline and gate, end); this turns them into "BP at 40 min: due in 3 min", the
- * observation countdown and the checkpoint list every second, with the rules of
- * monitor/session/timeline.py: a checkpoint is done once satisfied, upcoming before it opens,
- * overdue after its overdue time, else due. The overdue alarm itself is raised by the server.
- * `render` returns its outputs by name (monitor/web/bed/clientside.py lists them).
+ * observation countdown and the checkpoint list, with the rules of monitor/session/timeline.py: a checkpoint
+ * is done once satisfied, upcoming before it opens, overdue after its overdue time, else due. The overdue alarm
+ * itself is raised by the server. Those countdowns follow the clock: `paint` writes them into the page (as
+ * `window.VigilSession`, called by vigil.js with the numerics, every second and on every message). What changes
+ * only with the facts (patient, baseline, which buttons may be pressed) is the Dash callback `render`, which
+ * returns its outputs by name (monitor/web/bed/clientside.py lists them).
  */
 (function () {
   "use strict";
@@ -52,8 +54,9 @@
     return lines;
   }
 
-  function render(s, _n, latest, doseIds) {
-    const now = sessionNow(latest);
+  /* Where the session stands at its "now": the strip's next checkpoint and observation countdown, and the
+   * checkpoint list (rows of [class, text], or one sentence when there are none). */
+  function countdowns(s, now) {
     const ended = s.ended !== null;
     const list = s.checkpoints || [];
     let text, cls = "next-checkpoint";
@@ -80,8 +83,26 @@
     }
     const rows = list.map((cp) => {
       const st = now === null ? "upcoming" : status(cp, now);
-      return div("cp cp-" + st, cp.label + " (" + clockText(cp.due) + "): " + (now === null ? "" : phrase(cp, st, now)));
+      return ["cp cp-" + st, cp.label + " (" + clockText(cp.due) + "): " + (now === null ? "" : phrase(cp, st, now))];
     });
+    const none = s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type.";
+    return { next: text, nextClass: cls, observation: obs, checkpoints: rows.length ? rows : none };
+  }
+
+  /* The countdowns into the page (`ids`: the page's config.ids), written only where they changed. */
+  function paint(s, latest, ids) {
+    if (!s) return;
+    const dom = window.VigilDom;
+    const out = countdowns(s, sessionNow(latest));
+    dom.text(ids.next, out.next);
+    dom.cls(ids.next, out.nextClass);
+    dom.text(ids.observation, out.observation);
+    dom.list(ids.checkpoints, out.checkpoints,
+      (rows) => (Array.isArray(rows) ? rows.map(([cls, text]) => dom.node("div", cls, text)) : rows));
+  }
+
+  function render(s, doseIds) {
+    const ended = s.ended !== null;
     // A dose event follows the one before it in the type's order: "Dose end" waits for "Dose start".
     const waiting = (kind) => {
       const i = s.doses.findIndex((d) => d.kind === kind);
@@ -90,9 +111,7 @@
     const disabled = doseIds.map((id) => ended || s.entered.includes(id.kind) || waiting(id.kind) !== null);
     const blocked = ended ? null : s.doses.find((d) => !s.entered.includes(d.kind) && waiting(d.kind) !== null);
     return {
-      next: text, nextClass: cls, observation: obs, patient: s.patient ? "Patient " + s.patient : "No patient label",
-      checkpoints: rows.length ? rows
-        : (s.anchor === null ? "Checkpoints start at the " + s.anchorLabel + "." : "None for this session type."),
+      patient: s.patient ? "Patient " + s.patient : "No patient label",
       baseline: baselineBox(s), doseDisabled: disabled, endDisabled: ended,
       doseHint: blocked ? blocked.label + " is available once " + waiting(blocked.kind).label + " is entered" : "",
     };
@@ -103,5 +122,6 @@
     return s.amendable;
   }
 
+  window.VigilSession = { paint, countdowns };
   window.dash_clientside = Object.assign({}, window.dash_clientside, { vigilSession: { render, amendable } });
 })();

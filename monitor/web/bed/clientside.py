@@ -40,37 +40,19 @@ def named_clientside_callback(app: Dash, namespace: str, function: str, outputs:
     app.clientside_callback(source, *outputs.values(), *dependencies, **options)
 
 
-# vigil.js `render`: each tile's value, age, limits, class and alarm description (its tooltip), the MAP and NIBP
-# cycle, the time since the dose and the clock.
-RENDER_OUTPUTS = {
-    **{f"value.{key}": Output(ids.number(key), "children") for key in ids.TILE_KEYS},
-    **{f"age.{key}": Output(ids.age(key), "children") for key in ids.TILE_KEYS},
-    **{f"limits.{key}": Output(ids.limits(key), "children") for key in ids.TILE_KEYS},
-    **{f"tile.{key}": Output(ids.tile(key), "className") for key in ids.TILE_KEYS},
-    **{f"title.{key}": Output(ids.tile(key), "title") for key in ids.TILE_KEYS},
-    "map": Output(ids.NUM_MAP, "children"),
-    "cycle": Output(ids.NIBP_CYCLE, "children"),
-    "elapsed": Output(ids.ELAPSED, "children"),
-    "clock": Output(ids.CLOCK_TEXT, "children"),
-}
-
-# vigil_session.js `render`: where the session stands, and which of its buttons may be pressed.
+# vigil_session.js `render`: what changes only with the session's facts (its countdowns are written by the
+# scripts themselves, every second, with the numerics: vigil.js `paint`).
 SESSION_OUTPUTS = {
-    "next": Output(ids.NEXT_CHECKPOINT, "children"),
-    "nextClass": Output(ids.NEXT_CHECKPOINT, "className"),
-    "observation": Output(ids.OBSERVATION, "children"),
     "patient": Output(ids.SESSION_PATIENT, "children"),
-    "checkpoints": Output(ids.CHECKPOINT_LIST, "children"),
     "baseline": Output(ids.BASELINE_BOX, "children"),
     "doseDisabled": Output(ids.dose_button(ALL), "disabled"),
     "doseHint": Output(ids.DOSE_HINT, "children"),
     "endDisabled": Output(ids.END_BUTTON, "disabled"),
 }
 
-# vigil_alarms.js `renderAlarms`: the banner, the alarm bar's colour, the sound controls and the history.
+# vigil_alarms.js `renderAlarms`: the sound controls and the history (the banner and the alarm bar's colour are
+# written by the scripts themselves, as each alarm change arrives).
 ALARM_OUTPUTS = {
-    "banner": Output(ids.ALARM_BANNER, "children"),
-    "barClass": Output(ids.ALARM_BAR, "className"),
     "pauseText": Output(ids.AUDIO_PAUSE, "children"),
     "soundText": Output(ids.SOUND_TOGGLE, "children"),
     "soundClass": Output(ids.SOUND_TOGGLE, "className"),
@@ -80,18 +62,14 @@ ALARM_OUTPUTS = {
 
 
 def register_clientside_callbacks(app: Dash) -> None:
-    """The stream into the page (connect, which also sets the latest values, and the trend), then the numerics,
-    the session and the alarms."""
+    """The stream into the page (connect: from then on vigil.js writes the numerics, clocks, countdowns and alarm
+    banner and extends the trend itself, with no callback per message or per second), the trend's view, then
+    what changes with the session's facts, the alarms' controls and history."""
     app.clientside_callback(
         ClientsideFunction("vigil", "connect"),
         Output(ids.LINK_STATUS, "children"),
-        Input(ids.STREAM_CONFIG, "data"), State(ids.LATEST, "data"),
-    )
-    app.clientside_callback(
-        ClientsideFunction("vigil", "applyTrend"),
-        Output(ids.TREND, "extendData"),
-        Input(ids.TREND_TICK, "data"), State(ids.STREAM_CONFIG, "data"),
-        prevent_initial_call=True,
+        Input(ids.STREAM_CONFIG, "data"), State(ids.LATEST, "data"), State(ids.SESSION_STATE, "data"),
+        State(ids.ALARMS_INITIAL, "data"),
     )
     app.clientside_callback(  # the live window or the whole session (monitor/web/bed/trend_view.py)
         ClientsideFunction("vigil", "trendView"),
@@ -100,14 +78,8 @@ def register_clientside_callbacks(app: Dash) -> None:
         prevent_initial_call=True,
     )
     named_clientside_callback(
-        app, "vigil", "render", RENDER_OUTPUTS,
-        Input(ids.LATEST, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.ALARM_TICK, "data"),
-        State(ids.STREAM_CONFIG, "data"),
-    )
-    named_clientside_callback(
         app, "vigilSession", "render", SESSION_OUTPUTS,
-        Input(ids.SESSION_STATE, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.LATEST, "data"),
-        State(ids.dose_button(ALL), "id"),
+        Input(ids.SESSION_STATE, "data"), State(ids.dose_button(ALL), "id"),
     )
     app.clientside_callback(  # the correction form's choices change only with the session's facts
         ClientsideFunction("vigilSession", "amendable"),
@@ -116,6 +88,6 @@ def register_clientside_callbacks(app: Dash) -> None:
     )
     named_clientside_callback(
         app, "vigilAlarms", "renderAlarms", ALARM_OUTPUTS,
-        Input(ids.ALARM_TICK, "data"), Input(ids.CLOCK_TICK, "n_intervals"), Input(ids.AUDIO_PAUSE, "n_clicks"),
+        Input(ids.ALARM_TICK, "data"), Input(ids.AUDIO_PAUSE, "n_clicks"),
         Input(ids.SOUND_TOGGLE, "n_clicks"), State(ids.ALARMS_INITIAL, "data"), State(ids.STREAM_CONFIG, "data"),
     )

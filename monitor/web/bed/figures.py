@@ -46,7 +46,7 @@ TRACE_INDEX: dict[str, int] = {spec.vital: i for i, spec in enumerate(TRACES)}
 EVENT_TRACE = len(TRACES)  # vertical event markers drawn as one line trace with gaps
 # Their labels are a trace of their own, one text point per event: Plotly pairs a trace's text elements with
 # its points by position and drops those of blank or gap points, so labels on the gapped line trace were
-# blanked when an extendData added points (a note's label vanished when the next event arrived).
+# blanked when an extension added points (a note's label vanished when the next event arrived).
 LABEL_TRACE = EVENT_TRACE + 1
 MAX_EVENTS = 200  # events a trend keeps in the browser
 EVENT_SPAN = (20.0, 240.0)  # y extent of event markers in the NIBP panel (mmHg)
@@ -157,12 +157,7 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
     where it was in force); `extra_shapes` (e.g. the session's expected BP-peak window) are drawn under them.
     `x_range` (display ms) fixes the time axis, e.g. to the live window ending at the newest reading; without
     it the axis spans the data."""
-    series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
-    for r in readings:
-        if r.vital in series:
-            xs, ys = series[r.vital]
-            xs.append(display_ms(r.time, tz))
-            ys.append(r.value)
+    series = _series(readings, tz)
     fig = make_subplots(
         rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.45, 0.35, 0.2],
         subplot_titles=ROW_TITLES,
@@ -195,6 +190,27 @@ def trend_figure(readings: Iterable[Reading], events: Iterable[Event], limits: S
         fig.update_yaxes(autorangeoptions={"include": [low, high]}, gridcolor="#333", row=row, col=1)
     fig.update_annotations(font={"size": 12, "color": "#bdbdbd"}, x=0, xanchor="left")
     return fig
+
+
+def trend_dict(readings: Iterable[Reading], events: Iterable[Event], limits: Sequence[LimitLine], tz: tzinfo,
+               extra_shapes: Iterable[dict] = (), x_range: tuple[int, int] | None = None) -> dict:
+    """`trend_figure(...).to_dict()`, the readings put in after Plotly's checks: checking and copying an hour's
+    3 × 3600 points took a page load most of a second (on a loaded machine), and the numerics waited for it."""
+    figure = trend_figure((), events, limits, tz, extra_shapes, x_range).to_dict()
+    for vital, (xs, ys) in _series(readings, tz).items():
+        figure["data"][TRACE_INDEX[vital]].update(x=xs, y=ys)
+    return figure
+
+
+def _series(readings: Iterable[Reading], tz: tzinfo) -> dict[str, tuple[list[int], list[float]]]:
+    """Each traced vital's times (display ms) and values."""
+    series: dict[str, tuple[list[int], list[float]]] = {spec.vital: ([], []) for spec in TRACES}
+    for r in readings:
+        if r.vital in series:
+            xs, ys = series[r.vital]
+            xs.append(display_ms(r.time, tz))
+            ys.append(r.value)
+    return series
 
 
 def _add_events(fig: go.Figure, events: list[Event], tz: tzinfo) -> None:

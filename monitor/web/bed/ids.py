@@ -132,21 +132,27 @@ def limit_field(group: Any, key: Any) -> dict:
     return {"type": LIMIT_FIELD, "group": group, "key": key}
 
 
-# Stores and the clock: what the page holds and what drives the clientside callbacks
+# Stores: what the page holds and what drives the clientside callbacks
 SHOWN_SESSION = "shown-session"  # the session this page shows: the one its server callbacks act on
 STREAM_CONFIG = "stream-config"
-TREND_TICK = "trend-tick"
 LATEST = "latest"
 ALARMS_INITIAL = "alarms-initial"
 ALARM_TICK = "alarm-tick"
 SESSION_STATE = "session-state"
-CLOCK_TICK = "clock-tick"
 
 
-def browser_ids() -> dict[str, str]:
-    """The ids the bed view's scripts use themselves, by the names they use them under."""
+def browser_ids() -> dict[str, Any]:
+    """The ids the bed view's scripts use themselves, by the names they use them under; `tiles` by tile key.
+
+    The scripts write the elements of the numerics, the clocks, the session strip's countdowns and the alarm
+    banner themselves (assets/vigil_dom.js): no callback outputs to them."""
     return {
         "linkStatus": LINK_STATUS, "sessionState": SESSION_STATE, "alarmTick": ALARM_TICK,
-        "trendTick": TREND_TICK, "trend": TREND, "trendSession": TREND_SESSION, "latest": LATEST,
+        "trend": TREND, "trendSession": TREND_SESSION, "latest": LATEST,
         "audioPause": AUDIO_PAUSE, "soundToggle": SOUND_TOGGLE, "limitsInForce": LIMITS_IN_FORCE,
+        "tiles": {key: {"tile": tile(key), "number": number(key), "age": age(key), "limits": limits(key)}
+                  for key in TILE_KEYS},
+        "map": NUM_MAP, "cycle": NIBP_CYCLE, "elapsed": ELAPSED, "clock": CLOCK_TEXT,
+        "next": NEXT_CHECKPOINT, "observation": OBSERVATION, "checkpoints": CHECKPOINT_LIST,
+        "alarmBar": ALARM_BAR, "alarmBanner": ALARM_BANNER, "replayPosition": REPLAY_POSITION,
     }

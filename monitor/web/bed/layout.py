@@ -3,6 +3,9 @@ no callbacks."""
 
 from __future__ import annotations
 
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
 import dash_mantine_components as dmc
 from dash import dcc, html
 
@@ -15,35 +18,52 @@ from monitor.web.bed.trend_view import view_toggle
 from monitor.web.bed.vitals_table import TAB, vitals_grid
 
 
-def tile(key: str, label: str, unit: str, size: str = "big") -> html.Div:
+def number_text(value: float) -> str:
+    """A numeric as vigil.js `fmt` writes it (an integer as is, else rounded half away from zero, as JavaScript's
+    toFixed): the page's first render and the browser's later ones agree."""
+    if not math.isfinite(value):
+        return str(value)
+    return str(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def tile(key: str, label: str, unit: str, values: dict[str, list], size: str = "big") -> html.Div:
     """One numeric as on a bedside monitor: label, unit and the alarm limits in force on the left, the value on
-    the right, how old it is below (for NIBP also when it was measured and when the cuff cycles next)."""
+    the right, how old it is below (for NIBP also when it was measured and when the cuff cycles next).
+
+    The value is rendered from the store's latest (`values`: vital code -> [time, value]), so the page shows it at
+    its first render; from then on vigil.js writes the tile's value, age, limits, class and title (no callback
+    outputs to them), and it writes them at once, so what only it knows (age, staleness, alarms) is not shown."""
     bp = key == "bp"
+    codes = ("sbp", "dbp") if bp else (key,)
+    shown = codes[0] in values
+    value = "/".join(number_text(values[code][1]) if code in values else "--" for code in codes)
+    mean = f"MAP {number_text(values['map'][1])}" if "map" in values else ""
     return html.Div(
         id=ids.tile(key),
-        className=f"tile tile-{size} vital-{key} nodata",  # until the browser's first render says otherwise
+        className=f"tile tile-{size} vital-{key}" + ("" if shown else " nodata"),
         children=[
             html.Div([html.Span(label, className="tile-label"), html.Span(unit, className="tile-unit"),
                       html.Span("", id=ids.limits(key), className="tile-limits")], className="tile-head"),
-            html.Div([html.Span("--", id=ids.number(key), className="tile-value"),
-                      *([html.Span("", id=ids.NUM_MAP, className="tile-sub")] if bp else [])],
+            html.Div([html.Span(value, id=ids.number(key), className="tile-value"),
+                      *([html.Span(mean, id=ids.NUM_MAP, className="tile-sub")] if bp else [])],
                      className="tile-reading"),
-            html.Div([html.Span("no data", id=ids.age(key), className="tile-age"),
+            html.Div([html.Span("" if shown else "no data", id=ids.age(key), className="tile-age"),
                       *([html.Span("", id=ids.NIBP_CYCLE, className="tile-cycle")] if bp else [])],
                      className="tile-foot"),
         ],
     )
 
 
-def numerics() -> html.Div:
+def numerics(values: dict[str, list]) -> html.Div:
     """NIBP, HR and SpO2 always; PR and RR, small, only once measured (`.nodata` small tiles take no room)."""
     return html.Div(
         className="numerics",
         children=[
-            tile("bp", "NIBP", "mmHg"),
-            tile("hr", "HR", "bpm"),
-            tile("spo2", "SpO₂", "%"),
-            html.Div([tile("pr", "PR", "bpm", "small"), tile("rr", "RR", "/min", "small")], className="tile-row"),
+            tile("bp", "NIBP", "mmHg", values),
+            tile("hr", "HR", "bpm", values),
+            tile("spo2", "SpO₂", "%", values),
+            html.Div([tile("pr", "PR", "bpm", values, "small"), tile("rr", "RR", "/min", values, "small")],
+                     className="tile-row"),
         ],
     )
 
@@ -92,7 +112,7 @@ def panels(session_panel: html.Div, limits_panel: html.Div, audit: list[dict]) -
     """Below the trend: the session (set-up, baseline, checkpoints, notes), the vitals per NIBP cycle (the
     tabular trend), what happened (alarms), what is set (limits) and who changed what (audit)."""
     return dmc.Tabs(
-        id=ids.PANELS, value="session", className="panels", color="gray",
+        id=ids.PANELS, value="session", className="panels", color="gray", keepMounted=False,
         children=[
             dmc.TabsList([
                 dmc.TabsTab("Session", value="session"),
@@ -130,7 +150,7 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                     alarm_bar(),
                     session_strip,
                     html.Div(className="main",
-                             children=[numerics(), trend(figure, view_toggle(stream_config["windowMs"]))]),
+                             children=[numerics(latest["v"]), trend(figure, view_toggle(stream_config["windowMs"]))]),
                     replay_bar(replay_speed) if replay_speed else html.Div(id=ids.REPLAY_BAR, hidden=True),
                 ]),
                 panels(session_panel, limits_panel, audit),
@@ -139,14 +159,12 @@ def bed_view(*, bed: str, session_name: str, figure: dict, stream_config: dict, 
                          className="disclaimer"),
                 dcc.Store(id=ids.SHOWN_SESSION, data=stream_config["session"]),
                 dcc.Store(id=ids.STREAM_CONFIG, data=stream_config),
-                dcc.Store(id=ids.TREND_TICK, data=0),
                 dcc.Store(id=ids.TREND_SESSION),
                 dcc.Store(id=ids.LATEST, data=latest),
                 dcc.Store(id=ids.ALARMS_INITIAL, data=alarms),
                 dcc.Store(id=ids.ALARM_TICK, data=0),
                 dcc.Store(id=ids.SESSION_STATE, data=session),
                 dcc.Store(id=ids.SEEK_REQUEST),
-                dcc.Interval(id=ids.CLOCK_TICK, interval=1000),  # clocks and ages only, never data
             ],
         ),
     )

@@ -57,7 +57,7 @@ def replay_bar(speed: str) -> html.Div:
 def register_replay_callbacks(app: Dash, runner: ReplayRunner) -> None:
     named_clientside_callback(
         app, "vigil", "replayBar", BAR_OUTPUTS,
-        Input(ids.LATEST, "data"), Input(ids.CLOCK_TICK, "n_intervals"), State(ids.REPLAY_SEEK, "value"),
+        Input(ids.LATEST, "data"), State(ids.REPLAY_SEEK, "value"),  # `latest`: set once a second by vigil.js
     )
     app.clientside_callback(
         ClientsideFunction("vigil", "seekFilter"),

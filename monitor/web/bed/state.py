@@ -55,8 +55,8 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     limits = Limits() if stored_limits is None else limits_from_stored(stored_limits)
     session = session_payload(store, sid, tz)
     x_range = None if newest is None else (figures.display_ms(newest - window, tz), figures.display_ms(newest, tz))
-    figure = figures.trend_figure(window_readings, events, stored_limit_lines(store, sid), tz,
-                                  extra_shapes=session["shapes"], x_range=x_range)
+    figure = figures.trend_dict(window_readings, events, stored_limit_lines(store, sid), tz,
+                                extra_shapes=session["shapes"], x_range=x_range)
     latest_data = {
         "v": {code: [figures.display_ms(r.time, tz), r.value] for code, r in latest.items() if code in VITALS},
         "dose": session["anchor"],  # time zero, as the session's facts say (they follow a corrected dose)
@@ -64,7 +64,7 @@ def initial_state(store: Store, sid: int, tz: tzinfo, window: timedelta) -> dict
     }
     alarms = [alarm_payload(a, tz) for a in store.alarms.since(sid) if a.rev <= cursor.alarm]
     return {
-        "info": info, "figure": figure.to_dict(),
+        "info": info, "figure": figure,
         "stream_config": stream_config(info, cursor, limits.technical, window), "latest": latest_data,
         "alarms": alarms, "limits": limits,
         "audit": audit_rows(store.audit.entries(session_id=sid), tz), "session": session,

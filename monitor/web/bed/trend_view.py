@@ -49,10 +49,10 @@ def session_figure(store: Store, session_id: int, tz: tzinfo) -> dict:
     limits version where it was in force. Free to zoom (its own `uirevision`: a zoom here does not carry over to
     the live window), and marked as the look-back figure (`meta`), which the browser never extends."""
     session = session_payload(store, session_id, tz)
-    figure = figures.trend_figure(thinned(store.samples.readings(session_id)), store.samples.events(session_id),
-                                  stored_limit_lines(store, session_id), tz, extra_shapes=session["shapes"])
-    figure.update_layout(uirevision=SESSION, meta=SESSION)
-    return figure.to_dict()
+    figure = figures.trend_dict(thinned(store.samples.readings(session_id)), store.samples.events(session_id),
+                                stored_limit_lines(store, session_id), tz, extra_shapes=session["shapes"])
+    figure["layout"].update(uirevision=SESSION, meta=SESSION)
+    return figure
 
 
 def view_toggle(window_ms: int) -> dmc.SegmentedControl:
