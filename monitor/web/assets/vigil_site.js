@@ -8,7 +8,7 @@
  * error this script reconnects itself with a resume token per bed, so nothing is missed or doubled.
  * Alarms of every bed go into the page's one vigil_alarms.js state, their tiles named per bed ("chair-3/hr"), which
  * sounds them with the bed view's tones, audio pause and reminders; the banner shows the site's highest.
- * The session line is the bed view's own (vigil_session.js `render`), so both screens say the same.
+ * The session line is the bed view's own (vigil_session.js `countdowns`), so both screens say the same.
  */
 (function () {
   "use strict";
@@ -139,7 +139,7 @@
     put(bed.el.type, s.typeLabel);
     const dosed = s.ended === null && s.anchor !== null && t !== null && t >= s.anchor;
     put(bed.el.dose, dosed ? "Dose +" + F().hms(t - s.anchor) : "");  // before it, the session line says "Pre-dose"
-    const line = window.dash_clientside.vigilSession.render(s, null, { k: bed.clock, v: bed.v }, []);
+    const line = window.VigilSession.countdowns(s, F().sessionNow({ k: bed.clock, v: bed.v }));
     put(bed.el.next, line.next);
     cls(bed.el.next, "st-next " + line.nextClass);
     put(bed.el.obs, line.observation);
