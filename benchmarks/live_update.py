@@ -162,8 +162,15 @@ def nibp(t: datetime, k: int) -> list[Reading]:
 def new_session(store: Store, name: str, end: datetime, length: timedelta) -> int:
     """A session holding `length` of data ending just before `end` (1 Hz vitals, NIBP every 5 min)."""
     sid = store.sessions.create(name, "live", bed="bed-1")
+    store.limits.save(sid, load_preset(PRESET).to_dict(), end - length, "benchmark")
+    fill_session(store, sid, end, length)
+    return sid
+
+
+def fill_session(store: Store, sid: int, end: datetime, length: timedelta) -> None:
+    """Write `length` of data ending just before `end` into session `sid`: a dose at its start, 1 Hz vitals,
+    NIBP every 5 min."""
     start = end - length
-    store.limits.save(sid, load_preset(PRESET).to_dict(), start, "benchmark")
     store.samples.write(sid, [], [Event(start, "dose_start", source=SOURCE)])
     seconds = int(length.total_seconds())
     chunk = 600
@@ -175,7 +182,6 @@ def new_session(store: Store, name: str, end: datetime, length: timedelta) -> in
             if k % NIBP_EVERY_S == 0:
                 batch += nibp(t, k)
         store.samples.write(sid, batch)
-    return sid
 
 
 # -- the conventional app -------------------------------------------------------------------------
