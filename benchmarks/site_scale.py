@@ -141,7 +141,7 @@ def prefill(db: Path, length: timedelta) -> None:
             store.beds.declare(Bed(bed_id(i), f"Chair {i + 1}", PRESET, PRESET), "bench")
             sid, _ = store.beds.session(bed_id(i), name=f"Chair {i + 1}", who="bench", limits=limits,
                                         limits_from=end - length)
-            fill_session(store, sid, end, length)
+            fill_session(store, sid, end, length, source=protocol_of(i))  # the link's source: one signal
     finally:
         store.close()
 

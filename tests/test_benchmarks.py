@@ -87,3 +87,20 @@ PAGE_SPEED_ROWS = (
 @pytest.mark.browser
 def test_page_speed_benchmark_quick_run_prints_its_table() -> None:
     quick_run("page_speed.py", PAGE_SPEED_ROWS)
+
+
+SITE_SCALE_ROWS = (
+    "server cpu % of a core",
+    "server rss MB",
+    "latency ms write->tile",
+    "main thread busy %",
+    "bytes/bed update",
+    "targets:",
+)
+
+
+@pytest.mark.browser
+def test_site_scale_benchmark_quick_run_prints_its_table() -> None:
+    lines = quick_run("site_scale.py", SITE_SCALE_ROWS)
+    updates = next(line for line in lines if line.startswith("bytes/bed update"))
+    assert "0 bed updates" not in updates, "the central view's stream carried nothing:\n" + "\n".join(lines)
