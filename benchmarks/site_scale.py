@@ -12,7 +12,8 @@ once a second, the beds staggered over the second, with an NIBP every 3 min per 
 HR steps by 1 each second through a 40-value cycle, so every reading changes the tile. The central view is open in
 headless Chromium (1920×1080, loopback, sign-in off) and everything is measured over one span (60 s; `--quick` 5 s):
 
-- server CPU: utime + stime of the `vigil serve` process (all its threads) from /proc/PID/stat, Δ over wall time;
+- server CPU: utime + stime of the `vigil serve` process (all its threads) from /proc/PID/stat, Δ over wall time
+  (first over a span with no page open: acquisition, commits and alarms alone; then with the central view);
   per bed = that / 16. Its resident memory (VmRSS) at the start and end of the span, and the growth per minute.
 - reading-to-tile latency: from `time.time()` right after the emulator wrote a record on the pty to the frame in
   which that bed's HR tile shows the record's value (a MutationObserver on each tile's HR text notes the DOM change
@@ -273,6 +274,15 @@ def start_serve(processes: Processes, site: Path, db: Path, feeder: Feeder) -> t
     return server.pid, url.group(0).rstrip("/")
 
 
+def acquisition_only(pid: int, span_s: float) -> Server:
+    """The server's CPU and memory over `span_s` with no page open: acquisition, commits and alarms alone."""
+    time.sleep(3.0)  # the links' start-up (a GE S/5's request, the first batches) is over
+    cpu0, rss0, wall0 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    time.sleep(span_s)
+    cpu1, rss1, wall1 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    return Server(100 * (cpu1 - cpu0) / (wall1 - wall0), (rss0, rss1), wall1 - wall0)
+
+
 def open_central_view(driver: webdriver.Chrome, base: str) -> None:
     driver.get(base + "/")
     WebDriverWait(driver, 120, poll_frequency=0.2).until(lambda d: d.execute_script(ALL_LIVE_JS, BEDS))
@@ -300,12 +310,14 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
-def report(server: Server, busy: Busy, lat: Latency, stream: Stream, offset_ms: float, fill: timedelta) -> None:
+def report(idle: Server, server: Server, busy: Busy, lat: Latency, stream: Stream, offset_ms: float,
+           fill: timedelta) -> None:
     growth = (server.rss_mb[1] - server.rss_mb[0]) / (server.seconds / 60)
     per_update = stream.bytes / stream.updates if stream.updates else float("nan")
     p50, p95 = pct(lat.ms, 50), pct(lat.ms, 95)
     print()
-    print(f"server cpu % of a core  {server.cpu_pct:>8.1f}   per bed {server.cpu_pct / BEDS:.2f}")
+    print(f"server cpu % of a core  {server.cpu_pct:>8.1f}   per bed {server.cpu_pct / BEDS:.2f}   "
+          f"(no page open: {idle.cpu_pct:.1f}, per bed {idle.cpu_pct / BEDS:.2f})")
     print(f"server rss MB           {server.rss_mb[0]:>8.1f} -> {server.rss_mb[1]:.1f}   "
           f"growth {growth:+.2f} MB/min")
     print(f"latency ms write->tile  p50 {fmt(p50)}   p95 {fmt(p95)}   max {fmt(max(lat.ms, default=float('nan')))}   "
@@ -353,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pid, base = timed("start vigil serve", lambda: start_serve(processes, write_site(Path(tmp) / "site.toml",
                                                                                                monitors), db, feeder))
+            idle = timed(f"no page open, {span_s:.0f} s", lambda: acquisition_only(pid, span_s))
             timed("open the central view", lambda: open_central_view(driver, base))
             server, busy, lat, stream = timed(f"measure {span_s:.0f} s", lambda: measure(driver, pid, feeder, span_s))
             offset = clock_offset_ms(driver)
@@ -364,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 process.wait(30)
             feeder.stop()
             processes.kill_all()
-    report(server, busy, lat, stream, offset, fill)
+    report(idle, server, busy, lat, stream, offset, fill)
     return 0
 
 
