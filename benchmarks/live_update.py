@@ -140,42 +140,48 @@ class Series:
 # -- data -----------------------------------------------------------------------------------------
 
 
-def second_of_data(t: datetime, k: int) -> list[Reading]:
+def second_of_data(t: datetime, k: int, source: str = SOURCE) -> list[Reading]:
     """One second of continuous vitals, plausible and integer like a monitor's (2-3 digit values)."""
     hr = 74 + round(6 * math.sin(k / 90))
     return [
-        Reading(t, "hr", float(hr), SOURCE),
-        Reading(t, "spo2", float(97 + (k // 40) % 3 - 1), SOURCE),
-        Reading(t, "pr", float(hr + k % 2), SOURCE),
+        Reading(t, "hr", float(hr), source),
+        Reading(t, "spo2", float(97 + (k // 40) % 3 - 1), source),
+        Reading(t, "pr", float(hr + k % 2), source),
     ]
 
 
-def nibp(t: datetime, k: int) -> list[Reading]:
+def nibp(t: datetime, k: int, source: str = SOURCE) -> list[Reading]:
     sbp, dbp = 124 + k % 9, 79 + k % 5
     return [
-        Reading(t, "sbp", float(sbp), SOURCE),
-        Reading(t, "dbp", float(dbp), SOURCE),
-        Reading(t, "map", float(round((sbp + 2 * dbp) / 3)), SOURCE),
+        Reading(t, "sbp", float(sbp), source),
+        Reading(t, "dbp", float(dbp), source),
+        Reading(t, "map", float(round((sbp + 2 * dbp) / 3)), source),
     ]
 
 
 def new_session(store: Store, name: str, end: datetime, length: timedelta) -> int:
     """A session holding `length` of data ending just before `end` (1 Hz vitals, NIBP every 5 min)."""
     sid = store.sessions.create(name, "live", bed="bed-1")
+    store.limits.save(sid, load_preset(PRESET).to_dict(), end - length, "benchmark")
+    fill_session(store, sid, end, length)
+    return sid
+
+
+def fill_session(store: Store, sid: int, end: datetime, length: timedelta, source: str = SOURCE) -> None:
+    """Write `length` of data ending just before `end` into session `sid`: a dose at its start, 1 Hz vitals,
+    NIBP every 5 min, all from `source` (a live bed's own source name, or its alarm engine misses that source)."""
     start = end - length
-    store.limits.save(sid, load_preset(PRESET).to_dict(), start, "benchmark")
-    store.samples.write(sid, [], [Event(start, "dose_start", source=SOURCE)])
+    store.samples.write(sid, [], [Event(start, "dose_start", source=source)])
     seconds = int(length.total_seconds())
     chunk = 600
     for first in range(0, seconds, chunk):
         batch: list[Reading] = []
         for k in range(first, min(first + chunk, seconds)):
             t = start + timedelta(seconds=k)
-            batch += second_of_data(t, k)
+            batch += second_of_data(t, k, source)
             if k % NIBP_EVERY_S == 0:
-                batch += nibp(t, k)
+                batch += nibp(t, k, source)
         store.samples.write(sid, batch)
-    return sid
 
 
 # -- the conventional app -------------------------------------------------------------------------

@@ -109,15 +109,17 @@ class Loads:
     warm: list[Load] = field(default_factory=list)
 
 
-def chrome() -> webdriver.Chrome:
-    """Headless Chromium as the browser tests run it, at 1920×1080, keeping CDP's Network events."""
+def chrome(watch_numerics: bool = True) -> webdriver.Chrome:
+    """Headless Chromium as the browser tests run it, at 1920×1080, keeping CDP's Network events; with
+    `watch_numerics`, every page notes when the bed view's numerics first show (NUMERICS_JS)."""
     options = pytest_setup_options()
     options.add_argument("--window-size=1920,1080")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     service = Service(str(CHROMEDRIVER)) if CHROMEDRIVER.exists() else Service()
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_window_size(1920, 1080)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NUMERICS_JS})
+    if watch_numerics:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NUMERICS_JS})
     return driver
 
 

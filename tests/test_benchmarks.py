@@ -95,3 +95,20 @@ HL7_LISTENER_ROWS = ("messages/s to the store", "ACK latency p50 ms", "ACK laten
 def test_hl7_listener_benchmark_quick_run_prints_its_table() -> None:
     """Its quick run also checks that every message's readings were stored once (else it fails)."""
     quick_run("hl7_listener.py", HL7_LISTENER_ROWS)
+
+
+SITE_SCALE_ROWS = (
+    "server cpu % of a core",
+    "server rss MB",
+    "latency ms write->tile",
+    "main thread busy %",
+    "bytes/bed update",
+    "targets:",
+)
+
+
+@pytest.mark.browser
+def test_site_scale_benchmark_quick_run_prints_its_table() -> None:
+    lines = quick_run("site_scale.py", SITE_SCALE_ROWS)
+    updates = next(line for line in lines if line.startswith("bytes/bed update"))
+    assert "0 bed updates" not in updates, "the central view's stream carried nothing:\n" + "\n".join(lines)

@@ -1,0 +1,385 @@
+"""A site of 16 serial beds in one `vigil serve`: what the server costs per bed, and what the central view costs the
+browser while it follows them all.
+
+Run as `python benchmarks/site_scale.py [--quick]`. It prints figures and never asserts timings (see
+benchmarks/live_update.py for why).
+
+Set-up, as a clinic would run it: a site.toml of 16 beds on real ptys, every other one a GE S/5 (asked for one
+record a second) and the rest HL7 senders, each bed's session already holding an hour of 1 Hz vitals (written into
+the store before `vigil serve` starts: serve continues a bed's open session, monitor/store/beds.py). Emulators
+(tests/support.py `DrivenMonitor`, in this process: their CPU is not the server's) send each bed's HR, SpO₂ and PR
+once a second, the beds staggered over the second, with an NIBP every 3 min per bed (the beds' cuffs staggered too).
+HR steps by 1 each second through a 40-value cycle, so every reading changes the tile. The central view is open in
+headless Chromium (1920×1080, loopback, sign-in off) and everything is measured over one span (60 s; `--quick` 5 s):
+
+- server CPU: utime + stime of the `vigil serve` process (all its threads) from /proc/PID/stat, Δ over wall time
+  (first over a span with no page open: acquisition, commits and alarms alone; then with the central view);
+  per bed = that / 16. Its resident memory (VmRSS) at the start and end of the span, and the growth per minute.
+- reading-to-tile latency: from `time.time()` right after the emulator wrote a record on the pty to the frame in
+  which that bed's HR tile shows the record's value (a MutationObserver on each tile's HR text notes the DOM change
+  and, in a requestAnimationFrame callback, the frame: both on the browser's wall clock,
+  `performance.timeOrigin + performance.now()`; the browser–Python clock offset is printed). Includes the serial
+  link's read, decoding, the commit, the stream's wake-up and the page's work. Readings never shown are counted.
+- main thread: CDP `Performance.getMetrics` at both ends of the span (benchmarks/page_speed.py `measure_busy`):
+  busy % (wall time, which the load of a shared machine inflates) beside the thread's CPU % (`ThreadTime`).
+- bytes per bed update: the site stream's messages as the page received them (CDP
+  `Network.eventSourceMessageReceived` from Chromium's performance log, so no second stream loads the server):
+  the SSE text of each message (`data: …\\n\\n`, without HTTP chunk framing) over the bed updates it carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import select
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "tests"):  # run as a script: `monitor`, `adapters`, `benchmarks` and the test helpers
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from benchmarks.live_update import (  # noqa: E402
+    PRESET,
+    chromium_version,
+    clock_offset_ms,
+    fill_session,
+    fmt,
+    pct,
+    timed,
+)
+from benchmarks.page_speed import Busy, chrome, measure_busy, network_events  # noqa: E402
+from monitor.limits.model import load_preset  # noqa: E402
+from monitor.store import Store  # noqa: E402
+from monitor.store.beds import Bed  # noqa: E402
+from monitor.web.site.page import tile_id  # noqa: E402
+from tests.support import T0, DrivenMonitor, Processes  # noqa: E402
+
+BEDS = 16
+NIBP_EVERY_S = 180
+HR_CYCLE = 40  # HR 60..99, one step a second: consecutive readings always differ, a value recurs after 40 s
+MB = 1e6
+TARGET_CPU_PER_BED = 1.0  # % of one core
+TARGET_P95_MS = 100.0
+TARGET_BUSY = 25.0
+TARGET_BYTES = 200
+
+# Each tile's HR text: when it changed, and the frame that shows it.
+OBSERVER_JS = """
+window.__paints = [];
+for (const [tile, bed] of Object.entries(arguments[0])) {
+  const el = document.querySelector("#" + tile + " .sv-hr .sv-value");
+  new MutationObserver(() => {
+    const text = el.textContent, dom = performance.timeOrigin + performance.now();
+    requestAnimationFrame(() => window.__paints.push([bed, text, dom, performance.timeOrigin + performance.now()]));
+  }).observe(el, {childList: true, characterData: true, subtree: true});
+}
+"""
+ALL_LIVE_JS = """
+const tiles = Array.from(document.querySelectorAll(".site-tile"));
+return tiles.length === arguments[0] && tiles.every((t) => t.querySelector(".st-link").textContent === "Live"
+  && /[0-9]/.test(t.querySelector(".sv-hr .sv-value").textContent));
+"""
+
+
+def bed_id(i: int) -> str:
+    return f"chair-{i + 1:02d}"
+
+
+def protocol_of(i: int) -> str:
+    return "ge-s5" if i % 2 == 0 else "hl7-mllp"
+
+
+def hr_at(i: int, k: int) -> int:
+    """Bed i's HR at scenario second k."""
+    return 60 + (k + 7 * i) % HR_CYCLE
+
+
+def write_scenario(path: Path, i: int, seconds: int) -> Path:
+    """Bed i's scenario CSV from T0: HR/SpO₂/PR each second, an NIBP every NIBP_EVERY_S (staggered per bed)."""
+    rows = ["time,sbp,dbp,map,hr,spo2,pr"]
+    for k in range(seconds):
+        t = (T0 + timedelta(seconds=k)).isoformat().replace("+00:00", "Z")
+        cuff = ["", "", ""]
+        if (k + 11 * i) % NIBP_EVERY_S == 0:
+            sbp, dbp = 118 + (k // NIBP_EVERY_S) % 9, 76 + i % 5
+            cuff = [str(sbp), str(dbp), str(round((sbp + 2 * dbp) / 3))]
+        hr = hr_at(i, k)
+        rows.append(",".join([t, *cuff, str(hr), str(96 + (k // 30) % 3), str(hr)]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def write_site(path: Path, monitors: list[DrivenMonitor]) -> Path:
+    beds = []
+    for i, monitor in enumerate(monitors):
+        interval = "interval = 1\n" if monitor.protocol == "ge-s5" else ""
+        beds.append(f'[[beds]]\nid = "{bed_id(i)}"\nlabel = "Chair {i + 1}"\nport = "{monitor.pty.path}"\n'
+                    f'protocol = "{monitor.protocol}"\ntype = "{PRESET}"\n{interval}')
+    path.write_text('name = "Scale test clinic"\n\n' + "\n".join(beds))
+    return path
+
+
+def prefill(db: Path, length: timedelta) -> None:
+    """Each bed declared, its session opened and `length` of data written, ending now: what serve continues."""
+    store = Store(db)
+    try:
+        end = datetime.now(UTC)
+        limits = load_preset(PRESET).to_dict()
+        for i in range(BEDS):
+            store.beds.declare(Bed(bed_id(i), f"Chair {i + 1}", PRESET, PRESET), "bench")
+            sid, _ = store.beds.session(bed_id(i), name=f"Chair {i + 1}", who="bench", limits=limits,
+                                        limits_from=end - length)
+            fill_session(store, sid, end, length, source=protocol_of(i))  # the link's source: one signal
+    finally:
+        store.close()
+
+
+class Feeder:
+    """Drives every bed's emulator from one thread: bed i's record for second k goes out at k + i/BEDS s, and
+    `writes` notes (bed, HR sent, wall ms just after the write). What the server writes back (HL7 ACKs, GE
+    requests) is read and dropped, so no pty fills up."""
+
+    def __init__(self, monitors: list[DrivenMonitor]) -> None:
+        self.monitors = monitors
+        self.writes: list[tuple[str, int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        for monitor in self.monitors:
+            monitor.take_request(0)  # a GE S/5 waits for the reader's request; an HL7 sender just starts
+        self._thread.start()
+
+    def _run(self) -> None:
+        t0, k = time.monotonic(), 0
+        while not self._stop.is_set():
+            for i, monitor in enumerate(self.monitors):
+                self._stop.wait(max(0.0, t0 + k + i / len(self.monitors) - time.monotonic()))
+                monitor.send(k)
+                self.writes.append((bed_id(i), hr_at(i, k), time.time() * 1000))
+                while select.select([monitor.pty.master], [], [], 0)[0]:
+                    os.read(monitor.pty.master, 4096)
+            k += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        for monitor in self.monitors:
+            monitor.pty.hang_up()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of the process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024 / MB  # type: ignore[union-attr]
+
+
+def drain(pipe: object) -> None:
+    """Read a pipe to its end on a thread: a server whose stderr pipe fills would block."""
+    threading.Thread(target=lambda: [None for _ in pipe], daemon=True).start()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Server:
+    cpu_pct: float  # of one core, over the span
+    rss_mb: tuple[float, float]  # at the start and end of the span
+    seconds: float
+
+
+@dataclass
+class Latency:
+    ms: list[float]  # write -> frame showing it
+    dom_ms: list[float]  # write -> DOM changed
+    missed: int
+    counted: int
+
+
+@dataclass
+class Stream:
+    messages: int
+    updates: int
+    bytes: int
+    full: int  # snapshots among the updates (none expected once the page is up)
+
+
+def latency(writes: list[tuple[str, int, float]], paints: list, t0: float, t1: float) -> Latency:
+    """Match each write made in [t0, t1) to the first paint of its value on its bed after it."""
+    shown: dict[str, list[tuple[str, float, float]]] = {}
+    for bed, text, dom, frame in paints:
+        shown.setdefault(bed, []).append((text, dom, frame))
+    run = Latency([], [], 0, 0)
+    for bed, value, at in writes:
+        if not t0 <= at < t1:
+            continue
+        run.counted += 1
+        # the clocks agree to a few ms (printed); a value recurs only after HR_CYCLE s
+        match = next((p for p in shown.get(bed, []) if p[0] == str(value) and at - 20 <= p[1] < at + 10_000), None)
+        if match is None:
+            run.missed += 1
+            continue
+        run.dom_ms.append(match[1] - at)
+        run.ms.append(match[2] - at)
+    return run
+
+
+def stream_bytes(events: list[dict]) -> Stream:
+    found = Stream(0, 0, 0, 0)
+    for e in events:
+        if e["method"] != "Network.eventSourceMessageReceived":
+            continue
+        data = e["params"]["data"]
+        updates = json.loads(data).get("u", [])
+        found.messages += 1
+        found.updates += len(updates)
+        found.full += sum(1 for u in updates if u.get("full"))
+        found.bytes += len(f"data: {data}\n\n".encode())
+    return found
+
+
+def start_serve(processes: Processes, site: Path, db: Path, feeder: Feeder) -> tuple[int, str]:
+    """`vigil serve` of the site: (pid, base URL). The emulators start as soon as serve has opened the beds."""
+    server = processes.start("serve", "--config", site, "--db", db, "--http-port", "0", "--no-auth")
+    assert server.stdout is not None and server.stderr is not None
+    drain(server.stderr)
+    for _ in range(BEDS):
+        line = server.stdout.readline()
+        if not line.startswith("bed ") or "offline" in line:
+            raise RuntimeError(f"vigil serve did not open every bed: {line!r}")
+    feeder.start()
+    while (line := server.stdout.readline()) and "http://" not in line:
+        pass
+    url = re.search(r"http://\S+", line)
+    if url is None:
+        raise RuntimeError("vigil serve stopped before serving")
+    drain(server.stdout)
+    return server.pid, url.group(0).rstrip("/")
+
+
+def acquisition_only(pid: int, span_s: float) -> Server:
+    """The server's CPU and memory over `span_s` with no page open: acquisition, commits and alarms alone."""
+    time.sleep(3.0)  # the links' start-up (a GE S/5's request, the first batches) is over
+    cpu0, rss0, wall0 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    time.sleep(span_s)
+    cpu1, rss1, wall1 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    return Server(100 * (cpu1 - cpu0) / (wall1 - wall0), (rss0, rss1), wall1 - wall0)
+
+
+def open_central_view(driver: webdriver.Chrome, base: str) -> None:
+    driver.get(base + "/")
+    WebDriverWait(driver, 120, poll_frequency=0.2).until(lambda d: d.execute_script(ALL_LIVE_JS, BEDS))
+    time.sleep(3.0)  # settled: snapshots applied, trends drawn
+
+
+def measure(driver: webdriver.Chrome, pid: int, feeder: Feeder, span_s: float
+            ) -> tuple[Server, Busy, Latency, Stream]:
+    driver.execute_script(OBSERVER_JS, {tile_id(bed_id(i)): bed_id(i) for i in range(BEDS)})
+    network_events(driver)  # from here on
+    t0_ms, cpu0, rss0, wall0 = time.time() * 1000, cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    busy = measure_busy(driver, span_s)
+    cpu1, rss1, wall1, t1_ms = cpu_seconds(pid), rss_mb(pid), time.monotonic(), time.time() * 1000
+    events = network_events(driver)
+    time.sleep(2.0)  # the last readings of the span reach the page
+    paints = driver.execute_script("return window.__paints")
+    server = Server(100 * (cpu1 - cpu0) / (wall1 - wall0), (rss0, rss1), wall1 - wall0)
+    return server, busy, latency(list(feeder.writes), paints, t0_ms, t1_ms - 1000), stream_bytes(events)
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def report(idle: Server, server: Server, busy: Busy, lat: Latency, stream: Stream, offset_ms: float,
+           fill: timedelta) -> None:
+    growth = (server.rss_mb[1] - server.rss_mb[0]) / (server.seconds / 60)
+    per_update = stream.bytes / stream.updates if stream.updates else float("nan")
+    p50, p95 = pct(lat.ms, 50), pct(lat.ms, 95)
+    print()
+    print(f"server cpu % of a core  {server.cpu_pct:>8.1f}   per bed {server.cpu_pct / BEDS:.2f}   "
+          f"(no page open: {idle.cpu_pct:.1f}, per bed {idle.cpu_pct / BEDS:.2f})")
+    print(f"server rss MB           {server.rss_mb[0]:>8.1f} -> {server.rss_mb[1]:.1f}   "
+          f"growth {growth:+.2f} MB/min")
+    print(f"latency ms write->tile  p50 {fmt(p50)}   p95 {fmt(p95)}   max {fmt(max(lat.ms, default=float('nan')))}   "
+          f"(DOM p50/p95 {fmt(pct(lat.dom_ms, 50))}/{fmt(pct(lat.dom_ms, 95))}; "
+          f"{lat.counted} readings, {lat.missed} never shown)")
+    print(f"main thread busy %      {busy.task:>8.1f}   cpu % {busy.cpu:.1f}   script {busy.script:.1f}   "
+          f"layout {busy.layout:.1f}   style {busy.style:.1f}   heap MB {busy.heap_mb[0]:.1f} -> {busy.heap_mb[1]:.1f}")
+    print(f"bytes/bed update        {per_update:>8.1f}   ({stream.bytes} B in {stream.messages} messages, "
+          f"{stream.updates} bed updates, {stream.full} snapshots)")
+    print()
+    print(f"{BEDS} beds ({BEDS // 2} GE S/5 at 1 record/s, {BEDS // 2} HL7), HR+SpO2+PR each second per bed, NIBP "
+          f"every {NIBP_EVERY_S} s per bed; sessions pre-filled with {fill} each; span {server.seconds:.0f} s; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
+          f"browser-python clock offset {offset_ms:+.1f} ms")
+    print(
+        f"targets: server <= {TARGET_CPU_PER_BED:g} % of a core per bed: "
+        f"{verdict(server.cpu_pct / BEDS <= TARGET_CPU_PER_BED)} ({server.cpu_pct / BEDS:.2f} %); "
+        f"latency p95 <= {TARGET_P95_MS:g} ms: {verdict(p95 <= TARGET_P95_MS and lat.missed == 0)} ({fmt(p95)} ms); "
+        f"busy <= {TARGET_BUSY:g} %: {verdict(busy.task <= TARGET_BUSY)} ({busy.task:.1f} %); "
+        f"<= {TARGET_BYTES} B/bed update: {verdict(per_update <= TARGET_BYTES)} ({per_update:.0f} B)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 min of session data, a 5-s span")
+    parser.add_argument("--span", type=float, help="seconds measured over (default 60)")
+    args = parser.parse_args(argv)
+    fill, span_s = (timedelta(minutes=5), 5.0) if args.quick else (timedelta(hours=1), 60.0)
+    span_s = args.span or span_s
+    logging.getLogger("adapters").setLevel(logging.ERROR)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+    print("Vigil site scale benchmark" + (" (--quick)" if args.quick else ""))
+    print(f"env: {chromium_version()}, headless at 1920×1080, loopback, sign-in off")
+    processes = Processes()
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
+        db = Path(tmp) / "site.db"
+        timed(f"pre-fill {BEDS} sessions with {fill}", lambda: prefill(db, fill))
+        scenario_s = int(span_s) + 900  # set-up and the browser's start fit well within
+        monitors = [DrivenMonitor(write_scenario(Path(tmp) / f"bed-{i}.csv", i, scenario_s), protocol_of(i))
+                    for i in range(BEDS)]
+        feeder = Feeder(monitors)
+        driver = chrome(watch_numerics=False)
+        try:
+            pid, base = timed("start vigil serve", lambda: start_serve(processes, write_site(Path(tmp) / "site.toml",
+                                                                                               monitors), db, feeder))
+            idle = timed(f"no page open, {span_s:.0f} s", lambda: acquisition_only(pid, span_s))
+            timed("open the central view", lambda: open_central_view(driver, base))
+            server, busy, lat, stream = timed(f"measure {span_s:.0f} s", lambda: measure(driver, pid, feeder, span_s))
+            offset = clock_offset_ms(driver)
+            driver.get("about:blank")
+        finally:
+            driver.quit()
+            for process in processes.running:  # SIGTERM, as Processes.stop; its pipes are being drained
+                process.terminate()
+                process.wait(30)
+            feeder.stop()
+            processes.kill_all()
+    report(idle, server, busy, lat, stream, offset, fill)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
