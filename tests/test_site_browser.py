@@ -199,13 +199,18 @@ return Array.from(document.querySelectorAll('.site-tile')).map((tile) => {
 @pytest.mark.parametrize(("beds", "width", "height"), [(8, 1920, 1080), (4, 1366, 625), (16, 1920, 1080)])
 def test_every_tile_lies_on_the_screen(dash_duo, tmp_path: Path, beds: int, width: int, height: int) -> None:
     """8 beds on a 1920×1080 screen, 4 on 1366×768 (its viewport 1366×625 under the browser's chrome), and 16 on
-    1920×1080 still: every tile, and its numbers and trend, in the viewport without scrolling."""
+    1920×1080 still: every tile, and its numbers and trend, in the viewport without scrolling — with a notice for
+    the admin shown below them."""
     store = Store(tmp_path / "vigil.db")
+    notice = "HL7 sender no bed claims (10.0.0.7:50112): MSH-3 <b>MINDRAY</b>"
     try:
-        with served(create_site_app(store, small_site(store, beds), UTC, NO_SIGN_IN, "operator", "Clinic")) as base:
+        with served(create_site_app(store, small_site(store, beds), UTC, NO_SIGN_IN, "operator", "Clinic",
+                                    lambda: [notice])) as base:
             set_viewport(dash_duo, width, height)
             dash_duo.driver.get(base + urls.SITE)
             wait_for(lambda: f"{120 + beds}/80" in tile_text(dash_duo, f"chair-{beds}"), 10, "the tiles filled")
+            dash_duo.wait_for_text_to_equal("#site-notices", notice, timeout=10)  # as text, never markup
+            assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#site-notices b") == []
             boxes = dash_duo.driver.execute_script(TILE_BOXES)
             assert len(boxes) == beds
             assert [(tile, on_screen, cut) for tile, on_screen, cut, _ in boxes if not on_screen or cut] == []

@@ -17,13 +17,16 @@ from support import NO_SIGN_IN
 from werkzeug.serving import make_server
 
 from adapters.model.reading import LINK_LOST, Event, Reading
+from adapters.protocols.hl7_mllp.received import SenderIds
 from monitor.alarms.live import LiveAlarms
 from monitor.auth.accounts import Accounts
 from monitor.limits.model import load_preset
+from monitor.runtime.hl7 import UnknownSender, unknown_sender_notice
 from monitor.store import Store
 from monitor.web import urls
 from monitor.web.app import DashboardConfig, create_site_app
 from monitor.web.auth import AuthSettings
+from monitor.web.site.stream import SiteBed, stream_site
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 BEDS = ("chair-1", "chair-2")
@@ -79,7 +82,7 @@ class Stream:
     def updates_until(self, done) -> list[dict]:
         got: list[dict] = []
         while not done(got):
-            got += self.next()[0]["u"]
+            got += self.next()[0].get("u", [])
         return got
 
     def close(self) -> None:
@@ -176,3 +179,28 @@ def test_the_site_stream_is_for_signed_in_users_only(tmp_path: Path) -> None:
         assert stream.response.status_code == 200
         assert {u["b"] for u in stream.next()[0]["u"]} == set(BEDS)
         stream.close()
+
+
+def test_the_admin_sees_each_hl7_sender_no_bed_claims(tmp_path: Path) -> None:
+    """The site's notices ride the stream whole, on connecting and whenever they change; a bed's update never
+    waits for them."""
+    store = Store(tmp_path / "vigil.db")
+    session = store.sessions.create("chair-1", "live", bed="chair-1")
+    notices: list[str] = []
+    stream = stream_site(store, [SiteBed("chair-1", "Chair 1", lambda: session)], {}, UTC,
+                         notices=lambda: list(notices))
+    try:
+        assert next(stream).startswith("retry:")
+        first = json.loads(next(stream).removeprefix("data: "))
+        assert first["n"] == [] and first["u"][0]["b"] == "chair-1"
+        stranger = UnknownSender(SenderIds(application="MINDRAY-0012A4B5", location="ICU^3"), "10.0.0.7:50112",
+                                 T0, T0 + timedelta(minutes=2), 3)
+        notices.append(unknown_sender_notice(stranger))
+        told = json.loads(next(m for m in stream if m.startswith("data: ")).removeprefix("data: "))
+        assert "u" not in told and told["n"] == [
+            "HL7 sender no bed claims (10.0.0.7:50112): PV1-3 ICU^3, MSH-3 MINDRAY-0012A4B5 — 3 messages rejected, "
+            f"last at {(T0 + timedelta(minutes=2)).astimezone().strftime('%H:%M:%S')}; "
+            "give its bed this hl7_id in site.toml"]
+    finally:
+        stream.close()
+        store.close()

@@ -110,4 +110,5 @@ def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: 
         print(f"bed {bed.config.id}: {state}", flush=True)
     if site.hl7 is not None:
         print(f"HL7 (MLLP) listener on {site.hl7.listener.host}:{site.hl7.listener.port}", flush=True)
-    return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name), auth, listener, site)
+    return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name, site.notices),
+                     auth, listener, site)

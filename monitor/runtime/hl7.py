@@ -208,6 +208,14 @@ class UnknownSender:
     messages: int
 
 
+def unknown_sender_notice(sender: UnknownSender) -> str:
+    """One line for the central view: who the sender is, as site.toml would name it, and what became of it."""
+    last = sender.last_seen.astimezone().strftime("%H:%M:%S")
+    noun = "message" if sender.messages == 1 else "messages"
+    return (f"HL7 sender no bed claims ({sender.peer}): {sender.ids.describe()} — {sender.messages} {noun} "
+            f"rejected, last at {last}; give its bed this hl7_id in site.toml")
+
+
 class Hl7Service:
     """The site's MLLP listener and its routing table: `hl7_id` → the bed's feed. `any_sender`: the one bed
     of `vigil acquire --listen` without an id, fed by whoever connects."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from adapters.transport.serial_link import LinkConfig, SerialLink
 from monitor.limits.model import DEFAULT_PRESET, load_preset
 from monitor.runtime import bed as beds
-from monitor.runtime.hl7 import Hl7Feed, Hl7Service
+from monitor.runtime.hl7 import Hl7Feed, Hl7Service, unknown_sender_notice
 from monitor.runtime.live import LiveRunner
 from monitor.runtime.replay import ReplayRunner
 from monitor.session.types import recorded_type, session_type
@@ -59,6 +59,10 @@ class Site:
             self.hl7 = Hl7Service(*config.hl7_listen, feeds)
             self.hl7.open()
         self.beds = [_open(store, bed, operator, feeds) for bed in config.beds]
+
+    def notices(self) -> list[str]:
+        """What the admin must see on the central view: each HL7 sender no bed claims (nothing of it is stored)."""
+        return [] if self.hl7 is None else [unknown_sender_notice(u) for u in self.hl7.unknown_senders()]
 
     def start(self) -> None:
         for bed in self.beds:

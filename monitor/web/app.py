@@ -66,15 +66,17 @@ def create_app(config: DashboardConfig) -> Dash:
 
 
 def create_site_app(store: Store, beds: Sequence[tuple[str, str, DashboardConfig]], display_tz: tzinfo,
-                    auth: AuthSettings, operator: str, name: str = "Vigil") -> flask.Flask:
+                    auth: AuthSettings, operator: str, name: str = "Vigil",
+                    notices: Callable[[], list[str]] = list) -> flask.Flask:
     """`vigil serve`: one server for every bed of a site, `(id, label, config)`, each bed's view a Dash app at
-    `urls.site_bed(id)`, and the central view of them all (`site.page`, fed by `site.stream`) at `urls.SITE`."""
+    `urls.site_bed(id)`, and the central view of them all (`site.page`, fed by `site.stream`) at `urls.SITE`,
+    with the site's `notices` for the admin."""
     server = flask.Flask(__name__)
     apps = [_bed_app(server, urls.site_bed(bed_id), config, compress=i == 0)  # one Flask-Compress per server
             for i, (bed_id, _, config) in enumerate(beds)]
     site_beds = [SiteBed(bed_id, label, config.session) for bed_id, label, config in beds]
     central = create_central_app(server, name, site_beds)
-    register_site_stream(server, store, site_beds, display_tz)
+    register_site_stream(server, store, site_beds, display_tz, notices)
     _install_shared(server, store, display_tz, [central, *apps], auth, operator)
     return server
 

@@ -222,12 +222,24 @@
         window.location.assign(site.config.urls.signIn + "?next=" + encodeURIComponent(window.location.pathname));
         return;
       }
+      if (data.n) renderNotices(data.n);
       const touched = (data.u || []).map(apply).filter(Boolean);
       const alarms = (data.u || []).some((u) => u.a && u.a.length) || (data.u || []).some((u) => u.full);
       // An alarm change may colour any tile (its alarm also leaves or joins the others' ranking): redraw them all.
       for (const bed of alarms ? site.beds.values() : touched) render(bed);
       if (alarms) renderBanner();
     };
+  }
+
+  /* The site's notices for the admin (an HL7 sender no bed claims), one line each; none: the strip is gone. */
+  function renderNotices(lines) {
+    const box = document.getElementById(site.config.ids.notices);
+    box.hidden = lines.length === 0;
+    box.replaceChildren(...lines.map((text) => {
+      const line = document.createElement("div");
+      line.textContent = text;  // the sender's own identifiers: text, never markup
+      return line;
+    }));
   }
 
   function everySecond() {

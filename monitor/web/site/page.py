@@ -32,6 +32,7 @@ ALARM_TICK = "site-alarm-tick"  # what vigil_alarms.js tells when a new alarm br
 BANNER = "site-banner"
 PAUSE = "site-audio-pause"
 SOUND = "site-sound"
+NOTICES = "site-notices"  # for the admin: HL7 senders no bed claims
 TREND_RANGES = {"sbp": [40, 240], "hr": [30, 180]}  # the trend's fixed scales: every tile reads alike
 
 
@@ -74,7 +75,7 @@ def browser_config(beds: Sequence[SiteBed]) -> dict:
     return {
         "beds": [{"id": bed.id, "label": bed.label, "tile": tile_id(bed.id)} for bed in beds],
         "urls": {"stream": urls.SITE_STREAM, "signIn": urls.SIGN_IN},
-        "ids": {"alarmTick": ALARM_TICK, "banner": BANNER, "pause": PAUSE, "sound": SOUND,
+        "ids": {"alarmTick": ALARM_TICK, "banner": BANNER, "pause": PAUSE, "sound": SOUND, "notices": NOTICES,
                 "status": ids.LINK_STATUS},
         "audioPauseS": AUDIO_PAUSE_S, "reminderS": REMINDER_S,
         "trendMs": int(TREND_WINDOW.total_seconds() * 1000), "stepMs": TREND_STEP_MS, "ranges": TREND_RANGES,
@@ -98,6 +99,7 @@ def central_view(name: str, beds: Sequence[SiteBed]) -> dmc.MantineProvider:
                  children=html.Div("No active alarms", className="alarm-banner")),
         html.Div(className="site-grid", style={"--site-columns": columns, "--site-rows": rows},
                  children=[tile(bed) for bed in beds]),
+        html.Div(id=NOTICES, className="site-notices", hidden=True),
         dcc.Store(id=CONFIG, data=browser_config(beds)),
         dcc.Store(id=STARTED),
         dcc.Store(id=ALARM_TICK, data=0),

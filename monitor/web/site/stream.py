@@ -212,12 +212,15 @@ def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told],
 
 
 def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo,
-                signed_in: Callable[[], bool] = lambda: True) -> Iterator[str]:
+                signed_in: Callable[[], bool] = lambda: True,
+                notices: Callable[[], list[str]] = list) -> Iterator[str]:
     """SSE text until the viewer's sign-in ends: the beds' updates as the store changes, a heartbeat otherwise;
-    `{"signedOut": true}` last when the sign-in ends (as on the bed view's stream)."""
+    `{"signedOut": true}` last when the sign-in ends (as on the bed view's stream). `n`: the site's notices for
+    the admin (an HL7 sender no bed claims), whole, on connecting and whenever they change."""
     yield "retry: 1000\n\n"
     checked = last_sent = time.monotonic()
     generation = store.generation
+    told_notices: list[str] | None = None
     while True:
         if time.monotonic() - checked >= SIGN_IN_CHECK_S:
             if not signed_in():
@@ -225,8 +228,11 @@ def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], 
                 return
             checked = time.monotonic()
         updates, more = site_updates(store, beds, known, tz)
-        if updates:
-            yield sse_message({"u": updates})
+        message: dict = {"u": updates} if updates else {}
+        if (current := notices()) != told_notices:
+            message["n"] = told_notices = current
+        if message:
+            yield sse_message(message)
             last_sent = time.monotonic()
             if more:
                 continue
@@ -236,11 +242,12 @@ def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], 
         generation = store.wait_for_change(generation, POLL_S)
 
 
-def register_site_stream(server: Flask, store: Store, beds: Sequence[SiteBed], tz: tzinfo) -> None:
+def register_site_stream(server: Flask, store: Store, beds: Sequence[SiteBed], tz: tzinfo,
+                         notices: Callable[[], list[str]] = list) -> None:
     """Add `urls.SITE_STREAM` to the site's server (behind the sign-in guard, as every route)."""
 
     @server.route(urls.SITE_STREAM)
     def site_stream() -> Response:
         known = parse_tokens(request.args.getlist("b"))
-        return Response(ending_on_exit(stream_site(store, beds, known, tz, stream_alive())),
+        return Response(ending_on_exit(stream_site(store, beds, known, tz, stream_alive(), notices)),
                         mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
