@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: sessions, idempotent writes, cursors, reads, rewinds, limits, change waits."""
+"""The store on a real SQLite file and a real PostgreSQL server: sessions, idempotent writes, cursors, reads,
+rewinds, limits, change waits."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import refuse_inserts, sqlite_only
 
 from adapters.model.reading import Event, Reading
-from monitor.store import Cursor, Store, database_url
+from monitor.store import BadDatabaseURL, Cursor, Store, database_url
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -31,6 +33,7 @@ def key(r: Reading) -> tuple[datetime, str, float, str]:
 # -- the database file --
 
 
+@sqlite_only
 def test_real_sqlite_file_with_wal_and_full_sync(store: Store, db_path: Path) -> None:
     assert db_path.is_file()
     with store.engine.connect() as conn:
@@ -43,6 +46,7 @@ def test_real_sqlite_file_with_wal_and_full_sync(store: Store, db_path: Path) ->
     assert {"sessions", "readings", "events", "limits"} <= tables
 
 
+@sqlite_only
 def test_every_pooled_connection_gets_the_pragmas(store: Store) -> None:
     conns = [store.engine.connect() for _ in range(3)]
     try:
@@ -63,11 +67,22 @@ def test_parent_directories_are_created(tmp_path: Path) -> None:
 
 
 def test_database_url() -> None:
-    assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert database_url("postgresql://u@h:5999/db") == "postgresql+psycopg://u@h:5999/db"  # psycopg 3
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert database_url("./odd:name.db").endswith("/odd:name.db")  # a file whose name has a colon
     url = database_url(Path("some/rel.db"))
     assert url.startswith("sqlite:///") and url.endswith("/some/rel.db")
     assert Path(url.removeprefix("sqlite:///")).is_absolute()
+
+
+@pytest.mark.parametrize("text", [
+    "postgresql:/vigil@127.0.0.1:5999/vigil",  # what Path() makes of a URL: never a file name
+    "postgresql://", "mysql://u@h/db", "postgresql:vigil", "sqlite:x.db"])
+def test_what_looks_like_a_url_but_is_not_one_vigil_uses_is_refused(text: str) -> None:
+    with pytest.raises(BadDatabaseURL, match="is not a database Vigil can use"):
+        database_url(text)
 
 
 def test_data_survives_reopening_and_is_visible_to_a_second_store(db_path: Path) -> None:
@@ -222,23 +237,23 @@ def test_writing_to_an_unknown_session_is_refused(store: Store) -> None:
         store.samples.write(12345, [hr(0, 70)])
 
 
-def test_a_failed_batch_leaves_nothing_behind(store: Store, db_path: Path) -> None:
+def test_a_failed_batch_leaves_nothing_behind(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     store.samples.write(sid, [hr(0, 70)])
-    with sqlite3.connect(db_path) as raw:  # the database itself refuses every event
-        raw.execute("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    lift = refuse_inserts(store, "events", "refused")  # the database itself refuses every event
     generation = store.generation
     with pytest.raises(sa.exc.DBAPIError, match="refused"):
         store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
     assert store.samples.counts(sid) == (1, 0)  # the readings of the failed transaction were rolled back
     assert store.generation == generation  # nobody is told about a write that did not commit
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("DROP TRIGGER no_events")
+    lift()
     store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
     assert store.samples.counts(sid) == (3, 1)
 
 
 # -- cursors and incremental reads --
+
+
 
 
 def test_cursor_text_round_trip_and_malformed_means_start() -> None:

@@ -1,6 +1,7 @@
 """The store: the durable record of every session and the bus between acquisition and dashboards.
 
-SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default; a PostgreSQL URL works too (`database`).
+SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default, or PostgreSQL (`database`); the schema is
+kept current by Alembic (`migrate`).
 One small class per concern, all over one `Database`: `store.beds` (each bed's one open session),
 `store.sessions`, `store.samples` (readings and
 events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit` and `store.users`.
@@ -17,15 +18,17 @@ from sqlalchemy.engine import Engine
 from monitor.store.alarms import Alarms, StoredAlarm
 from monitor.store.audit import Audit, AuditEntry
 from monitor.store.beds import Bed, Beds
-from monitor.store.database import Database, NoDatabase, database_url
+from monitor.store.database import BadDatabaseURL, Database, Unreachable, database_url
 from monitor.store.limits import Limits, LimitsVersion
+from monitor.store.migrate import DatabaseTooNew, NoDatabase
 from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading, Strike
 from monitor.store.sessions import SessionEnded, SessionInfo, Sessions, SessionSummary
 from monitor.store.users import Users
 
 __all__ = [
-    "AuditEntry", "Bed", "Cursor", "LimitsVersion", "NoDatabase", "SessionEnded", "SessionInfo", "SessionSummary",
-    "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "database_url",
+    "AuditEntry", "BadDatabaseURL", "Bed", "Cursor", "DatabaseTooNew", "LimitsVersion", "NoDatabase",
+    "SessionEnded", "SessionInfo", "SessionSummary",
+    "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "Unreachable", "database_url",
 ]
 
 
@@ -33,8 +36,8 @@ class Store:
     """All reads and writes of Vigil's durable data go through here, one attribute per concern."""
 
     def __init__(self, db: str | Path, *, create: bool = True) -> None:
-        """`create` False: a command that only reads; a database file that does not exist is
-        `NoDatabase`, never made."""
+        """`create` False: a command that only reads; a database that does not exist is `NoDatabase`, never
+        made (see `Database` for the other refusals)."""
         self.database = Database(db, create=create)
         self.beds = Beds(self.database)
         self.sessions = Sessions(self.database)
