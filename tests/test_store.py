@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from support import refuse_inserts, sqlite_only
 
 from adapters.model.reading import Event, Reading
+from monitor.alarms.engine import Episode
 from monitor.store import BadDatabaseURL, Cursor, Store, database_url
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -253,6 +254,77 @@ def test_a_failed_batch_leaves_nothing_behind(store: Store) -> None:
 
 # -- cursors and incremental reads --
 
+
+def dawdle_before_commit(store: Store, table: str) -> None:
+    """On PostgreSQL, make each insert into `table` take a few random milliseconds between taking its ids and
+    committing: what a busy server does now and then, here every time, so that writers overlap."""
+    if store.engine.dialect.name != "postgresql":
+        return  # SQLite lets one writer at a time in: there is nothing to widen
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("CREATE OR REPLACE FUNCTION dawdle() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN PERFORM pg_sleep(random() * 0.01); RETURN NULL; END $$"))
+        conn.execute(sa.text(f"CREATE TRIGGER dawdle_{table} AFTER INSERT ON {table} "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION dawdle()"))
+
+
+def test_reads_since_a_cursor_skip_nothing_and_repeat_nothing_under_concurrent_writers(store: Store) -> None:
+    """Many writers into one session (acquisition batches, events entered on screens, the alarm engine) and one
+    reader following by cursor, as the stream and the live alarms do: each row is read exactly once."""
+    sid = store.sessions.create("busy", "live")
+    for table in ("readings", "events", "alarms"):
+        dawdle_before_commit(store, table)
+    writers, batches = 6, 15
+    done = threading.Event()
+
+    def write(w: int) -> None:
+        for b in range(batches):
+            t = w * 1000 + b
+            store.samples.write(sid, [hr(t, 60 + b, source=f"w{w}"), hr(t + 0.5, 61 + b, source=f"w{w}")])
+            store.samples.enter_event(sid, Event(at(t), "note", f"{w}/{b}", "entered"), f"nurse{w}", at(t))
+            store.alarms.save(sid, [episode(w, b)])
+
+    seen: dict[str, list[int]] = {"readings": [], "events": [], "entered": [], "alarms": []}
+
+    def follow() -> None:
+        cursor, entered = Cursor(), 0
+        while True:
+            finished = done.is_set()  # read once more after the writers are done: then everything is there
+            new_readings = store.samples.readings_since(sid, cursor.reading)
+            new_events = store.samples.events_since(sid, cursor.event)
+            new_entered = store.samples.events_with_authors(sid, entered_after=entered)
+            new_alarms = store.alarms.since(sid, cursor.alarm)
+            seen["readings"] += [r.id for r in new_readings]
+            seen["events"] += [e.id for e in new_events]
+            seen["entered"] += [e.id for e in new_entered]
+            seen["alarms"] += [a.rev for a in new_alarms]
+            cursor = Cursor(max([cursor.reading, *seen["readings"]]), max([cursor.event, *seen["events"]]),
+                            max([cursor.alarm, *seen["alarms"]]))
+            entered = max([entered, *seen["entered"]])
+            if finished:
+                return
+
+    reader = threading.Thread(target=follow)
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    with store.engine.connect() as conn:
+        stored = {name: sorted(conn.execute(sa.text(f"SELECT {col} FROM {name} WHERE session_id = :s"),
+                                            {"s": sid}).scalars())
+                  for name, col in (("readings", "id"), ("events", "id"), ("alarms", "rev"))}
+    assert len(stored["readings"]) == writers * batches * 2
+    assert sorted(seen["readings"]) == stored["readings"]  # every one, none twice
+    assert sorted(seen["events"]) == sorted(seen["entered"]) == stored["events"]
+    assert sorted(seen["alarms"]) == stored["alarms"] == list(range(1, writers * batches + 1))
+
+
+def episode(w: int, b: int) -> Episode:
+    return Episode(vital="hr", direction="high", kind="limit", priority="medium", onset=at(w * 1000 + b),
+                   announced=at(w * 1000 + b), end=None, peak=130, limit=120, value=130, source=f"w{w}")
 
 
 

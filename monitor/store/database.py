@@ -64,6 +64,26 @@ def inserted_id(result: sa.CursorResult) -> int:
     return int(key[0])
 
 
+_CURSOR_LOCK = 1  # the advisory lock space of `hold_cursor` (a session's id is the other key)
+
+
+def hold_cursor(conn: Connection, session_id: int) -> None:
+    """Begin a transaction that adds rows readers find by cursor (a session's reading and event ids, its
+    alarm revisions) so that, per session, such transactions take their ids and commit one at a time, in
+    order: then what any reader sees is every row up to some id, never a later row without an earlier one,
+    and "what is new since id N" skips nothing.
+
+    PostgreSQL hands out ids from sequences as each transaction inserts and commits them in any order, so a
+    transaction holds the session's advisory lock from here to its commit. SQLite has one writer at a time
+    already; here the transaction takes the write lock at once (BEGIN IMMEDIATE), so that what it reads
+    before writing (the latest alarm revision) cannot change under it. Must come first in the transaction.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CURSOR_LOCK, session_id)))
+
+
 class Unreachable(ConnectionError):
     """The database server cannot be reached (or refuses us): the message is one line naming it."""
 
