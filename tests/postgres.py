@@ -54,7 +54,8 @@ def _account() -> dict[str, Any]:
 class Cluster:
     """One running PostgreSQL server of our own; `url(name)` connects to a database on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        """`fsync` True: durable commits, as a real server makes them (for benchmarks)."""
         self.bindir = _bindir()
         self.folder = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
         self.account = _account()
@@ -64,7 +65,7 @@ class Cluster:
         self._names = itertools.count(1)
         self._run("initdb", "-D", self.data, "-U", OWNER, "--auth=trust", "-E", "UTF8", "--no-sync",
                   "--no-instructions")
-        self.port = self._start()
+        self.port = self._start(fsync)
         atexit.register(self.stop)
         self.admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
         self.template: str | None = None
@@ -73,10 +74,11 @@ class Cluster:
         subprocess.run([self.bindir / program, *map(str, args)], check=True, capture_output=True, timeout=120,
                        **self.account)
 
-    def _start(self, attempts: int = 5) -> int:
+    def _start(self, fsync: bool, attempts: int = 5) -> int:
         """Start on a free port; another process may take that port first, so try again on another."""
-        options = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                   f"-c full_page_writes=off -c max_connections=200 -k {self.folder}")
+        options = f"-c listen_addresses=127.0.0.1 -c max_connections=200 -k {self.folder}"
+        if not fsync:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         for attempt in range(attempts):
             port = free_port()
             try:

@@ -5,8 +5,9 @@ kept current by Alembic (`migrate`).
 One small class per concern, all over one `Database`: `store.beds` (each bed's one open session),
 `store.sessions`, `store.samples` (readings and
 events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit` and `store.users`.
-Every write commits before it returns, with its audit entry in the same transaction, and then wakes this
-process's readers (`wait_for_change`); only what is committed is shown or alarmed on.
+Every write commits before it returns, with its audit entry in the same transaction, and then wakes the
+readers of every process on the database (`wait_for_change`, `changes`); only what is committed is shown or
+alarmed on.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Store:
         self.database.close()
 
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a write newer than `generation` commits in this process, or timeout."""
+        """Block until a write newer than `generation` commits (in any process), or timeout."""
         return self.database.wait_for_change(generation, timeout)
 
     @property

@@ -8,7 +8,6 @@ reads and writes through one `Database`.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from monitor.store.changes import Changes
 from monitor.store.migrate import NoDatabase, bring_up_to_date
 
 # The two dialects Vigil supports, each with its own INSERT … ON CONFLICT.
@@ -95,7 +95,7 @@ def _server(engine: Engine) -> str:
 
 class Database:
     """One database, opened (created or brought up to this schema) once per process and shared by the store's
-    concerns; the change signal wakes this process's readers (other processes poll)."""
+    concerns; the change signal wakes this process's readers on any process's commit."""
 
     def __init__(self, db: str | Path, *, create: bool = True) -> None:
         """`create` False: a command that only reads; a database that does not exist (or holds no Vigil
@@ -118,10 +118,10 @@ class Database:
             self.where = _server(self.engine)
         self._reach()
         bring_up_to_date(self.engine, self.where, create=create)
-        self._changed = threading.Condition()
-        self._generation = 0
+        self.changes = Changes(self.engine)
 
     def close(self) -> None:
+        self.changes.close()
         self.engine.dispose()
 
     def _reach(self) -> None:
@@ -151,20 +151,16 @@ class Database:
         else:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=keys), rows)
 
-    # -- change notification (in-process fast path; other processes are polled) --
+    # -- the change signal (monitor.store.changes): this process's commits and other processes' --
 
     def notify(self) -> None:
-        """Tell this process's waiting readers that a write has committed."""
-        with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
+        """A write has committed: wake the readers waiting in this process and in the others."""
+        self.changes.committed()
 
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a write newer than `generation` commits in this process, or timeout."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._generation != generation, timeout)
-            return self._generation
+        """Block until a commit newer than `generation` is seen (from any process), or timeout."""
+        return self.changes.wait(generation, timeout)
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self.changes.generation
