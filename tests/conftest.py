@@ -7,6 +7,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,17 +122,27 @@ def postgres_template(postgres: Cluster) -> str:
     return name
 
 
-@pytest.fixture(params=ENGINES)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own, once on each engine: what `--db` and `Store` take (a SQLite file's path,
-    or a PostgreSQL URL on the test process's server, holding the schema already)."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "vigil.db")
+@contextmanager
+def new_database(request: pytest.FixtureRequest, engine: str, folder: Path, *, schema: bool = True
+                 ) -> Iterator[str]:
+    """A database no other test uses, as `--db` and `Store` take it: `vigil.db` in `folder`, or a PostgreSQL URL
+    on the test process's server (holding the schema already, unless `schema` is False), dropped after."""
+    if engine == "sqlite":
+        yield str(folder / "vigil.db")
         return
     cluster: Cluster = request.getfixturevalue("postgres")
-    name = cluster.new_database(template=request.getfixturevalue("postgres_template"))
-    yield cluster.url(name)
-    cluster.drop_database(name)
+    name = cluster.new_database(template=request.getfixturevalue("postgres_template") if schema else None)
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
+
+
+@pytest.fixture(params=ENGINES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, once on each engine (`new_database`)."""
+    with new_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

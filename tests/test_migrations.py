@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import ENGINES, ROOT, TEST_DATA
-from postgres import Cluster
+from conftest import ENGINES, ROOT, TEST_DATA, new_database
 from support import run_vigil
 
 from monitor.store import DatabaseTooNew, NoDatabase, Store
@@ -28,13 +27,8 @@ RELEASE_0_1_0 = TEST_DATA / "release_0_1_0"  # databases release 0.1.0 made (REA
 @pytest.fixture(params=ENGINES)
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with nothing in it, on each engine."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "vigil.db")
-        return
-    cluster: Cluster = request.getfixturevalue("postgres")
-    name = cluster.new_database()
-    yield cluster.url(name)
-    cluster.drop_database(name)
+    with new_database(request, request.param, tmp_path, schema=False) as url:
+        yield url
 
 
 def load_release_0_1_0(db: str) -> None:
