@@ -74,6 +74,7 @@ def test_database_url() -> None:
     assert database_url("postgresql://u@h:5999/db") == "postgresql+psycopg://u@h:5999/db"  # psycopg 3
     assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgres+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert database_url("./odd:name.db").endswith("/odd:name.db")  # a file whose name has a colon
     url = database_url(Path("some/rel.db"))

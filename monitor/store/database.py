@@ -54,7 +54,9 @@ def database_url(db: str | Path) -> str:
     if name not in _DRIVERS or not rest.startswith("//") or len(rest) == 2:
         raise BadDatabaseURL(f"{text!r} is not a database Vigil can use: give a file, or "
                              "postgresql://user@host/database")
-    return f"{_DRIVERS[name] if not driver else f'{name}+{driver}'}:{rest}"
+    if driver:  # one the user chose (postgresql+psycopg, …)
+        return f"{_DRIVERS[name].partition('+')[0]}+{driver}:{rest}"
+    return f"{_DRIVERS[name]}:{rest}"
 
 
 def inserted_id(result: sa.CursorResult) -> int:
