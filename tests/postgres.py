@@ -72,11 +72,11 @@ class Cluster:
 
     def _run(self, program: str, *args: str | Path) -> None:
         subprocess.run([self.bindir / program, *map(str, args)], check=True, capture_output=True, timeout=120,
-                       **self.account)
+                       cwd=self.folder, **self.account)  # its own folder: the account may not enter ours
 
     def _start(self, fsync: bool, attempts: int = 5) -> int:
         """Start on a free port; another process may take that port first, so try again on another."""
-        options = f"-c listen_addresses=127.0.0.1 -c max_connections=200 -k {self.folder}"
+        options = f"-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=16MB -k {self.folder}"
         if not fsync:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         for attempt in range(attempts):
@@ -110,5 +110,5 @@ class Cluster:
             return
         self.admin.dispose()
         subprocess.run([self.bindir / "pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.data)],
-                       capture_output=True, timeout=60, **self.account)
+                       capture_output=True, timeout=60, cwd=self.folder, **self.account)
         shutil.rmtree(self.folder, ignore_errors=True)
