@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 
 import psycopg
 import sqlalchemy as sa
@@ -74,9 +75,18 @@ class Changes:
         with self._changed:
             if self._watcher is not None or not WATCH:
                 return
-            target = self._listen if self.engine.dialect.name == "postgresql" else self._poll_data_version
-            self._watcher = threading.Thread(target=target, name="vigil-changes", daemon=True)
+            watch = self._listen if self.engine.dialect.name == "postgresql" else self._poll_data_version
+            self._watcher = threading.Thread(target=self._run, args=(watch,), name="vigil-changes", daemon=True)
             self._watcher.start()
+
+    @staticmethod
+    def _run(watch: Callable[[], None]) -> None:
+        """Dash's test server stops by raising SystemExit in every thread started while it served, and the
+        first stream to wait starts this one: it then ends quietly (readers go on looking again by themselves)."""
+        try:
+            watch()
+        except SystemExit:
+            return
 
     def _poll_data_version(self) -> None:
         conn = sqlite3.connect(str(self.engine.url.database), timeout=10)
