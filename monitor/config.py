@@ -12,10 +12,9 @@ from platformdirs import user_data_dir
 DEMO_SAMPLE = "iv_ketamine.csv"
 
 
-def default_db() -> Path:
-    """`VIGIL_DB`, else vigil.db in the per-user data directory."""
-    override = os.environ.get("VIGIL_DB")
-    return Path(override) if override else Path(user_data_dir("vigil", appauthor=False)) / "vigil.db"
+def default_db() -> str:
+    """`VIGIL_DB` (a file or a database URL), else vigil.db in the per-user data directory."""
+    return os.environ.get("VIGIL_DB") or str(Path(user_data_dir("vigil", appauthor=False)) / "vigil.db")
 
 
 def sample_path(name: str) -> Path:

@@ -7,6 +7,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from monitor.store import Store
 
 if TYPE_CHECKING:  # support imports the web layer: loaded only by the tests that use it
+    from postgres import Cluster
     from support import Processes, Pty
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,10 +100,56 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "vigil.db"
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """This test process's own PostgreSQL server (tests/postgres.py), started the first time a test needs it."""
+    from postgres import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: Cluster) -> str:
+    """A database holding this version's schema, which each test's database is copied from (faster than
+    migrating each)."""
+    name = postgres.new_database()
+    Store(postgres.url(name)).close()
+    return name
+
+
+@contextmanager
+def new_database(request: pytest.FixtureRequest, engine: str, folder: Path, *, schema: bool = True
+                 ) -> Iterator[str]:
+    """A database no other test uses, as `--db` and `Store` take it: `vigil.db` in `folder`, or a PostgreSQL URL
+    on the test process's server (holding the schema already, unless `schema` is False), dropped after."""
+    if engine == "sqlite":
+        yield str(folder / "vigil.db")
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    name = cluster.new_database(template=request.getfixturevalue("postgres_template") if schema else None)
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
+
+
+@pytest.fixture(params=ENGINES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, once on each engine (`new_database`)."""
+    with new_database(request, request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    """A real Store on a real SQLite file, closed after the test."""
-    s = Store(db_path)
+def store(db: str) -> Iterator[Store]:
+    """A real Store on a real database, SQLite file or PostgreSQL server (each test runs on both), closed
+    after the test."""
+    s = Store(db)
     yield s
     s.close()
 

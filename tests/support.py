@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from conftest import free_port as free_port  # shared with the fixtures
 
 from adapters.model.reading import Reading
@@ -59,6 +61,32 @@ def json_strings(document: str | bytes) -> list[str]:
 def audited(store: Any, session_id: int) -> list:
     """A session's audit entries after the one that records its start: what was done in it."""
     return [a for a in store.audit.entries(session_id=session_id) if a.action != "session_start"]
+
+
+# For a test of SQLite itself (its file, its pragmas): the `db` and `store` fixtures then run on SQLite only.
+sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
+
+def refuse_inserts(store: Any, table: str, message: str) -> Callable[[], None]:
+    """Make the database itself refuse every insert into `table` with `message` (a real failure of the store,
+    on either engine); returns what lifts the refusal."""
+    if store.engine.dialect.name == "sqlite":
+        made = [f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+        lift = [f"DROP TRIGGER refuse_{table}"]
+    else:
+        made = [f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"]
+        lift = [f"DROP TRIGGER refuse_{table} ON {table}", f"DROP FUNCTION refuse_{table}()"]
+
+    def run(statements: list[str]) -> None:
+        with store.engine.begin() as conn:
+            for ddl in statements:
+                conn.execute(sa.text(ddl))
+
+    run(made)
+    return lambda: run(lift)
 
 
 class FakeClock:

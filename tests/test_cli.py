@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, free_port
 
 from adapters.files.csv_reader import read_session_csv
 from adapters.model.reading import Reading
@@ -122,8 +122,7 @@ def test_unknown_command_is_a_one_line_error() -> None:
 # -- import --
 
 
-def test_import_sample_and_import_again_is_idempotent(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
+def test_import_sample_and_import_again_is_idempotent(tmp_path: Path, db: str) -> None:
     path = SAMPLES / "iv_ketamine.csv"
     expected = read_session_csv(path)
     first = vigil("import", path, "--session", "iv", "--db", db, env_db=tmp_path / "env.db")
@@ -221,8 +220,7 @@ def test_skip_bad_rows_goes_on_and_reports_the_count(tmp_path: Path, command: st
 # -- replay --
 
 
-def test_replay_headless_max_stores_every_reading(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
+def test_replay_headless_max_stores_every_reading(db: str) -> None:
     path = SAMPLES / "artefacts.csv"
     expected = read_session_csv(path)
     result = vigil("replay", path, "--headless", "--speed", "max", "--session", "art", "--db", db)
@@ -350,6 +348,24 @@ def test_unusable_database_is_a_one_line_error(tmp_path: Path) -> None:
     not_a_file.mkdir()
     result = vigil("import", write(tmp_path, GOOD_CSV), "--db", not_a_file)
     assert_one_line_error(result, "unable to open database file")
+
+
+def test_an_unreachable_database_server_is_one_line_naming_it_and_no_file_is_made(tmp_path: Path) -> None:
+    """The issue's example: this once wrote an SQLite file at ./postgresql:/vigil@127.0.0.1:PORT/vigil."""
+    port = free_port()  # nobody listens there
+    csv = write(tmp_path, GOOD_CSV)
+    before = set(ROOT.iterdir())
+    result = vigil("import", csv, "--db", f"postgresql://vigil@127.0.0.1:{port}/vigil")
+    assert_one_line_error(result, f"vigil import: error: cannot reach the database at 127.0.0.1:{port}/vigil",
+                          "refused")
+    assert set(ROOT.iterdir()) == before  # the working directory (the project) holds nothing new
+    assert sorted(tmp_path.iterdir()) == [csv]
+
+
+@pytest.mark.parametrize("url", ["postgresql:/vigil@127.0.0.1:5999/vigil", "mysql://u@h/db"])
+def test_what_is_not_a_database_url_vigil_uses_is_one_line(tmp_path: Path, url: str) -> None:
+    result = vigil("import", write(tmp_path, GOOD_CSV), "--db", url)
+    assert_one_line_error(result, f"{url!r} is not a database Vigil can use")
 
 
 def test_store_failure_during_headless_replay_is_one_line(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from support import (
     NIBP_AT,
     SCENARIO_S,
@@ -19,6 +21,7 @@ from support import (
     DrivenMonitor,
     Processes,
     Pty,
+    free_port,
     run_vigil,
     run_vigil_with_file_limit,
     simulate,
@@ -68,6 +71,46 @@ def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
     # Neither protocol carries dose events; the only events are the watchdog's, once the scenario is over.
     end = T0 + timedelta(seconds=SCENARIO_S - 1)
     assert all(e.kind == "note" and e.text.startswith("link lost: no bytes") and e.time > end for e in recorded.events)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # on SQLite: the tests of `monitor` and the stream
+def test_acquisition_and_a_dashboard_in_two_processes_share_a_postgresql_database(
+    scenario: Path, tmp_path: Path, processes: Processes, db: str
+) -> None:
+    """The chair's side and the screen's side as separate processes on one PostgreSQL: what `acquire` stores
+    from the emulator reaches the dashboard's live stream as it arrives, each reading once."""
+    link, port = tmp_path / "monitor", free_port()
+    simulate(processes, "ge-s5", scenario, link, speed=1)
+    acquire = processes.start("acquire", "--port", link, "--protocol", "ge-s5", "--interval", "1", "--db", db)
+    assert acquire.stdout is not None and "session 1: acquiring from" in acquire.stdout.readline()
+    dashboard = processes.start("dashboard", "--db", db, "--session", "1", "--port", str(port), "--no-auth")
+    url = f"http://127.0.0.1:{port}/api/stream?session=1"
+    response = wait_for(lambda: dashboard.poll() is None and reachable(url), 30, "the dashboard to serve")
+    streamed: list[list] = []
+    with response:
+        lines = response.iter_lines(decode_unicode=True)
+        while len([r for r in streamed if r[1] == "hr"]) < 5:  # five seconds of HR, live
+            line = next(lines)
+            if line.startswith("data: "):
+                streamed += json.loads(line[6:]).get("r", [])
+    store = Store(db)
+    try:
+        stored = [r.value for r in store.samples.readings_of(1, ["hr"])]
+    finally:
+        store.close()
+    hr = [float(value) for _, vital, value in streamed if vital == "hr"]
+    # What was stored, in order, from where the stream started: none skipped, none twice.
+    assert any(stored[i:i + len(hr)] == hr for i in range(len(stored) - len(hr) + 1)), (hr, stored)
+    for process in (dashboard, acquire):
+        _, err = processes.stop(process)
+        assert process.returncode == 0 and "Traceback" not in err, err
+
+
+def reachable(url: str) -> requests.Response | None:
+    try:
+        return requests.get(url, stream=True, timeout=10)
+    except requests.ConnectionError:
+        return None
 
 
 def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(

@@ -258,7 +258,8 @@ def test_an_older_database_gains_the_columns_and_its_dose_index_counts_only_even
     store = Store(db)
     sid = store.sessions.create("s", "live", session_type="iv-ketamine")
     store.close()
-    with sqlite3.connect(db) as raw:  # as the previous release left it: the old index, none of the new columns
+    with sqlite3.connect(db) as raw:  # as an older version left it: the old index, none of the new columns,
+        raw.execute("DROP TABLE alembic_version")  # and no schema version
         raw.execute("DROP INDEX uq_dose_in_force")
         for table, column in (("events", "struck_us"), ("events", "struck_by"), ("events", "struck_reason"),
                               ("events", "corrects"), ("sessions", "amendments")):

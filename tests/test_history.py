@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
-from support import NO_SIGN_IN, wait_for
+from support import NO_SIGN_IN, sqlite_only, wait_for
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.engine import Episode
@@ -134,6 +134,7 @@ def test_the_review_trend_draws_each_limits_version_where_it_was_in_force(store:
     assert drawn("sbp-rise") == [(161, display_ms(DAY1, UTC), change), (161, change, end)]
 
 
+@sqlite_only  # the browser shows what the store gave: the store tests cover both engines
 def test_history_page_lists_sessions_and_reviews_one_with_its_course(dash_duo, store: Store) -> None:
     pre1, post1 = [120, 124], [(20, 140), (40, 158)]
     pre2, post2 = [130, 134], [(20, 150), (40, 170)]

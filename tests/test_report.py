@@ -15,6 +15,7 @@ from flask import Flask
 from markupsafe import escape
 from pypdf import PdfReader
 from reportlab.graphics import renderSVG
+from support import sqlite_only
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.live import LiveAlarms
@@ -83,8 +84,8 @@ def make_esketamine_session(store: Store) -> int:
 
 
 @pytest.fixture
-def esketamine(tmp_path: Path) -> Iterator[tuple[Store, int]]:
-    store = Store(tmp_path / "v.db")
+def esketamine(db: str) -> Iterator[tuple[Store, int]]:
+    store = Store(db)
     yield store, make_esketamine_session(store)
     store.close()
 
@@ -191,6 +192,7 @@ def test_user_text_prints_as_typed_in_the_pdf_and_the_html(tmp_path: Path) -> No
 
 
 @pytest.mark.browser
+@sqlite_only  # the browser shows what the store gave: once is enough
 def test_html_record_renders_in_chromium(dash_duo, esketamine: tuple[Store, int]) -> None:
     store, sid = esketamine
     app = dash.Dash(__name__)

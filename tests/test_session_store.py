@@ -235,8 +235,7 @@ def test_replay_infers_the_type_from_the_files_dose_events(tmp_path: Path) -> No
 # -- export: a stored session as CSV that replays exactly --
 
 
-def test_export_then_replay_reproduces_readings_and_events(tmp_path: Path, sample_data: Path) -> None:
-    db = tmp_path / "v.db"
+def test_export_then_replay_reproduces_readings_and_events(tmp_path: Path, sample_data: Path, db: str) -> None:
     assert run_vigil("replay", sample_data / "esketamine.csv", "--headless", "--speed", "max", "--db", db,
                      "--patient", "MRN-0042").returncode == 0
     store = Store(db)

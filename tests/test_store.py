@@ -1,17 +1,23 @@
-"""The store on a real SQLite file: sessions, idempotent writes, cursors, reads, rewinds, limits, change waits."""
+"""The store on a real SQLite file and a real PostgreSQL server: sessions, idempotent writes, cursors, reads,
+rewinds, limits, change waits."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support import ROOT, refuse_inserts, sqlite_only
 
 from adapters.model.reading import Event, Reading
-from monitor.store import Cursor, Store, database_url
+from monitor.alarms.engine import Episode
+from monitor.store import BadDatabaseURL, Cursor, Store, database_url
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -31,6 +37,7 @@ def key(r: Reading) -> tuple[datetime, str, float, str]:
 # -- the database file --
 
 
+@sqlite_only
 def test_real_sqlite_file_with_wal_and_full_sync(store: Store, db_path: Path) -> None:
     assert db_path.is_file()
     with store.engine.connect() as conn:
@@ -43,6 +50,7 @@ def test_real_sqlite_file_with_wal_and_full_sync(store: Store, db_path: Path) ->
     assert {"sessions", "readings", "events", "limits"} <= tables
 
 
+@sqlite_only
 def test_every_pooled_connection_gets_the_pragmas(store: Store) -> None:
     conns = [store.engine.connect() for _ in range(3)]
     try:
@@ -63,11 +71,23 @@ def test_parent_directories_are_created(tmp_path: Path) -> None:
 
 
 def test_database_url() -> None:
-    assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert database_url("postgresql://u@h:5999/db") == "postgresql+psycopg://u@h:5999/db"  # psycopg 3
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgres+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert database_url("./odd:name.db").endswith("/odd:name.db")  # a file whose name has a colon
     url = database_url(Path("some/rel.db"))
     assert url.startswith("sqlite:///") and url.endswith("/some/rel.db")
     assert Path(url.removeprefix("sqlite:///")).is_absolute()
+
+
+@pytest.mark.parametrize("text", [
+    "postgresql:/vigil@127.0.0.1:5999/vigil",  # what Path() makes of a URL: never a file name
+    "postgresql://", "mysql://u@h/db", "postgresql:vigil", "sqlite:x.db"])
+def test_what_looks_like_a_url_but_is_not_one_vigil_uses_is_refused(text: str) -> None:
+    with pytest.raises(BadDatabaseURL, match="is not a database Vigil can use"):
+        database_url(text)
 
 
 def test_data_survives_reopening_and_is_visible_to_a_second_store(db_path: Path) -> None:
@@ -222,23 +242,94 @@ def test_writing_to_an_unknown_session_is_refused(store: Store) -> None:
         store.samples.write(12345, [hr(0, 70)])
 
 
-def test_a_failed_batch_leaves_nothing_behind(store: Store, db_path: Path) -> None:
+def test_a_failed_batch_leaves_nothing_behind(store: Store) -> None:
     sid = store.sessions.create("s", "live")
     store.samples.write(sid, [hr(0, 70)])
-    with sqlite3.connect(db_path) as raw:  # the database itself refuses every event
-        raw.execute("CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    lift = refuse_inserts(store, "events", "refused")  # the database itself refuses every event
     generation = store.generation
     with pytest.raises(sa.exc.DBAPIError, match="refused"):
         store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
     assert store.samples.counts(sid) == (1, 0)  # the readings of the failed transaction were rolled back
     assert store.generation == generation  # nobody is told about a write that did not commit
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("DROP TRIGGER no_events")
+    lift()
     store.samples.write(sid, [hr(1, 71), hr(2, 72)], [Event(at(1), "dose_start")])
     assert store.samples.counts(sid) == (3, 1)
 
 
 # -- cursors and incremental reads --
+
+
+def dawdle_before_commit(store: Store, table: str) -> None:
+    """On PostgreSQL, make each insert into `table` take a few random milliseconds between taking its ids and
+    committing: what a busy server does now and then, here every time, so that writers overlap."""
+    if store.engine.dialect.name != "postgresql":
+        return  # SQLite lets one writer at a time in: there is nothing to widen
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("CREATE OR REPLACE FUNCTION dawdle() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN PERFORM pg_sleep(random() * 0.01); RETURN NULL; END $$"))
+        conn.execute(sa.text(f"CREATE TRIGGER dawdle_{table} AFTER INSERT ON {table} "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION dawdle()"))
+
+
+def test_reads_since_a_cursor_skip_nothing_and_repeat_nothing_under_concurrent_writers(store: Store) -> None:
+    """Many writers into one session (acquisition batches, events entered on screens, the alarm engine) and one
+    reader following by cursor, as the stream and the live alarms do: each row is read exactly once."""
+    sid = store.sessions.create("busy", "live")
+    for table in ("readings", "events", "alarms"):
+        dawdle_before_commit(store, table)
+    writers, batches = 6, 15
+    done = threading.Event()
+
+    def write(w: int) -> None:
+        for b in range(batches):
+            t = w * 1000 + b
+            store.samples.write(sid, [hr(t, 60 + b, source=f"w{w}"), hr(t + 0.5, 61 + b, source=f"w{w}")])
+            store.samples.enter_event(sid, Event(at(t), "note", f"{w}/{b}", "entered"), f"nurse{w}", at(t))
+            store.alarms.save(sid, [episode(w, b)])
+
+    seen: dict[str, list[int]] = {"readings": [], "events": [], "entered": [], "alarms": []}
+
+    def follow() -> None:
+        cursor, entered = Cursor(), 0
+        while True:
+            finished = done.is_set()  # read once more after the writers are done: then everything is there
+            new_readings = store.samples.readings_since(sid, cursor.reading)
+            new_events = store.samples.events_since(sid, cursor.event)
+            new_entered = store.samples.events_with_authors(sid, entered_after=entered)
+            new_alarms = store.alarms.since(sid, cursor.alarm)
+            seen["readings"] += [r.id for r in new_readings]
+            seen["events"] += [e.id for e in new_events]
+            seen["entered"] += [e.id for e in new_entered]
+            seen["alarms"] += [a.rev for a in new_alarms]
+            cursor = Cursor(max([cursor.reading, *seen["readings"]]), max([cursor.event, *seen["events"]]),
+                            max([cursor.alarm, *seen["alarms"]]))
+            entered = max([entered, *seen["entered"]])
+            if finished:
+                return
+
+    reader = threading.Thread(target=follow)
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    with store.engine.connect() as conn:
+        stored = {name: sorted(conn.execute(sa.text(f"SELECT {col} FROM {name} WHERE session_id = :s"),
+                                            {"s": sid}).scalars())
+                  for name, col in (("readings", "id"), ("events", "id"), ("alarms", "rev"))}
+    assert len(stored["readings"]) == writers * batches * 2
+    assert sorted(seen["readings"]) == stored["readings"]  # every one, none twice
+    assert sorted(seen["events"]) == sorted(seen["entered"]) == stored["events"]
+    assert sorted(seen["alarms"]) == stored["alarms"] == list(range(1, writers * batches + 1))
+
+
+def episode(w: int, b: int) -> Episode:
+    return Episode(vital="hr", direction="high", kind="limit", priority="medium", onset=at(w * 1000 + b),
+                   announced=at(w * 1000 + b), end=None, peak=130, limit=120, value=130, source=f"w{w}")
+
 
 
 def test_cursor_text_round_trip_and_malformed_means_start() -> None:
@@ -448,3 +539,27 @@ def test_wait_for_change_wakes_a_waiting_thread(store: Store) -> None:
     thread.join(30)
     assert not thread.is_alive()
     assert result and result[0] > g
+
+
+WRITE_ONE = """
+import sys
+from datetime import UTC, datetime
+from adapters.model.reading import Reading
+from monitor.store import Store
+store = Store(sys.argv[1])
+store.samples.write(int(sys.argv[2]), [Reading(datetime(2026, 11, 20, 9, tzinfo=UTC), "hr", 77.0, "other")])
+store.close()
+"""
+
+
+def test_a_commit_in_another_process_wakes_this_ones_readers(store: Store, db: str) -> None:
+    """`vigil acquire` writing and `vigil dashboard` streaming: no waiting for the stream to look again."""
+    sid = store.sessions.create("s", "live")
+    g = store.generation
+    while store.wait_for_change(g, timeout=1) != g:  # the watcher started: let it settle
+        g = store.generation
+    writer = subprocess.run([sys.executable, "-c", WRITE_ONE, db, str(sid)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert writer.returncode == 0, writer.stderr
+    assert store.wait_for_change(g, timeout=60) != g  # woken, well before the timeout (it never polls)
+    assert [r.reading.value for r in store.samples.readings_since(sid, 0)] == [77.0]

@@ -87,8 +87,10 @@ def display_zone(zone: tzinfo | None, relative_time: bool) -> tzinfo:
 
 
 def common_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", type=Path, default=None,
-                   help="SQLite file or database URL (default: vigil.db in your data directory, or $VIGIL_DB)")
+    # A string, not a Path: Path("postgresql://h/db") is "postgresql:/h/db", which a URL check cannot see.
+    p.add_argument("--db", default=None,
+                   help="SQLite file or postgresql://user@host/database (default: vigil.db in your data "
+                        "directory, or $VIGIL_DB)")
 
 
 def common_server(p: argparse.ArgumentParser, port_flag: str = "--port", sign_in: bool = True) -> None:
@@ -200,11 +202,11 @@ def resolve_limits(text: str) -> Limits:
 def open_store(args: argparse.Namespace, create: bool = True) -> Store:
     """The store named by `--db` (else the default). `create` False for commands that only read: they
     refuse a database that does not exist rather than leave an empty one behind."""
-    from monitor.store import NoDatabase, Store
+    from monitor.store import BadDatabaseURL, DatabaseTooNew, NoDatabase, Store, Unreachable
 
     try:
         return Store(args.db or default_db(), create=create)
-    except NoDatabase as exc:
+    except (NoDatabase, BadDatabaseURL, DatabaseTooNew, Unreachable) as exc:
         raise UsageError(str(exc)) from None
 
 

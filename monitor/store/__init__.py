@@ -1,11 +1,13 @@
 """The store: the durable record of every session and the bus between acquisition and dashboards.
 
-SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default; a PostgreSQL URL works too (`database`).
+SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default, or PostgreSQL (`database`); the schema is
+kept current by Alembic (`migrate`).
 One small class per concern, all over one `Database`: `store.beds` (each bed's one open session),
 `store.sessions`, `store.samples` (readings and
 events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit` and `store.users`.
-Every write commits before it returns, with its audit entry in the same transaction, and then wakes this
-process's readers (`wait_for_change`); only what is committed is shown or alarmed on.
+Every write commits before it returns, with its audit entry in the same transaction, and then wakes the
+readers of every process on the database (`wait_for_change`, `changes`); only what is committed is shown or
+alarmed on.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from sqlalchemy.engine import Engine
 from monitor.store.alarms import Alarms, StoredAlarm
 from monitor.store.audit import Audit, AuditEntry
 from monitor.store.beds import Bed, Beds
-from monitor.store.database import Database, NoDatabase, database_url
+from monitor.store.database import BadDatabaseURL, Database, Unreachable, database_url
 from monitor.store.limits import Limits, LimitsVersion
+from monitor.store.migrate import DatabaseTooNew, NoDatabase
 from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading, Strike
 from monitor.store.sessions import SessionEnded, SessionInfo, Sessions, SessionSummary
 from monitor.store.users import Users
 
 __all__ = [
-    "AuditEntry", "Bed", "Cursor", "LimitsVersion", "NoDatabase", "SessionEnded", "SessionInfo", "SessionSummary",
-    "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "database_url",
+    "AuditEntry", "BadDatabaseURL", "Bed", "Cursor", "DatabaseTooNew", "LimitsVersion", "NoDatabase",
+    "SessionEnded", "SessionInfo", "SessionSummary",
+    "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "Unreachable", "database_url",
 ]
 
 
@@ -33,8 +37,8 @@ class Store:
     """All reads and writes of Vigil's durable data go through here, one attribute per concern."""
 
     def __init__(self, db: str | Path, *, create: bool = True) -> None:
-        """`create` False: a command that only reads; a database file that does not exist is
-        `NoDatabase`, never made."""
+        """`create` False: a command that only reads; a database that does not exist is `NoDatabase`, never
+        made (see `Database` for the other refusals)."""
         self.database = Database(db, create=create)
         self.beds = Beds(self.database)
         self.sessions = Sessions(self.database)
@@ -53,7 +57,7 @@ class Store:
         self.database.close()
 
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a write newer than `generation` commits in this process, or timeout."""
+        """Block until a write newer than `generation` commits (in any process), or timeout."""
         return self.database.wait_for_change(generation, timeout)
 
     @property

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from monitor.alarms.engine import Episode
 from monitor.store.audit import write_audit
-from monitor.store.database import Database
+from monitor.store.database import Database, hold_cursor
 from monitor.store.schema import alarms
 from monitor.timeutil import from_us, to_us
 
@@ -67,6 +67,7 @@ class Alarms:
         if not latest:
             return
         with self.db.engine.begin() as conn:
+            hold_cursor(conn, session_id)  # the next revision, read and written with no other writer between
             first_rev = alarm_revision(conn, session_id) + 1
             rows = [
                 {
@@ -107,6 +108,7 @@ class Alarms:
         One press acknowledges all, as on a bedside monitor; each gets its own audit entry.
         """
         with self.db.engine.begin() as conn:
+            hold_cursor(conn, session_id)
             pending = conn.execute(
                 sa.select(alarms).where(
                     alarms.c.session_id == session_id,

@@ -1,13 +1,13 @@
 """The database under the store: the engine, the schema kept current, one upsert, and the change signal.
 
-SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default; a PostgreSQL URL works too. Every concern of
-the store (`monitor.store.sessions`, `.samples`, …) reads and writes through one `Database`.
+SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default, or PostgreSQL through psycopg 3 for a site
+whose computers share one database. Every concern of the store (`monitor.store.sessions`, `.samples`, …)
+reads and writes through one `Database`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from monitor.store.schema import add_missing_columns, metadata, protect_audit
+from monitor.store.changes import Changes
+from monitor.store.migrate import NoDatabase, bring_up_to_date
 
 # The two dialects Vigil supports, each with its own INSERT … ON CONFLICT.
 _INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
@@ -25,17 +26,37 @@ _INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL waits for another process's lock too
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+class BadDatabaseURL(ValueError):
+    """`--db` (or a site's `db`) looks like a URL but is not one Vigil can use."""
+
+
 def database_url(db: str | Path) -> str:
-    """A plain path means an SQLite file; anything with `://` is a SQLAlchemy URL."""
+    """The SQLAlchemy URL of `db`: a plain path means an SQLite file; `postgresql://…` a PostgreSQL server
+    (through psycopg 3). Anything else that starts like a URL is refused, never taken for a file name (a
+    file whose name has a colon can be given as ./name)."""
     text = str(db)
-    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    name, _, driver = scheme.group(1).lower().partition("+")
+    rest = text[scheme.end():]
+    if name not in _DRIVERS or not rest.startswith("//") or len(rest) == 2:
+        raise BadDatabaseURL(f"{text!r} is not a database Vigil can use: give a file, or "
+                             "postgresql://user@host/database")
+    if driver:  # one the user chose (postgresql+psycopg, …)
+        return f"{_DRIVERS[name].partition('+')[0]}+{driver}:{rest}"
+    return f"{_DRIVERS[name]}:{rest}"
 
 
 def inserted_id(result: sa.CursorResult) -> int:
@@ -45,17 +66,43 @@ def inserted_id(result: sa.CursorResult) -> int:
     return int(key[0])
 
 
-class NoDatabase(FileNotFoundError):
-    """A command that only reads was pointed at a database that does not exist."""
+_CURSOR_LOCK = 1  # the advisory lock space of `hold_cursor` (a session's id is the other key)
+
+
+def hold_cursor(conn: Connection, session_id: int) -> None:
+    """Begin a transaction that adds rows readers find by cursor (a session's reading and event ids, its
+    alarm revisions) so that, per session, such transactions take their ids and commit one at a time, in
+    order: then what any reader sees is every row up to some id, never a later row without an earlier one,
+    and "what is new since id N" skips nothing.
+
+    PostgreSQL hands out ids from sequences as each transaction inserts and commits them in any order, so a
+    transaction holds the session's advisory lock from here to its commit. SQLite has one writer at a time
+    already; here the transaction takes the write lock at once (BEGIN IMMEDIATE), so that what it reads
+    before writing (the latest alarm revision) cannot change under it. Must come first in the transaction.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CURSOR_LOCK, session_id)))
+
+
+class Unreachable(ConnectionError):
+    """The database server cannot be reached (or refuses us): the message is one line naming it."""
+
+
+def _server(engine: Engine) -> str:
+    url = engine.url
+    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
 
 
 class Database:
     """One database, opened (created or brought up to this schema) once per process and shared by the store's
-    concerns; the change signal wakes this process's readers (other processes poll)."""
+    concerns; the change signal wakes this process's readers on any process's commit."""
 
     def __init__(self, db: str | Path, *, create: bool = True) -> None:
-        """`create` False: a command that only reads; a database file that does not exist is
-        `NoDatabase`, never made."""
+        """`create` False: a command that only reads; a database that does not exist (or holds no Vigil
+        tables) is `NoDatabase`, never made. A server that cannot be reached is `Unreachable`; a database a
+        newer Vigil made is `DatabaseTooNew`."""
         url = database_url(db)
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
@@ -63,31 +110,31 @@ class Database:
                 raise NoDatabase(f"no database at {path}")
             path.parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a database error must not print a patient label (or anything else entered) to the log
-        self.engine: Engine = sa.create_engine(url, hide_parameters=True)
+        self.engine: Engine = sa.create_engine(
+            url, hide_parameters=True,
+            connect_args={} if url.startswith("sqlite") else {"connect_timeout": 10})  # unreachable: an error
         if self.engine.dialect.name == "sqlite":
+            self.where = url.removeprefix("sqlite:///")
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._create_or_upgrade()
-        self._changed = threading.Condition()
-        self._generation = 0
+        else:
+            self.where = _server(self.engine)
+        self._reach()
+        bring_up_to_date(self.engine, self.where, create=create)
+        self.changes = Changes(self.engine)
 
     def close(self) -> None:
+        self.changes.close()
         self.engine.dispose()
 
-    def _create_or_upgrade(self, attempts: int = 5) -> None:
-        """Create the tables, or bring a database file from an older Vigil up to this schema. Another
-        process doing the same at the same moment (`vigil acquire` and `vigil dashboard` started together
-        on a new file) makes one of us retry against what it created."""
-        for attempt in range(attempts):
-            try:
-                with self.engine.begin() as conn:
-                    metadata.create_all(conn)
-                    add_missing_columns(conn)
-                    protect_audit(conn)
-                return
-            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+    def _reach(self) -> None:
+        """Connect once, so that a server that is down or refuses us is one line naming it."""
+        try:
+            self.engine.connect().close()
+        except sa.exc.OperationalError as exc:
+            if self.engine.dialect.name == "sqlite":
+                raise
+            reason = str(exc.orig).strip().splitlines()[0].rpartition("failed: ")[2]
+            raise Unreachable(f"cannot reach the database at {self.where}: {reason}") from None
 
     def upsert(self, conn: Connection, table: sa.Table, rows: list[dict], *, keys: list[str] | None = None,
                update: Iterable[str] | Mapping[str, Any] = ()) -> None:
@@ -106,20 +153,16 @@ class Database:
         else:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=keys), rows)
 
-    # -- change notification (in-process fast path; other processes are polled) --
+    # -- the change signal (monitor.store.changes): this process's commits and other processes' --
 
     def notify(self) -> None:
-        """Tell this process's waiting readers that a write has committed."""
-        with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
+        """A write has committed: wake the readers waiting in this process and in the others."""
+        self.changes.committed()
 
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a write newer than `generation` commits in this process, or timeout."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._generation != generation, timeout)
-            return self._generation
+        """Block until a commit newer than `generation` is seen (from any process), or timeout."""
+        return self.changes.wait(generation, timeout)
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self.changes.generation

@@ -2,7 +2,8 @@
 
 Acquisition writes readings and events here first, in one transaction per batch; only what is committed is
 shown or alarmed on. Readers ask "what is new since cursor X", where the cursor is the autoincrement id of
-the readings and events tables, so a reconnecting dashboard resumes without gaps. Writes are idempotent (a
+the readings and events tables, so a reconnecting dashboard resumes without gaps; writers to one session
+commit in id order (`hold_cursor`), so that holds with several writers on PostgreSQL too. Writes are idempotent (a
 unique key per reading and event), so re-importing or re-replaying a file after a crash never duplicates
 anything. An entered event that a clinician corrected or withdrew is struck, never deleted: every read
 gives the events in force unless asked for the struck ones too (the session record shows both).
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from adapters.model.reading import Event, Reading
 from monitor.store.alarms import alarm_revision
 from monitor.store.audit import write_audit
-from monitor.store.database import Database, inserted_id
+from monitor.store.database import Database, hold_cursor, inserted_id
 from monitor.store.schema import alarms, events, readings, sessions
 from monitor.store.sessions import claim_open
 from monitor.timeutil import from_us, to_us
@@ -135,6 +136,7 @@ class Samples:
         if not reading_rows and not event_rows:
             return True
         with self.db.engine.begin() as conn:
+            hold_cursor(conn, session_id)
             if open_only and not claim_open(conn, session_id):
                 return False
             self.db.upsert(conn, readings, reading_rows)
@@ -154,6 +156,7 @@ class Samples:
                "source": event.source, "entered_by": who}
         try:
             with self.db.engine.begin() as conn:
+                hold_cursor(conn, session_id)
                 conn.execute(events.insert().values(row))
                 if proceed is not None:
                     write_audit(conn, session_id, who, "gate_proceed", proceed[0], "", proceed[1], at, event.time)
@@ -173,6 +176,7 @@ class Samples:
         """
         try:
             with self.db.engine.begin() as conn:
+                hold_cursor(conn, session_id)
                 row = conn.execute(sa.select(events).where(events.c.id == event_id,
                                                            events.c.session_id == session_id)).one()
                 struck = conn.execute(events.update().where(events.c.id == event_id, IN_FORCE)

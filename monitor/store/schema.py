@@ -1,14 +1,12 @@
 """The database schema: every table Vigil keeps, in one place (SQLAlchemy Core).
 
-Times are integer microseconds since the epoch (UTC), `*_us`. Columns added after a table first
-shipped are nullable or have a server default, so `add_missing_columns` can bring an older
-database file up to date in place. Readings, events and alarms carry
-the ids or revisions that stream cursors use; the audit table is append-only from the application.
+Times are integer microseconds since the epoch (UTC), `*_us`. This is the schema as the program uses it; a
+change to it needs a revision in `monitor/store/migrations` that makes the same change to a stored database
+(see the README there). Readings, events and alarms carry the ids or revisions that stream cursors use; the
+audit table is append-only, enforced by the database (triggers made by the first revision).
 """
 
 from __future__ import annotations
-
-from typing import cast
 
 import sqlalchemy as sa
 
@@ -215,68 +213,3 @@ settings = sa.Table(
     sa.Column("key", sa.String(50), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
-
-# Indexes an older version made that this one replaces; dropped once their successors exist.
-RETIRED_INDEXES = {"events": ("uq_entered_dose",)}  # became uq_dose_in_force (struck events do not count)
-
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
-        "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
-        "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
-    ],
-}
-_TRIGGERS = {
-    "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'",
-    "postgresql": "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_no_change'",
-}
-
-
-def protect_audit(conn: sa.Connection) -> None:
-    """Make the database itself refuse to change or delete audit entries, not only the application.
-    Only when missing: opening a database that has them writes nothing."""
-    dialect = conn.dialect.name
-    if dialect in _TRIGGERS and not conn.execute(sa.text(_TRIGGERS[dialect])).scalar():
-        for ddl in _APPEND_ONLY[dialect]:
-            conn.execute(sa.text(ddl))
-
-
-def add_missing_columns(conn: sa.Connection) -> list[str]:
-    """Add the columns and indexes this version defines but an older database lacks, and drop the indexes it
-    retired; returns what was added or dropped.
-
-    Two processes may upgrade one file at the same moment: the caller retries on a conflict, and this
-    looks again at what exists each time.
-    """
-    inspector = sa.inspect(conn)
-    added = []
-    for table in metadata.sorted_tables:
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or (not column.nullable and column.server_default is None):
-                continue  # a required column missing is not an older version: leave it to fail loudly
-            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(conn.dialect)}"
-            if column.server_default is not None:
-                ddl += f" NOT NULL DEFAULT '{cast(sa.DefaultClause, column.server_default).arg}'"
-            conn.execute(sa.text(ddl))
-            added.append(f"{table.name}.{column.name}")
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in indexes and all(c.name in present or f"{table.name}.{c.name}" in added
-                                                 for c in index.columns):
-                index.create(conn)
-                added.append(f"{table.name}.{index.name}")
-        for name in RETIRED_INDEXES.get(table.name, ()):
-            if name in indexes:
-                conn.execute(sa.text(f"DROP INDEX {name}"))
-                added.append(f"-{table.name}.{name}")
-    return added
