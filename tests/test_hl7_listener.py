@@ -234,7 +234,7 @@ def test_fuzzed_bytes_on_many_connections_raise_nothing_and_spare_a_good_monitor
 
 
 def test_floods_stay_bounded_in_memory_and_spare_a_good_monitor(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
-    """Endless bytes without a frame end, oversized frames and noise, 8 MB each, while a monitor sends."""
+    """Endless bytes without a frame end (24 MB), oversized frames and noise (8 MB each), while a monitor sends."""
     floods = {
         "no frame end": b"\x0b" + b"A" * (1 << 16),
         "oversized frames": b"\x0b" + b"B" * 10_000 + b"\x1c\r",
@@ -242,11 +242,11 @@ def test_floods_stay_bounded_in_memory_and_spare_a_good_monitor(rig: Rig, caplog
     }
     stop = threading.Event()
 
-    def flood(chunk: bytes) -> None:
+    def flood(chunk: bytes, size: int) -> None:
         sent = 0
         try:
             with connect(rig) as sock:
-                while sent < 8 << 20 and not stop.is_set():
+                while sent < size and not stop.is_set():
                     sock.sendall(chunk)
                     sent += len(chunk)
         except OSError:
@@ -256,7 +256,8 @@ def test_floods_stay_bounded_in_memory_and_spare_a_good_monitor(rig: Rig, caplog
     tracemalloc.start()
     try:
         with caplog.at_level(logging.WARNING):
-            threads = [threading.Thread(target=flood, args=(c,)) for c in floods.values()]
+            threads = [threading.Thread(target=flood, args=(c, (24 if name == "no frame end" else 8) << 20))
+                       for name, c in floods.items()]
             threads.append(threading.Thread(target=good_monitor, args=(rig, 20, errors)))
             for t in threads:
                 t.start()
@@ -267,7 +268,9 @@ def test_floods_stay_bounded_in_memory_and_spare_a_good_monitor(rig: Rig, caplog
         stop.set()
         tracemalloc.stop()
     assert errors == []
-    assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB while 24 MB were flooded"  # frames capped at 4 kB each
+    # Bounded: a buffer kept growing would hold the 24 MB sent without a frame end; what is traced besides
+    # (the test's own chunks, the store, other threads of a loaded test process) stays well under half of it.
+    assert peak < 12 << 20, f"peak {peak / 1e6:.1f} MB while 40 MB were flooded"
     stats = rig.service.listener.stats
     assert stats["decoder:oversized_frames"] > 0 and stats["decoder:noise_bytes"] > 0
     assert len(rig.readings("chair-1")) == 40
