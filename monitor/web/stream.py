@@ -160,6 +160,44 @@ def _moved_on(store: Store, info: SessionInfo) -> bool:
     return store.beds.open_session(info.bed_id) not in (None, info.id)
 
 
+@dataclass
+class Message:
+    """One SSE message of a stream's loop: `more`, a full batch was read (send the next at once); `last`, the
+    stream ends after it."""
+
+    text: str
+    more: bool = False
+    last: bool = False
+
+
+def sse_loop(store: Store, next_message: Callable[[], Message | None],
+             signed_in: Callable[[], bool]) -> Iterator[str]:
+    """What every stream does around its own messages: each `next_message` as the store changes, a heartbeat
+    comment while nothing does, and `{"signedOut": true}` last once the viewer's sign-in has ended (sign-out,
+    disabled account), checked every SIGN_IN_CHECK_S."""
+    yield "retry: 1000\n\n"
+    checked = last_sent = time.monotonic()
+    generation = store.generation
+    while True:
+        if time.monotonic() - checked >= SIGN_IN_CHECK_S:
+            if not signed_in():
+                yield sse_message({"signedOut": True})
+                return
+            checked = time.monotonic()
+        message = next_message()
+        if message is not None:
+            yield message.text
+            if message.last:
+                return
+            last_sent = time.monotonic()
+            if message.more:
+                continue
+        elif time.monotonic() - last_sent >= HEARTBEAT_S:
+            yield ": ping\n\n"
+            last_sent = time.monotonic()
+        generation = store.wait_for_change(generation, POLL_S)
+
+
 def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
                    signed_in: Callable[[], bool] = lambda: True) -> Iterator[str]:
     """Generate SSE text until the viewer's sign-in ends: updates when the store changes, a heartbeat
@@ -174,33 +212,20 @@ def stream_updates(store: Store, session_id: int, cursor: Cursor, tz: tzinfo,
     force that the trend draws.
     `{"signedOut": true}` is the last message of a stream whose sign-in ended (sign-out, disabled account).
     """
-    yield "retry: 1000\n\n"
     epoch = store.sessions.info(session_id).epoch
-    checked = time.monotonic()
     told = _Told(cursor)
-    last_sent = time.monotonic()
-    generation = store.generation
-    while True:
-        if time.monotonic() - checked >= SIGN_IN_CHECK_S:
-            if not signed_in():
-                yield sse_message({"signedOut": True})
-                return
-            checked = time.monotonic()
+
+    def next_message() -> Message | None:
         info = store.sessions.info(session_id)
         if info.epoch != epoch or _moved_on(store, info):  # the browser must rebuild from the store
-            yield sse_message({"reset": True})
-            return
+            return Message(sse_message({"reset": True}), last=True)
         update = _next_update(store, info, told, tz)
-        if update is not None:
-            data, more = update
-            yield sse_message(data, told.cursor)
-            last_sent = time.monotonic()
-            if more:
-                continue
-        elif time.monotonic() - last_sent >= HEARTBEAT_S:
-            yield ": ping\n\n"
-            last_sent = time.monotonic()
-        generation = store.wait_for_change(generation, POLL_S)
+        if update is None:
+            return None
+        data, more = update
+        return Message(sse_message(data, told.cursor), more=more)
+
+    return sse_loop(store, next_message, signed_in)
 
 
 def ending_on_exit(stream: Iterator[str]) -> Iterator[str]:

@@ -11,7 +11,6 @@ neither misses nor doubles anything, per bed. The loop wakes on the store's chan
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
@@ -29,12 +28,11 @@ from monitor.web.bed.session_view import session_payload
 from monitor.web.bed.state import stream_config
 from monitor.web.stream import (
     BATCH_LIMIT,
-    HEARTBEAT_S,
-    POLL_S,
-    SIGN_IN_CHECK_S,
+    Message,
     clock_payload,
     compact,
     ending_on_exit,
+    sse_loop,
     sse_message,
 )
 
@@ -214,32 +212,20 @@ def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told],
 def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo,
                 signed_in: Callable[[], bool] = lambda: True,
                 notices: Callable[[], list[str]] = list) -> Iterator[str]:
-    """SSE text until the viewer's sign-in ends: the beds' updates as the store changes, a heartbeat otherwise;
-    `{"signedOut": true}` last when the sign-in ends (as on the bed view's stream). `n`: the site's notices for
-    the admin (an HL7 sender no bed claims), whole, on connecting and whenever they change."""
-    yield "retry: 1000\n\n"
-    checked = last_sent = time.monotonic()
-    generation = store.generation
+    """SSE text until the viewer's sign-in ends (`stream.sse_loop`, as the bed view's stream): the beds' updates
+    as the store changes. `n`: the site's notices for the admin (an HL7 sender no bed claims), whole, on
+    connecting and whenever they change."""
     told_notices: list[str] | None = None
-    while True:
-        if time.monotonic() - checked >= SIGN_IN_CHECK_S:
-            if not signed_in():
-                yield sse_message({"signedOut": True})
-                return
-            checked = time.monotonic()
+
+    def next_message() -> Message | None:
+        nonlocal told_notices
         updates, more = site_updates(store, beds, known, tz)
         message: dict = {"u": updates} if updates else {}
         if (current := notices()) != told_notices:
             message["n"] = told_notices = current
-        if message:
-            yield sse_message(message)
-            last_sent = time.monotonic()
-            if more:
-                continue
-        elif time.monotonic() - last_sent >= HEARTBEAT_S:
-            yield ": ping\n\n"
-            last_sent = time.monotonic()
-        generation = store.wait_for_change(generation, POLL_S)
+        return Message(sse_message(message), more=more) if message else None
+
+    return sse_loop(store, next_message, signed_in)
 
 
 def register_site_stream(server: Flask, store: Store, beds: Sequence[SiteBed], tz: tzinfo,
