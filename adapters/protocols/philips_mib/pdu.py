@@ -25,7 +25,7 @@ RORLS_FIRST, RORLS_NOT_FIRST_NOT_LAST, RORLS_LAST = 1, 2, 3
 CMD_CONFIRMED_EVENT_REPORT, CMD_CONFIRMED_ACTION = 1, 7
 NOM_NOTI_MDS_CREAT = 0x0D06
 NOM_ACT_POLL_MDIB_DATA_EXT = 0xF13B
-NOM_MOC_VMS_MDS = 0x0021
+NOM_MOC_VMSMDS_OBJECT = 0x0021
 NOM_PART_OBJ, NOM_MOC_VMO_METRIC_NU = 1, 0x0006
 # Attribute ids
 NOM_ATTR_NU_CMPD_VAL_OBS = 0x094B
@@ -221,6 +221,11 @@ def _observation(r: _Reader) -> Observation:
     return Observation(handle, values, compound, stamp)
 
 
+def parse_observation(data: bytes) -> Observation:
+    """One ObservationPoll on its own (handle, attribute list)."""
+    return _observation(_Reader(data))
+
+
 def _poll_info(r: _Reader) -> tuple[Observation, ...]:
     """PollInfoList {count, length, SingleContextPoll{context, count, length, ObservationPoll…}…}."""
     observations: list[Observation] = []
@@ -267,17 +272,18 @@ def parse_data(user: bytes) -> MdsCreate | PollResult | OtherData:
     return OtherData(ro_type, command)
 
 
-def _rose(ro_type: int, invoke_id: int, command: int, body: bytes, linked: tuple[int, int] | None = None) -> bytes:
+def rose(ro_type: int, invoke_id: int, command: int, body: bytes, linked: tuple[int, int] | None = None) -> bytes:
+    """A data SPDU holding one ROSE apdu; `linked` (state, count) for a RORLS part."""
     inner = (bytes(linked) if linked else b"") + struct.pack(">HHH", invoke_id, command, len(body)) + body
     return DATA_PREFIX + struct.pack(">HH", ro_type, len(inner)) + inner
 
 
-_MDS = struct.pack(">HHH", NOM_MOC_VMS_MDS, 0, 0)
+MDS_OBJECT = struct.pack(">HHH", NOM_MOC_VMSMDS_OBJECT, 0, 0)
 
 
 def mds_create_result(invoke_id: int, event_time: int) -> bytes:
     """The client's answer to the MDS Create Event Report (also its keep-alive)."""
-    return _rose(RORS, invoke_id, CMD_CONFIRMED_EVENT_REPORT, _MDS + struct.pack(">IHH", event_time,
+    return rose(RORS, invoke_id, CMD_CONFIRMED_EVENT_REPORT, MDS_OBJECT + struct.pack(">IHH", event_time,
                                                                                   NOM_NOTI_MDS_CREAT, 0))
 
 
@@ -286,5 +292,5 @@ def ext_poll_request(invoke_id: int, poll_number: int, period_ticks: int | None)
     attrs = b"" if period_ticks is None else struct.pack(">HHI", NOM_ATTR_TIME_PD_POLL, 4, period_ticks)
     attr_list = struct.pack(">HH", 1 if attrs else 0, len(attrs)) + attrs
     req = struct.pack(">HHHH", poll_number, NOM_PART_OBJ, NOM_MOC_VMO_METRIC_NU, 0) + attr_list
-    body = _MDS + struct.pack(">IHH", 0, NOM_ACT_POLL_MDIB_DATA_EXT, len(req)) + req
-    return _rose(ROIV, invoke_id, CMD_CONFIRMED_ACTION, body)
+    body = MDS_OBJECT + struct.pack(">IHH", 0, NOM_ACT_POLL_MDIB_DATA_EXT, len(req)) + req
+    return rose(ROIV, invoke_id, CMD_CONFIRMED_ACTION, body)
