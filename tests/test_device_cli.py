@@ -54,7 +54,7 @@ def test_decode_with_the_wrong_protocol_says_so(ge_captures: Path) -> None:
     ("args", "expected"),
     [
         (("decode", "{tmp}/x.raw", "--protocol", "philips"),
-         "unknown protocol 'philips': choose one of ge-s5, hl7-mllp"),
+         "unknown protocol 'philips': choose one of ge-s5, hl7-mllp, philips-mib"),
         (("record", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5", "--out", "{tmp}/x.csv"),
          "cannot open /dev/ttyVIGIL9: no such device — check the port name"),
         (("acquire", "--port", "/dev/ttyVIGIL9", "--protocol", "ge-s5"), "cannot open /dev/ttyVIGIL9: no such device"),

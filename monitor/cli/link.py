@@ -69,12 +69,18 @@ def device_options(p: argparse.ArgumentParser, live: bool) -> None:
     """The device's name and each protocol's own options; `live` False (`vigil decode`): only those that
     change what bytes decode to."""
     p.add_argument("--source", help="name of the device in the record (default: the protocol name)")
+    offered: dict[str, str] = {}  # option name → the protocol whose group offers it
     for spec in PROTOCOLS.values():
         options = [o for o in spec.options if live or o.decoding]
         if not options:
             continue
-        group = p.add_argument_group(f"{spec.name} options")
+        shared = [o.name for o in options if o.name in offered]
+        note = ", ".join(f"--{name} (shown under {offered[name]} options)" for name in shared)
+        group = p.add_argument_group(f"{spec.name} options", f"also {note}" if note else None)
         for o in options:
+            if o.name in offered:
+                continue
+            offered[o.name] = spec.name
             group.add_argument(f"--{o.name}", dest=o.name, type=argument_type(o.parse), default=o.default,
                                metavar=o.metavar, help=o.help)
 

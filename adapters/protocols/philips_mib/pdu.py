@@ -185,6 +185,16 @@ class PollResult:
 
 
 @dataclass(frozen=True)
+class PollRequest:
+    """The client's extended poll (what the emulated monitor answers): periodic for `period_ticks` if given."""
+
+    invoke_id: int
+    poll_number: int
+    obj_code: int
+    period_ticks: int | None
+
+
+@dataclass(frozen=True)
 class OtherData:
     """A data PDU the decoder does not use (an error, a single poll, another event): what it was."""
 
@@ -237,8 +247,8 @@ def _poll_info(r: _Reader) -> tuple[Observation, ...]:
     return tuple(observations)
 
 
-def parse_data(user: bytes) -> MdsCreate | PollResult | OtherData:
-    """A data SPDU (`E1 00 00 02` …): the MDS create event, an extended poll result, or something else."""
+def parse_data(user: bytes) -> MdsCreate | PollResult | PollRequest | OtherData:
+    """A data SPDU (`E1 00 00 02` …): the MDS create event, an extended poll result or request, or another."""
     if user[:4] != DATA_PREFIX:
         raise ValueError("not a data SPDU")
     r = _Reader(user, 4)
@@ -260,6 +270,13 @@ def parse_data(user: bytes) -> MdsCreate | PollResult | OtherData:
             abs_time = decode_abs_time(a.take(8)) if (a := attrs.get(NOM_ATTR_TIME_ABS)) is not None else None
             rel_time = t.u32() if (t := attrs.get(NOM_ATTR_TIME_REL)) is not None else None
             return MdsCreate(invoke_id, event_time, abs_time, rel_time)
+    elif ro_type == ROIV and command == CMD_CONFIRMED_ACTION:
+        r.take(10)  # managed object, scope
+        if r.u16() == NOM_ACT_POLL_MDIB_DATA_EXT:
+            req = r.sub(r.u16())
+            poll_number, _partition, code, _group = req.u16(), req.u16(), req.u16(), req.u16()
+            period = p.u32() if (p := _attributes(req).get(NOM_ATTR_TIME_PD_POLL)) is not None else None
+            return PollRequest(invoke_id, poll_number, code, period)
     elif ro_type in (RORS, RORLS) and command == CMD_CONFIRMED_ACTION:
         r.take(6)
         if r.u16() == NOM_ACT_POLL_MDIB_DATA_EXT:
