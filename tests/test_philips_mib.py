@@ -18,6 +18,7 @@ from adapters.protocols.philips_mib.decoder import (
     RENEW_S,
     PhilipsMibDecoder,
 )
+from adapters.protocols.philips_mib.emulator import PhilipsMibMonitor
 from adapters.protocols.philips_mib.encode import (
     AARE,
     mds_create_event,
@@ -31,6 +32,8 @@ from adapters.protocols.philips_mib.pdu import (
     AARQ,
     ABRT,
     RF_SPDU,
+    RLRQ,
+    RLRS,
     MdsCreate,
     PollResult,
     decode_abs_time,
@@ -41,6 +44,7 @@ from adapters.protocols.philips_mib.pdu import (
     parse_data,
     parse_observation,
 )
+from adapters.simulation import load_scenario
 
 MDS_CREATE_RESULT = bytes.fromhex("e1 00 00 02 00 02 00 14 00 01 00 01 00 0e 00 21 00 00 00 00 00 0a bd 00 0d 06 00 00")
 SINGLE_POLL = bytes.fromhex(
@@ -307,3 +311,52 @@ def test_corrupt_frames_between_results_cost_only_themselves() -> None:
     items = d.feed(bytes(bad) + good[:20] + good + b"\x00\x01" + good)
     assert len(items) == 6 and d.stats["checksum_failures"] + d.stats["unterminated"] == 2
     assert isinstance(parse_data(mds_create_event(1, 2, T0, 3)), MdsCreate)
+
+
+# -- the emulator --
+
+
+def conversation(seconds: float, answer: bool = True) -> tuple[PhilipsMibMonitor, PhilipsMibDecoder, list[Reading]]:
+    """Emulator and decoder talking for `seconds` of scenario time; `answer` False: the host goes quiet after
+    its first poll."""
+    scenario = load_scenario("hypertensive")
+    device, decoder = PhilipsMibMonitor(scenario), PhilipsMibDecoder("mp", UTC)
+    decoder.start()
+    t = scenario.start
+    device.receive(decoder.pending_output(), t)
+    items: list[Reading] = []
+    polled = False
+    while (due := device.next_due()) is not None and due <= scenario.start + timedelta(seconds=seconds):
+        t = max(t, due)
+        items += [i for i in decoder.feed(b"".join(device.frames_due(t))) if isinstance(i, Reading)]
+        out = decoder.pending_output()
+        if answer or not polled:
+            polled = device.receive(out, t) > 0 or polled
+    return device, decoder, items
+
+
+def test_the_emulator_answers_the_decoder_every_second_with_linked_results() -> None:
+    device, decoder, items = conversation(120)
+    assert device.stats["associations"] == 1 and device.stats["polls"] == 1 + 120 // RENEW_S
+    assert device.stats["keep_alives"] >= 120 // RENEW_S  # the keep-alives between renewals
+    assert decoder.stats["poll_results"] > 121  # RORLS parts and the closing RORS
+    assert len({r.time for r in items if r.vital == "hr"}) == 121
+    assert not device.stats["silent_drops"]
+
+
+def test_the_emulator_aborts_an_association_the_host_falls_silent_on() -> None:
+    device, decoder, _ = conversation(200, answer=False)
+    assert device.stats["results"] == 31  # the poll's 30 s period, then nothing: the host did not renew it
+    later = device.scenario.start + timedelta(seconds=200)
+    decoder.feed(b"".join(device.frames_due(later)))
+    assert device.stats["silent_drops"] == 1 and decoder.stats["associations_aborted"] == 1
+    assert device.next_due() is None
+
+
+def test_the_emulator_answers_a_release() -> None:
+    device = PhilipsMibMonitor(load_scenario("hypertensive"))
+    start = device.scenario.start
+    device.receive(frame(AARQ), start)
+    device.frames_due(start)
+    device.receive(frame(RLRQ), start)
+    assert device.frames_due(start) == [frame(RLRS)] and device.stats["releases"] == 1

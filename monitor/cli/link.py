@@ -92,6 +92,14 @@ def chosen_protocol(args: argparse.Namespace) -> ProtocolSpec:
         raise UsageError(str(exc)) from None
 
 
+def require_device_zone(spec: ProtocolSpec, args: argparse.Namespace, where: str) -> None:
+    """Device times kept (`where`) from a protocol whose clock carries no offset: its zone must be named."""
+    zone = spec.device_zone
+    if zone is not None and getattr(args, zone, None) is None:
+        raise UsageError(f"{spec.name} device clocks carry no UTC offset: {where} needs --{zone} ZONE "
+                         "(the monitor's time zone, e.g. Europe/Berlin)")
+
+
 def new_decoder(spec: ProtocolSpec, args: argparse.Namespace) -> Decoder:
     """The protocol's decoder, with its own options as given (all protocols' are in `args`)."""
     return spec.new_decoder(args.source or spec.name, vars(args))
@@ -102,6 +110,8 @@ def open_link(args: argparse.Namespace) -> tuple[SerialLink, ProtocolSpec]:
     from adapters.transport.serial_link import LinkConfig, LinkError, SerialLink
 
     spec = chosen_protocol(args)
+    if args.clock == "device":
+        require_device_zone(spec, args, "--clock device")
     period = spec.request_period
     if period is not None and getattr(args, period) >= args.watchdog:
         raise UsageError(f"--watchdog {args.watchdog:g} must be longer than --{period} {getattr(args, period)}")

@@ -32,6 +32,7 @@ SPEC = ProtocolSpec(
     emulator=_emulator,
     polled=True,
     setup_hint="Data Export on the monitor's MIB port (fixed 115200) and the MIB cable",
+    device_zone="tz",
     options=(
         Option("tz", parse_zone, None, "ZONE",
                help="the zone of device times that carry no UTC offset (never guessed; such times are skipped "

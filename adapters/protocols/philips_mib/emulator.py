@@ -69,7 +69,9 @@ class PhilipsMibMonitor:
         accepted = 0
         for user in self._deframer.feed(data):
             self._heard = self._clock
-            if user[:1] == bytes((CN_SPDU,)):
+            if self._clock > self.scenario.end:
+                self.stats["after_end"] += 1  # the session is over: the monitor is off, as the others fall silent
+            elif user[:1] == bytes((CN_SPDU,)):
                 self._associate()
                 accepted += 1
             elif user[:1] == bytes((FN_SPDU,)):
@@ -106,7 +108,8 @@ class PhilipsMibMonitor:
         self.stats["polls"] += 1
         self._poll = pdu
         if self._next is None:  # a renewal keeps the running cadence: no second result for one instant
-            self._next = self._clock
+            # The monitor's numerics update on whole seconds: the first result is the current second's.
+            self._next = datetime.fromtimestamp(int(self._clock.timestamp()), UTC)
         period = pdu.period_ticks or 0
         self._until = self._clock + timedelta(seconds=period / TICKS_PER_S)
         return 1
@@ -115,16 +118,20 @@ class PhilipsMibMonitor:
         """Scenario time of the next frame, or None when none will come."""
         if self._queue:
             return self._clock
-        if self._associated and self._clock - self._heard > SILENT_DROP:
+        if self._silent():
             return self._clock
         if self._next is None or self._next > self.scenario.end:
             return None
         return self._next
 
+    def _silent(self) -> bool:
+        """An association the host has not spoken on for SILENT_DROP, while the monitor is on."""
+        return self._associated and self._clock - self._heard > SILENT_DROP and self._clock <= self.scenario.end
+
     def frames_due(self, now: datetime) -> list[bytes]:
         self._clock = max(self._clock, now)
         frames, self._queue = self._queue, []
-        if self._associated and self._clock - self._heard > SILENT_DROP:
+        if self._silent():
             frames.append(frame(ABRT))
             self._release("silent_drops")
         while self._poll is not None and (t := self.next_due()) is not None and t <= now:
