@@ -71,13 +71,14 @@ def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
     assert all(e.kind == "note" and e.text.startswith("link lost: no bytes") and e.time > end for e in recorded.events)
 
 
+@pytest.mark.parametrize("protocol", ["ge-s5", "philips-mib"])  # Philips: a new association after the reconnect
 def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
-    scenario: Path, tmp_path: Path, processes: Processes
+    protocol: str, scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
     link, db = tmp_path / "monitor", tmp_path / "vigil.db"
     watchdog_s = 3.0
-    simulate(processes, "ge-s5", scenario, link, speed=1, faults="unplug=6+3")
-    acquire = processes.start("acquire", "--port", link, "--protocol", "ge-s5", "--interval", "1",
+    simulate(processes, protocol, scenario, link, speed=1, faults="unplug=6+3")
+    acquire = processes.start("acquire", "--port", link, "--protocol", protocol, "--interval", "1",
                               "--watchdog", str(watchdog_s), "--db", db)
     store = Store(db)
     try:
@@ -97,7 +98,7 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
         last_before = max(r.time for r in readings if r.time <= lost.time)
         assert (lost.time - last_before).total_seconds() <= watchdog_s
         (alarm,) = [a.episode for a in store.alarms.since(1) if a.episode.kind == "technical"]
-        assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", "ge-s5")
+        assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", protocol)
         assert alarm.onset == last_before and alarm.announced == lost.time
         assert alarm.end is not None and alarm.end >= restored.time
         assert any(r.time > restored.time for r in readings)

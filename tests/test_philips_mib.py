@@ -360,3 +360,20 @@ def test_the_emulator_answers_a_release() -> None:
     device.frames_due(start)
     device.receive(frame(RLRQ), start)
     assert device.frames_due(start) == [frame(RLRS)] and device.stats["releases"] == 1
+
+
+def test_nibp_without_its_own_time_is_taken_when_its_values_change() -> None:
+    d = associated()
+    out = []
+    for s, values in enumerate([(120, 80, 93)] * 3 + [(118, 79, 92)] * 3):
+        out += d.feed(frame(poll_result(1, 1, ticks(s), [nibp(None, values)])))
+    assert [(r.vital, r.value, r.time) for r in out if r.vital == "sbp"] == [("sbp", 120, at(0)), ("sbp", 118, at(3))]
+
+
+def test_a_monitor_restarted_mid_session_is_timed_by_its_new_mds_create() -> None:
+    d = associated()
+    d.feed(frame(poll_result(1, 1, ticks(5), vitals())))
+    d.start()  # the watchdog saw the silence: the link reopens and associates again
+    d.feed(frame(AARE) + frame(mds_create_event(1, 0, T0 + timedelta(minutes=3), 42)))
+    (hr, *_) = d.feed(frame(poll_result(1, 1, 42 + 8000, vitals())))
+    assert hr.time == at(181)
