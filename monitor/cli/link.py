@@ -74,9 +74,10 @@ def device_options(p: argparse.ArgumentParser, live: bool) -> None:
         options = [o for o in spec.options if live or o.decoding]
         if not options:
             continue
-        shared = [o.name for o in options if o.name in offered]
-        note = ", ".join(f"--{name} (shown under {offered[name]} options)" for name in shared)
-        group = p.add_argument_group(f"{spec.name} options", f"also {note}" if note else None)
+        # An option another protocol offers already: one flag, described here as this protocol reads it.
+        note = "; ".join(f"--{o.name} {o.metavar} (also under {offered[o.name]} options): {o.help}"
+                         for o in options if o.name in offered)
+        group = p.add_argument_group(f"{spec.name} options", note or None)
         for o in options:
             if o.name in offered:
                 continue

@@ -35,7 +35,7 @@ SPEC = ProtocolSpec(
     device_zone="tz",
     options=(
         Option("tz", parse_zone, None, "ZONE",
-               help="the zone of device times that carry no UTC offset (never guessed; such times are skipped "
-                    "and counted without it)"),
+               help="the monitor's time zone (its clock carries no UTC offset): needed to keep its times "
+                    "(vigil decode, --clock device), never guessed"),
     ),
 )
