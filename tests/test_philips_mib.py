@@ -138,6 +138,13 @@ def test_float_type_book_vectors(exponent: int, mantissa: int, value: float) -> 
     assert decode_float(encode_float(value)) == pytest.approx(value)
 
 
+@pytest.mark.parametrize(("word", "value"),
+                         [(0xFD007D00, 32), (0xFF000140, 32), (0x01000140, 3200), (0x02000020, 3200)])
+def test_float_type_words_of_the_intellivue_api_tests(word: int, value: float) -> None:
+    """The 32-bit words Koshsky/Intellivue-api's FLOAT test decodes (the programming guide's examples)."""
+    assert decode_float(word) == pytest.approx(value)
+
+
 @pytest.mark.parametrize("word", [0x007FFFFF, 0x027FFFFF, 0xFF7FFFFF, 0x00800000, 0xFE800000, 0x007FFFFE,
                                   0x017FFFFE, 0x00800002, 0xFF800002])
 def test_float_special_values_are_read_from_the_mantissa_whatever_the_exponent(word: int) -> None:
