@@ -16,6 +16,10 @@ the input is read and cut into chunks beforehand, and each run uses a fresh deco
 - `Hl7MllpDecoder` on a synthetic MLLP stream: every instant of the `iv-ketamine` scenario (first
   10 min with --quick) encoded by `encode_oru` as one ORU^R01 each (increasing control ids), fed in
   4096-byte chunks; the decoder also queues an ACK per message (MSH-16 = AL), which is counted in.
+- `PhilipsMibDecoder` on what an emulated IntelliVue sends over the same scenario (first 10 min with
+  --quick) while associated with a decoder: the AARE, the MDS create and a poll result a second, split into
+  linked results — the bytes a `--raw-out` capture would hold — fed in 4096-byte chunks, and the ratio to
+  the MIB port's 115200-baud 8N1 line (10 bits a byte).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from itertools import groupby
 from pathlib import Path
 
@@ -41,7 +45,10 @@ from adapters.protocols.base import Item  # noqa: E402
 from adapters.protocols.ge_s5.decoder import GeS5Decoder  # noqa: E402
 from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder  # noqa: E402
 from adapters.protocols.hl7_mllp.message import encode_oru  # noqa: E402
+from adapters.protocols.philips_mib.decoder import PhilipsMibDecoder  # noqa: E402
+from adapters.protocols.philips_mib.emulator import PhilipsMibMonitor  # noqa: E402
 from adapters.simulation.physiology import DEFAULT_START, SCENARIOS, generate  # noqa: E402
+from adapters.simulation.scenario import Scenario  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "data" / "ge_s5"
 SCENARIO = "iv-ketamine"
@@ -55,6 +62,8 @@ MB = 1e6
 ROW_GE = "ge-s5 "  # + capture file name
 ROW_CHUNK = "ge-s5 chunks "  # + chunk size
 ROW_HL7 = f"hl7-mllp {SCENARIO}"
+ROW_MIB = f"philips-mib {SCENARIO}"
+MIB_LINE_BYTES_S = 115200 / 10  # 8N1: start + 8 data + stop
 ROW_TARGET = f"target: ge-s5 >= {TARGET_MB_S:g} MB/s:"
 
 
@@ -103,6 +112,27 @@ def hl7_stream(minutes: int | None) -> tuple[bytes, int, int]:
         instant: list[Reading] = list(group)
         parts.append(encode_oru(instant, control_id=f"{i:08d}"))
     return b"".join(parts), len(parts), len(readings)
+
+
+def mib_stream(minutes: int | None) -> tuple[bytes, int]:
+    """What an emulated IntelliVue sends over the scenario while a decoder talks to it: (bytes, readings)."""
+    readings, events = generate(SCENARIOS[SCENARIO], DEFAULT_START)
+    if minutes is not None:
+        end = DEFAULT_START + timedelta(minutes=minutes)
+        readings, events = [r for r in readings if r.time < end], [e for e in events if e.time < end]
+    device, decoder = PhilipsMibMonitor(Scenario(readings, events, DEFAULT_START)), PhilipsMibDecoder(tz=UTC)
+    decoder.start()
+    t = DEFAULT_START
+    device.receive(decoder.pending_output(), t)
+    sent: list[bytes] = []
+    n = 0
+    while (due := device.next_due()) is not None:
+        t = max(t, due)
+        data = b"".join(device.frames_due(t))
+        sent.append(data)
+        n += len(decoder.feed(data))
+        device.receive(decoder.pending_output(), t)
+    return b"".join(sent), n
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -182,6 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<36}{'bytes':>10}{'messages':>10}{'readings':>10}{'MB/s best':>11}{'median':>8}{'msg/s best':>12}")
     print(f"{ROW_HL7:<36}{len(stream):>10}{n_messages:>10}{n:>10}{fmt_mb(best):>11}{fmt_mb(median):>8}"
           f"{fmt_int(n_messages / min(times)):>12}")
+
+    # 4. philips-mib on an emulated monitor's byte stream.
+    log(f"philips-mib: emulating {SCENARIO}" + (f", first {minutes} min" if minutes else ""))
+    stream, n_expected = mib_stream(minutes)
+    log(f"philips-mib: {len(stream)} bytes, {repeats} run(s)")
+    times, n, stats = time_decoder(lambda: PhilipsMibDecoder(tz=UTC), chunked(stream, CHUNK), repeats)
+    if n != n_expected:
+        raise RuntimeError(f"philips-mib decoded {n} readings from the stream, {n_expected} while it was sent")
+    best, median = rates(len(stream), times)
+    print()
+    print(f"philips-mib (PhilipsMibDecoder), an emulated IntelliVue on {SCENARIO} {span}, "
+          f"{CHUNK}-byte chunks, best/median of {repeats} runs")
+    print(f"{'':<36}{'bytes':>10}{'frames':>10}{'readings':>10}{'MB/s best':>11}{'median':>8}{'x 115200':>10}")
+    print(f"{ROW_MIB:<36}{len(stream):>10}{stats['frames']:>10}{n:>10}{fmt_mb(best):>11}{fmt_mb(median):>8}"
+          f"{fmt_int(best / MIB_LINE_BYTES_S):>10}")
 
     print()
     print(f"x line = best bytes/s over a 19200-baud 8E1 line ({LINE_BYTES_S:.0f} B/s); MB = 10^6 bytes; "

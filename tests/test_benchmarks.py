@@ -67,6 +67,7 @@ DECODERS_ROWS = (
     "ge-s5 chunks 4096 B",
     "ge-s5 chunks 64 B",
     "hl7-mllp iv-ketamine",
+    "philips-mib iv-ketamine",
     "target: ge-s5 >= 5 MB/s:",
 )
 

@@ -40,6 +40,9 @@ from adapters.protocols.ge_s5.records import (
     encode_subrecord,
 )
 from adapters.protocols.hl7_mllp.message import CR, EB, SB, encode_oru
+from adapters.protocols.philips_mib.encode import AARE, mds_create_event, nu_value, observation, poll_results
+from adapters.protocols.philips_mib.framing import frame as mib_frame
+from adapters.protocols.philips_mib.pdu import AARQ, ABRT, RLRQ, ext_poll_request, mds_create_result
 
 N_INPUTS = 100_000
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -89,6 +92,31 @@ def _hl7_seeds() -> list[bytes]:
     return [e[1:-2] for e in encoded] + [t.encode("latin-1") for t in texts]
 
 
+def _mib_seeds() -> list[bytes]:
+    """Philips session PDUs: the MDS create, then poll results (numerics, compound NIBP with its time, linked
+    parts), an association's answers, our own requests and an abort: every kind the decoder tells apart."""
+    local = T0.replace(tzinfo=None)
+    vitals = [observation(1, 0x4182, nu_value(0x4182, 0, 0x0AA0, 72)),
+              observation(2, 0x4BB8, nu_value(0x4BB8, 0, 0x0220, 97.5)),
+              observation(3, 0x4822, nu_value(0x4822, 0x4000, 0x0AA0, 71)),
+              observation(4, 0x500A, nu_value(0x500A, 0, 0x0AE0, 0x027FFFFF))]
+    nibp = observation(5, 0x4A04, compound=[nu_value(p, 0, 0x0F20, v) for p, v in
+                                            ((0x4A05, 128), (0x4A06, 81), (0x4A07, 97))], stamp=local)
+    results = poll_results(1, 1, 8000, [*vitals, nibp], 1000) + poll_results(1, 1, 16000, [*vitals, nibp], 60)
+    mds = mds_create_event(1, 0, local, 0)
+    # Results weigh most, and the PDUs that end a session least: most inputs must reach the numerics.
+    return [mds, results[0], *results * 4, mds, AARE, AARQ, mds_create_result(1, 0), ext_poll_request(1, 1, 240000),
+            RLRQ, ABRT]
+
+
+def _be_numbers(rng: random.Random, data: bytearray) -> None:
+    """An extreme 8-, 16- or 32-bit big-endian value at any offset: lengths, counts, ids, times, FLOATs."""
+    size = rng.choice([1, 2, 4])
+    at = rng.randrange(max(1, len(data) - size))
+    value = rng.choice(_EXTREMES) & ((1 << (8 * size)) - 1)
+    data[at:at + size] = value.to_bytes(size, "big")
+
+
 def _mllp(message: bytes) -> bytes:
     return bytes([SB]) + message + bytes([EB, CR])
 
@@ -100,6 +128,7 @@ class Target:
     interesting: bytes  # bytes that mean something to the protocol: delimiters, flags, escapes
     numbers: Callable[[random.Random, bytearray], None]  # puts an extreme number into a field
     fit: Callable[[random.Random, bytearray], None] = lambda _rng, _data: None  # e.g. a length field
+    clean: int = 1  # how many seeds, from the first, restore a working session after any input
 
 
 def _hl7_digits(rng: random.Random, data: bytearray) -> None:
@@ -139,6 +168,8 @@ def _ge_fit(rng: random.Random, data: bytearray) -> None:
 TARGETS = {
     "ge-s5": Target(_ge_seeds(), ge_frame, bytes([0x7E, 0x7D, 0x00, 0xFF, 0x80, 0x7F]), _ge_numbers, _ge_fit),
     "hl7-mllp": Target(_hl7_seeds(), _mllp, b"\x0b\x1c\r\n|^~\\&.+-0123456789XNMFRCDW", _hl7_digits),
+    "philips-mib": Target(_mib_seeds(), mib_frame, bytes([0xC0, 0xC1, 0x7D, 0x00, 0xFF, 0x80, 0x7F, 0xE1]),
+                          _be_numbers, clean=2),  # the MDS create (the clock) and a result
 }
 
 
@@ -208,7 +239,7 @@ def test_a_hundred_thousand_mutated_inputs_raise_nothing_and_grow_nothing(name: 
         assert len(decoder.stats) <= MAX_STATS_KEYS, (n, sorted(decoder.stats))
     assert fed == N_INPUTS
     # Whatever came before, a clean frame decodes again.
-    clean = target.frame(target.seeds[0])
+    clean = b"".join(target.frame(seed) for seed in target.seeds[:target.clean])
     items = decoder.feed(clean) + decoder.feed(clean)
     assert {r.vital for r in items} >= {"hr", "spo2"}
 

@@ -47,15 +47,16 @@ def start_monitor(processes: Processes, scenario: Path, tmp_path: Path, speed: f
                            "--no-auth"), db
 
 
-@pytest.mark.parametrize("protocol", ["ge-s5", "hl7-mllp"])
+@pytest.mark.parametrize("protocol", ["ge-s5", "hl7-mllp", "philips-mib"])
 def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
     protocol: str, scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
     link = tmp_path / "monitor"
     emulator = simulate(processes, protocol, scenario, link, speed=30)
     out, raw = tmp_path / "recorded.csv", tmp_path / "capture.raw"
+    # Device times are kept: the emulated Philips monitor's clock is UTC, and --tz says so (GE and HL7 ignore it).
     result = run_vigil("record", "--port", link, "--protocol", protocol, "--interval", "1", "--watchdog", "5",
-                       "--clock", "device", "--out", out, "--duration", "14", "--raw-out", raw)
+                       "--clock", "device", "--tz", "UTC", "--out", out, "--duration", "14", "--raw-out", raw)
     assert result.returncode == 0, result.stderr
     processes.stop(emulator)
     expected = read_session_csv(scenario)
@@ -64,11 +65,11 @@ def test_simulate_then_record_reproduces_the_scenarios_values_and_times(
     assert sorted(map(key, recorded.readings)) == sorted(map(key, expected.readings))
     # The raw capture holds the same session: `vigil decode` reads it back to the same readings.
     decoded_csv = tmp_path / "decoded.csv"
-    assert run_vigil("decode", raw, "--protocol", protocol, "--out", decoded_csv).returncode == 0
+    assert run_vigil("decode", raw, "--protocol", protocol, "--tz", "UTC", "--out", decoded_csv).returncode == 0
     assert sorted(map(key, read_session_csv(decoded_csv).readings)) == sorted(map(key, expected.readings))
-    # Each cuff measurement arrives once, at its own time, although GE repeats it in every record.
+    # Each cuff measurement arrives once, at its own time, although GE and Philips repeat it in every record.
     assert [r.time for r in recorded.readings if r.vital == "sbp"] == [T0 + timedelta(seconds=s) for s in NIBP_AT]
-    # Neither protocol carries dose events; the only events are the watchdog's, once the scenario is over.
+    # No protocol carries dose events; the only events are the watchdog's, once the scenario is over.
     end = T0 + timedelta(seconds=SCENARIO_S - 1)
     assert all(e.kind == "note" and e.text.startswith("link lost: no bytes") and e.time > end for e in recorded.events)
 
@@ -113,13 +114,14 @@ def reachable(url: str) -> requests.Response | None:
         return None
 
 
+@pytest.mark.parametrize("protocol", ["ge-s5", "philips-mib"])  # Philips: a new association after the reconnect
 def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
-    scenario: Path, tmp_path: Path, processes: Processes
+    protocol: str, scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
     link, db = tmp_path / "monitor", tmp_path / "vigil.db"
     watchdog_s = 3.0
-    simulate(processes, "ge-s5", scenario, link, speed=1, faults="unplug=6+3")
-    acquire = processes.start("acquire", "--port", link, "--protocol", "ge-s5", "--interval", "1",
+    simulate(processes, protocol, scenario, link, speed=1, faults="unplug=6+3")
+    acquire = processes.start("acquire", "--port", link, "--protocol", protocol, "--interval", "1",
                               "--watchdog", str(watchdog_s), "--db", db)
     store = Store(db)
     try:
@@ -139,7 +141,7 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
         last_before = max(r.time for r in readings if r.time <= lost.time)
         assert (lost.time - last_before).total_seconds() <= watchdog_s
         (alarm,) = [a.episode for a in store.alarms.since(1) if a.episode.kind == "technical"]
-        assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", "ge-s5")
+        assert (alarm.vital, alarm.direction, alarm.source) == ("signal", "loss", protocol)
         assert alarm.onset == last_before and alarm.announced == lost.time
         assert alarm.end is not None and alarm.end >= restored.time
         assert any(r.time > restored.time for r in readings)

@@ -406,8 +406,8 @@ def test_unplug_closes_the_pty_and_a_new_one_is_linked(tmp_path: Path) -> None:
 
 
 def test_simulate_runs_a_named_protocol_and_refuses_unknown_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="ge-s5, hl7-mllp"):
-        simulate("philips-mib", "hypertensive", 1, None, None, threading.Event(), print)
+    with pytest.raises(ValueError, match="ge-s5, hl7-mllp, philips-mib"):
+        simulate("nihon-kohden", "hypertensive", 1, None, None, threading.Event(), print)
     with pytest.raises(ValueError, match="bad fault"):
         simulate("ge-s5", "hypertensive", 1, "drop=2x", None, threading.Event(), print)
     stop, paths = threading.Event(), queue.Queue[str]()

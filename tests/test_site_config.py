@@ -160,3 +160,23 @@ def test_hl7_beds_are_found_by_sender_behind_the_sites_one_listener(tmp_path: Pa
 def test_two_beds_with_one_hl7_id_are_refused_whatever_the_case(tmp_path: Path) -> None:
     assert refusal(tmp_path, HL7_SITE) == ("site.toml, line 12: beds[2].hl7_id: 'mindray-0012a4b5' is already the "
                                            "hl7_id of chair-1 (line 6)")
+
+
+def test_a_philips_bed_takes_its_line_defaults_and_the_monitors_zone(tmp_path: Path) -> None:
+    site = load_site(write_site(tmp_path, """\
+[[beds]]
+id = "chair-3"
+port = "/dev/ttyUSB1"
+protocol = "philips-mib"
+tz = "Europe/Berlin"
+"""))
+    (bed,) = site.beds
+    assert isinstance(bed, SerialBed) and bed.protocol.name == "philips-mib"
+    assert bed.protocol.line.describe() == "115200 8N1" and str(bed.options["tz"]) == "Europe/Berlin"
+    assert "not an option of philips-mib" in refusal(tmp_path, """\
+[[beds]]
+id = "chair-3"
+port = "/dev/ttyUSB1"
+protocol = "philips-mib"
+interval = 1
+""")

@@ -108,6 +108,9 @@ class ProtocolSpec:
     setup_hint: str  # what to check on the monitor when nothing arrives
     options: tuple[Option, ...] = ()
     request_period: str | None = None  # the option giving how often the decoder asks: the watchdog must be longer
+    # the option naming the zone of a device clock that carries no offset: required wherever device times are
+    # kept (`vigil decode`, `--clock device`); on the host clock only their spacing counts
+    device_zone: str | None = None
     # stats key → what to tell the user when a capture held no readings and that key was counted
     empty_hints: Mapping[str, str] = field(default_factory=dict)
 

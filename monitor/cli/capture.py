@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from adapters.model.reading import Event, Reading, split_items
 from adapters.protocols import ProtocolSpec
 from adapters.protocols.base import GuardedDecoder
-from monitor.cli.link import chosen_protocol, describe, new_decoder, no_data, open_link, wait
+from monitor.cli.link import chosen_protocol, describe, new_decoder, no_data, open_link, require_device_zone, wait
 from monitor.cli.options import UsageError, input_file
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from adapters.files.csv_writer import write_session_csv, write_wide_csv
 
     spec = chosen_protocol(args)
+    require_device_zone(spec, args, "vigil decode")
     decoder = GuardedDecoder(new_decoder(spec, args), str(args.file))  # a decoder bug costs a chunk, as live
     input_file(args.file)
     if args.out is not None and not args.out.parent.is_dir():

@@ -69,12 +69,19 @@ def device_options(p: argparse.ArgumentParser, live: bool) -> None:
     """The device's name and each protocol's own options; `live` False (`vigil decode`): only those that
     change what bytes decode to."""
     p.add_argument("--source", help="name of the device in the record (default: the protocol name)")
+    offered: dict[str, str] = {}  # option name → the protocol whose group offers it
     for spec in PROTOCOLS.values():
         options = [o for o in spec.options if live or o.decoding]
         if not options:
             continue
-        group = p.add_argument_group(f"{spec.name} options")
+        # An option another protocol offers already: one flag, described here as this protocol reads it.
+        note = "; ".join(f"--{o.name} {o.metavar} (also under {offered[o.name]} options): {o.help}"
+                         for o in options if o.name in offered)
+        group = p.add_argument_group(f"{spec.name} options", note or None)
         for o in options:
+            if o.name in offered:
+                continue
+            offered[o.name] = spec.name
             group.add_argument(f"--{o.name}", dest=o.name, type=argument_type(o.parse), default=o.default,
                                metavar=o.metavar, help=o.help)
 
@@ -84,6 +91,14 @@ def chosen_protocol(args: argparse.Namespace) -> ProtocolSpec:
         return protocol(args.protocol)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def require_device_zone(spec: ProtocolSpec, args: argparse.Namespace, where: str) -> None:
+    """Device times kept (`where`) from a protocol whose clock carries no offset: its zone must be named."""
+    zone = spec.device_zone
+    if zone is not None and getattr(args, zone, None) is None:
+        raise UsageError(f"{spec.name} device clocks carry no UTC offset: {where} needs --{zone} ZONE "
+                         "(the monitor's time zone, e.g. Europe/Berlin)")
 
 
 def new_decoder(spec: ProtocolSpec, args: argparse.Namespace) -> Decoder:
@@ -96,6 +111,8 @@ def open_link(args: argparse.Namespace) -> tuple[SerialLink, ProtocolSpec]:
     from adapters.transport.serial_link import LinkConfig, LinkError, SerialLink
 
     spec = chosen_protocol(args)
+    if args.clock == "device":
+        require_device_zone(spec, args, "--clock device")
     period = spec.request_period
     if period is not None and getattr(args, period) >= args.watchdog:
         raise UsageError(f"--watchdog {args.watchdog:g} must be longer than --{period} {getattr(args, period)}")
