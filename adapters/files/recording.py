@@ -11,10 +11,9 @@ from adapters.files.csv_reader import RecordedSession, read_session_csv
 from adapters.files.vital_reader import GZIP_MAGIC, VitalError, read_vital
 
 
-def is_vital(path: Path) -> bool:
-    """True when the file starts as a `.vital` file does (gzip); the vital reader checks the rest."""
+def _head(path: Path) -> bytes:
     with open(path, "rb") as file:
-        return file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        return file.read(len(GZIP_MAGIC))
 
 
 def read_recording(
@@ -25,12 +24,15 @@ def read_recording(
     start: datetime | None = None,
     source_name: str = "replay",
 ) -> RecordedSession:
-    """The session in a CSV or `.vital` file; raises CsvError (VitalError for `.vital`) when it is refused.
-    `tz` and `start` place a CSV's times; a `.vital` file's times are UTC instants, so there they are unused
-    (said in a warning)."""
+    """The session in a CSV or `.vital` file (a gzip-compressed file is taken as `.vital`); raises CsvError
+    (VitalError for `.vital`) when it is refused. `tz` and `start` place a CSV's times; a `.vital` file's
+    times are UTC instants, so there they are unused (said in a warning)."""
     path = Path(path)
-    if not is_vital(path):
-        if path.suffix.lower() == ".vital":
+    head = _head(path)
+    if head != GZIP_MAGIC:
+        if path.suffix.lower() == ".vital":  # named so, but not one: say what is wrong with it as one
+            if GZIP_MAGIC.startswith(head):
+                raise VitalError("truncated: the file ends after its first byte" if head else "empty file")
             raise VitalError("not a VitalRecorder file: a .vital file is gzip-compressed, this one is not")
         return read_session_csv(path, skip_bad_rows=skip_bad_rows, tz=tz, start=start, source_name=source_name)
     recording = read_vital(path, skip_bad_rows=skip_bad_rows, source_name=source_name)

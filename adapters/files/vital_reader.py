@@ -8,9 +8,9 @@ The `vitaldb` package (the VitalDB team's reader) parses the format; this module
   follows the monitor's HR source, which may be the pleth), then the one with more records, then the first in
   the file; the choice is said in a warning. Waveforms are skipped and unknown tracks named, each in one warning.
 - The `EVENT` text track becomes events as the CSV's event column does (`note: …`, `dose_start`, else a note).
-- VitalRecorder logs the last NIBP result again with every record, so an NIBP value is stored when it differs
-  from the track's previous record, or when that record is over NIBP_REPEAT_S old (a recorder that logs NIBP
-  once per measurement): once per measurement, at the first record that shows it.
+- VitalRecorder logs the last NIBP result again with every record, so NIBP values are stored when one of them
+  differs from its track's previous record, or when that record is over NIBP_REPEAT_S old (a recorder that
+  logs NIBP once per measurement): once per measurement, at the first record that shows it.
 - Values go through the same plausibility check as CSV cells; bad records refuse the file unless skipped.
 - vitaldb stops quietly at a truncated or damaged file and returns what came before, so the whole file is
   first read through once here, frame by frame (`_check_whole`): such a file is refused, never half-read.
@@ -140,7 +140,7 @@ class _Collector:
         self.readings: list[Reading] = []
         self.events: list[Event] = []
         self.bad: list[CsvProblem] = []
-        self.nibp_last: dict[str, tuple[float, float]] = {}  # per NIBP vital: (time, value) of its last record
+        self.nibp: dict[float, dict[str, tuple[datetime, float]]] = {}  # NIBP values by recorder time
 
     def time(self, track: str, number: int, dt: object) -> datetime | None:
         try:
@@ -161,7 +161,9 @@ class _Collector:
                 reason = "is not finite" if not math.isfinite(value) else (
                     f"is outside the plausible range {spec.low:g} to {spec.high:g}")
                 self.bad.append(VitalProblem(number, f"{vital} value {value:g} {reason}", track.dtname, when))
-            elif when is not None and not (vital in NIBP_CODES and self._repeat(vital, rec["dt"], value)):
+            elif when is not None and vital in NIBP_CODES:
+                self.nibp.setdefault(rec["dt"], {})[vital] = (when, value)
+            elif when is not None:
                 self.readings.append(Reading(when, vital, value, self.source_name))
 
     def notes(self, track: Any) -> None:
@@ -172,9 +174,18 @@ class _Collector:
             if text and when is not None:
                 self.events.append(Event(when, *parse_event_marker(text), source=self.source_name))
 
-    def _repeat(self, vital: str, dt: float, value: float) -> bool:
-        last, self.nibp_last[vital] = self.nibp_last.get(vital), (dt, value)
-        return last is not None and last[1] == value and dt - last[0] <= NIBP_REPEAT_S
+    def measurements(self) -> None:
+        """NIBP once per measurement. The values recorded at one instant are a new measurement when any of them
+        differs from its track's previous record, or that record is over NIBP_REPEAT_S old; then all of them
+        are stored (a new 130/80 after 120/80 keeps its 80)."""
+        last: dict[str, tuple[float, float]] = {}  # per NIBP vital: (time, value) of its previous record
+        for dt in sorted(self.nibp):
+            group = self.nibp[dt]
+            new = any(v not in last or last[v][1] != x or dt - last[v][0] > NIBP_REPEAT_S
+                      for v, (_, x) in group.items())
+            last.update({v: (dt, x) for v, (_, x) in group.items()})
+            if new:
+                self.readings += [Reading(when, v, x, self.source_name) for v, (when, x) in group.items()]
 
 
 def read_vital(path: Path | str, *, skip_bad_rows: bool = False, source_name: str = "replay") -> RecordedSession:
@@ -204,6 +215,7 @@ def read_vital(path: Path | str, *, skip_bad_rows: bool = False, source_name: st
         warnings.append(f"unknown tracks ignored: {_names(unknown)}")
     if waves:
         warnings.append(f"waveform tracks skipped (Vigil keeps numerics): {_names(waves)}")
+    collector.measurements()
     for track in texts:
         collector.notes(track)
     if not collector.readings and not collector.bad:
