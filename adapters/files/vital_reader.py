@@ -1,7 +1,7 @@
 """Read a VitalRecorder `.vital` recording into the same RecordedSession the CSV reader gives.
 
 The `vitaldb` package (the VitalDB team's reader) parses the format; this module decides what Vigil keeps
-(docs/csv-format.md, "VitalRecorder files"):
+(docs/vital-files.md):
 
 - Track names go through the CSV reader's alias table (`Intellivue/PLETH_SAT_O2` → spo2). Where two numeric
   tracks give one vital, the one named after where it is measured wins (`ECG_HR` over `HR`: IntelliVue's `HR`
