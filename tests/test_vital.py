@@ -263,3 +263,13 @@ def test_a_site_replays_a_vital_file_and_logs_its_track_choice(
     (tmp_path / "demo.vital").write_bytes(DEMO.read_bytes()[:5000])
     with pytest.raises(SiteError, match=r"site.toml, line 5: beds\[1\].replay: .*demo.vital: truncated"):
         load_site(site)
+
+
+def test_a_file_whose_every_value_is_skipped_holds_nothing_and_says_so(tmp_path: Path) -> None:
+    path = write_vital(tmp_path / "all-bad.vital", {"Dev/PLETH_SAT_O2": [(0, 101), (1, 102)]})
+    session = read_recording(path, skip_bad_rows=True)
+    assert (session.readings, session.start, len(session.skipped)) == ([], None, 2)
+    result = run_vigil("check", path, "--limits", "news2", "--skip-bad-rows")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith("vigil: skipped 2 bad rows: Dev/PLETH_SAT_O2 record 1 at ")
+    assert result.stderr.splitlines()[1].endswith("all-bad.vital holds no readings or events"), result.stderr

@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import io
 import math
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def _names(names: Iterable[str]) -> str:
 
 
 def _source_named(track_name: str, vital: str) -> bool:
-    words = set(track_name.lower().rpartition("/")[2].replace("-", "_").replace(" ", "_").split("_"))
+    words = set(re.split(r"[^a-z0-9]+", track_name.lower().rpartition("/")[2]))
     return bool((words - {vital}) & _SOURCE_WORDS)
 
 
@@ -224,5 +225,5 @@ def read_vital(path: Path | str, *, skip_bad_rows: bool = False, source_name: st
         raise VitalError(describe_bad_rows(collector.bad), collector.bad)
     readings = sorted(collector.readings, key=lambda r: (r.time, VITAL_CODES.index(r.vital)))
     events = sorted(collector.events, key=lambda e: e.time)
-    start = min([r.time for r in readings] + [e.time for e in events])
+    start = min([r.time for r in readings] + [e.time for e in events], default=None)  # None: all skipped
     return RecordedSession(readings, events, warnings, collector.bad, relative_time=False, start=start)
