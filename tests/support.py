@@ -305,3 +305,12 @@ class DrivenMonitor:
         for record in self.device.frames_due(T0 + timedelta(seconds=second)):
             self.pty.send(record)
         self.sent.append(second)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], command: str) -> str:
+    """The one line `vigil COMMAND` refused with: exit 2, no traceback, nothing else on stderr."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vigil {command}: error: "), result.stderr
+    return lines[0]

@@ -33,6 +33,14 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "event": ("events", "marker", "note", "notes"),
 }
 _CANONICAL: dict[str, str] = {alias: name for name, aliases in _ALIASES.items() for alias in (name, *aliases)}
+
+
+def column_meaning(name: str) -> str | None:
+    """What a column header or a recorder's track name stands for (`Intellivue/ECG_HR` → `hr`), through the
+    alias table above; None for a name it does not know. The `.vital` reader maps track names here too."""
+    return _CANONICAL.get(_normalise(name))
+
+
 _WIDE_COLUMNS = frozenset({"time", "event", *VITALS})
 _LONG_COLUMNS = frozenset({"time", "vital", "value", "source"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

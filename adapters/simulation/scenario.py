@@ -1,8 +1,8 @@
 """What an emulated monitor shows: a scenario's readings, indexed by time for the emulators' questions.
 
 A scenario is a built-in physiological model (`adapters.simulation.physiology.SCENARIOS`, generated at
-`DEFAULT_START`) or a recorded-session CSV. Emulators ask "what does the screen show at T?" once per
-record, and a 2 h session holds ~27k readings, so every lookup is a bisection, never a scan.
+`DEFAULT_START`) or a recorded session (CSV or VitalRecorder `.vital`). Emulators ask "what does the screen
+show at T?" once per record, and a 2 h session holds ~27k readings, so every lookup is a bisection, never a scan.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-from adapters.files.csv_reader import CsvError, read_session_csv
+from adapters.files.csv_reader import CsvError
+from adapters.files.recording import read_recording
 from adapters.model.reading import Event, Reading
 from adapters.model.vitals import NIBP_CODES, VITALS
 from adapters.simulation.physiology import DEFAULT_START, SCENARIOS, generate
@@ -65,16 +66,16 @@ class Scenario:
 
 
 def load_scenario(spec: str) -> Scenario:
-    """A built-in scenario by name, or a recorded-session CSV by path; ValueError says what is wrong."""
+    """A built-in scenario by name, or a recorded session (CSV or `.vital`) by path; ValueError says what is wrong."""
     if spec in SCENARIOS:
         readings, events = generate(SCENARIOS[spec], DEFAULT_START)
         return Scenario(readings, events, DEFAULT_START)
     path = Path(spec)
     if not path.is_file():
         names = ", ".join(SCENARIOS)
-        raise ValueError(f"scenario {spec!r} is neither a built-in scenario ({names}) nor a CSV file")
+        raise ValueError(f"scenario {spec!r} is neither a built-in scenario ({names}) nor a recording (CSV or .vital)")
     try:
-        session = read_session_csv(path, source_name="sim")
+        session = read_recording(path, source_name="sim")
     except CsvError as e:
         raise ValueError(f"{path}: {e}") from None
     except (OSError, UnicodeDecodeError) as e:

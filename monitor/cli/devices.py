@@ -101,8 +101,8 @@ def add_device_commands(sub: Any) -> None:
     sim = sub.add_parser("simulate", help="emulate a bedside monitor on a pseudo-terminal; prints its path")
     sim.set_defaults(handler=cmd_simulate)
     protocol_option(sim)
-    sim.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME|FILE.csv",
-                     help=f"a built-in scenario ({', '.join(SCENARIOS)}) or a recorded session CSV "
+    sim.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME|FILE",
+                     help=f"a built-in scenario ({', '.join(SCENARIOS)}) or a recorded session (CSV or .vital) "
                           f"(default {DEFAULT_SCENARIO})")
     sim.add_argument("--speed", type=positive, default=1.0, help="scenario seconds per wall second (default 1)")
     sim.add_argument("--faults", metavar="SPEC",

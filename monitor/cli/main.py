@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows, read_session_csv
+from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows
+from adapters.files.recording import read_recording as read_recording_file
 from monitor.alarms.engine import PRIORITIES, RANK, evaluate
 from monitor.alarms.table import episode_table
 from monitor.cli.devices import add_device_commands
@@ -69,9 +70,9 @@ def build_parser() -> Parser:
         p.add_argument("--tz", help="IANA zone for timestamps without an offset, e.g. Europe/Berlin")
         p.add_argument("--start", type=_start_time, help="place relative-seconds times at this ISO time")
 
-    replay = sub.add_parser("replay", help="replay a recorded session CSV into the store and the dashboard")
+    replay = sub.add_parser("replay", help="replay a recorded session (CSV or .vital) into the store and the dashboard")
     replay.set_defaults(handler=cmd_replay)
-    replay.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    replay.add_argument("file", type=Path, help="recorded session: CSV (wide or long form) or VitalRecorder .vital")
     replay.add_argument("--speed", type=speed_arg, default="1", help="1 to 1000, or max (default 1)")
     common_session(replay, "from the file's dose events: device_1 esketamine, dose_start iv-ketamine, else other")
     replay.add_argument("--session", help="session name (default: the file name)")
@@ -84,7 +85,7 @@ def build_parser() -> Parser:
 
     check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
     check.set_defaults(handler=cmd_check)
-    check.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    check.add_argument("file", type=Path, help="recorded session: CSV (wide or long form) or VitalRecorder .vital")
     check.add_argument("--limits", required=True, metavar="T.toml",
                        help=f"limits TOML file, or a preset name ({', '.join(PRESETS)})")
     check.add_argument("--json", action="store_true", help="one JSON object per episode per line")
@@ -92,9 +93,9 @@ def build_parser() -> Parser:
                        help="exit 1 if any episode reaches this priority (low, medium, high)")
     common_csv(check)
 
-    imp = sub.add_parser("import", help="import a recorded session CSV into the store (no dashboard)")
+    imp = sub.add_parser("import", help="import a recorded session (CSV or .vital) into the store (no dashboard)")
     imp.set_defaults(handler=cmd_import)
-    imp.add_argument("file", type=Path, help="recorded session CSV (wide or long form)")
+    imp.add_argument("file", type=Path, help="recorded session: CSV (wide or long form) or VitalRecorder .vital")
     imp.add_argument("--session", help="session name (default: the file name); the same recording imported "
                                         "again, under any name, adds nothing")
     common_csv(imp)
@@ -114,8 +115,9 @@ def build_parser() -> Parser:
 
 
 def read_recording(args: argparse.Namespace) -> RecordedSession:
-    """Read the CSV named on the command line; bad rows become one-line errors or reports."""
-    recording = read_session_csv(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz, start=args.start)
+    """Read the recording (CSV or .vital) named on the command line; bad rows become one-line errors or reports."""
+    recording = read_recording_file(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz,
+                                    start=args.start)
     for warning in recording.warnings:
         print(f"vigil: warning: {warning}", file=sys.stderr)
     if recording.skipped:

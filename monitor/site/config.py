@@ -10,6 +10,7 @@ positions, so the lines come from scanning the text for the tables and keys as s
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -19,7 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.files.csv_reader import CsvError, RecordedSession, read_session_csv
+from adapters.files.csv_reader import CsvError, RecordedSession
+from adapters.files.recording import read_recording
 from adapters.files.replay import parse_speed
 from adapters.protocols import PROTOCOLS, ProtocolSpec, protocol
 from adapters.transport.mllp_listener import parse_address
@@ -33,6 +35,7 @@ LINE_KEYS = {"baud": "baudrate", "parity": "parity", "bytesize": "bytesize", "st
 BED_KEYS = ("id", "label", "port", "protocol", *LINE_KEYS, "type", "limits", "hl7_id", "replay", "speed")
 OPTION_KEYS = {o.name for spec in PROTOCOLS.values() for o in spec.options}  # each protocol's own, e.g. interval
 SITE_KEYS = ("name", "db", "hl7", "beds")
+log = logging.getLogger(__name__)
 SERIAL_SCHEMES = ("loop", "socket", "rfc2217", "spy", "hwgrep", "alt", "cp2110")  # pyserial's URL handlers
 NETWORK_SCHEMES = ("socket", "rfc2217")  # host:port after the scheme
 DB_SCHEMES = re.compile(r"(sqlite|postgresql)(\+\w+)?")
@@ -284,11 +287,13 @@ class _Checker:
         if not path.is_file():
             raise self.refuse((*where, "replay"), f"no such recording {path}")
         try:
-            recording = read_session_csv(path)
+            recording = read_recording(path)
         except (CsvError, OSError, UnicodeDecodeError) as exc:
             raise self.refuse((*where, "replay"), f"{path}: {first_line(exc)}") from None
         if not recording.readings and not recording.events:
             raise self.refuse((*where, "replay"), f"{path} holds no readings or events")
+        for warning in recording.warnings:  # e.g. which of two tracks a .vital file's vital came from
+            log.warning("%s: %s", path, warning)
         speed = data.get("speed", 1)
         try:
             parse_speed(speed)
