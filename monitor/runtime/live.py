@@ -110,6 +110,7 @@ class LiveRunner:
         since = None if spool is None else spool.recall(SINCE)
         self._since = None if since is None else from_us(since)  # the outage's start, as marked on the record
         self.offline = store is None or (spool is not None and len(spool) > 0)  # the spool is delivered first
+        self._out_of_reach = store is None  # not only delivering a spool: the database failed us
         self._threads = [
             threading.Thread(target=self._read, name=f"link-{session_id}", daemon=True),
             threading.Thread(target=self._tick, name=f"alarm-tick-{session_id}", daemon=True),
@@ -262,6 +263,7 @@ class LiveRunner:
             log.warning("not reaching the database (%s): session %s is kept in %s until it is back",
                         first_line(exc), self.session_id, self._spool.path)
             self.offline = True
+        self._out_of_reach = True
         if self.alarms is not None:
             self._spool.remember(KNOWN, self.alarms.known())  # for a restart while it is still out of reach
         return True
@@ -270,7 +272,7 @@ class LiveRunner:
         """Keep a batch in the spool; the outage's first says so on the bed's record."""
         assert self._spool is not None
         lost = []
-        if self._since is None:
+        if self._since is None and self._out_of_reach:
             self._since = first or self.session_now() or self._now()
             self._spool.remember(SINCE, to_us(self._since))
             lost = [Event(self._since, DB_LOST, f"not reaching the database since {self._since:%H:%M:%S} UTC",
@@ -329,7 +331,7 @@ class LiveRunner:
             self.alarms, self._attached, self._rebuild = self._attached, None, True
         if self._rebuild and self.alarms is not None:
             self.alarms.resume()  # from everything now stored
-        self._rebuild, self.offline = False, False
+        self._rebuild = self.offline = self._out_of_reach = False
         if self._clock is not None:
             self._publish(self._clock)
         self._since = None
