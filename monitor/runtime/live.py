@@ -297,7 +297,11 @@ class LiveRunner:
 
     def _deliver_spool(self) -> None:
         """Reach the database (and the bed's session, if not known yet), then deliver the spool oldest first, each
-        entry removed only once the database has committed it; the last one puts the runner back online."""
+        entry removed only once the database has committed it; the last one puts the runner back online.
+
+        Only this thread writes to the database while the runner is offline (new batches go to the spool, behind
+        what is there), so entries are delivered without the lock: a slow or hanging database never holds up the
+        link's thread or the alarms."""
         assert self._spool is not None
         if self.store is None:
             assert self._attach is not None
@@ -305,18 +309,20 @@ class LiveRunner:
             with self._lock:
                 self.store, self.session_id, self._attached = store, session_id, alarms
         while True:
-            with self._lock:
-                entry = self._spool.first()
-                if entry is None:
-                    self._reached()
-                    return
-                if entry.episodes:
-                    assert self.store is not None
-                    self.store.alarms.save(self.session_id, entry.episodes)
-                else:
-                    times = [*(r.time for r in entry.readings), *(e.time for e in entry.events)]
-                    self._commit(entry.readings, entry.events, min(times, default=None))
-                self._spool.delivered(entry.seq)
+            entry = self._spool.first()
+            if entry is None:
+                with self._lock:
+                    if self._spool.first() is None:  # nothing spooled meanwhile
+                        self._reached()
+                        return
+                continue
+            assert self.store is not None
+            if entry.episodes:
+                self.store.alarms.save(self.session_id, entry.episodes)
+            else:
+                times = [*(r.time for r in entry.readings), *(e.time for e in entry.events)]
+                self._commit(entry.readings, entry.events, min(times, default=None))
+            self._spool.delivered(entry.seq)
 
     def _reached(self) -> None:
         """The spool is delivered: the bed's record says the database is reached again, and the runner writes
