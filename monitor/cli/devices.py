@@ -201,6 +201,8 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     else:
         assert runner.store is not None
         print(session_summary(runner.store, runner.session_id))
+    if spool is not None:
+        spool.close()
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")
     if runner.readings == 0:  # this run's: a continued session may hold readings of an earlier one

@@ -208,6 +208,7 @@ class LiveRunner:
             if not self.offline:
                 self._close_alarms()
             self.session_id, self.alarms = self._next_session(self.store, first)
+            self._attached = None  # an engine of the ended session, reached while delivering: superseded
             self._rebuild = self.offline  # delivering: the new engine sees the rest of the spool once delivered
             if self._clock is not None:
                 self._publish(self._clock)
