@@ -10,8 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from postgres import Cluster
-from support import T0, DrivenMonitor, Processes, Pty, wait_until
+from support import T0, DrivenMonitor, Processes, Pty, free_port, wait_until
 from test_live_runner import START, link_to, message
 
 from adapters.files.csv_reader import read_session_csv
@@ -21,8 +22,9 @@ from monitor.alarms.live import LiveAlarms
 from monitor.cli.options import resolve_limits
 from monitor.limits.model import load_preset
 from monitor.runtime.bed import LiveBed, open_live
-from monitor.runtime.spool import DB_LOST, DB_REACHED, Spool
-from monitor.store import Store
+from monitor.runtime.spool import DB_LOST, DB_REACHED, Spool, unreachable
+from monitor.store import Bed, Store
+from monitor.store.schema import beds
 from monitor.web.bed.figures import trend_label
 
 OUTAGE_S = 60  # the must-show: the database stopped for a minute
@@ -56,6 +58,19 @@ def test_the_spool_keeps_every_entry_in_order_on_the_disk_and_belongs_to_one_bed
     again.close()
     with pytest.raises(ValueError, match="spool of bed chair-1, not of chair-2"):
         Spool(path, "chair-2")
+
+
+def test_only_a_lost_connection_to_a_server_counts_as_out_of_reach(store: Store) -> None:
+    """A data error is the program's to fix and is raised; a server that does not answer is waited for. An SQLite
+    file is on this computer: nothing it raises is an outage."""
+    store.beds.declare(Bed("chair-1", "Chair 1"), "tester")
+    with pytest.raises(sa.exc.IntegrityError) as data_error, store.engine.begin() as conn:
+        conn.execute(beds.insert().values(**conn.execute(sa.select(beds)).one()._mapping))  # the bed again
+    nobody = sa.create_engine(f"postgresql+psycopg://vigil@127.0.0.1:{free_port()}/vigil", poolclass=sa.NullPool)
+    with pytest.raises(sa.exc.OperationalError) as lost:
+        nobody.connect()
+    assert not unreachable(data_error.value, store.engine.dialect.name)
+    assert unreachable(lost.value, "postgresql") and not unreachable(lost.value, "sqlite")
 
 
 def test_a_spool_a_crash_left_mid_delivery_is_delivered_first_once_and_in_order(
