@@ -10,6 +10,10 @@ session", decided in the store in the batch's own transaction) opens the bed's n
 alarm engine, and is written there; `session_id` always names the session being written. Only readings open
 a session: a link event between patients (the monitor switched off after the end) is logged, not stored.
 
+Given a spool (a chair on a database server), the runner outlives the database: while it is out of reach each
+batch is committed to the spool instead, before the engine sees it, and a third thread delivers the spool,
+in order, once the database is back (`monitor/runtime/spool.py`, docs/outage.md).
+
 The session clock is the host's wall clock when readings are stamped on it; when they keep the
 device's time (`--clock device`, e.g. an emulator running faster than real time) it is the newest
 device time plus the wall time since it arrived.
