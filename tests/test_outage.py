@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,8 @@ from monitor.runtime.bed import LiveBed, open_live
 from monitor.runtime.spool import DB_LOST, DB_REACHED, Spool, unreachable
 from monitor.store import Bed, Store
 from monitor.store.schema import beds
-from monitor.web.bed.figures import trend_label
+from monitor.web.bed.figures import display_ms
+from monitor.web.bed.session_view import session_payload
 
 OUTAGE_S = 60  # the must-show: the database stopped for a minute
 
@@ -194,7 +195,10 @@ def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_de
             assert [(e.kind, e.time) for e in marks][:1] == [(DB_LOST, at(outage[0]))]
             assert [e.kind for e in marks] == [DB_LOST, DB_REACHED] and marks[1].time > at(outage[-1])
             assert marks[0].text == f"not reaching the database since {at(outage[0]):%H:%M:%S} UTC"
-            assert [trend_label(e) for e in marks] == ["Not reaching the database", "Database reached again"]
+            shown = session_payload(store, only.id, UTC)["events"]  # what the bed view's trend marks
+            assert [(t, label) for t, kind, label in shown if kind in (DB_LOST, DB_REACHED)] == [
+                (display_ms(marks[0].time, UTC), "Not reaching the database"),
+                (display_ms(marks[1].time, UTC), "Database reached again")]
         finally:
             store.close()
     finally:
