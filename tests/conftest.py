@@ -30,6 +30,10 @@ TEST_DATA = ROOT / "tests" / "data"  # real device captures, each folder with it
 # tests are collected: so it is told here, on import, and the folder goes when the run ends.
 _HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="vigil-hypothesis-")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
+# A chair's acquisition on a database server keeps its spool in the user's state folder by default
+# (monitor/runtime/spool.py): the tests' `vigil` processes inherit a temporary one instead.
+_STATE_HOME = tempfile.TemporaryDirectory(prefix="vigil-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME.name
 # No time limit per example (Hypothesis' default is 200 ms): a wall-clock assertion fails on a loaded machine,
 # and a fresh checkout pays for building Hypothesis' Unicode tables inside the first example.
 settings.register_profile("vigil", deadline=None)

@@ -65,7 +65,10 @@ class Cluster:
         self._names = itertools.count(1)
         self._run("initdb", "-D", self.data, "-U", OWNER, "--auth=trust", "-E", "UTF8", "--no-sync",
                   "--no-instructions")
-        self.port = self._start(fsync)
+        self._options = "-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=16MB"
+        if not fsync:
+            self._options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self.port = self._start()
         atexit.register(self.stop)
         self.admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
         self.template: str | None = None
@@ -74,21 +77,31 @@ class Cluster:
         subprocess.run([self.bindir / program, *map(str, args)], check=True, capture_output=True, timeout=120,
                        cwd=self.folder, **self.account)  # its own folder: the account may not enter ours
 
-    def _start(self, fsync: bool, attempts: int = 5) -> int:
+    def _start(self, attempts: int = 5) -> int:
         """Start on a free port; another process may take that port first, so try again on another."""
-        options = f"-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=16MB -k {self.folder}"
-        if not fsync:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         for attempt in range(attempts):
             port = free_port()
             try:
-                self._run("pg_ctl", "start", "-w", "-D", self.data, "-l", self.folder / "log",
-                          "-o", f"-p {port} {options}")
+                self._run_server(port)
                 return port
             except subprocess.CalledProcessError:
                 if attempt == attempts - 1:
                     raise RuntimeError(f"PostgreSQL did not start:\n{(self.folder / 'log').read_text()}") from None
         raise AssertionError("unreachable")
+
+    def _run_server(self, port: int) -> None:
+        self._run("pg_ctl", "start", "-w", "-D", self.data, "-l", self.folder / "log",
+                  "-o", f"-p {port} -k {self.folder} {self._options}")
+
+    def halt(self) -> None:
+        """Stop the server, its files kept: the database is out of reach (as when its computer is off or the
+        network is out) until `resume`. A fast stop writes out every commit first (commits are not synchronous)."""
+        self.admin.dispose()
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", self.data)
+
+    def resume(self) -> None:
+        """Start the server again after `halt`, on the same port."""
+        self._run_server(self.port)
 
     def url(self, database: str) -> str:
         return f"postgresql://{OWNER}@127.0.0.1:{self.port}/{database}"

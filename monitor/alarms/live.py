@@ -6,7 +6,8 @@ session's type and events entered on screen (a dose start, a device) are read fr
 what any dashboard saves, in this process or another, reaches the engines at their next batch or
 tick. Beside the limit engine run the session's checkpoint alarms ("BP at 40 min" overdue). A dose event
 corrected or withdrawn on screen moves both engines' time zero from then on. Only changed episodes are
-written, so an unchanged alarm costs nothing per tick.
+written, so an unchanged alarm costs nothing per tick. While the database is out of reach the engine goes on
+judging by what it last knew (`process_offline`, `tick_offline`), its changes kept in the runner's spool.
 """
 
 from __future__ import annotations
@@ -30,17 +31,31 @@ class LiveAlarms:
     def __init__(self, store: Store, session_id: int, *, expect_dose: bool | None = None) -> None:
         self.store = store
         self.session_id = session_id
+        versions = store.limits.versions(session_id)
+        info = store.sessions.info(session_id)
+        self._begin(limits_from_stored(versions[-1].data) if versions else Limits(), info.session_type, expect_dose)
+        self._version = versions[-1].version if versions else 0
+        self._amendments = info.amendments
+
+    @classmethod
+    def detached(cls, limits: Limits, type_name: str, expect_dose: bool | None = None) -> LiveAlarms:
+        """An engine with no store: acquisition started while the database was out of reach, so it judges by
+        what was last known (`known`) and only evaluates offline (`process_offline`, `tick_offline`) until the
+        bed's session is reached and an engine on it takes over."""
+        alarms = cls.__new__(cls)
+        alarms._begin(limits, type_name, expect_dose)
+        return alarms
+
+    def _begin(self, limits: Limits, type_name: str, expect_dose: bool | None) -> None:
         self._expect_dose = expect_dose
         self._saved: dict[tuple, Episode] = {}
+        self._unsaved: dict[tuple, Episode] = {}  # changes a failed save left: saved (or spooled) next
         self._entered = 0  # id of the last on-screen event read from the store
         self._queue: list[Event] = []  # entered events not yet fed: ahead of the engine's clock
         self._ended: datetime | None = None
-        versions = store.limits.versions(session_id)
-        self._version = versions[-1].version if versions else 0
-        limits = limits_from_stored(versions[-1].data) if versions else Limits()
-        info = store.sessions.info(session_id)
-        self._type = info.session_type
-        self._amendments = info.amendments
+        self._version = 0
+        self._type = type_name
+        self._amendments = 0
         self.engine = AlarmEngine(limits, expect_dose=self.expect_dose)
         self.checkpoints = CheckpointAlarms(session_type(self._type))
 
@@ -64,12 +79,26 @@ class LiveAlarms:
         self._version = version.version
         return self.engine.set_limits(limits_from_stored(version.data), self._from_when(version))
 
-    def _save(self, episodes: Iterable[Episode]) -> None:
-        changed = {}
+    def _changed(self, episodes: Iterable[Episode]) -> list[Episode]:
+        """The episodes that differ from what was last saved, with those a failed save left, as now saved."""
+        changed, self._unsaved = self._unsaved, {}
         for episode in episodes:
             if self._saved.get(episode.key) != episode:
                 changed[episode.key] = self._saved[episode.key] = episode
-        self.store.alarms.save(self.session_id, changed.values())
+        return list(changed.values())
+
+    def _save(self, episodes: Iterable[Episode]) -> None:
+        changed = self._changed(episodes)
+        try:
+            self.store.alarms.save(self.session_id, changed)
+        except Exception:
+            self._unsaved = {e.key: e for e in changed}  # the database is out of reach: kept for the next save
+            raise
+
+    @property
+    def unsaved(self) -> bool:
+        """A save failed after its batch or tick was evaluated: evaluating it again would feed it twice."""
+        return bool(self._unsaved)
 
     def _feed(self, items: list[Reading | Event]) -> list[Episode]:
         return self.engine.feed(items) + self.checkpoints.feed(items)
@@ -164,6 +193,22 @@ class LiveAlarms:
             out += self._apply(version)
         self._save(out + self.engine.tick(now) + self.checkpoints.tick(now))
 
+    def process_offline(self, readings: list[Reading], events: list[Event]) -> list[Episode]:
+        """The database is out of reach: evaluate a batch the spool has committed by what the engine last knew
+        (limits, type, entered events), and return the changed episodes for the spool to deliver."""
+        items = [i for i in chronological(readings, events) if self._until_end(i.time)]
+        return self._changed(self._feed(items))
+
+    def tick_offline(self, now: datetime) -> list[Episode]:
+        """`tick` while the database is out of reach: the changed episodes, for the spool."""
+        if self._ended is not None:
+            now = min(now, self._ended)
+        return self._changed(self.engine.tick(now) + self.checkpoints.tick(now))
+
+    def known(self) -> dict:
+        """What this engine judges by, kept in the spool for a restart while the database is out of reach."""
+        return {"limits": self.engine.limits.to_dict(), "session_type": self._type, "expect_dose": self._expect_dose}
+
     def resume(self) -> None:
         """Take over a session another process was evaluating (acquisition restarted after a crash): the
         engine is brought to where it stood by re-deriving from what is stored. Its episodes keep their keys,
@@ -193,7 +238,7 @@ class LiveAlarms:
         self._entered = max((s.id for s in entered), default=0)
         self._queue = [s.event for s in entered if s.event.time > upto]  # entered during the rewind: still due
         self._ended = None
-        self._saved = {}
+        self._saved, self._unsaved = {}, {}
         out: list[Episode] = []
         pending = list(versions[1:])
         for item in chronological(readings, events):

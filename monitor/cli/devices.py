@@ -10,7 +10,9 @@ saying what to check. `record` and `decode` write CSVs (`monitor/cli/capture.py`
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from adapters.transport.serial_link import SerialLink
     from monitor.limits.model import Limits
     from monitor.runtime.live import LiveRunner
+    from monitor.runtime.spool import Spool
     from monitor.store import Store
 
 DEFAULT_SCENARIO = "iv-ketamine"
@@ -79,6 +82,10 @@ def add_device_commands(sub: Any) -> None:
                      help="with --listen: only this sender feeds the bed (matched against OBX-18, PV1-3, MSH-3, "
                           "MSH-4); others are rejected. Default: every sender")
     _session_options(acq)
+    acq.add_argument("--spool", type=Path, metavar="FILE",
+                     help="with a database server (postgresql://…): where the bed's data is kept while the server is "
+                          "out of reach, delivered when it is back (default: spool-BED.sqlite in your state folder, "
+                          "$XDG_STATE_HOME/vigil or ~/.local/state/vigil)")
     acq.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
 
     rec = sub.add_parser("record", help="capture a bedside monitor to a recorded-session CSV, headless")
@@ -121,14 +128,43 @@ def _prepare_session(args: argparse.Namespace) -> tuple[Store, Limits]:
     return open_store(args), session_limits(args, args.type or "other")
 
 
-def _open_bed(args: argparse.Namespace, store: Store, limits: Limits) -> tuple[LiveRunner, SerialLink, ProtocolSpec]:
+def _open_bed(args: argparse.Namespace, store: Store | None, limits: Limits, spool: Spool | None = None,
+              connect: Callable[[], Store] | None = None) -> tuple[LiveRunner, SerialLink, ProtocolSpec]:
     """Open the port, then the bed it feeds (`monitor/runtime/bed.py`)."""
     from monitor.runtime import bed as beds
 
     link, spec = open_link(args)
     bed = beds.LiveBed(args.bed, args.port, args.type or "other", limits, args.operator,
                        name=args.session or f"{spec.name} on {args.port}")
-    return beds.open_live(store, bed, link, device_clock=args.clock == "device", patient_label=args.patient), link, spec
+    return beds.open_live(store, bed, link, device_clock=args.clock == "device", patient_label=args.patient,
+                          spool=spool, connect=connect), link, spec
+
+
+def _open_chair(args: argparse.Namespace) -> tuple[Store | None, Spool | None, Callable[[], Store]]:
+    """The store, and with a database server the bed's spool: a server out of reach is then no error, the bed
+    acquires into the spool until it is reached (see docs/outage.md). Also how to reach it again."""
+    from monitor.config import default_db
+    from monitor.runtime.spool import Spool, default_spool
+    from monitor.store import BadDatabaseURL, DatabaseTooNew, Store, Unreachable, database_url
+
+    db = args.db or default_db()
+    try:
+        server = not database_url(db).startswith("sqlite:")
+    except BadDatabaseURL:
+        server = False  # open_store says what is wrong with it
+    if not server:
+        return open_store(args), None, lambda: Store(db)
+    try:
+        spool = Spool(args.spool or default_spool(args.bed), args.bed)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        raise UsageError(f"cannot use the spool: {first_line(exc)}") from None
+    try:
+        return Store(db), spool, lambda: Store(db)
+    except Unreachable as exc:
+        print(f"{exc}: acquiring into {spool.path} until it is reached", flush=True)
+        return None, spool, lambda: Store(db)
+    except DatabaseTooNew as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -149,15 +185,24 @@ def cmd_acquire(args: argparse.Namespace) -> int:
         raise UsageError("--hl7-id goes with --listen")
     if args.port is None or args.protocol is None:
         raise UsageError("acquire needs --port and --protocol (or --listen HOST:PORT for HL7 monitors)")
-    store, limits = _prepare_session(args)
-    runner, link, spec = _open_bed(args, store, limits)
-    print(f"session {runner.session_id}: acquiring from {describe(link, spec)}; Ctrl+C to stop", flush=True)
+    limits = session_limits(args, args.type or "other")
+    store, spool, connect = _open_chair(args)
+    runner, link, spec = _open_bed(args, store, limits, spool, connect)
+    where = f"bed {args.bed}" if store is None else f"session {runner.session_id}"
+    print(f"{where}: acquiring from {describe(link, spec)}; Ctrl+C to stop", flush=True)
     runner.start()
     try:
         wait(args.duration, lambda: runner.error is None)
     finally:
         runner.stop()
-    print(session_summary(store, runner.session_id))
+    if runner.offline and spool is not None:
+        print(f"bed {args.bed}: not reaching the database; {len(spool)} entries kept in {spool.path}, delivered "
+              "when it is reached (by the next acquire of the bed)")
+    else:
+        assert runner.store is not None
+        print(session_summary(runner.store, runner.session_id))
+    if spool is not None:
+        spool.close()
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")
     if runner.readings == 0:  # this run's: a continued session may hold readings of an earlier one

@@ -13,16 +13,18 @@ knows a command line. The caller starts the runner it gets back (alone, or besid
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from adapters.files.csv_reader import RecordedSession
 from adapters.files.replay import ReplaySource, parse_speed
-from adapters.model.reading import DOSE_KINDS
+from adapters.model.reading import DOSE_KINDS, Reading
 from monitor.alarms.live import LiveAlarms
-from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, load_preset
-from monitor.runtime.live import Link, LiveRunner
+from monitor.limits.model import DEFAULT_PRESET, PRESETS, Limits, limits_from_stored, load_preset
+from monitor.runtime.live import KNOWN, NIBP, NOT_KNOWN, Link, LiveRunner
 from monitor.runtime.replay import ReplayRunner
+from monitor.runtime.spool import Spool
 from monitor.session.types import session_type
 from monitor.store import Bed, Store
 
@@ -68,15 +70,15 @@ class LiveBed:
     label: str = ""  # shown on screen (default: the id)
 
 
-def open_live(store: Store, bed: LiveBed, link: Link, *, device_clock: bool,
-              patient_label: str = "") -> LiveRunner:
+def open_live(store: Store | None, bed: LiveBed, link: Link, *, device_clock: bool, patient_label: str = "",
+              spool: Spool | None = None, connect: Callable[[], Store] | None = None) -> LiveRunner:
     """The bed fed by `link` (opened), writing into its open session, or into a new one (`patient_label`)
-    if it has none; its readings timed by the device's clock or this computer's."""
-    store.beds.declare(Bed(bed.id, bed.label or bed.id, bed.session_type, *_stored(bed.limits), origin=bed.origin),
-                       bed.operator)
-    link.decoder.resume(store.beds.last_nibp(bed.id, link.source))
+    if it has none; its readings timed by the device's clock or this computer's.
 
-    def session(limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
+    `spool`: where the bed's data is kept while the database is out of reach (`monitor/runtime/spool.py`).
+    `store` None: it is out of reach now; the bed acquires into the spool, judging alarms by what the spool last
+    knew (else by its configured limits and type), and `connect` reaches the database when it is back."""
+    def session(store: Store, limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
         session_id, opened = store.beds.session(bed.id, name=bed.name, who=bed.operator,
                                                 limits=_defaults(store, bed.id), limits_from=limits_from,
                                                 patient_label=patient)
@@ -85,10 +87,36 @@ def open_live(store: Store, bed: LiveBed, link: Link, *, device_clock: bool,
             alarms.resume()
         return session_id, alarms
 
-    # On the device's clock the session's first time is not known yet: the limits apply from the start.
-    session_id, alarms = session(datetime.fromtimestamp(0, UTC) if device_clock else datetime.now(UTC), patient_label)
-    return LiveRunner(store, session_id, link, alarms, device_clock=device_clock,
-                      next_session=session)
+    def attach(store: Store) -> tuple[int, LiveAlarms]:
+        store.beds.declare(Bed(bed.id, bed.label or bed.id, bed.session_type, *_stored(bed.limits),
+                               origin=bed.origin), bed.operator)
+        # On the device's clock the session's first time is not known yet: the limits apply from the start.
+        return session(store, datetime.fromtimestamp(0, UTC) if device_clock else datetime.now(UTC), patient_label)
+
+    link.decoder.resume(_last_nibp(store, spool, bed.id, link.source))
+    if store is None:
+        assert spool is not None and connect is not None, "a bed out of reach of its database needs a spool"
+        known = spool.recall(KNOWN) or {}
+        alarms = LiveAlarms.detached(limits_from_stored(known["limits"]) if known else bed.limits,
+                                     known.get("session_type", bed.session_type), known.get("expect_dose"))
+
+        def reach() -> tuple[Store, int, LiveAlarms]:
+            reached = connect()
+            return reached, *attach(reached)
+
+        return LiveRunner(None, NOT_KNOWN, link, alarms, device_clock=device_clock, next_session=session,
+                          spool=spool, attach=reach)
+    session_id, alarms = attach(store)
+    return LiveRunner(store, session_id, link, alarms, device_clock=device_clock, next_session=session, spool=spool)
+
+
+def _last_nibp(store: Store | None, spool: Spool | None, bed_id: str, source: str) -> list[Reading]:
+    """The bed's newest NIBP measurement from `source`, stored or (the database out of reach) spooled: what the
+    monitor may still be showing, and repeating, when acquisition starts again."""
+    found = [*(store.beds.last_nibp(bed_id, source) if store is not None else []),
+             *(r for r in (spool.recall_readings(NIBP) if spool is not None else []) if r.source == source)]
+    newest = max((r.measured_at for r in found if r.measured_at is not None), default=None)
+    return list({r.vital: r for r in found if r.measured_at == newest}.values()) if newest else []
 
 
 def _stored(limits: Limits) -> tuple[str | None, dict | None]:

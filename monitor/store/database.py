@@ -86,6 +86,12 @@ def hold_cursor(conn: Connection, session_id: int) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CURSOR_LOCK, session_id)))
 
 
+# A server out of reach is an error within seconds, not a hang: a connection is given up after 10 s, and one
+# whose network went silent (no answer to what we send, or to keepalives after 5 s idle) after about 10 s too.
+_SERVER_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                    "keepalives_count": 3, "tcp_user_timeout": 10_000}
+
+
 class Unreachable(ConnectionError):
     """The database server cannot be reached (or refuses us): the message is one line naming it."""
 
@@ -111,8 +117,7 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a database error must not print a patient label (or anything else entered) to the log
         self.engine: Engine = sa.create_engine(
-            url, hide_parameters=True,
-            connect_args={} if url.startswith("sqlite") else {"connect_timeout": 10})  # unreachable: an error
+            url, hide_parameters=True, connect_args={} if url.startswith("sqlite") else _SERVER_TIMEOUTS)
         if self.engine.dialect.name == "sqlite":
             self.where = url.removeprefix("sqlite:///")
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

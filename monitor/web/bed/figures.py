@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from adapters.model.reading import Event, Reading
 from adapters.model.vitals import VITALS
+from monitor.runtime.spool import DB_LOST, DB_REACHED
 from monitor.session.limit_lines import LimitLine
 
 
@@ -63,6 +64,8 @@ EVENT_LABELS = {
     "device_1": "Device 1",
     "device_2": "Device 2",
     "device_3": "Device 3",
+    DB_LOST: "Not reaching the database",  # a chair's acquisition kept its data on its own disk from here
+    DB_REACHED: "Database reached again",
 }
 
 
