@@ -2,10 +2,11 @@
 
 The cluster lives in a temporary folder, listens on a free loopback port (and a socket in that folder), runs
 without fsync (a test's data need not outlive a crash), and is stopped and deleted when the process ends —
-nothing is left running. initdb and postgres refuse to run as root, which CI is: then they run as the
-`postgres` account the package makes (else `nobody`). Under pytest-xdist each worker starts its own cluster,
-so workers never share a database; each test gets a database of its own, copied from a template that
-already holds the schema.
+nothing is left running. A test process killed outright (a timeout, SIGKILL) cannot stop its cluster: the next
+cluster started sweeps away every cluster whose owning process is gone. initdb and postgres refuse to run as
+root, which CI is: then they run as the `postgres` account the package makes (else `nobody`). Under pytest-xdist
+each worker starts its own cluster, so workers never share a database; each test gets a database of its own,
+copied from a template that already holds the schema.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 from conftest import free_port
 
 OWNER = "vigil"  # the cluster's superuser, which the tests connect as (trust authentication, loopback only)
+FOLDER_PREFIX = "vigil-pg-"
+OWNER_FILE = "owner.pid"  # the test process the cluster belongs to
 
 
 def _bindir() -> Path:
@@ -51,13 +54,31 @@ def _account() -> dict[str, Any]:
     raise RuntimeError("running as root with neither a postgres nor a nobody account to run PostgreSQL as")
 
 
+def _sweep_orphans(bindir: Path) -> None:
+    """Stop and delete the clusters of test processes that no longer exist."""
+    for owner_file in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*/{OWNER_FILE}"):
+        try:
+            os.kill(int(owner_file.read_text()), 0)
+            continue  # its process is alive: its cluster is in use
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # not ours to judge (another user's process, or a half-written file)
+        folder = owner_file.parent
+        subprocess.run([bindir / "pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(folder / "data")],
+                       capture_output=True, timeout=60, cwd=folder, **_account())
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Cluster:
     """One running PostgreSQL server of our own; `url(name)` connects to a database on it."""
 
     def __init__(self, *, fsync: bool = False) -> None:
         """`fsync` True: durable commits, as a real server makes them (for benchmarks)."""
         self.bindir = _bindir()
-        self.folder = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
+        _sweep_orphans(self.bindir)
+        self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+        (self.folder / OWNER_FILE).write_text(str(os.getpid()))
         self.account = _account()
         if self.account:
             os.chown(self.folder, self.account["user"], self.account["group"])
