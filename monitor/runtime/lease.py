@@ -23,6 +23,17 @@ from monitor.store.holders import HEARTBEAT_S, LEASE_TTL_S
 log = logging.getLogger(__name__)
 
 
+def _running(pid: int) -> bool:
+    """Whether a process `pid` runs on this computer (one of another user's counts: it may be the holder)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class BedHeld(RuntimeError):
     """A bed is acquired by another live process: the message is one line naming it."""
 
@@ -43,9 +54,12 @@ class BedLeases:
         self._thread = threading.Thread(target=self._beat, name="bed-leases", daemon=True)
 
     def take(self) -> None:
-        """Hold every bed, or none: BedHeld (those taken so far released) if a live process holds one."""
+        """Hold every bed, or none: BedHeld (those taken so far released) if a live process holds one. A holder on
+        this computer whose process is gone (this command killed and started again) is taken over at once."""
         for taken, bed_id in enumerate(self.bed_ids):
             holder = self.store.holders.take(bed_id, self.token, self.host, self.pid)
+            if holder is not None and holder.host == self.host and not _running(holder.pid):
+                holder = self.store.holders.take(bed_id, self.token, self.host, self.pid, dead=holder.token)
             if holder is not None:
                 self.store.holders.release(self.token, self.bed_ids[:taken])
                 raise BedHeld(f"bed {bed_id} is acquired by {holder.describe()}; stop that process, or wait until "

@@ -35,6 +35,7 @@ class Holder:
     it runs); `stale`: it has not been heard from for `LEASE_TTL_S`, as of the database's clock now."""
 
     bed_id: str
+    token: str
     host: str
     pid: int
     since: datetime
@@ -55,7 +56,7 @@ def _clock_us(conn: Connection) -> int:
 
 
 def _holder(row: sa.Row, now_us: int) -> Holder:
-    return Holder(row.bed_id, row.host, row.pid, from_us(row.since_us), from_us(row.heartbeat_us),
+    return Holder(row.bed_id, row.token, row.host, row.pid, from_us(row.since_us), from_us(row.heartbeat_us),
                   None if row.released_us is None else from_us(row.released_us),
                   row.released_us is None and now_us - row.heartbeat_us > LEASE_TTL_S * 1e6)
 
@@ -66,9 +67,9 @@ class Holders:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def take(self, bed_id: str, token: str, host: str, pid: int) -> Holder | None:
-        """Take the bed for the process `token` names: None if it is ours now (it was free, released, stale, or
-        ours already), else the live holder that keeps it."""
+    def take(self, bed_id: str, token: str, host: str, pid: int, *, dead: str | None = None) -> Holder | None:
+        """Take the bed for the process `token` names: None if it is ours now (it was free, released, stale, held
+        by the process `dead` names — known to have died — or ours already), else the holder that keeps it."""
         with self.db.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first: nothing read can change under us
@@ -78,7 +79,7 @@ class Holders:
             taken = self.db.insert_new(conn, bed_holders, {"bed_id": bed_id} | mine)
             if not taken:
                 c = bed_holders.c
-                free = sa.or_(c.token == token, c.released_us.is_not(None),
+                free = sa.or_(c.token == token, c.token == dead, c.released_us.is_not(None),
                               c.heartbeat_us < now - int(LEASE_TTL_S * 1e6))
                 taken = conn.execute(bed_holders.update().where(c.bed_id == bed_id, free).values(mine)).rowcount == 1
             if not taken:
