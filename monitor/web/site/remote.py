@@ -44,14 +44,19 @@ class RemoteBeds:
         self._wanted = {bed.id: bed.label if isinstance(bed, ReplayBed) else None for bed in beds}
         self._offline: dict[str, str | None] = {}
         self._checked = float("-inf")
+        self._sessions: dict[str, int] = {}
 
     def session(self, bed_id: str) -> int | None:
         """The bed's session now (None before its first): what its view shows on a page load."""
         return self.store.beds.latest_sessions({bed_id: self._wanted[bed_id]}).get(bed_id)
 
     def sessions(self) -> dict[str, int]:
-        """Every bed's session now, in one read (a bed with none yet is missing)."""
-        return self.store.beds.latest_sessions(self._wanted)
+        """Every bed's session now, in one read (a bed with none yet is missing). A bed on a new session has a new
+        holder (a chair computer takes the bed before it opens one): the holders are read afresh next."""
+        found = self.store.beds.latest_sessions(self._wanted)
+        if found != self._sessions:
+            self._sessions, self._checked = found, float("-inf")
+        return found
 
     def offline(self, tz: tzinfo) -> dict[str, str | None]:
         """Each bed's offline reason (`offline_reason`), read afresh at most every HOLDERS_CHECK_S."""
