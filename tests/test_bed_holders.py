@@ -10,21 +10,16 @@ import threading
 import uuid
 
 import sqlalchemy as sa
-from support import wait_until
+from support import age_lease, wait_until
 
 from monitor.runtime.lease import BedHeld, BedLeases
 from monitor.store import Store
 from monitor.store.holders import LEASE_TTL_S
 from monitor.store.schema import bed_holders
 
-US = 1_000_000
-
 
 def age(store: Store, bed_id: str, seconds: float) -> None:
-    """Move the bed's last heartbeat `seconds` into the past: as if its holder had been silent that long."""
-    with store.engine.begin() as conn:
-        conn.execute(bed_holders.update().where(bed_holders.c.bed_id == bed_id)
-                     .values(heartbeat_us=bed_holders.c.heartbeat_us - int(seconds * US)))
+    age_lease(store.engine, bed_id, seconds)
 
 
 def token() -> str:
@@ -57,21 +52,26 @@ def test_a_released_bed_is_free_at_once_and_says_when(store: Store) -> None:
     assert store.holders.take("chair-1", token(), "chair-pc-2", 2) is None
 
 
+def race(store: Store, tokens: list[str]) -> dict[str, object]:
+    """Each token takes chair-1 on a thread of its own, all released at once: what each got."""
+    start, results = threading.Barrier(len(tokens)), {}
+
+    def take(t: str) -> None:
+        start.wait()
+        results[t] = store.holders.take("chair-1", t, "host", 1)
+
+    threads = [threading.Thread(target=take, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_many_takers_at_once_leave_exactly_one_holder(store: Store) -> None:
     """Eight processes' worth of takers, on a free bed and then on a stale one: one wins each time."""
     for attempt in range(2):
-        tokens = [token() for _ in range(8)]
-        start, results = threading.Barrier(len(tokens)), {}
-
-        def take(t: str) -> None:
-            start.wait()
-            results[t] = store.holders.take("chair-1", t, "host", 1)
-
-        threads = [threading.Thread(target=take, args=(t,)) for t in tokens]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = race(store, [token() for _ in range(8)])
         winners = [t for t, held in results.items() if held is None]
         assert len(winners) == 1, (attempt, results)
         with store.engine.connect() as conn:

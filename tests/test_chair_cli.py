@@ -8,12 +8,11 @@ import socket
 from pathlib import Path
 
 import sqlalchemy as sa
-from support import Processes, run_vigil
+from support import Processes, age_lease, run_vigil, start_chair
 
 from monitor.store import Store
 from monitor.store.holders import LEASE_TTL_S
 from monitor.store.schema import bed_holders
-from test_bed_holders import age
 
 SITE = """\
 db = "{db}"
@@ -30,20 +29,10 @@ protocol = "ge-s5"
 """
 
 
-def chair(processes: Processes, site: Path, bed: str = "chair-1") -> int:
-    """Start a chair computer's acquisition of `bed`; its pid, once it holds the bed and runs."""
-    process = processes.start("acquire", "--config", site, "--bed", bed)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith(f"bed {bed}: "), line + (process.stderr.read() if process.poll() is not None else "")
-    assert process.stdout.readline().startswith(f"acquiring bed {bed} into ")
-    return process.pid
-
-
 def test_a_bed_is_acquired_by_one_process_at_a_time(db: str, tmp_path: Path, processes: Processes) -> None:
     site = tmp_path / "site.toml"
     site.write_text(SITE.format(db=db, port=tmp_path / "no-such-tty"))  # offline, retrying: it holds all the same
-    pid = chair(processes, site)
+    pid = start_chair(processes, site)
     host = socket.gethostname()
     second = run_vigil("acquire", "--config", site, "--bed", "chair-1")
     assert second.returncode == 2
@@ -53,7 +42,7 @@ def test_a_bed_is_acquired_by_one_process_at_a_time(db: str, tmp_path: Path, pro
     serve = run_vigil("serve", "--config", site, "--http-port", "0", "--no-auth")  # would acquire every bed
     assert serve.returncode == 2 and f"bed chair-1 is acquired by {host} pid {pid}" in serve.stderr
     assert serve.stdout == ""  # nothing opened
-    chair(processes, site, "chair-2")  # another bed of the site: another chair computer
+    start_chair(processes, site, "chair-2")  # another bed of the site: another chair computer
 
 
 def test_a_killed_holder_is_taken_over_at_once_here_and_after_the_lease_from_elsewhere(
@@ -61,9 +50,9 @@ def test_a_killed_holder_is_taken_over_at_once_here_and_after_the_lease_from_els
 ) -> None:
     site = tmp_path / "site.toml"
     site.write_text(SITE.format(db=db, port=tmp_path / "no-such-tty"))
-    chair(processes, site)
+    start_chair(processes, site)
     processes.kill_all()  # SIGKILL: the lease is left behind, not released
-    pid = chair(processes, site)  # started again on this computer: the dead process's lease is taken at once
+    pid = start_chair(processes, site)  # started again on this computer: the dead process's lease is taken at once
     processes.kill_all()
     store = Store(db)
     try:
@@ -71,9 +60,9 @@ def test_a_killed_holder_is_taken_over_at_once_here_and_after_the_lease_from_els
             conn.execute(bed_holders.update().values(host="chair-pc-1"))
         refused = run_vigil("acquire", "--config", site, "--bed", "chair-1")
         assert refused.returncode == 2 and f"acquired by chair-pc-1 pid {pid}" in refused.stderr
-        age(store, "chair-1", LEASE_TTL_S + 1)  # not heard from for the whole lease
+        age_lease(store.engine, "chair-1", LEASE_TTL_S + 1)  # not heard from for the whole lease
         assert store.holders.current(["chair-1"])["chair-1"].stale
-        taken = chair(processes, site)
+        taken = start_chair(processes, site)
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(bed_holders.c.host, bed_holders.c.pid)).one() == (socket.gethostname(), taken)
     finally:

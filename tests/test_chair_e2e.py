@@ -9,16 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from browser_support import text_of
 from conftest import new_database
-from support import T0, Processes, json_strings, simulate, wait_for
+from support import T0, Processes, json_strings, simulate, start_chair, wait_for
 
 from monitor.store import Store, StoredAlarm
 from monitor.web import urls
 from monitor.web.bed import ids
 from monitor.web.site.page import BANNER, tile_id
-from test_chair_cli import chair
-from test_site_e2e import get
 
 SITE = """\
 name = "Riverside clinic"
@@ -69,13 +68,13 @@ def test_a_chair_computer_and_a_central_server_share_one_postgresql(
     assert central.stdout.readline() == "serving 1 beds acquired by chair computers (--no-acquire)\n"
     base = central.stdout.readline().split()[2].rstrip("/")
     # Before the chair computer starts: the bed is offline on the central view, and its own view says why.
-    assert any("No session on this bed yet" in s for s in json_strings(get(base + urls.site_bed("chair-1")
-                                                                             + "_dash-layout")))
+    layout = requests.get(base + urls.site_bed("chair-1") + "_dash-layout", timeout=10).text
+    assert any("No session on this bed yet" in s for s in json_strings(layout))
     dash_duo.driver.get(base + urls.SITE)
     wait_for(lambda: "no chair computer has acquired this bed" in tile(dash_duo), 10, "the bed offline, never held")
 
     simulate(processes, "ge-s5", tachycardia(tmp_path / "tachycardia.csv"), link, speed=1)
-    first_chair = chair(processes, site)
+    first_chair = start_chair(processes, site)
     store = Store(postgresql_db)
     try:
         session_id = wait_for(lambda: store.beds.open_session("chair-1"), 10, "the chair's session")
@@ -109,7 +108,7 @@ def test_a_chair_computer_and_a_central_server_share_one_postgresql(
                  "the bed offline on the central view, its chair computer not heard from")
         assert "OFFLINE" in tile(dash_duo)
         # Started again, it takes its bed back at once, continues the session, and the acknowledgement stands.
-        chair(processes, site)
+        start_chair(processes, site)
         wait_for(lambda: "OFFLINE" not in tile(dash_duo), 15, "the bed live again")
         assert store.beds.open_session("chair-1") == session_id
         resumed = wait_for(lambda: next((a for a in store.alarms.since(session_id, later.rev) if a.id == alarm.id),
