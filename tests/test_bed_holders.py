@@ -115,3 +115,28 @@ def test_a_holder_that_lost_its_bed_is_told_once(store: Store) -> None:
     holders = store.holders.current(["chair-1", "chair-2"])
     assert holders["chair-1"].host == "chair-pc-9" and holders["chair-1"].released is None  # not released by us
     assert holders["chair-2"].released is not None
+
+
+def test_the_central_view_says_why_a_chair_computer_is_offline(store: Store) -> None:
+    """What a tile of `vigil serve --no-acquire` says of a bed's chair computer, as the holders stand."""
+    from datetime import timedelta, timezone
+
+    from monitor.web.site.remote import offline_reason
+
+    zone = timezone(timedelta(hours=2))
+    first = token()
+    assert offline_reason(store.holders.current(["chair-1"]).get("chair-1"), zone) == \
+        "no chair computer has acquired this bed"
+    store.holders.take("chair-1", first, "chair-pi-1", 812)
+    live = store.holders.current(["chair-1"])["chair-1"]
+    assert offline_reason(live, zone) is None
+    age(store, "chair-1", LEASE_TTL_S + 1)
+    stale = store.holders.current(["chair-1"])["chair-1"]
+    assert offline_reason(stale, zone, now=stale.heard) == \
+        f"chair computer chair-pi-1 not heard from since {stale.heard.astimezone(zone):%H:%M:%S}"
+    assert offline_reason(stale, zone, now=stale.heard + timedelta(days=1)) == \
+        f"chair computer chair-pi-1 not heard from since {stale.heard.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+    store.holders.release(first, ["chair-1"])
+    stopped = store.holders.current(["chair-1"])["chair-1"]
+    assert offline_reason(stopped, zone, now=stopped.heard) == \
+        f"chair computer chair-pi-1 stopped at {stopped.released.astimezone(zone):%H:%M:%S}"  # type: ignore[union-attr]
