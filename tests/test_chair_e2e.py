@@ -65,7 +65,7 @@ def test_a_chair_computer_and_a_central_server_share_one_postgresql(
     central = processes.start("serve", "--config", site, "--no-acquire", "--http-port", "0", "--no-auth",
                                "--operator", "central-nurse")
     assert central.stdout is not None
-    assert central.stdout.readline() == "serving 1 beds acquired by chair computers (--no-acquire)\n"
+    assert central.stdout.readline() == "serving the views of 1 bed that chair computers acquire (--no-acquire)\n"
     base = central.stdout.readline().split()[2].rstrip("/")
     # Before the chair computer starts: the bed is offline on the central view, and its own view says why.
     layout = requests.get(base + urls.site_bed("chair-1") + "_dash-layout", timeout=10).text

@@ -153,6 +153,7 @@ def _serve_remote(args: argparse.Namespace, store: Store, config: SiteConfig, au
     views = [(bed.id, bed.label, DashboardConfig(store, partial(remote.session, bed.id), zone, window,
                                                  operator=args.operator, auth=auth))
              for bed in config.beds]
-    print(f"serving {len(views)} beds acquired by chair computers (--no-acquire)", flush=True)
+    beds = f"{len(views)} bed{'' if len(views) == 1 else 's'}"
+    print(f"serving the views of {beds} that chair computers acquire (--no-acquire)", flush=True)
     return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name, remote=remote),
                      auth, listener)
