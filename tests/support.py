@@ -314,3 +314,22 @@ def one_line_error(result: subprocess.CompletedProcess[str], command: str) -> st
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"vigil {command}: error: "), result.stderr
     return lines[0]
+
+
+def start_chair(processes: Processes, site: Path, bed: str = "chair-1") -> int:
+    """Start a chair computer's `vigil acquire --config SITE --bed BED`; its pid, once it holds the bed and runs."""
+    process = processes.start("acquire", "--config", site, "--bed", bed)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith(f"bed {bed}: "), line + (process.stderr.read() if process.poll() is not None else "")
+    assert process.stdout.readline().startswith(f"acquiring bed {bed} into ")
+    return process.pid
+
+
+def age_lease(engine: sa.Engine, bed_id: str, seconds: float) -> None:
+    """Move the bed's holder's last heartbeat `seconds` into the past: as if it had been silent that long."""
+    from monitor.store.schema import bed_holders
+
+    with engine.begin() as conn:
+        conn.execute(bed_holders.update().where(bed_holders.c.bed_id == bed_id)
+                     .values(heartbeat_us=bed_holders.c.heartbeat_us - int(seconds * 1_000_000)))

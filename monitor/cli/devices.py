@@ -4,7 +4,8 @@ A port is a pyserial URL (a device path, COM3, socket://, rfc2217://, loop://); 
 default to what the protocol's monitors use and each can be overridden (`monitor/cli/link.py`).
 Failures a user can fix (a port that does not open, an unknown protocol, no data at all) are one line
 saying what to check. `record` and `decode` write CSVs (`monitor/cli/capture.py`); `monitor` and
-`acquire` open a bed through `monitor/runtime/bed.py`.
+`acquire` open a bed through `monitor/runtime/bed.py`; `acquire --config` runs a bed of a site file
+(`monitor/cli/chair.py`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def add_device_commands(sub: Any) -> None:
                           "out of reach, delivered when it is back (default: spool-BED.sqlite in your state folder, "
                           "$XDG_STATE_HOME/vigil or ~/.local/state/vigil)")
     acq.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds (default: Ctrl+C)")
+    acq.add_argument("--config", type=Path, metavar="site.toml",
+                     help="instead of --port: run bed --bed of this site file, as a chair computer of a site whose "
+                          "central computer runs `vigil serve --config site.toml --no-acquire`")
 
     rec = sub.add_parser("record", help="capture a bedside monitor to a recorded-session CSV, headless")
     rec.set_defaults(handler=cmd_record)
@@ -177,6 +181,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        from monitor.cli.chair import cmd_acquire_bed
+
+        return cmd_acquire_bed(args)
     if args.listen is not None:
         from monitor.cli.hl7 import cmd_acquire_listening
 

@@ -1,15 +1,19 @@
 """`vigil serve --config site.toml`: a whole site — every bed of the file — in one process, on one server.
+`vigil serve --config site.toml --no-acquire`: the same views of a site whose beds chair computers acquire
+(`monitor/cli/chair.py`), all sharing one database: this process opens no port and runs no bed.
 `vigil demo`: a small clinic, served the same way, with no site file, no set-up and no sign-in.
 
 The site file is checked whole before anything is opened or written (`monitor/site/config.py`); then the
 store, sign-in and the HTTP port, as for `vigil monitor`; then the beds (`monitor/runtime/site.py`), each
 at `/bed/<id>/`. A bed whose port does not open is served offline while it retries: it never stops the site.
+A bed another process acquires (a chair computer) is refused, naming it, before any bed is opened.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +31,7 @@ from monitor.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from monitor.runtime.site import Site
     from monitor.site.config import SiteConfig
     from monitor.store import Store
     from monitor.web.auth import AuthSettings
@@ -46,6 +51,9 @@ def add_site_commands(sub: Any) -> None:
     serve.add_argument("--config", type=Path, required=True, metavar="site.toml",
                        help="the site file: its beds (serial ports, replayed recordings), its name and database")
     common_db(serve)  # given, it overrides the site file's db
+    serve.add_argument("--no-acquire", action="store_true",
+                       help="serve the central and bed views only: chair computers acquire the beds "
+                            "(vigil acquire --config site.toml --bed ID) into the site's shared database")
     common_server(serve, port_flag="--http-port")
     common_operator(serve)
 
@@ -57,7 +65,8 @@ def add_site_commands(sub: Any) -> None:
     common_operator(demo)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def site_file(args: argparse.Namespace) -> SiteConfig:
+    """The site file `--config` names, checked whole; its database is the one used unless --db names another."""
     from monitor.site.config import SiteError, load_site
 
     try:
@@ -66,9 +75,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.db is None and config.db is not None:
         args.db = config.db
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = site_file(args)
     store = open_store(args)
     auth = server_auth(args, store)  # refused, and a busy HTTP port fails, before any bed is opened
-    return _run_site(args, store, config, auth, bind_listener(args.host, args.http_port, "--http-port"))
+    listener = bind_listener(args.host, args.http_port, "--http-port")
+    if args.no_acquire:
+        return _serve_remote(args, store, config, auth, listener)
+    return _run_site(args, store, config, auth, listener)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -90,25 +107,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      listener)
 
 
-def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: AuthSettings, listener: int) -> int:
-    """Open every bed of the site, say how each one started, and serve them all until stopped."""
-    from monitor.runtime.site import Site  # the runners and Dash load only for a site that will run
-    from monitor.web.app import DashboardConfig, create_site_app
+def open_site(store: Store, config: SiteConfig, operator: str) -> Site:
+    """Hold and open every bed of `config`, and say how each one started; what stops it is one line."""
+    from monitor.runtime.lease import BedHeld
+    from monitor.runtime.site import Site  # the runners load only for a site that will run
 
     try:
-        site = Site(store, config, args.operator)
+        site = Site(store, config, operator)
+    except BedHeld as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:  # the HL7 listener's port
         host, port = config.hl7_listen or ("", 0)
         raise UsageError(f"cannot listen for HL7 on {host}:{port} ({exc.strerror or exc}); change [hl7] listen in "
                          f"{config.path}") from None
-    zone, window = display_zone(None, False), timedelta(minutes=args.window)
-    views = [(bed.config.id, bed.config.label,
-              DashboardConfig(store, bed.session, zone, window, bed.replay, operator=args.operator, auth=auth))
-             for bed in site.beds]
     for bed in site.beds:
         state = f"offline: {bed.offline} (retrying)" if bed.offline else f"session {bed.session()}"
         print(f"bed {bed.config.id}: {state}", flush=True)
     if site.hl7 is not None:
         print(f"HL7 (MLLP) listener on {site.hl7.listener.host}:{site.hl7.listener.port}", flush=True)
+    return site
+
+
+def _run_site(args: argparse.Namespace, store: Store, config: SiteConfig, auth: AuthSettings, listener: int) -> int:
+    """Open every bed of the site, say how each one started, and serve them all until stopped."""
+    from monitor.web.app import DashboardConfig, create_site_app  # Dash loads only for a site that will run
+
+    site = open_site(store, config, args.operator)
+    zone, window = display_zone(None, False), timedelta(minutes=args.window)
+    views = [(bed.config.id, bed.config.label,
+              DashboardConfig(store, bed.session, zone, window, bed.replay, operator=args.operator, auth=auth))
+             for bed in site.beds]
     return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name, site.notices),
                      auth, listener, site)
+
+
+def _serve_remote(args: argparse.Namespace, store: Store, config: SiteConfig, auth: AuthSettings,
+                  listener: int) -> int:
+    """Serve the views of a site whose beds chair computers acquire: each bed's session is the one the database says
+    it is on now, and its chair computer's heartbeat says whether it is live (`web/site/remote.py`)."""
+    from monitor.web.app import DashboardConfig, create_site_app
+    from monitor.web.site.remote import RemoteBeds
+
+    remote = RemoteBeds(store, config.beds)
+    zone, window = display_zone(None, False), timedelta(minutes=args.window)
+    views = [(bed.id, bed.label, DashboardConfig(store, partial(remote.session, bed.id), zone, window,
+                                                 operator=args.operator, auth=auth))
+             for bed in config.beds]
+    beds = f"{len(views)} bed{'' if len(views) == 1 else 's'}"
+    print(f"serving the views of {beds} that chair computers acquire (--no-acquire)", flush=True)
+    return serve_app(args, create_site_app(store, views, zone, auth, args.operator, config.name, remote=remote),
+                     auth, listener)

@@ -6,6 +6,10 @@ same: its link reports the outage as lost (stored on the bed's session, so its v
 reopening with backoff, as after an unplugged cable; the other beds never wait for it. HL7 beds are fed by
 the site's one MLLP listener (`[hl7] listen`, `monitor/runtime/hl7.py`), bound when the site opens (a busy
 port fails then, before anything runs) and started after the beds; `hl7` is it, with its unknown senders.
+
+A site holds its beds (`monitor/runtime/lease.py`) before it opens any: a bed another live process acquires (a
+chair computer's `vigil acquire --config … --bed …`) is refused, and nothing is opened. A chair computer runs a
+site of one bed (`one_bed`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from adapters.transport.serial_link import LinkConfig, SerialLink
 from monitor.limits.model import DEFAULT_PRESET, load_preset
 from monitor.runtime import bed as beds
 from monitor.runtime.hl7 import Hl7Feed, Hl7Service, unknown_sender_notice
+from monitor.runtime.lease import BedLeases
 from monitor.runtime.live import LiveRunner
 from monitor.runtime.replay import ReplayRunner
 from monitor.session.types import recorded_type, session_type
@@ -50,14 +55,21 @@ class Site:
     error: BaseException | None = None  # one bed's failure is that bed's: the site as a whole never fails
 
     def __init__(self, store: Store, config: SiteConfig, operator: str) -> None:
-        """Raises OSError when the HL7 listener cannot bind (before any bed is opened)."""
+        """Raises BedHeld when another process acquires one of the beds, OSError when the HL7 listener cannot bind
+        (both before any bed is opened)."""
         self.config = config
         feeds = {bed.hl7_id: Hl7Feed.of(bed.protocol, bed.protocol.name, bed.options)
                  for bed in config.beds if isinstance(bed, Hl7Bed)}
+        self.leases = BedLeases(store, [bed.id for bed in config.beds], on_lost=self._lost)
+        self.leases.take()
         self.hl7: Hl7Service | None = None
-        if config.hl7_listen is not None:
-            self.hl7 = Hl7Service(*config.hl7_listen, feeds)
-            self.hl7.open()
+        try:
+            if config.hl7_listen is not None:
+                self.hl7 = Hl7Service(*config.hl7_listen, feeds)
+                self.hl7.open()
+        except OSError:
+            self.leases.stop()
+            raise
         self.beds = [_open(store, bed, operator, feeds) for bed in config.beds]
 
     def notices(self) -> list[str]:
@@ -69,12 +81,29 @@ class Site:
             bed.runner.start()
         if self.hl7 is not None:
             self.hl7.start()
+        self.leases.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         for bed in self.beds:
             bed.runner.stop(timeout)
         if self.hl7 is not None:
             self.hl7.stop(timeout)
+        self.leases.stop(timeout)  # released once nothing of the beds runs
+
+    def _lost(self, bed_id: str) -> None:
+        """Another process took the bed over (this one stalled past its lease): this one stops writing it."""
+        for bed in self.beds:
+            if bed.config.id == bed_id:
+                bed.runner.stop()
+
+
+def one_bed(config: SiteConfig, bed_id: str) -> SiteConfig | None:
+    """The site as a chair computer runs it: that one bed (None if the site has no such bed), and the HL7 listener
+    only for an HL7 bed — a chair's networked monitor sends to the chair computer, which accepts only its bed."""
+    bed = next((bed for bed in config.beds if bed.id == bed_id), None)
+    if bed is None:
+        return None
+    return replace(config, beds=(bed,), hl7_listen=config.hl7_listen if isinstance(bed, Hl7Bed) else None)
 
 
 def _open(store: Store, bed: Bed, operator: str, feeds: dict[str, Hl7Feed]) -> OpenBed:

@@ -4,7 +4,8 @@ SQLAlchemy Core over SQLite (WAL, synchronous=FULL) by default, or PostgreSQL (`
 kept current by Alembic (`migrate`).
 One small class per concern, all over one `Database`: `store.beds` (each bed's one open session),
 `store.sessions`, `store.samples` (readings and
-events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit` and `store.users`.
+events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit`, `store.users` and
+`store.holders` (which process acquires each bed).
 Every write commits before it returns, with its audit entry in the same transaction, and then wakes the
 readers of every process on the database (`wait_for_change`, `changes`); only what is committed is shown or
 alarmed on.
@@ -20,6 +21,7 @@ from monitor.store.alarms import Alarms, StoredAlarm
 from monitor.store.audit import Audit, AuditEntry
 from monitor.store.beds import Bed, Beds
 from monitor.store.database import BadDatabaseURL, Database, Unreachable, database_url
+from monitor.store.holders import Holder, Holders
 from monitor.store.limits import Limits, LimitsVersion
 from monitor.store.migrate import DatabaseTooNew, NoDatabase
 from monitor.store.samples import Cursor, Samples, StoredEvent, StoredReading, Strike
@@ -27,7 +29,7 @@ from monitor.store.sessions import SessionEnded, SessionInfo, Sessions, SessionS
 from monitor.store.users import Users
 
 __all__ = [
-    "AuditEntry", "BadDatabaseURL", "Bed", "Cursor", "DatabaseTooNew", "LimitsVersion", "NoDatabase",
+    "AuditEntry", "BadDatabaseURL", "Bed", "Cursor", "DatabaseTooNew", "Holder", "LimitsVersion", "NoDatabase",
     "SessionEnded", "SessionInfo", "SessionSummary",
     "Store", "StoredAlarm", "StoredEvent", "StoredReading", "Strike", "Unreachable", "database_url",
 ]
@@ -47,6 +49,7 @@ class Store:
         self.alarms = Alarms(self.database)
         self.audit = Audit(self.database)
         self.users = Users(self.database)
+        self.holders = Holders(self.database)
 
     @property
     def engine(self) -> Engine:

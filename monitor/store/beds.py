@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +106,23 @@ class Beds:
             found = conn.execute(sa.select(sessions.c.id).where(sessions.c.bed_id == bed_id,
                                                                 sessions.c.ended_us.is_(None))).scalar()
         return None if found is None else int(found)
+
+    def latest_sessions(self, wanted: Mapping[str, str | None]) -> dict[str, int]:
+        """Each bed's session now, for a server that does not acquire it: its open session, else the last it had
+        (a bed that never had one is left out). A replayed bed, given with its label (it has no bed row), has its
+        newest replay session under that label. Two queries, however many beds."""
+        live = [bed_id for bed_id, label in wanted.items() if label is None]
+        replays = {label: bed_id for bed_id, label in wanted.items() if label is not None}
+        c, found = sessions.c, {}
+        with self.db.engine.connect() as conn:
+            if live:  # a bed's open session is its newest: the next opens only after it ended
+                q = sa.select(c.bed_id, sa.func.max(c.id)).where(c.bed_id.in_(live)).group_by(c.bed_id)
+                found.update({bed_id: int(newest) for bed_id, newest in conn.execute(q)})
+            if replays:
+                q = (sa.select(c.bed, sa.func.max(c.id))
+                     .where(c.bed_id.is_(None), c.kind == "replay", c.bed.in_(list(replays))).group_by(c.bed))
+                found.update({replays[label]: int(newest) for label, newest in conn.execute(q)})
+        return found
 
     def session(self, bed_id: str, *, name: str, who: str, limits: dict, limits_from: datetime,
                 patient_label: str = "") -> tuple[int, bool]:

@@ -158,6 +158,11 @@ class Database:
         else:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=keys), rows)
 
+    def insert_new(self, conn: Connection, table: sa.Table, row: dict) -> bool:
+        """Insert one row unless a row with its primary key is stored: whether it was inserted."""
+        stmt = _INSERTS[self.engine.dialect.name](table).on_conflict_do_nothing()
+        return conn.execute(stmt, row).rowcount == 1
+
     # -- the change signal (monitor.store.changes): this process's commits and other processes' --
 
     def notify(self) -> None:

@@ -213,3 +213,17 @@ settings = sa.Table(
     sa.Column("key", sa.String(50), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Who acquires each bed now (monitor.store.holders): one process at a time, on a lease kept alive by its heartbeat.
+# Keyed by the site file's bed id, with no foreign key: a replayed bed has no `beds` row, and is held all the same.
+bed_holders = sa.Table(
+    "bed_holders",
+    metadata,
+    sa.Column("bed_id", sa.String(50), primary_key=True),
+    sa.Column("token", sa.String(32), nullable=False),  # the holding process's own: a restart is a new holder
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("since_us", sa.BigInteger, nullable=False),  # times on the database's clock, not the hosts'
+    sa.Column("heartbeat_us", sa.BigInteger, nullable=False),
+    sa.Column("released_us", sa.BigInteger),  # set when the holder stopped cleanly: the bed is free at once
+)

@@ -38,7 +38,8 @@ from monitor.web.bed.trend_view import register_trend_callbacks
 from monitor.web.bed.vitals_table import register_table_callback
 from monitor.web.history import create_history_app
 from monitor.web.report_routes import register_report_routes
-from monitor.web.site.page import create_central_app
+from monitor.web.site.page import create_central_app, no_session_page
+from monitor.web.site.remote import RemoteBeds
 from monitor.web.site.stream import SiteBed, register_site_stream
 from monitor.web.stream import register_stream
 from monitor.web.users import create_users_app
@@ -47,10 +48,11 @@ from monitor.web.users import create_users_app
 @dataclass
 class DashboardConfig:
     """One bed view: `session` names the session it shows, asked afresh on every page load (a bed's session
-    changes; the app is never bound to one), and each page acts on the session it was built for (`bed.shown`)."""
+    changes; the app is never bound to one; None: a bed a chair computer acquires has had none yet), and each page
+    acts on the session it was built for (`bed.shown`)."""
 
     store: Store
-    session: Callable[[], int]
+    session: Callable[[], int | None]
     display_tz: tzinfo = UTC
     window: timedelta = timedelta(hours=1)
     runner: ReplayRunner | None = None  # replay controls appear only when a replay runs in-process
@@ -67,16 +69,16 @@ def create_app(config: DashboardConfig) -> Dash:
 
 def create_site_app(store: Store, beds: Sequence[tuple[str, str, DashboardConfig]], display_tz: tzinfo,
                     auth: AuthSettings, operator: str, name: str = "Vigil",
-                    notices: Callable[[], list[str]] = list) -> flask.Flask:
+                    notices: Callable[[], list[str]] = list, remote: RemoteBeds | None = None) -> flask.Flask:
     """`vigil serve`: one server for every bed of a site, `(id, label, config)`, each bed's view a Dash app at
     `urls.site_bed(id)`, and the central view of them all (`site.page`, fed by `site.stream`) at `urls.SITE`,
-    with the site's `notices` for the admin."""
+    with the site's `notices` for the admin; `remote`: chair computers acquire the beds, not this process."""
     server = flask.Flask(__name__)
     apps = [_bed_app(server, urls.site_bed(bed_id), config, compress=i == 0)  # one Flask-Compress per server
             for i, (bed_id, _, config) in enumerate(beds)]
     site_beds = [SiteBed(bed_id, label, config.session) for bed_id, label, config in beds]
     central = create_central_app(server, name, site_beds)
-    register_site_stream(server, store, site_beds, display_tz, notices)
+    register_site_stream(server, store, site_beds, display_tz, notices, remote)
     _install_shared(server, store, display_tz, [central, *apps], auth, operator)
     return server
 
@@ -118,7 +120,10 @@ def _install_shared(server: flask.Flask, store: Store, tz: tzinfo, bed_apps: lis
 
 def serve_layout(config: DashboardConfig) -> dmc.MantineProvider:
     """The bed view for the user asking: read from the store now, with the controls their role may use."""
-    state = initial_state(config.store, config.session(), config.display_tz, config.window)
+    session_id = config.session()
+    if session_id is None:
+        return no_session_page()
+    state = initial_state(config.store, session_id, config.display_tz, config.window)
     info = state["info"]
     actor = current_actor()
     return bed_view(

@@ -9,6 +9,8 @@
  * Alarms of every bed go into the page's one vigil_alarms.js state, their tiles named per bed ("chair-3/hr"), which
  * sounds them with the bed view's tones, audio pause and reminders; the banner shows the site's highest.
  * The session line is the bed view's own (vigil_session.js `countdowns`), so both screens say the same.
+ * On a central server whose beds chair computers acquire, an update may say why a bed's chair computer is offline
+ * (`h`), and a bed may have no session yet (a snapshot with `s` null): both show on the tile as what they are.
  */
 (function () {
   "use strict";
@@ -54,6 +56,7 @@
         obs: q(".st-obs"), why: q(".st-offline-why"), bp: vital("bp"), hr: vital("hr"), spo2: vital("spo2"),
       },
       v: {}, trend: { sbp: [], hr: [] }, alarmIds: new Set(), link: null, clock: null, facts: null, staleS: null,
+      known: false, offline: null,
     };
   }
 
@@ -61,7 +64,13 @@
   function applyFull(bed, u) {
     window.VigilAlarms.drop(Array.from(bed.alarmIds));
     bed.alarmIds.clear();
-    Object.assign(bed, { session: u.s, epoch: u.ep, v: u.v, trend: u.t, link: u.l, clock: u.k, facts: u.T, staleS: u.st });
+    if (u.s === null) {  // no session yet: nothing but why
+      Object.assign(bed, { session: null, epoch: 0, v: {}, trend: { sbp: [], hr: [] }, link: null, clock: null, facts: null,
+        staleS: null, known: true, offline: u.h || null });
+      return;
+    }
+    Object.assign(bed, { session: u.s, epoch: u.ep, v: u.v, trend: u.t, link: u.l, clock: u.k, facts: u.T, staleS: u.st,
+      known: true, offline: u.h || null });
   }
 
   function addTrend(bed, t, vital, value) {
@@ -94,8 +103,9 @@
     if (u.l) bed.link = u.l;
     if (u.k) bed.clock = u.k;
     if (u.T) bed.facts = u.T;
+    if ("h" in u) bed.offline = u.h || null;
     bed.cursor = u.c;
-    bed.token = [bed.id, bed.session, bed.epoch, u.c.join("-")].join(".");
+    bed.token = bed.session === null ? null : [bed.id, bed.session, bed.epoch, u.c.join("-")].join(".");
     if (redraw) drawTrend(bed);
     return bed;
   }
@@ -127,10 +137,26 @@
     put(el.age, r && t !== null ? ageText(t - r[0]) : "");
   }
 
+  /* A bed with no session yet: its vitals empty, and why (its chair computer never acquired it, or is offline). */
+  function renderNoSession(bed) {
+    for (const key of ["bp", "hr", "spo2"]) {
+      cls(bed.el[key].root, "sv sv-" + key + " nodata");
+      put(bed.el[key].value, key === "bp" ? "--/--" : "--");
+      put(bed.el[key].age, "");
+    }
+    for (const key of ["patient", "type", "dose", "next", "obs"]) put(bed.el[key], "");
+    put(bed.el.link, bed.offline ? "OFFLINE" : "No session");
+    cls(bed.el.link, "st-link " + (bed.offline ? "link-bad" : "link-ended"));
+    put(bed.el.why, bed.offline || "no session yet");
+    cls(bed.root, "site-tile" + (bed.offline ? " offline" : ""));
+  }
+
   /* Everything a tile shows: on each update of its bed, and every second (ages and countdowns move on). */
   function render(bed) {
+    if (bed.known && bed.session === null) { renderNoSession(bed); return; }
     if (bed.staleS === null) return;
-    const t = now(bed), s = bed.facts, lost = Boolean(bed.link && bed.link[0]);
+    // A chair computer not heard from says more than its link's last word: that is old news.
+    const t = now(bed), s = bed.facts, lost = Boolean(bed.offline || (bed.link && bed.link[0]));
     const ended = Boolean(bed.clock && bed.clock.ended);
     renderVital(bed, "bp", ["sbp", "dbp"], t);
     renderVital(bed, "hr", ["hr"], t);
@@ -145,7 +171,7 @@
     put(bed.el.obs, line.observation);
     put(bed.el.link, lost ? "OFFLINE" : ended ? "Replay ended" : "Live");
     cls(bed.el.link, "st-link " + (lost ? "link-bad" : ended ? "link-ended" : "link-ok"));
-    put(bed.el.why, lost ? bed.link[1] || "no data from the monitor" : "");
+    put(bed.el.why, bed.offline || (lost ? bed.link[1] || "no data from the monitor" : ""));
     cls(bed.root, "site-tile" + window.VigilAlarms.tileClass(bed.id) + (lost ? " offline" : ""));
   }
 

@@ -106,6 +106,16 @@ def central_view(name: str, beds: Sequence[SiteBed]) -> dmc.MantineProvider:
     ]))
 
 
+def no_session_page() -> dmc.MantineProvider:
+    """A bed's view before the bed's first session: its chair computer has not acquired it yet."""
+    return dmc.MantineProvider(forceColorScheme="dark", children=html.Div(className="site-view", children=[
+        html.Div(className="site-header", children=[html.Span("Vigil", className="brand")]),
+        html.P("No session on this bed yet: it opens when the bed's chair computer starts acquiring. "
+               "Reload this page then.", className="no-session"),
+        html.A("Back to the central view", href=urls.SITE),
+    ]))
+
+
 def create_central_app(server: flask.Flask, name: str, beds: Sequence[SiteBed]) -> Dash:
     """The central view at `urls.SITE` on the site's server."""
     # Dash takes a Flask server and update_title=None, whatever its annotations say.

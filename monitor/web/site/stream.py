@@ -7,6 +7,10 @@ what is new: the tile's readings (`r`, NIBP, HR and SpO2 only), alarm changes (`
 clock (`k`) and, when the session's facts change, what the tile shows of them (`T`). Every update carries its
 bed's store cursor (`c`): the browser resumes from its own (`?b=TOKEN` per bed, `parse_tokens`), so a reconnect
 neither misses nor doubles anything, per bed. The loop wakes on the store's change signal like the bed view's.
+
+On a central server that acquires no bed (`site.remote`), a bed may have no session yet (its snapshot has `"s"`
+null and nothing else to show), and each update says whether its chair computer is heard from (`h`: why the bed is
+offline, or null), on snapshots and whenever that changes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from monitor.web.bed.alarm_view import alarm_payload
 from monitor.web.bed.figures import display_ms
 from monitor.web.bed.session_view import session_payload
 from monitor.web.bed.state import stream_config
+from monitor.web.site.remote import RemoteBeds
 from monitor.web.stream import (
     BATCH_LIMIT,
     Message,
@@ -48,22 +53,24 @@ TILE_SESSION_KEYS = ("typeLabel", "patient", "anchor", "anchorLabel", "obsEnd", 
 
 @dataclass(frozen=True)
 class SiteBed:
-    """A bed as the central view shows it; `session` names its session now (a bed moves on after 'end session')."""
+    """A bed as the central view shows it; `session` names its session now (a bed moves on after 'end session'; None:
+    a bed a chair computer acquires has had none yet)."""
 
     id: str
     label: str
-    session: Callable[[], int]
+    session: Callable[[], int | None]
 
 
 @dataclass
 class _Told:
-    """What this stream has told its viewer of one bed."""
+    """What this stream has told its viewer of one bed (`session` None: that it has none yet)."""
 
-    session: int
+    session: int | None
     epoch: int
     cursor: Cursor
     clock: dict | None = None
     setup: tuple | None = None
+    offline: str | None = None  # why its chair computer is offline, as told (`site.remote`)
 
 
 def parse_tokens(tokens: Sequence[str]) -> dict[str, _Told]:
@@ -125,9 +132,14 @@ def trend_points(readings: list, tz: tzinfo) -> dict[str, list]:
     return points
 
 
-def snapshot(store: Store, bed: SiteBed, tz: tzinfo) -> tuple[dict, _Told]:
+def no_session(bed_id: str, offline: str | None) -> tuple[dict, _Told]:
+    """The tile of a bed with no session yet (its chair computer has never opened one)."""
+    return {"b": bed_id, "full": 1, "s": None, "h": offline, "c": [0, 0, 0]}, _Told(None, 0, Cursor(0, 0, 0),
+                                                                                   offline=offline)
+
+
+def snapshot(store: Store, bed_id: str, session_id: int, tz: tzinfo) -> tuple[dict, _Told]:
     """A bed's tile whole, read up to one store cursor, and what the viewer then knows."""
-    session_id = bed.session()
     cursor = store.samples.cursor(session_id)
     info = store.sessions.info(session_id)
     latest = store.samples.latest(session_id, max_id=cursor.reading)
@@ -138,10 +150,10 @@ def snapshot(store: Store, bed: SiteBed, tz: tzinfo) -> tuple[dict, _Told]:
     limits = Limits() if stored is None else limits_from_stored(stored)
     told = _Told(session_id, info.epoch, cursor, clock_payload(info, tz), _setup(info))
     return {
-        "b": bed.id, "full": 1, "s": session_id, "ep": info.epoch, "c": cursor_list(cursor),
+        "b": bed_id, "full": 1, "s": session_id, "ep": info.epoch, "c": cursor_list(cursor),
         "v": {code: [display_ms(r.time, tz), compact(r.value)] for code, r in latest.items() if code in TILE_VITALS},
         "t": trend_points(recent, tz),
-        "a": [site_alarm(a, bed.id, tz) for a in store.alarms.since(session_id) if a.rev <= cursor.alarm
+        "a": [site_alarm(a, bed_id, tz) for a in store.alarms.since(session_id) if a.rev <= cursor.alarm
               and displayed(a)],
         "l": link_state(store.samples.events(session_id, cursor.event)),
         "k": told.clock, "T": tile_session(store, session_id, tz),
@@ -183,26 +195,39 @@ def delta(store: Store, bed_id: str, info: SessionInfo, told: _Told, tz: tzinfo,
     return update, more
 
 
-def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo) -> tuple[list, bool]:
+def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo,
+                 remote: RemoteBeds | None = None) -> tuple[list, bool]:
     """One pass over the beds: each one's update (a snapshot where the viewer's view of it no longer holds).
 
     Two queries for all beds find the ones with something new (`infos`, `cursors`); only those are read further:
-    at one reading a second per bed most passes follow one bed's write."""
-    sessions = {bed.id: bed.session() for bed in beds}
-    infos = store.sessions.infos(sessions.values())
-    cursors = store.samples.cursors(sessions.values())
+    at one reading a second per bed most passes follow one bed's write. `remote`: the beds are acquired by chair
+    computers (their sessions found in one query more, and their holders read every second)."""
+    sessions = remote.sessions() if remote is not None else {bed.id: bed.session() for bed in beds}
+    offline = remote.offline(tz) if remote is not None else {}
+    present = [s for s in sessions.values() if s is not None]
+    infos, cursors = store.sessions.infos(present), store.samples.cursors(present)
     updates, more = [], False
     for bed in beds:
-        told, session_id = known.get(bed.id), sessions[bed.id]
+        told, session_id, why = known.get(bed.id), sessions.get(bed.id), offline.get(bed.id)
+        if session_id is None:
+            if told is None or told.session is not None or told.offline != why:
+                whole, known[bed.id] = no_session(bed.id, why)
+                updates.append(whole)
+            continue
         info = infos[session_id]
         if told is None or told.session != session_id or told.epoch != info.epoch:
-            whole, known[bed.id] = snapshot(store, bed, tz)
+            whole, known[bed.id] = snapshot(store, bed.id, session_id, tz)
+            if remote is not None:
+                whole["h"] = known[bed.id].offline = why
             updates.append(whole)
             continue
         if (told.cursor == cursors[session_id] and told.setup == _setup(info)
-                and told.clock == clock_payload(info, tz)):
+                and told.clock == clock_payload(info, tz) and told.offline == why):
             continue  # nothing new on this bed
         update, full_batch = delta(store, bed.id, info, told, tz, cursors[session_id])
+        if why != told.offline:
+            update = (update or {"b": bed.id, "c": cursor_list(told.cursor)}) | {"h": why}
+            told.offline = why
         more = more or full_batch
         if update is not None:
             updates.append(update)
@@ -211,7 +236,7 @@ def site_updates(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told],
 
 def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], tz: tzinfo,
                 signed_in: Callable[[], bool] = lambda: True,
-                notices: Callable[[], list[str]] = list) -> Iterator[str]:
+                notices: Callable[[], list[str]] = list, remote: RemoteBeds | None = None) -> Iterator[str]:
     """SSE text until the viewer's sign-in ends (`stream.sse_loop`, as the bed view's stream): the beds' updates
     as the store changes. `n`: the site's notices for the admin (an HL7 sender no bed claims), whole, on
     connecting and whenever they change."""
@@ -219,7 +244,7 @@ def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], 
 
     def next_message() -> Message | None:
         nonlocal told_notices
-        updates, more = site_updates(store, beds, known, tz)
+        updates, more = site_updates(store, beds, known, tz, remote)
         message: dict = {"u": updates} if updates else {}
         if (current := notices()) != told_notices:
             message["n"] = told_notices = current
@@ -229,11 +254,11 @@ def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], 
 
 
 def register_site_stream(server: Flask, store: Store, beds: Sequence[SiteBed], tz: tzinfo,
-                         notices: Callable[[], list[str]] = list) -> None:
+                         notices: Callable[[], list[str]] = list, remote: RemoteBeds | None = None) -> None:
     """Add `urls.SITE_STREAM` to the site's server (behind the sign-in guard, as every route)."""
 
     @server.route(urls.SITE_STREAM)
     def site_stream() -> Response:
         known = parse_tokens(request.args.getlist("b"))
-        return Response(ending_on_exit(stream_site(store, beds, known, tz, stream_alive(), notices)),
+        return Response(ending_on_exit(stream_site(store, beds, known, tz, stream_alive(), notices, remote)),
                         mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
