@@ -229,7 +229,7 @@ def test_record_stopped_by_sigterm_writes_everything_it_received(
     link, out = tmp_path / "monitor", tmp_path / "recorded.csv"
     simulate(processes, "hl7-mllp", scenario, link, speed=10)
     record = processes.start("record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device", "--out", out)
-    wait_for(lambda: journal_path(out).exists() and journal_path(out).read_text().count("\n") > 20, 20,
+    wait_for(lambda: journal_path(out).exists() and journal_path(out).read_text().count("\n") > 20, 40,
              "twenty rows in the capture journal")
     assert record.poll() is None
     record.send_signal(signal.SIGTERM)
@@ -250,7 +250,7 @@ def test_record_killed_hard_has_everything_it_received_on_the_disk(
     simulate(processes, "hl7-mllp", scenario, link, speed=10)
     record = processes.start("record", "--port", link, "--protocol", "hl7-mllp", "--clock", "device", "--out", out)
     journal = journal_path(out)
-    wait_for(lambda: journal.exists() and journal.read_text().count("\n") > 20, 20, "twenty rows in the journal")
+    wait_for(lambda: journal.exists() and journal.read_text().count("\n") > 20, 40, "twenty rows in the journal")
     record.kill()
     record.communicate(timeout=20)
     assert out.read_text() == "time,hr\n2026-11-19T09:00:00Z,70\n"

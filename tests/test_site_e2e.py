@@ -134,7 +134,7 @@ def test_each_beds_view_in_the_browser_shows_its_own_bed(dash_duo, tmp_path: Pat
         last = {r.vital: r.value for r in read_session_csv(path).readings}
         dash_duo.driver.get(base + urls.site_bed(bed))
         # its stream, under the bed's prefix (a short recording may be over by the time the page is up)
-        wait_for(lambda: text_of(dash_duo, "link-status") in ("Live", "Replay ended"), 10, "the bed's stream")
+        wait_for(lambda: text_of(dash_duo, "link-status") in ("Live", "Replay ended"), 30, "the bed's stream")
         dash_duo.wait_for_text_to_equal("#num-hr", f"{last['hr']:g}", timeout=15)
         dash_duo.wait_for_text_to_equal("#num-bp", f"{last['sbp']:g}/{last['dbp']:g}", timeout=5)
 
