@@ -14,7 +14,7 @@ peak; `rise` is against a baseline that exists only from its defining moment on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -360,7 +360,7 @@ def chronological(readings: Iterable[Reading], events: Iterable[Event]) -> Itera
     return (item for *_, item in tagged)
 
 
-def _in_time_order(items: list[Reading] | list[Event]) -> bool:
+def _in_time_order(items: Sequence[Reading | Event]) -> bool:
     return all(a.time <= b.time for a, b in pairwise(items))
 
 
