@@ -199,8 +199,9 @@ class AlarmEngine:
             out += self._heard(r.source, r.time)
         if r.vital == "sbp":
             out += self._nibp_measured(r.time)
-        out += self._limit_runs(r)
-        out += self._rise_run(r)
+        lim = self.limits.for_vital(r.vital)
+        out += self._limit_runs(r, lim)
+        out += self._rise_run(r, lim)
         return out
 
     def feed(self, items: Iterable[Reading | Event]) -> list[Episode]:
@@ -217,8 +218,7 @@ class AlarmEngine:
         delay_s = self.limits.for_vital(vital).delay_s
         return timedelta(seconds=DEFAULT_DELAY_S.get(vital, 10.0) if delay_s is None else delay_s)
 
-    def _limit_runs(self, r: Reading) -> list[Episode]:
-        lim = self.limits.for_vital(r.vital)
+    def _limit_runs(self, r: Reading, lim: VitalLimits) -> list[Episode]:
         out: list[Episode] = []
         for direction in ("high", "low"):
             level = _level(lim, direction, r.value)
@@ -227,10 +227,10 @@ class AlarmEngine:
                 out += self._step(key, r, level)
         return out
 
-    def _rise_run(self, r: Reading) -> list[Episode]:
+    def _rise_run(self, r: Reading, lim: VitalLimits) -> list[Episode]:
         baseline_state = self._baselines[r.vital]
         baseline_state.observe(r)
-        rise = self.limits.for_vital(r.vital).rise
+        rise = lim.rise
         fixed = self.limits.baseline.get(r.vital)
         baseline = fixed if fixed is not None else baseline_state.value_at(r.time, self.expect_dose)
         level = None
