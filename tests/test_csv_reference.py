@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from csv_reference import read_rows_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ ISO_TIMES = st.one_of(
     st.builds("2026-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}".format, st.integers(0, 13), st.integers(0, 32),
               st.integers(0, 24), st.integers(0, 60), st.integers(0, 60),
               st.sampled_from(["Z", "z", "+01:00", "-05:30", "+00:00", "+23:59", "+24:00", "+0100", "+01", "",
-                               ".5Z", ",25Z", ".1234567Z", ".000001+02:00", "-00:61"])),
+                               ".5Z", ",25Z", ".1234567Z", ".000001+02:00", "-00:61", ".Z", ".+01:00", "+1:00"])),
     st.sampled_from(["2026-10-25 02:30", "2026-10-25T02:30:00", "2026-03-29T02:30", "2026-10-25 01:59:59",
                      "0001-01-01T00:00+01:00", "9999-12-31T23:59:59-01:00", "2024-02-29T00:00:00Z",
                      "2026-11-20t09:00:00Z", "2026-11-20 09:00Z", "2026-11-20T09:00:00.123456789Z"]),
@@ -93,3 +94,12 @@ OPTIONS = st.sampled_from([{}, {"skip_bad_rows": True}, {"tz": "Europe/Berlin"},
 @given(st.one_of(wide_file(), long_file()), OPTIONS)
 def test_the_vectorised_reader_reads_as_the_row_by_row_reference(text: str, options: dict[str, Any]) -> None:
     assert outcome(read_session_csv, text, **options) == outcome(read_rows_reference, text, **options)
+
+
+@pytest.mark.parametrize("time", ["2026-11-20T09:00:00.Z", "2026-11-20T09:00:00.+01:00", "2026-11-20T09:00:00.5Z",
+                                  "2026-02-29T09:00:00Z", "2024-02-29T09:00:00-23:59", "2026-11-20T09:00:00+1:00"])
+def test_times_near_the_fast_forms_edges_read_as_the_reference(time: str) -> None:
+    """The vectorised ISO form must not take what the rule refuses: a "." with no digit after it, Feb 29 of a
+    common year; nor refuse what it takes."""
+    text = f"time,hr\n{time},70\n"
+    assert outcome(read_session_csv, text) == outcome(read_rows_reference, text)

@@ -62,21 +62,23 @@ def _days(year: Ints, month: Ints, day: Ints) -> Ints:
 
 
 def _fast_group(c: Ints, suffix: int) -> tuple[npt.NDArray[np.bool_], Ints]:
-    """Rows of `c` (one text length) in the form YYYY-MM-DD[Tt ]HH:MM:SS[.,fraction] + a suffix of `suffix`
-    characters (1: Z; 6: ±HH:MM): whether each is, and its µs since the epoch."""
+    """Rows of `c` (one text length) in the form YYYY-MM-DD[Tt ]HH:MM:SS[.,digits] + a suffix of `suffix`
+    characters (1: Z; 6: ±HH:MM): whether each is, and its µs since the epoch. A fraction has at least one
+    digit, as csv_cells.ISO requires: the caller passes no length with a bare "." before the suffix."""
     body = c.shape[1] - suffix
     ok = _digits(c, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) & _is(c, 4, "-") & _is(c, 7, "-")
     ok &= _is(c, 10, "Tt ") & _is(c, 13, ":") & _is(c, 16, ":")
-    micro = np.zeros(len(c), np.int64)
     if body > 19:
         ok &= _is(c, 19, ".,") & _digits(c, range(20, body))
-        micro = _number(np.where(ok[:, None], c, 48), 20, min(body - 20, 6)) * 10 ** (6 - min(body - 20, 6))
-    f = {name: _number(np.where(ok[:, None], c, 48), *at) for name, at in _FIELDS.items()}
-    offset = np.zeros(len(c), np.int64)
     if suffix == 6:
         ok &= _is(c, body, "+-") & _digits(c, [body + 1, body + 2, body + 4, body + 5]) & _is(c, body + 3, ":")
-        hours, minutes = _number(np.where(ok[:, None], c, 48), body + 1, 2), _number(np.where(ok[:, None], c, 48),
-                                                                                      body + 4, 2)
+    d = np.where(ok[:, None], c, 48)  # rows not of the form read as zeros, so no field below overflows
+    f = {name: _number(d, *at) for name, at in _FIELDS.items()}
+    places = min(body - 20, 6)  # a fraction's digits past the microsecond are dropped, as csv_cells does
+    micro = _number(d, 20, places) * 10 ** (6 - places) if body > 19 else np.zeros(len(c), np.int64)
+    offset = np.zeros(len(c), np.int64)
+    if suffix == 6:
+        hours, minutes = _number(d, body + 1, 2), _number(d, body + 4, 2)
         ok &= (hours <= 23) & (minutes <= 59)
         offset = np.where(c[:, body] == ord("-"), -1, 1) * (hours * 60 + minutes)
     leap = (f["year"] % 4 == 0) & ((f["year"] % 100 != 0) | (f["year"] % 400 == 0))
@@ -99,7 +101,7 @@ def fast_iso(texts: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.bool_], Int
         text = np.array(texts[rows].tolist(), dtype=f"U{length}")
         c = text.view(np.uint32).reshape(len(rows), length).astype(np.int64)  # each character's code point
         for suffix, last in ((1, "Zz"), (6, "0123456789")):
-            if length - suffix < 19:
+            if length - suffix < 19 or length - suffix == 20:  # too short, or a "." with no digits after it
                 continue
             pick = np.flatnonzero(_is(c, length - 1, last))
             ok, when = _fast_group(c[pick], suffix)
