@@ -907,3 +907,19 @@ def test_property_live_feeding_with_ticks_equals_evaluate(session, tick_s: float
     expect_dose = any(e.kind in DOSE_KINDS for e in events)
     batch = evaluate(readings, events, limits)
     assert canonical(live(items, limits, expect_dose=expect_dose, tick_s=tick_s)) == canonical(batch)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=30), st.booleans())
+def test_chronological_gives_events_first_at_equal_times_whether_or_not_it_sorts(
+    items: list[tuple[int, bool]], in_order: bool
+) -> None:
+    """Recordings arrive in time order and are merged without a sort; any other input is sorted. Both give
+    time order, events before readings at the same instant, and otherwise the order given."""
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    if in_order:
+        items = sorted(items, key=lambda item: item[0])
+    readings = [Reading(t0 + timedelta(seconds=s), "hr", float(i)) for i, (s, event) in enumerate(items) if not event]
+    events = [Event(t0 + timedelta(seconds=s), "note", str(i)) for i, (s, event) in enumerate(items) if event]
+    expected = sorted([*events, *readings], key=lambda x: (x.time, isinstance(x, Reading)))  # stable: given order
+    assert list(chronological(readings, events)) == expected

@@ -268,3 +268,69 @@ def test_check_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> No
     process.stdout.close()
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (141, "")
+
+
+def test_check_loads_no_store_and_no_web_packages() -> None:
+    """`vigil check` is a batch command run over folders of recordings: the store (SQLAlchemy, Alembic, psycopg)
+    and the web (Dash, Plotly, Flask) cost most of a second to import and serve it nothing."""
+    script = (
+        "import sys; from monitor.cli.main import main\n"
+        f"code = main(['check', {str(SAMPLES / 'hypertensive.csv')!r}, '--limits', 'iv-ketamine', '--json'])\n"
+        "heavy = {'sqlalchemy', 'alembic', 'psycopg', 'dash', 'plotly', 'flask', 'reportlab'}\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stderr.splitlines()[-1] == "0 []"
+
+
+def folder_of_recordings(tmp_path: Path) -> Path:
+    """Two samples and a file with a bad row, which must be reported without stopping the others."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for name in ("hypertensive", "artefacts"):
+        (folder / f"{name}.csv").write_bytes((SAMPLES / f"{name}.csv").read_bytes())
+    (folder / "broken.csv").write_text("time,hr\n0,70\n1,NaN\n")
+    (folder / "notes.txt").write_text("not a recording\n")
+    return folder
+
+
+def test_check_a_folder_gives_a_summary_line_per_file_then_its_episodes(tmp_path: Path) -> None:
+    folder = folder_of_recordings(tmp_path)
+    result = vigil_check(folder, "--limits", "iv-ketamine")
+    reason = "1 bad row: line 3: hr value 'NaN' is not a number"
+    assert result.returncode == 2
+    assert result.stderr == f"vigil check: error: {folder / 'broken.csv'}: {reason}\n"
+    blocks = result.stdout.rstrip("\n").split("\n\n")  # in name order; notes.txt is no recording
+    assert blocks[1] == f"{folder / 'broken.csv'}: not checked: {reason}"
+    for block, name in zip(blocks[::2], ("artefacts", "hypertensive"), strict=True):
+        alone = check_sample(name, "--limits", "iv-ketamine").stdout.rstrip("\n").split("\n")
+        table, total = alone[:-1], alone[-1]  # the single-file table ends with "N episodes (…)"
+        assert block.split("\n") == [f"{folder / f'{name}.csv'}: {total}", *table]
+
+
+def test_check_several_files_as_json_name_the_file_in_every_object(tmp_path: Path) -> None:
+    folder = folder_of_recordings(tmp_path)
+    files = [folder / "hypertensive.csv", folder / "broken.csv"]
+    result = vigil_check(*files, "--limits", "iv-ketamine", "--json", "--fail-on", "medium")
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    alone = [json.loads(line) for line in check_sample("hypertensive", "--limits", "iv-ketamine", "--json")
+             .stdout.splitlines()]
+    counts = {p: sum(e["priority"] == p for e in alone) for p in ("high", "medium", "low")}
+    assert objects[0] == {"file": str(files[0]), "checked": True, "episodes": len(alone),
+                          **{p: n for p, n in counts.items() if n}}
+    assert objects[1 : 1 + len(alone)] == [{"file": str(files[0]), **e} for e in alone]
+    assert objects[1 + len(alone) :] == [{"file": str(files[1]), "checked": False,
+                                          "error": "1 bad row: line 3: hr value 'NaN' is not a number"}]
+    assert result.returncode == 2  # a file not checked outranks --fail-on
+
+
+def test_check_several_files_exit_1_when_any_reaches_fail_on(tmp_path: Path) -> None:
+    result = vigil_check(SAMPLES / "esketamine.csv", SAMPLES / "hypertensive.csv", "--limits", "iv-ketamine",
+                         "--fail-on", "medium")
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout.startswith(f"{SAMPLES / 'esketamine.csv'}: ")
+
+
+def test_check_a_folder_without_recordings_exits_2(tmp_path: Path) -> None:
+    assert_one_line_error(vigil_check(tmp_path, "--limits", "iv-ketamine"),
+                          f"no recordings (*.csv, *.vital) in {tmp_path}")

@@ -278,3 +278,12 @@ def test_a_file_whose_every_value_is_skipped_holds_nothing_and_says_so(tmp_path:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[0].startswith("vigil: skipped 2 bad rows: Dev/PLETH_SAT_O2 record 1 at ")
     assert result.stderr.splitlines()[1].endswith("all-bad.vital holds no readings or events"), result.stderr
+
+
+def test_check_of_a_folder_takes_its_vital_files_too(tmp_path: Path) -> None:
+    (tmp_path / "b.vital").write_bytes(DEMO.read_bytes())
+    (tmp_path / "a.csv").write_text("time,hr\n2026-01-01T08:00:00Z,80\n")
+    result = run_vigil("check", tmp_path, "--limits", "news2")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if line.endswith("episodes")] == [
+        f"{tmp_path / 'a.csv'}: 0 episodes", f"{tmp_path / 'b.vital'}: 0 episodes"]

@@ -7,19 +7,20 @@ the caller asks to skip them. Every problem names its physical line so it can be
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO
 
-from adapters.model.reading import Event, Reading, parse_event_marker
+from adapters.files.csv_cells import show as _show
+from adapters.model.reading import Event, Reading
 from adapters.model.vitals import VITALS
 from adapters.model.zones import parse_zone
+
+if TYPE_CHECKING:  # pandas loads when a file is read, not for every `vigil` command that names RecordedSession
+    from adapters.files.csv_table import Records
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "sbp": ("sys", "systolic", "nibp_sys", "nibp_sbp", "nbp_sys", "bp_sys"),
@@ -44,14 +45,6 @@ def column_meaning(name: str) -> str | None:
 _WIDE_COLUMNS = frozenset({"time", "event", *VITALS})
 _LONG_COLUMNS = frozenset({"time", "vital", "value", "source"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# ASCII only: float() would also take "nan", "1_000" or Arabic-Indic digits, none of which a monitor writes.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_ISO = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
-    r"(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?"
-)
-
 
 @dataclass(frozen=True)
 class CsvProblem:
@@ -96,15 +89,6 @@ class RecordedSession:
     start: datetime | None = None
 
 
-class _Bad(ValueError):
-    """One bad cell; its message becomes (part of) the row's reason."""
-
-
-def _show(text: str) -> str:
-    """Quote cell text for a one-line message, shortened so a runaway cell cannot flood it."""
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
 def _normalise(name: str) -> str:
     """`Solar8000/NIBP Sys` → `nibp_sys`: case, device prefix and separators do not matter."""
     name = name.strip().lower().rpartition("/")[2].strip()
@@ -143,101 +127,6 @@ def _layout(header: list[str]) -> _Layout:
     return _Layout(len(header), columns, warnings)
 
 
-class _Clock:
-    """Turns time cells into UTC instants and keeps them in order.
-
-    The first recognisable time fixes the file's form (absolute or seconds from start), because a
-    file that mixes them has no single time line.
-    """
-
-    def __init__(self, zone: tzinfo | None, origin: datetime) -> None:
-        self.zone = zone
-        self.origin = origin
-        self.relative: bool | None = None
-        self.previous: tuple[datetime, str, int] | None = None  # last good row: time, text, line
-
-    def place(self, text: str) -> datetime:
-        if not text:
-            raise _Bad("time is empty")
-        iso = _ISO.fullmatch(text)
-        if iso is None and not _NUMBER.fullmatch(text):
-            raise _Bad(f"time {_show(text)} is neither ISO 8601 nor seconds from start")
-        relative = iso is None
-        if self.relative is None:
-            self.relative = relative
-        elif relative != self.relative:
-            found, used = ("seconds", "ISO times") if relative else ("an ISO time", "seconds")
-            raise _Bad(f"time {_show(text)} is {found} but the file uses {used}")
-        try:
-            when = self._seconds(text) if iso is None else self._absolute(iso, text)
-        except _Bad:
-            raise
-        except (OverflowError, ValueError):  # out-of-range dates, Feb 30, offset +25:00
-            raise _Bad(f"time {_show(text)} is not a valid time") from None
-        if self.previous is not None and when < self.previous[0]:
-            _, before, line = self.previous
-            raise _Bad(f"time {_show(text)} is earlier than {_show(before)} on line {line}")
-        return when
-
-    def _seconds(self, text: str) -> datetime:
-        seconds = float(text)
-        if not math.isfinite(seconds):
-            raise OverflowError(text)
-        return self.origin + timedelta(seconds=seconds)
-
-    def _absolute(self, m: re.Match[str], text: str) -> datetime:
-        year, month, day, hour, minute, second = (int(g or 0) for g in m.group(1, 2, 3, 4, 5, 6))
-        micro = int((m[7] or "").ljust(6, "0")[:6])
-        naive = datetime(year, month, day, hour, minute, second, micro)
-        if m[8]:
-            return naive.replace(tzinfo=UTC)
-        if m[9]:
-            offset = timedelta(hours=int(m[10]), minutes=int(m[11] or 0))
-            return naive.replace(tzinfo=timezone(-offset if m[9] == "-" else offset)).astimezone(UTC)
-        if self.zone is None:
-            raise _Bad(f"time {_show(text)} has no UTC offset (name the zone with tz to read local times)")
-        return self._local(naive, text)
-
-    def _local(self, naive: datetime, text: str) -> datetime:
-        """Place a local wall-clock time; in the repeated hour after a DST change, file order decides."""
-        earlier, later = (naive.replace(tzinfo=self.zone, fold=f).astimezone(UTC) for f in (0, 1))
-        if earlier.astimezone(self.zone).replace(tzinfo=None) != naive:
-            raise _Bad(f"time {_show(text)} does not exist in {self.zone} (clock change)")
-        if self.previous is not None and earlier < self.previous[0] <= later:
-            return later
-        return earlier
-
-
-def _value(vital: str, text: str) -> float:
-    if not _NUMBER.fullmatch(text):
-        raise _Bad(f"{vital} value {_show(text)} is not a number")
-    value = float(text)
-    spec = VITALS[vital]
-    if not math.isfinite(value):
-        raise _Bad(f"{vital} value {_show(text)} is not finite")
-    if not spec.plausible(value):
-        limits = f"{spec.low:g} to {spec.high:g}"
-        raise _Bad(f"{vital} value {_show(text)} is outside the plausible range {limits}")
-    return value
-
-
-def _records(text: str) -> Iterator[tuple[int, list[str] | str]]:
-    """Yield (first physical line, cells), or (line, reason) where the csv module gives up on a record.
-
-    csv's `line_num` counts physical lines read so far, so a record starts one after the previous
-    record ended, however many quoted newlines either contained.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    while True:
-        line = reader.line_num + 1
-        try:
-            yield line, next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            yield line, str(err)
-
-
 def _read_text(source: Path | str | TextIO) -> str:
     """The whole text, BOM removed; newlines untranslated so line counting sees what an editor sees."""
     try:
@@ -258,73 +147,6 @@ def _zone(tz: str | None) -> tzinfo | None:
         raise CsvError(str(exc)) from None
 
 
-_T = TypeVar("_T")
-
-
-class _Reader:
-    """Turns data rows into the session; a row is kept only if every cell in it is good."""
-
-    def __init__(self, layout: _Layout, clock: _Clock, source_name: str) -> None:
-        self.layout = layout
-        self.clock = clock
-        self.source_name = source_name
-        self.session = RecordedSession(warnings=list(layout.warnings))
-        self.unknown: dict[str, int] = {}
-
-    def row(self, line: int, cells: list[str]) -> list[str]:
-        """Add one data row; returns its problems (nothing is added when there are any)."""
-        problems: list[str] = []
-
-        def attempt(parse: Callable[..., _T], *args: str) -> _T | None:
-            try:
-                return parse(*args)
-            except _Bad as bad:
-                problems.append(str(bad))
-                return None
-
-        cols = self.layout.columns
-        if len(cells) > self.layout.width:
-            problems.append(f"{len(cells)} cells but the header has {self.layout.width}")
-        cells = [c.strip() for c in cells] + [""] * (self.layout.width - len(cells))
-        time_text = cells[cols["time"]]
-        when = attempt(self.clock.place, time_text)
-        values: list[tuple[str, float | None]] = []
-        marker, source, unknown = "", self.source_name, ""
-        if self.layout.long:
-            name, text = cells[cols["vital"]], cells[cols["value"]]
-            source = cells[cols["source"]] if "source" in cols and cells[cols["source"]] else source
-            meaning = _CANONICAL.get(_normalise(name))
-            if meaning == "event":
-                marker = text
-            elif meaning in VITALS:
-                if text:
-                    values.append((meaning, attempt(_value, meaning, text)))
-            elif name:
-                unknown = name
-            elif text:
-                problems.append(f"value {_show(text)} has no vital")
-        else:
-            values = [(v, attempt(_value, v, cells[i])) for v, i in cols.items() if v in VITALS and cells[i]]
-            marker = cells[cols["event"]] if "event" in cols else ""
-        if problems:
-            return problems
-        assert when is not None  # no problems means the time parsed
-        self.clock.previous = (when, time_text, line)
-        session = self.session
-        session.start = session.start or when
-        session.readings += [Reading(when, v, x, source) for v, x in values if x is not None]
-        if marker:
-            session.events.append(Event(when, *parse_event_marker(marker), source=source))
-        if unknown:
-            self.unknown[unknown] = self.unknown.get(unknown, 0) + 1
-        return []
-
-    def finish(self) -> RecordedSession:
-        for name, count in self.unknown.items():
-            rows = "1 row" if count == 1 else f"{count} rows"
-            self.session.warnings.append(f"unknown vital {_show(name)} ignored ({rows})")
-        self.session.relative_time = bool(self.clock.relative)
-        return self.session
 
 
 def read_session_csv(
@@ -346,23 +168,22 @@ def read_session_csv(
             raise CsvError(f"start {start.isoformat()} has no UTC offset and no tz was given")
         start = start.replace(tzinfo=zone)
     records = _records(_read_text(source))
-    reader: _Reader | None = None
-    bad: list[CsvProblem] = []
-    for line, cells in records:
-        if isinstance(cells, str):
-            if reader is None:
-                raise CsvError(f"line {line}: {cells}", [CsvProblem(line, cells)])
-            bad.append(CsvProblem(line, cells))
-        elif not any(c.strip() for c in cells):
-            continue  # blank lines (and rows of empty cells) carry nothing
-        elif reader is None:
-            reader = _Reader(_layout(cells), _Clock(zone, (start or _EPOCH).astimezone(UTC)), source_name)
-        elif problems := reader.row(line, cells):
-            bad.append(CsvProblem(line, ", ".join(problems)))  # "; " separates rows in messages
-    if reader is None:
-        raise CsvError("empty file: no header row")
+    from adapters.files.csv_rows import read_rows  # pandas loads here, when a file is read
+
+    session, bad = read_rows(records, _layout(records.header), zone, (start or _EPOCH).astimezone(UTC), source_name)
     if bad and not skip_bad_rows:
         raise CsvError(describe_bad_rows(bad), bad)
-    session = reader.finish()
     session.skipped = bad
     return session
+
+
+def _records(text: str) -> Records:
+    from adapters.files.csv_table import HeaderError, split
+
+    try:
+        records = split(text)
+    except HeaderError as err:
+        raise CsvError(f"line {err.line}: {err.reason}", [CsvProblem(err.line, err.reason)]) from None
+    if records is None:
+        raise CsvError("empty file: no header row")
+    return records

@@ -14,9 +14,10 @@ peak; `rise` is against a baseline that exists only from its defining moment on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from adapters.model.reading import DOSE_KINDS, LINK_LOST, Event, Reading
@@ -198,8 +199,9 @@ class AlarmEngine:
             out += self._heard(r.source, r.time)
         if r.vital == "sbp":
             out += self._nibp_measured(r.time)
-        out += self._limit_runs(r)
-        out += self._rise_run(r)
+        lim = self.limits.for_vital(r.vital)
+        out += self._limit_runs(r, lim)
+        out += self._rise_run(r, lim)
         return out
 
     def feed(self, items: Iterable[Reading | Event]) -> list[Episode]:
@@ -216,24 +218,26 @@ class AlarmEngine:
         delay_s = self.limits.for_vital(vital).delay_s
         return timedelta(seconds=DEFAULT_DELAY_S.get(vital, 10.0) if delay_s is None else delay_s)
 
-    def _limit_runs(self, r: Reading) -> list[Episode]:
-        lim = self.limits.for_vital(r.vital)
+    def _limit_runs(self, r: Reading, lim: VitalLimits) -> list[Episode]:
         out: list[Episode] = []
         for direction in ("high", "low"):
             level = _level(lim, direction, r.value)
-            out += self._step((r.vital, "limit", direction), r, level)
+            key = (r.vital, "limit", direction)
+            if level is not None or key in self._runs:  # else `_step` has nothing to do: in range, no run open
+                out += self._step(key, r, level)
         return out
 
-    def _rise_run(self, r: Reading) -> list[Episode]:
+    def _rise_run(self, r: Reading, lim: VitalLimits) -> list[Episode]:
         baseline_state = self._baselines[r.vital]
         baseline_state.observe(r)
-        rise = self.limits.for_vital(r.vital).rise
+        rise = lim.rise
         fixed = self.limits.baseline.get(r.vital)
         baseline = fixed if fixed is not None else baseline_state.value_at(r.time, self.expect_dose)
         level = None
         if rise is not None and baseline is not None and r.value - baseline > rise:
             level = _Level(RANK["low"], baseline + rise, baseline)
-        return self._step((r.vital, "rise", "high"), r, level)
+        key = (r.vital, "rise", "high")
+        return self._step(key, r, level) if level is not None or key in self._runs else []
 
     def _step(self, key: tuple[str, str, str], r: Reading, level: _Level | None) -> list[Episode]:
         """Advance one (vital, kind, direction) run by one reading."""
@@ -348,9 +352,30 @@ class AlarmEngine:
 
 def chronological(readings: Iterable[Reading], events: Iterable[Event]) -> Iterator[Reading | Event]:
     """One time-ordered stream; at equal times events come first, so a dose at T precedes readings at T."""
+    readings, events = list(readings), list(events)
+    if _in_time_order(readings) and _in_time_order(events):
+        return _merged(readings, events)  # a recording read from a file: no need to sort 170 000 readings a day
     tagged = [(e.time, 0, i, e) for i, e in enumerate(events)] + [(r.time, 1, i, r) for i, r in enumerate(readings)]
     tagged.sort(key=lambda item: item[:3])
     return (item for *_, item in tagged)
+
+
+def _in_time_order(items: Sequence[Reading | Event]) -> bool:
+    return all(a.time <= b.time for a, b in pairwise(items))
+
+
+def _merged(readings: list[Reading], events: list[Event]) -> Iterator[Reading | Event]:
+    """What `chronological` gives for lists already in time order: the same stable order, without a sort."""
+    pending = iter(events)
+    event = next(pending, None)
+    for reading in readings:
+        while event is not None and event.time <= reading.time:
+            yield event
+            event = next(pending, None)
+        yield reading
+    if event is not None:
+        yield event
+        yield from pending
 
 
 def evaluate(readings: Iterable[Reading], events: Iterable[Event], limits: Limits) -> list[Episode]:

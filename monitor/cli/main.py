@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import logging
 import os
 import signal
@@ -16,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from adapters.files.csv_reader import CsvError, RecordedSession, describe_bad_rows
 from adapters.files.recording import read_recording as read_recording_file
-from monitor.alarms.engine import PRIORITIES, RANK, evaluate
-from monitor.alarms.table import episode_table
+from monitor.alarms.engine import PRIORITIES
+from monitor.cli import check as checking
 from monitor.cli.devices import add_device_commands
 from monitor.cli.options import (
     Parser,
@@ -85,12 +83,15 @@ def build_parser() -> Parser:
 
     check = sub.add_parser("check", help="evaluate a recorded session against alarm limits, headless (§5)")
     check.set_defaults(handler=cmd_check)
-    check.add_argument("file", type=Path, help="recorded session: CSV (wide or long form) or VitalRecorder .vital")
+    check.add_argument("file", type=Path, nargs="+", metavar="FILE|DIR",
+                       help="recorded session: CSV (wide or long form) or VitalRecorder .vital; several, or a folder "
+                            "of them (its *.csv and *.vital): a summary line per file, then its episodes")
     check.add_argument("--limits", required=True, metavar="T.toml",
                        help=f"limits TOML file, or a preset name ({', '.join(PRESETS)})")
     check.add_argument("--json", action="store_true", help="one JSON object per episode per line")
     check.add_argument("--fail-on", choices=PRIORITIES, metavar="PRIORITY",
-                       help="exit 1 if any episode reaches this priority (low, medium, high)")
+                       help="exit 1 if any episode reaches this priority (low, medium, high); with several files, "
+                            "exit 2 if any could not be checked (the others still are)")
     common_csv(check)
 
     imp = sub.add_parser("import", help="import a recorded session (CSV or .vital) into the store (no dashboard)")
@@ -114,35 +115,23 @@ def build_parser() -> Parser:
     return parser
 
 
-def read_recording(args: argparse.Namespace) -> RecordedSession:
-    """Read the recording (CSV or .vital) named on the command line; bad rows become one-line errors or reports."""
-    recording = read_recording_file(input_file(args.file), skip_bad_rows=args.skip_bad_rows, tz=args.tz,
+def read_recording(args: argparse.Namespace, path: Path | None = None, label: str = "") -> RecordedSession:
+    """Read the recording (CSV or .vital) named on the command line (or `path`); bad rows become one-line errors or
+    reports, warnings start with `label` (the file's name when `vigil check` reads several)."""
+    path = path or args.file
+    recording = read_recording_file(input_file(path), skip_bad_rows=args.skip_bad_rows, tz=args.tz,
                                     start=args.start)
     for warning in recording.warnings:
-        print(f"vigil: warning: {warning}", file=sys.stderr)
+        print(f"vigil: warning: {label}{warning}", file=sys.stderr)
     if recording.skipped:
-        print(f"vigil: skipped {describe_bad_rows(recording.skipped)}", file=sys.stderr)
+        print(f"vigil: {label}skipped {describe_bad_rows(recording.skipped)}", file=sys.stderr)
     if not recording.readings and not recording.events:
-        raise UsageError(f"{args.file} holds no readings or events")
+        raise UsageError(f"{path} holds no readings or events")
     return recording
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    limits = resolve_limits(args.limits)
-    gc.disable()  # a batch run builds no reference cycles; collections would walk every reading repeatedly
-    try:
-        recording = read_recording(args)
-        episodes = evaluate(recording.readings, recording.events, limits)
-    finally:
-        gc.enable()
-    if args.json:
-        for episode in episodes:
-            print(json.dumps(episode.to_json()))
-    else:
-        print(episode_table(episodes))
-    if args.fail_on and any(RANK[e.priority] >= RANK[args.fail_on] for e in episodes):
-        return 1
-    return 0
+    return checking.cmd_check(args, read_recording)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.cli.options import UsageError, common_db, display_zone, open_store, zone_arg
-from monitor.store import Store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for the commands that use it: `vigil check` starts faster
+    from monitor.store import Store
 
 
 def add_session_commands(sub: Any) -> None:
