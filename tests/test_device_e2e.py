@@ -126,6 +126,7 @@ def test_unplugged_emulator_raises_link_loss_and_signal_alarm_then_reconnects(
     store = Store(db)
     try:
         def restored_and_flowing() -> bool:
+            assert acquire.poll() is None, acquire.communicate()[1]  # gone: say why, not "timed out" 45 s later
             events = store.samples.events(1)
             back = [e.time for e in events if e.kind == LINK_RESTORED]
             return bool(back) and any(r.time > back[0] for r in store.samples.readings(1, back[0]))

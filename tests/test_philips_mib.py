@@ -384,3 +384,52 @@ def test_a_monitor_restarted_mid_session_is_timed_by_its_new_mds_create() -> Non
     d.feed(frame(AARE) + frame(mds_create_event(1, 0, T0 + timedelta(minutes=3), 42)))
     (hr, *_) = d.feed(frame(poll_result(1, 1, 42 + 8000, vitals())))
     assert hr.time == at(181)
+
+
+def exchange(device: PhilipsMibMonitor, decoder: PhilipsMibDecoder, start: float, end: float, *,
+             heard: bool = True, host_lag: float = 0.0) -> list[Reading]:
+    """One-second steps of scenario time: the monitor's frames reach the decoder `host_lag` s late (a starved
+    host), its answers reach the monitor when the host sends them; `heard` False: the cable is out both ways."""
+    t0, readings, in_flight = device.scenario.start, [], []
+    for s in range(int(start), int(end) + 1):
+        now = t0 + timedelta(seconds=s)
+        in_flight.append((now + timedelta(seconds=host_lag), b"".join(device.frames_due(now))))
+        while in_flight and in_flight[0][0] <= now:
+            data = in_flight.pop(0)[1]
+            if heard:
+                readings += [i for i in decoder.feed(data) if isinstance(i, Reading)]
+                device.receive(decoder.pending_output(), now)
+    return readings
+
+
+
+def test_after_an_unplug_and_a_lost_request_the_next_association_brings_results_back() -> None:
+    """`vigil simulate --faults unplug=6+3`: the monitor keeps its association and poll through the outage, and
+    the host's first AARQ after it is lost; the watchdog's reopen associates again and results come back."""
+    device, decoder = PhilipsMibMonitor(load_scenario("hypertensive")), PhilipsMibDecoder("mp", UTC)
+    decoder.start()
+    device.receive(decoder.pending_output(), device.scenario.start)
+    assert exchange(device, decoder, 0, 5)
+    exchange(device, decoder, 6, 9, heard=False)
+    decoder.start()
+    decoder.pending_output()  # the AARQ into the loose cable
+    assert not exchange(device, decoder, 10, 12)  # the old poll's results: before the new MDS create, not timed
+    decoder.start()  # the watchdog (3 s) reopened the port
+    device.receive(decoder.pending_output(), device.scenario.start + timedelta(seconds=13))
+    hr = [r.time for r in exchange(device, decoder, 13, 60) if r.vital == "hr"]
+    assert device.stats["associations"] == 2 and not device.stats["silent_drops"]
+    assert hr == [device.scenario.start + timedelta(seconds=s) for s in range(13, 61)]
+
+
+def test_a_host_frozen_past_the_polls_period_gets_results_again_with_its_late_renewal() -> None:
+    """The renewal is sent on a result's device time; a host that reads nothing for 25 s renews after the
+    period ran out, and the monitor, which stopped answering, starts again on it."""
+    device, decoder = PhilipsMibMonitor(load_scenario("hypertensive")), PhilipsMibDecoder("mp", UTC)
+    decoder.start()
+    device.receive(decoder.pending_output(), device.scenario.start)
+    exchange(device, decoder, 0, 30)
+    late = exchange(device, decoder, 31, 120, host_lag=25)
+    seconds = sorted({round((r.time - device.scenario.start).total_seconds()) for r in late if r.vital == "hr"})
+    gap = sorted(set(range(31, 96)) - set(seconds))
+    assert gap and gap[-1] < 70 and seconds[-1] == 95  # a stall, then a result every second again
+    assert device.stats["associations"] == 1 and not device.stats["silent_drops"]

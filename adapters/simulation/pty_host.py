@@ -4,7 +4,10 @@ The slave side is what a reader opens (`vigil monitor --port /dev/pts/N`). It is
 anyone can open it, so the line discipline never echoes or translates a byte. The host watches the
 master: on Linux `poll()` reports POLLHUP while no process holds the slave open, so the host knows when a
 cable is "plugged in" and writes nothing into the void (bytes written then would be queued and arrive as
-a stale burst). The scenario clock starts when a reader connects (for request/response protocols, at the
+a stale burst). While a cable is unplugged the link is removed, as a pulled USB adapter's device node is:
+the closed pty's number goes to the next pty opened on the machine, and a reader reconnecting through a
+stale link would open that stranger's terminal (and, holding it exclusively, lock its own reader out).
+The scenario clock starts when a reader connects (for request/response protocols, at the
 first accepted request) and runs at `speed` × wall time.
 """
 
@@ -97,6 +100,7 @@ class PtyHost:
             if self._master is not None:
                 log.warning("fault: cable unplugged at %.1f s", elapsed)
                 self.stats["unplugs"] += 1
+                self._unlink()  # first: a reader that sees the hang-up finds no link to the old number
                 self._close()
             self._emit(elapsed)  # the device keeps transmitting into the loose cable
             stop.wait(POLL_S)
