@@ -42,6 +42,8 @@ from adapters.protocols.ge_s5.records import (
 )
 from adapters.protocols.hl7_mllp.decoder import Hl7MllpDecoder
 from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
+from adapters.protocols.philips_mib.decoder import PhilipsMibDecoder
+from adapters.protocols.philips_mib.emulator import PhilipsMibMonitor
 from adapters.simulation import Faults, PtyHost, Scenario, load_scenario, simulate
 from adapters.simulation.physiology import DEFAULT_START
 
@@ -335,7 +337,8 @@ def serving(host: PtyHost) -> Iterator[queue.Queue[str]]:
     assert not thread.is_alive() and errors == []
 
 
-def read_until(port: serial.Serial, decoder: GeS5Decoder | Hl7MllpDecoder, enough: int) -> list[Reading]:
+def read_until(port: serial.Serial, decoder: GeS5Decoder | Hl7MllpDecoder | PhilipsMibDecoder,
+               enough: int) -> list[Reading]:
     items: list[Reading] = []
     deadline = time.monotonic() + DEADLINE
     while len(items) < enough:
@@ -365,6 +368,22 @@ def test_ge_on_a_pty_answers_requests_only(tmp_path: Path) -> None:
     assert decoder.stats["checksum_failures"] == decoder.stats["junk_bytes"] == 0
     last = max(r.time for r in items)
     assert triples(items) == triples([r for r in scenario.readings if r.time <= last])
+
+
+def test_philips_clock_starts_at_the_poll_not_at_the_association(tmp_path: Path) -> None:
+    """A host whose poll follows the association late (a loaded computer, a fast replay) misses no second."""
+    scenario = load_scenario(str(small_csv(tmp_path)))
+    host = PtyHost(PhilipsMibMonitor(scenario), speed=30, wait_for_request=True)
+    with serving(host) as paths, serial.Serial(paths.get(timeout=DEADLINE), timeout=0.05) as port:
+        decoder = PhilipsMibDecoder(tz=UTC)
+        decoder.start()
+        port.write(decoder.pending_output())
+        wait_until(lambda: decoder.feed(port.read(65536)) == [] and decoder.stats["mds_creates"] == 1,
+                   "the association and the monitor's MDS create")
+        time.sleep(0.5)  # 15 s of the scenario at 30×, had its clock started at the association
+        assert host.stats["frames_sent"] == 2  # the association's answers only
+        items = read_until(port, decoder, 10)
+    assert min(r.time for r in items if r.vital == "hr") == scenario.start
 
 
 def test_hl7_clock_starts_when_a_reader_opens_the_pty(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ cable is "plugged in" and writes nothing into the void (bytes written then would
 a stale burst). While a cable is unplugged the link is removed, as a pulled USB adapter's device node is:
 the closed pty's number goes to the next pty opened on the machine, and a reader reconnecting through a
 stale link would open that stranger's terminal (and, holding it exclusively, lock its own reader out).
-The scenario clock starts when a reader connects (for request/response protocols, at the
-first accepted request) and runs at `speed` × wall time.
+The scenario clock starts when a reader connects (for request/response protocols, at its first accepted
+request for data: answers before it, such as an association's, go out at the scenario's start) and runs at
+`speed` × wall time.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class PtyHost:
         elapsed = self._elapsed()
         if elapsed is not None:
             self._emit(elapsed)
+        elif self.wait_for_request and self._connected_at is not None:
+            self._emit(0.0)  # a handshake's answers, before the data is asked for
         if self._pending and self._connected_at is not None:
             self._write()
 

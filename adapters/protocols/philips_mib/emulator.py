@@ -63,7 +63,8 @@ class PhilipsMibMonitor:
         self._nibp_times = [t for t, _ in scenario.nibp_measurements]
 
     def receive(self, data: bytes, now: datetime | None = None) -> int:
-        """Consume the host's bytes; returns how many association and poll requests were accepted."""
+        """Consume the host's bytes; returns how many numerics polls were accepted. An association is not
+        counted: data flows only once polled, so a host whose poll comes late has missed nothing."""
         if now is not None:
             self._clock = max(self._clock, now)
         accepted = 0
@@ -73,7 +74,6 @@ class PhilipsMibMonitor:
                 self.stats["after_end"] += 1  # the session is over: the monitor is off, as the others fall silent
             elif user[:1] == bytes((CN_SPDU,)):
                 self._associate()
-                accepted += 1
             elif user[:1] == bytes((FN_SPDU,)):
                 self._queue.append(frame(RLRS))
                 self._release("releases")
