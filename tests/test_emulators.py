@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from adapters.protocols.hl7_mllp.emulator import Hl7Monitor
 from adapters.protocols.philips_mib.decoder import PhilipsMibDecoder
 from adapters.protocols.philips_mib.emulator import PhilipsMibMonitor
 from adapters.simulation import Faults, PtyHost, Scenario, load_scenario, simulate
+from adapters.simulation.mllp_client import MllpClient
 from adapters.simulation.physiology import DEFAULT_START
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
@@ -446,3 +448,38 @@ def test_simulate_runs_a_named_protocol_and_refuses_unknown_ones(tmp_path: Path)
         thread.join(DEADLINE)
     assert not thread.is_alive() and not (tmp_path / "ge").is_symlink()
     assert min(r.time for r in items) == DEFAULT_START
+
+
+def test_a_stopped_network_monitor_waits_for_the_acks_of_what_is_in_flight(tmp_path: Path) -> None:
+    """Its summary then says what the listener acknowledged: a listener slow to answer (here 0.5 s) is not
+    reported as having lost messages it has."""
+    scenario = load_scenario(str(small_csv(tmp_path, seconds=20)))
+    client_monitor = Hl7Monitor(scenario)
+    received = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = MllpClient(client_monitor, "127.0.0.1", server.getsockname()[1], speed=1000)
+
+        def listener() -> None:  # acknowledges everything, half a second late
+            conn, _ = server.accept()
+            with conn:
+                decoder, acks = Hl7MllpDecoder(), b""
+                conn.settimeout(0.5)
+                while True:  # the whole 20-s scenario comes in 20 ms at 1000×: then the line falls quiet
+                    try:
+                        decoder.feed(conn.recv(65536))
+                    except TimeoutError:
+                        break
+                    acks += decoder.pending_output()
+                received.set()
+                time.sleep(0.5)
+                conn.sendall(acks)
+                time.sleep(1)
+
+        threading.Thread(target=listener, daemon=True).start()
+        stop = threading.Event()
+        running = threading.Thread(target=client.run, args=(stop,))
+        running.start()
+        assert received.wait(DEADLINE)
+        stop.set()
+        running.join(DEADLINE)
+    assert client_monitor.unacked == {} and client_monitor.stats["acks"] == client_monitor.stats["messages"] > 0

@@ -6,7 +6,9 @@ site can be tried without hardware.
 The scenario clock runs from the start whether or not a listener is reachable (a monitor measures on), and
 what could not be sent waits in the emulator's `unacked`: after a reconnect every message still
 unacknowledged is sent again, oldest first, at most WINDOW at a time. A message unacknowledged for
-`ack_timeout_s` means a listener that is stuck or gone: the connection is dropped and made again.
+`ack_timeout_s` means a listener that is stuck or gone: the connection is dropped and made again. Stopped,
+it sends nothing more but waits up to DRAIN_S for the ACKs of what is in flight, so that its summary says
+what the listener had acknowledged, not what was still on the wire.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 WINDOW = 32  # messages sent and not yet acknowledged on one connection
 POLL_S = 0.05
 CONNECT_TIMEOUT_S = 2.0
+DRAIN_S = 3.0
 
 
 class MllpClient:
@@ -61,8 +64,14 @@ class MllpClient:
                 self._send()
                 self._receive()
                 self._check_acks()
+            self._drain(time.monotonic() + DRAIN_S)
         finally:
             self._drop("stopped")
+
+    def _drain(self, deadline: float) -> None:
+        """The ACKs of the messages in flight, until they are all in or the deadline passes."""
+        while self._sock is not None and self._in_flight and time.monotonic() < deadline:
+            self._receive()
 
     def _connect(self, on_connect: Callable[[str], None] | None) -> None:
         if time.monotonic() < self._retry_at:
