@@ -216,3 +216,14 @@ def pytest_setup_options():
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     return options
+
+
+# The modules whose tests last longest (end-to-end runs of real processes, a 60-s database outage): run first, so
+# that pytest-xdist's workers finish together instead of one of them starting a minute-long test at the end.
+LONG_FIRST = ("test_outage.py", "test_chair_e2e.py", "test_site_e2e.py", "test_hl7_site_e2e.py",
+              "test_site_browser.py", "test_device_e2e.py", "test_crash.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))
