@@ -240,23 +240,25 @@ class Pushing:
     def __init__(self, monitor: DrivenMonitor) -> None:
         self.monitor = monitor
         self.flowing, self.done = threading.Event(), threading.Event()
+        self.sending = threading.Lock()  # held while a message goes out: `pause` waits for it, however slow
         self.thread = threading.Thread(target=self._run)
         self.thread.start()
 
     def _run(self) -> None:
         second = 0
         while not self.done.wait(0.2):
-            if self.flowing.is_set() and second < SCENARIO_S:
-                self.monitor.send(second)
-                second += 1
+            with self.sending:
+                if self.flowing.is_set() and second < SCENARIO_S:
+                    self.monitor.send(second)
+                    second += 1
             while select.select([self.monitor.pty.master], [], [], 0)[0]:
                 os.read(self.monitor.pty.master, 1 << 16)
 
     def pause(self) -> list[int]:
         """Stop sending; the seconds sent so far."""
         self.flowing.clear()
-        time.sleep(0.3)  # a send under way has finished
-        return list(self.monitor.sent)
+        with self.sending:  # a send under way has finished; none starts after this
+            return list(self.monitor.sent)
 
     def stop(self) -> None:
         self.done.set()
