@@ -85,7 +85,9 @@ def chair_ended(runner: LiveRunner, spool: Spool | None, bed_id: str) -> str:
 
 def taken_over(exc: BaseException, spool: Spool | None) -> UsageError:
     """The bed was taken by another process while this one could not reach the database: it stopped, its spool
-    kept (one line, naming the holder and the spool)."""
+    kept and closed (the error is one line, naming the holder and the spool)."""
+    if spool is not None:
+        spool.close()
     kept = "" if spool is None else f"; what it acquired is kept in {spool.path}, not delivered"
     return UsageError(f"{exc}: acquisition stopped{kept}")
 
