@@ -109,7 +109,7 @@ def test_a_holder_that_lost_its_bed_is_told_once(store: Store) -> None:
         age(store, "chair-1", LEASE_TTL_S + 1)
         assert store.holders.take("chair-1", token(), "chair-pc-9", 9) is None
         wait_until(lambda: lost == ["chair-1"], "the lost bed reported")
-        assert leases.lost == {"chair-1"}
+        assert leases.lost == {"chair-1"} and leases.taken_by["chair-1"].host == "chair-pc-9"  # said when it stops
     finally:
         leases.stop()
     holders = store.holders.current(["chair-1", "chair-2"])
@@ -141,7 +141,7 @@ def test_a_chair_that_could_not_reach_the_database_holds_its_bed_before_deliveri
         assert str(exc).endswith(" UTC while this process could not reach the database")
     else:
         raise AssertionError("a bed another live process holds was held again")
-    assert leases.lost == {"chair-1"}
+    assert leases.lost == {"chair-1"} and leases.taken_by["chair-1"].host == "chair-pc-9"
     leases.stop()
     assert store.holders.current(["chair-1"])["chair-1"].host == "chair-pc-9"  # not released by us
 

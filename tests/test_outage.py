@@ -280,8 +280,8 @@ def test_a_chair_whose_bed_was_taken_while_it_could_not_reach_the_database_stops
         _, err = chair.communicate(timeout=30)
         assert chair.returncode == 2 and "Traceback" not in err, err
         assert err.splitlines()[-1] == (
-            f"vigil acquire: error: bed chair-1 was taken by {holder.describe()} while this process could not reach "
-            f"the database: acquisition stopped; what it acquired is kept in {spool}, not delivered")
+            f"vigil acquire: error: bed chair-1 was taken over by {holder.describe()} while this process was not heard "
+            f"from: acquisition stopped; what it acquired meanwhile is kept in {spool}, not delivered")
         assert {at(s) for s in range(3, 6)} <= _spooled(spool)[0]  # kept, and not delivered:
         readings = store.samples.readings(store.beds.open_session("chair-1") or 0, at(0), at(10))
         assert {r.time for r in readings} == {at(0), at(1), at(2)}

@@ -83,17 +83,21 @@ def chair_ended(runner: LiveRunner, spool: Spool | None, bed_id: str) -> str:
     return session_summary(runner.store, runner.session_id)
 
 
-def taken_over(exc: BaseException, spool: Spool | None) -> UsageError:
-    """The bed was taken by another process while this one could not reach the database: it stopped, its spool
-    kept and closed (the error is one line, naming the holder and the spool)."""
+def taken_over(leases: BedLeases, bed_id: str, spool: Spool | None) -> UsageError:
+    """Another process took the bed while this one was not heard from (stalled, or not reaching the database): this
+    one stopped, delivering nothing into the bed the other writes now. One line, naming the holder and, if it keeps
+    anything, the spool (closed)."""
+    holder = leases.taken_by.get(bed_id)
+    kept = ""
     if spool is not None:
+        if len(spool):
+            kept = f"; what it acquired meanwhile is kept in {spool.path}, not delivered"
         spool.close()
-    kept = "" if spool is None else f"; what it acquired is kept in {spool.path}, not delivered"
-    return UsageError(f"{exc}: acquisition stopped{kept}")
+    return UsageError(f"bed {bed_id} was taken over by {'another process' if holder is None else holder.describe()} "
+                      f"while this process was not heard from: acquisition stopped{kept}")
 
 
 def cmd_acquire_bed(args: argparse.Namespace) -> int:
-    from monitor.runtime.lease import BedHeld
     from monitor.runtime.live import LiveRunner
     from monitor.runtime.site import one_bed
     from monitor.site.config import SerialBed
@@ -119,9 +123,8 @@ def cmd_acquire_bed(args: argparse.Namespace) -> int:
         wait(args.duration, lambda: bed.runner.error is None and not site.leases.lost)
     finally:
         site.stop()
-    error = bed.runner.error
-    if isinstance(error, BedHeld):
-        raise taken_over(error, spool)
+    if site.leases.lost:  # whether the heartbeat or the spool's delivery found it out
+        raise taken_over(site.leases, bed.config.id, spool)
     if spool is not None:
         assert isinstance(bed.runner, LiveRunner)
         print(chair_ended(bed.runner, spool, bed.config.id))
@@ -129,9 +132,6 @@ def cmd_acquire_bed(args: argparse.Namespace) -> int:
     else:
         assert store is not None
         print(session_summary(store, bed.session()))
-    if site.leases.lost:
-        raise UsageError(f"bed {bed.config.id} was taken over by another process (this one was not heard from for "
-                         "too long): acquisition stopped")
-    if error is not None:
-        raise UsageError(f"acquisition failed: {first_line(error)}")
+    if bed.runner.error is not None:
+        raise UsageError(f"acquisition failed: {first_line(bed.runner.error)}")
     return 0

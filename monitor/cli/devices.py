@@ -166,7 +166,6 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     if args.port is None or args.protocol is None:
         raise UsageError("acquire needs --port and --protocol (or --listen HOST:PORT for HL7 monitors)")
     from monitor.cli.chair import chair_ended, hold_bed, open_chair, taken_over
-    from monitor.runtime.lease import BedHeld
 
     limits = session_limits(args, args.type or "other")
     store, spool, connect = open_chair(args)
@@ -185,13 +184,11 @@ def cmd_acquire(args: argparse.Namespace) -> int:
     finally:
         runner.stop()
         leases.stop()
-    if isinstance(runner.error, BedHeld):
-        raise taken_over(runner.error, spool)
+    if leases.lost:  # whether the heartbeat or the spool's delivery found it out
+        raise taken_over(leases, args.bed, spool)
     print(chair_ended(runner, spool, args.bed))
     if spool is not None:
         spool.close()
-    if leases.lost:
-        raise UsageError(f"bed {args.bed} was taken over by another process: acquisition stopped")
     if runner.error is not None:
         raise UsageError(f"acquisition failed: {first_line(runner.error)}")
     if runner.readings == 0:  # this run's: a continued session may hold readings of an earlier one

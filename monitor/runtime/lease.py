@@ -53,6 +53,7 @@ class BedLeases:
         self.token = uuid.uuid4().hex
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.lost: set[str] = set()
+        self.taken_by: dict[str, Holder] = {}  # who took each bed lost, as far as known
         self._on_lost = on_lost
         self._every = every
         self._stop = threading.Event()
@@ -77,6 +78,7 @@ class BedLeases:
             holder = None if bed_id in mine else self._take(store, bed_id)
             if holder is not None:
                 self.lost.add(bed_id)
+                self.taken_by[bed_id] = holder
                 raise BedHeld(f"bed {bed_id} was taken by {holder.describe()} while this process could not reach "
                               "the database")
         self.store = store  # only now: the heartbeat would count a bed not yet taken as lost
@@ -87,6 +89,16 @@ class BedLeases:
         if holder is not None and holder.host == self.host and not _running(holder.pid):
             holder = store.holders.take(bed_id, self.token, self.host, self.pid, dead=holder.token)
         return holder
+
+    def _taken(self, store: Store, bed_id: str) -> None:
+        """Note who took the bed (if the database says, now)."""
+        try:
+            holder = store.holders.current([bed_id]).get(bed_id)
+        except Exception as exc:
+            log.warning("could not read who took bed %s: %s", bed_id, first_line(exc))
+            return
+        if holder is not None:
+            self.taken_by[bed_id] = holder
 
     def _held(self) -> Store:
         assert self.store is not None, "the beds are taken once the database is reached"
@@ -118,6 +130,7 @@ class BedLeases:
                 continue
             for bed_id in self.bed_ids:
                 if bed_id not in mine and bed_id not in self.lost:
+                    self._taken(self.store, bed_id)
                     self.lost.add(bed_id)
                     log.error("bed %s was taken over by another process: this one no longer acquires it", bed_id)
                     self._on_lost(bed_id)
