@@ -150,6 +150,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgresql_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own on the test process's PostgreSQL server, for a test of PostgreSQL only."""
+    with new_database(request, "postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def store(db: str) -> Iterator[Store]:
     """A real Store on a real database, SQLite file or PostgreSQL server (each test runs on both), closed
     after the test."""

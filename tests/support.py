@@ -4,6 +4,7 @@ monitor the test drives record by record."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -11,6 +12,7 @@ import random
 import resource
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -316,9 +318,10 @@ def one_line_error(result: subprocess.CompletedProcess[str], command: str) -> st
     return lines[0]
 
 
-def start_chair(processes: Processes, site: Path, bed: str = "chair-1") -> int:
-    """Start a chair computer's `vigil acquire --config SITE --bed BED`; its pid, once it holds the bed and runs."""
-    process = processes.start("acquire", "--config", site, "--bed", bed)
+def start_chair(processes: Processes, site: Path, bed: str = "chair-1", *options: str | Path) -> int:
+    """Start a chair computer's `vigil acquire --config SITE --bed BED [OPTIONS]`; its pid, once it holds the bed and
+    runs."""
+    process = processes.start("acquire", "--config", site, "--bed", bed, *options)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.startswith(f"bed {bed}: "), line + (process.stderr.read() if process.poll() is not None else "")
@@ -333,3 +336,56 @@ def age_lease(engine: sa.Engine, bed_id: str, seconds: float) -> None:
     with engine.begin() as conn:
         conn.execute(bed_holders.update().where(bed_holders.c.bed_id == bed_id)
                      .values(heartbeat_us=bed_holders.c.heartbeat_us - int(seconds * 1_000_000)))
+
+
+class Relay:
+    """The network between a chair computer and its database server, which a test can cut: every connection to
+    `port` is relayed to `target` on this computer; `cut()` drops them all and refuses new ones (the chair's
+    network is out, the server runs on for everyone else); `mend()` relays again, on the same port."""
+
+    def __init__(self, target: int) -> None:
+        self.target, self.port = target, free_port()
+        self._server: socket.socket | None = None
+        self._relayed: list[socket.socket] = []
+        self.mend()
+
+    def mend(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+
+    def cut(self) -> None:
+        for sock in (*([self._server] if self._server else []), *self._relayed):
+            _drop(sock)
+            sock.close()
+        self._server, self._relayed = None, []
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:  # cut
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            self._relayed += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        _drop(source)
+        _drop(sink)
+
+
+def _drop(sock: socket.socket) -> None:
+    """Shut a socket both ways: the threads blocked on it wake, its peer sees the connection end."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)

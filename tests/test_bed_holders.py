@@ -109,12 +109,41 @@ def test_a_holder_that_lost_its_bed_is_told_once(store: Store) -> None:
         age(store, "chair-1", LEASE_TTL_S + 1)
         assert store.holders.take("chair-1", token(), "chair-pc-9", 9) is None
         wait_until(lambda: lost == ["chair-1"], "the lost bed reported")
-        assert leases.lost == {"chair-1"}
+        assert leases.lost == {"chair-1"} and leases.taken_by["chair-1"].host == "chair-pc-9"  # said when it stops
     finally:
         leases.stop()
     holders = store.holders.current(["chair-1", "chair-2"])
     assert holders["chair-1"].host == "chair-pc-9" and holders["chair-1"].released is None  # not released by us
     assert holders["chair-2"].released is not None
+
+
+def test_a_chair_that_could_not_reach_the_database_holds_its_bed_before_delivering_or_yields_it(store: Store) -> None:
+    """`BedLeases.hold`, before a spool is delivered: a bed never taken (started with the database out of reach) is
+    taken; one whose lease went stale meanwhile, nobody having taken it, is renewed as it was; one another live process
+    took meanwhile is that process's: refused, naming it, and counted as lost."""
+    offline = BedLeases(None, ["chair-1"])  # started out of reach: it holds nothing, and says nothing while it runs
+    offline.stop()
+    assert store.holders.current(["chair-1"]) == {}
+    leases = BedLeases(None, ["chair-1"])
+    leases.hold(store)  # the database reached for the first time
+    taken = store.holders.current(["chair-1"])["chair-1"]
+    assert (taken.token, taken.pid, leases.store) == (leases.token, os.getpid(), store)
+    age(store, "chair-1", LEASE_TTL_S + 5)  # an outage longer than the lease, nobody taking the bed meanwhile
+    leases.hold(store)
+    renewed = store.holders.current(["chair-1"])["chair-1"]
+    assert (renewed.token, renewed.since, renewed.stale) == (leases.token, taken.since, False)
+    age(store, "chair-1", LEASE_TTL_S + 5)  # again, and this time another chair took the bed meanwhile
+    assert store.holders.take("chair-1", token(), "chair-pc-9", 9) is None
+    try:
+        leases.hold(store)
+    except BedHeld as exc:
+        assert str(exc).startswith("bed chair-1 was taken by chair-pc-9 pid 9, since ")
+        assert str(exc).endswith(" UTC while this process could not reach the database")
+    else:
+        raise AssertionError("a bed another live process holds was held again")
+    assert leases.lost == {"chair-1"} and leases.taken_by["chair-1"].host == "chair-pc-9"
+    leases.stop()
+    assert store.holders.current(["chair-1"])["chair-1"].host == "chair-pc-9"  # not released by us
 
 
 def test_the_central_view_says_why_a_chair_computer_is_offline(store: Store) -> None:

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import sqlalchemy as sa
-from support import Processes, age_lease, run_vigil, start_chair
+from support import Processes, age_lease, one_line_error, run_vigil, start_chair
 
 from monitor.store import Store
 from monitor.store.holders import LEASE_TTL_S
@@ -39,6 +39,10 @@ def test_a_bed_is_acquired_by_one_process_at_a_time(db: str, tmp_path: Path, pro
     assert second.stderr.startswith(f"vigil acquire: error: bed chair-1 is acquired by {host} pid {pid}, since ")
     assert second.stderr.endswith(f"UTC; stop that process, or wait until it has not been heard from for "
                                   f"{LEASE_TTL_S:g} s\n") and second.stderr.count("\n") == 1
+    old_style = run_vigil("acquire", "--port", tmp_path / "no-such-tty", "--protocol", "ge-s5", "--bed", "chair-1",
+                          "--db", db)  # the same bed without the site file: the same lease, refused before the port
+    assert one_line_error(old_style, "acquire").startswith(f"vigil acquire: error: bed chair-1 is acquired by {host} "
+                                                           f"pid {pid}, since ")
     serve = run_vigil("serve", "--config", site, "--http-port", "0", "--no-auth")  # would acquire every bed
     assert serve.returncode == 2 and f"bed chair-1 is acquired by {host} pid {pid}" in serve.stderr
     assert serve.stdout == ""  # nothing opened

@@ -8,10 +8,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import requests
 from browser_support import text_of
-from conftest import new_database
 from support import T0, Processes, json_strings, simulate, start_chair, wait_for
 
 from monitor.store import Store, StoredAlarm
@@ -30,12 +28,6 @@ port = "{port}"
 protocol = "ge-s5"
 type = "iv-ketamine"
 """
-
-
-@pytest.fixture
-def postgresql_db(request: pytest.FixtureRequest, tmp_path: Path):
-    with new_database(request, "postgresql", tmp_path) as url:
-        yield url
 
 
 def tachycardia(path: Path) -> Path:

@@ -1,18 +1,21 @@
 """A chair whose database is out of reach: its spool (a real SQLite file), the runner delivering a spool a crash
-left, and the must-show outage of a `vigil acquire` process on a PostgreSQL server stopped for a minute."""
+left, the must-show outage of a chair computer (`vigil acquire --config site.toml --bed chair-1`) on a PostgreSQL
+server stopped for a minute, and a chair whose bed another chair took while its network was out."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from postgres import Cluster
-from support import T0, DrivenMonitor, Processes, Pty, free_port, wait_until
+from support import T0, DrivenMonitor, Processes, Pty, Relay, free_port, start_chair, wait_until
 from test_live_runner import START, link_to, message
 
 from adapters.files.csv_reader import read_session_csv
@@ -23,10 +26,13 @@ from monitor.cli.options import resolve_limits
 from monitor.limits.model import load_preset
 from monitor.runtime.bed import LiveBed, open_live
 from monitor.runtime.spool import DB_LOST, DB_REACHED, Spool, unreachable
+from monitor.site.config import load_site
 from monitor.store import Bed, Store
+from monitor.store.holders import LEASE_TTL_S
 from monitor.store.schema import beds
 from monitor.web.bed.figures import display_ms
 from monitor.web.bed.session_view import session_payload
+from monitor.web.site.remote import RemoteBeds
 
 OUTAGE_S = 60  # the must-show: the database stopped for a minute
 
@@ -115,33 +121,58 @@ def _spooled(path: Path) -> tuple[set, list[Episode]]:
     return {r.time for e in entries for r in e.readings}, [ep for e in entries for ep in e.episodes]
 
 
+CHAIR_SITE = """\
+db = "{db}"
+
+[[beds]]
+id = "chair-1"
+port = "{port}"
+protocol = "ge-s5"
+interval = 1
+clock = "device"
+{more}
+"""
+
+
+def chair_site(folder: Path, db: str, port: str, more: str = "") -> Path:
+    """The site file of a chair computer acquiring an emulated GE S/5 on `port` as bed chair-1, on its clock."""
+    site = folder / "site.toml"
+    site.write_text(CHAIR_SITE.format(db=db, port=port, more=more), encoding="utf-8")
+    return site
+
+
+def at(second: int) -> datetime:
+    return T0 + timedelta(seconds=second)
+
+
+def stored(db: str, second: int) -> bool:
+    """Whether the record of the scenario's `second` is stored on bed chair-1's open session."""
+    store = Store(db)
+    try:
+        sid = store.beds.open_session("chair-1")
+        return sid is not None and bool(store.samples.readings(sid, at(second), at(second)))
+    finally:
+        store.close()
+
+
 def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_delivers_everything_once(
     scenario: Path, tmp_path: Path, processes: Processes
 ) -> None:
-    """The must-show outage: `vigil acquire` on PostgreSQL, the server stopped for OUTAGE_S, the chair's process
-    SIGKILLed and restarted (with the server still down) in the middle of it. Afterwards every reading the monitor
-    sent is stored once and in the order sent, the alarms raised during the outage are stored, and the bed's
-    record says when the chair was not reaching the database."""
+    """The must-show outage: a chair computer (`vigil acquire --config site.toml --bed chair-1`) on PostgreSQL, the
+    server stopped for OUTAGE_S, the chair's process SIGKILLed and restarted (with the server still down) in the
+    middle of it. Afterwards every reading the monitor sent is stored once and in the order sent, the alarms raised
+    during the outage are stored, the bed's record says when the chair was not reaching the database, and the
+    restarted chair holds its bed (the killed one's lease, taken over at once: same computer, process gone)."""
     cluster = Cluster()  # a server of its own: stopping it touches no other test's database
     monitor = DrivenMonitor(scenario)
     limits = tmp_path / "limits.toml"  # HR above 75 alarms at once: alarms fall inside the outage
     limits.write_text('preset = "iv-ketamine"\n[vitals.hr]\nhigh = 75\ndelay_s = 0\n', encoding="utf-8")
     spool = tmp_path / "chair-1.spool"
     db = cluster.url(cluster.new_database())
-    args = ("acquire", "--port", monitor.pty.path, "--protocol", "ge-s5", "--interval", "1", "--watchdog", "60",
-            "--clock", "device", "--bed", "chair-1", "--db", db, "--spool", spool, "--limits", limits)
-    at = lambda second: T0 + timedelta(seconds=second)  # noqa: E731
-
-    def stored(second: int) -> bool:
-        store = Store(db)
-        try:
-            sid = store.beds.open_session("chair-1")
-            return sid is not None and bool(store.samples.readings(sid, at(second), at(second)))
-        finally:
-            store.close()
+    site = chair_site(tmp_path, db, monitor.pty.path, f'limits = "{limits}"')
 
     def acquire(first: int) -> subprocess.Popen[str]:
-        process = processes.start(*args)
+        process = processes.start("acquire", "--config", site, "--bed", "chair-1", "--spool", spool)
         monitor.take_request(first)
         return process
 
@@ -150,7 +181,7 @@ def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_de
         chair = acquire(0)
         for second in range(0, 10):
             monitor.send(second)
-            wait_until(lambda s=second: stored(s), f"the record of second {second} to be stored")
+            wait_until(lambda s=second: stored(db, s), f"the record of second {second} to be stored")
         cluster.halt()
         halted = time.monotonic()
         outage = []  # the scenario seconds sent while the database was out of reach
@@ -170,8 +201,15 @@ def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_de
         cluster.resume()
         for after in range(second + 1, second + 11):  # delivered while the monitor goes on
             monitor.send(after)
-            wait_until(lambda s=after: stored(s), f"the record of second {after} to be stored", timeout=30)
+            wait_until(lambda s=after: stored(db, s), f"the record of second {after} to be stored", timeout=30)
         wait_until(lambda: not spool.exists() or not _spooled(spool)[0], "the spool to be emptied")
+        store = Store(db)
+        try:
+            holder = store.holders.current(["chair-1"])["chair-1"]  # the killed process's lease, taken over
+            assert (holder.host, holder.pid, holder.stale, holder.released) == (socket.gethostname(), chair.pid,
+                                                                                False, None)
+        finally:
+            store.close()
         _, err = processes.stop(chair)
         assert chair.returncode == 0 and "Traceback" not in err, err
 
@@ -199,9 +237,56 @@ def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_de
             assert [(t, label) for t, kind, label in shown if kind in (DB_LOST, DB_REACHED)] == [
                 (display_ms(marks[0].time, UTC), "Not reaching the database"),
                 (display_ms(marks[1].time, UTC), "Database reached again")]
+            assert store.holders.current(["chair-1"])["chair-1"].released is not None  # stopped: the bed is free
         finally:
             store.close()
     finally:
         monitor.pty.hang_up()
         processes.kill_all()
         cluster.stop()
+
+
+def test_a_chair_whose_bed_was_taken_while_it_could_not_reach_the_database_stops_and_keeps_its_spool(
+    scenario: Path, tmp_path: Path, processes: Processes, postgresql_db: str
+) -> None:
+    """The chair's network to the database is cut (the server runs on): the central view says the chair computer
+    is not heard from, and another chair computer takes the bed. When the network is back the chair does not
+    deliver into a bed another process writes: it stops, in one line naming the holder and its spool, which keeps
+    everything acquired meanwhile."""
+    relay = Relay(sa.engine.make_url(postgresql_db).port or 5432)
+    relayed = sa.engine.make_url(postgresql_db).set(port=relay.port).render_as_string(hide_password=False)
+    monitor = DrivenMonitor(scenario)
+    spool = tmp_path / "chair-1.spool"
+    site = chair_site(tmp_path, relayed, monitor.pty.path)
+    store = Store(postgresql_db)  # the central computer's view of the database
+    try:
+        pid = start_chair(processes, site, "chair-1", "--spool", spool)
+        chair = next(p for p in processes.running if p.pid == pid)
+        monitor.take_request(0)
+        for second in range(3):
+            monitor.send(second)
+        wait_until(lambda: stored(postgresql_db, 2), "the first records to be stored")
+        relay.cut()
+        for second in range(3, 6):
+            monitor.send(second)
+            wait_until(lambda s=second: at(s) in _spooled(spool)[0], f"the record of second {second} to be spooled")
+        remote = RemoteBeds(store, load_site(site).beds)  # what the bed's tile on the central view says
+        wait_until(lambda: (remote.offline(UTC)["chair-1"] or "").startswith(
+            f"chair computer {socket.gethostname()} not heard from since "), "the chair's lease gone stale",
+            timeout=LEASE_TTL_S + 15)
+        assert store.holders.take("chair-1", uuid.uuid4().hex, "chair-pc-9", 9) is None  # another chair computer
+        holder = store.holders.current(["chair-1"])["chair-1"]
+        relay.mend()
+        _, err = chair.communicate(timeout=30)
+        assert chair.returncode == 2 and "Traceback" not in err, err
+        assert err.splitlines()[-1] == (
+            f"vigil acquire: error: bed chair-1 was taken over by {holder.describe()} while this process was not heard "
+            f"from: acquisition stopped; what it acquired meanwhile is kept in {spool}, not delivered")
+        assert {at(s) for s in range(3, 6)} <= _spooled(spool)[0]  # kept, and not delivered:
+        readings = store.samples.readings(store.beds.open_session("chair-1") or 0, at(0), at(10))
+        assert {r.time for r in readings} == {at(0), at(1), at(2)}
+        assert store.holders.current(["chair-1"])["chair-1"] == holder  # the new holder's, untouched
+    finally:
+        store.close()
+        relay.cut()
+        monitor.pty.hang_up()

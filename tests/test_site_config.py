@@ -87,6 +87,7 @@ def test_a_good_site_file_gives_its_beds_with_their_settings(tmp_path: Path) -> 
     (('protocol = "ge-s5"', 'protocol = "ge-s6"'),
      "site.toml, line 7: beds[1].protocol: unknown protocol 'ge-s6': choose one of "),
     (("baud = 9600", 'baud = "9600"'), "site.toml, line 8: beds[1].baud: must be a whole number, not '9600'"),
+    (("baud = 9600", 'clock = "monitor"'), 'site.toml, line 8: beds[1].clock: must be "host" or "device"'),
     (("baud = 9600", 'parity = "X"'), "site.toml, line 8: beds[1].parity: must be one of N, E, O, M, S, not 'X'"),
     (('type = "iv-ketamine"', 'type = "ketamine"'),
      "site.toml, line 9: beds[1].type: unknown session type 'ketamine': choose one of "),
@@ -169,10 +170,19 @@ id = "chair-3"
 port = "/dev/ttyUSB1"
 protocol = "philips-mib"
 tz = "Europe/Berlin"
+clock = "device"
 """))
     (bed,) = site.beds
     assert isinstance(bed, SerialBed) and bed.protocol.name == "philips-mib"
     assert bed.protocol.line.describe() == "115200 8N1" and str(bed.options["tz"]) == "Europe/Berlin"
+    assert bed.clock == "device"  # its times kept: the zone says what they are
+    assert "clock: philips-mib device clocks carry no UTC offset: the bed needs tz" in refusal(tmp_path, """\
+[[beds]]
+id = "chair-3"
+port = "/dev/ttyUSB1"
+protocol = "philips-mib"
+clock = "device"
+""")
     assert "not an option of philips-mib" in refusal(tmp_path, """\
 [[beds]]
 id = "chair-3"

@@ -11,7 +11,6 @@ saying what to check. `record` and `decode` write CSVs (`monitor/cli/capture.py`
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,6 @@ from monitor.cli.options import (
     serve,
     server_auth,
     session_limits,
-    session_summary,
 )
 from monitor.errors import first_line
 
@@ -133,7 +131,8 @@ def _prepare_session(args: argparse.Namespace) -> tuple[Store, Limits]:
 
 
 def _open_bed(args: argparse.Namespace, store: Store | None, limits: Limits, spool: Spool | None = None,
-              connect: Callable[[], Store] | None = None) -> tuple[LiveRunner, SerialLink, ProtocolSpec]:
+              connect: Callable[[], Store] | None = None, hold: Callable[[Store], None] | None = None,
+              ) -> tuple[LiveRunner, SerialLink, ProtocolSpec]:
     """Open the port, then the bed it feeds (`monitor/runtime/bed.py`)."""
     from monitor.runtime import bed as beds
 
@@ -141,34 +140,7 @@ def _open_bed(args: argparse.Namespace, store: Store | None, limits: Limits, spo
     bed = beds.LiveBed(args.bed, args.port, args.type or "other", limits, args.operator,
                        name=args.session or f"{spec.name} on {args.port}")
     return beds.open_live(store, bed, link, device_clock=args.clock == "device", patient_label=args.patient,
-                          spool=spool, connect=connect), link, spec
-
-
-def _open_chair(args: argparse.Namespace) -> tuple[Store | None, Spool | None, Callable[[], Store]]:
-    """The store, and with a database server the bed's spool: a server out of reach is then no error, the bed
-    acquires into the spool until it is reached (see docs/outage.md). Also how to reach it again."""
-    from monitor.config import default_db
-    from monitor.runtime.spool import Spool, default_spool
-    from monitor.store import BadDatabaseURL, DatabaseTooNew, Store, Unreachable, database_url
-
-    db = args.db or default_db()
-    try:
-        server = not database_url(db).startswith("sqlite:")
-    except BadDatabaseURL:
-        server = False  # open_store says what is wrong with it
-    if not server:
-        return open_store(args), None, lambda: Store(db)
-    try:
-        spool = Spool(args.spool or default_spool(args.bed), args.bed)
-    except (OSError, ValueError, sqlite3.Error) as exc:
-        raise UsageError(f"cannot use the spool: {first_line(exc)}") from None
-    try:
-        return Store(db), spool, lambda: Store(db)
-    except Unreachable as exc:
-        print(f"{exc}: acquiring into {spool.path} until it is reached", flush=True)
-        return None, spool, lambda: Store(db)
-    except DatabaseTooNew as exc:
-        raise UsageError(str(exc)) from None
+                          spool=spool, connect=connect, hold=hold), link, spec
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -193,22 +165,28 @@ def cmd_acquire(args: argparse.Namespace) -> int:
         raise UsageError("--hl7-id goes with --listen")
     if args.port is None or args.protocol is None:
         raise UsageError("acquire needs --port and --protocol (or --listen HOST:PORT for HL7 monitors)")
+    from monitor.cli.chair import chair_ended, hold_bed, open_chair, taken_over
+
     limits = session_limits(args, args.type or "other")
-    store, spool, connect = _open_chair(args)
-    runner, link, spec = _open_bed(args, store, limits, spool, connect)
+    store, spool, connect = open_chair(args)
+    leases = hold_bed(store, args.bed)  # as a chair computer holds it: the two exclude each other
+    try:
+        runner, link, spec = _open_bed(args, store, limits, spool, connect, leases.hold)
+    except BaseException:
+        leases.stop()
+        raise
     where = f"bed {args.bed}" if store is None else f"session {runner.session_id}"
     print(f"{where}: acquiring from {describe(link, spec)}; Ctrl+C to stop", flush=True)
     runner.start()
+    leases.start()
     try:
-        wait(args.duration, lambda: runner.error is None)
+        wait(args.duration, lambda: runner.error is None and not leases.lost)
     finally:
         runner.stop()
-    if runner.offline and spool is not None:
-        print(f"bed {args.bed}: not reaching the database; {len(spool)} entries kept in {spool.path}, delivered "
-              "when it is reached (by the next acquire of the bed)")
-    else:
-        assert runner.store is not None
-        print(session_summary(runner.store, runner.session_id))
+        leases.stop()
+    if leases.lost:  # whether the heartbeat or the spool's delivery found it out
+        raise taken_over(leases, args.bed, spool)
+    print(chair_ended(runner, spool, args.bed))
     if spool is not None:
         spool.close()
     if runner.error is not None:

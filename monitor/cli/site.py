@@ -31,7 +31,10 @@ from monitor.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from monitor.runtime.site import Site
+    from monitor.runtime.spool import Spool
     from monitor.site.config import SiteConfig
     from monitor.store import Store
     from monitor.web.auth import AuthSettings
@@ -107,13 +110,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      listener)
 
 
-def open_site(store: Store, config: SiteConfig, operator: str) -> Site:
-    """Hold and open every bed of `config`, and say how each one started; what stops it is one line."""
+def open_site(store: Store | None, config: SiteConfig, operator: str, *, spool: Spool | None = None,
+              connect: Callable[[], Store] | None = None) -> Site:
+    """Hold and open every bed of `config`, and say how each one started; what stops it is one line. `spool`,
+    `connect`: a chair's (`monitor/cli/chair.py`), whose `store` is None while its database is out of reach."""
     from monitor.runtime.lease import BedHeld
     from monitor.runtime.site import Site  # the runners load only for a site that will run
 
     try:
-        site = Site(store, config, operator)
+        site = Site(store, config, operator, spool=spool, connect=connect)
     except BedHeld as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:  # the HL7 listener's port
@@ -121,7 +126,8 @@ def open_site(store: Store, config: SiteConfig, operator: str) -> Site:
         raise UsageError(f"cannot listen for HL7 on {host}:{port} ({exc.strerror or exc}); change [hl7] listen in "
                          f"{config.path}") from None
     for bed in site.beds:
-        state = f"offline: {bed.offline} (retrying)" if bed.offline else f"session {bed.session()}"
+        state = (f"offline: {bed.offline} (retrying)" if bed.offline else
+                 "session known once the database is reached" if store is None else f"session {bed.session()}")
         print(f"bed {bed.config.id}: {state}", flush=True)
     if site.hl7 is not None:
         print(f"HL7 (MLLP) listener on {site.hl7.listener.host}:{site.hl7.listener.port}", flush=True)

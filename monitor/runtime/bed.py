@@ -71,13 +71,15 @@ class LiveBed:
 
 
 def open_live(store: Store | None, bed: LiveBed, link: Link, *, device_clock: bool, patient_label: str = "",
-              spool: Spool | None = None, connect: Callable[[], Store] | None = None) -> LiveRunner:
+              spool: Spool | None = None, connect: Callable[[], Store] | None = None,
+              hold: Callable[[Store], None] | None = None) -> LiveRunner:
     """The bed fed by `link` (opened), writing into its open session, or into a new one (`patient_label`)
     if it has none; its readings timed by the device's clock or this computer's.
 
     `spool`: where the bed's data is kept while the database is out of reach (`monitor/runtime/spool.py`).
     `store` None: it is out of reach now; the bed acquires into the spool, judging alarms by what the spool last
-    knew (else by its configured limits and type), and `connect` reaches the database when it is back."""
+    knew (else by its configured limits and type), and `connect` reaches the database when it is back. `hold`: the
+    bed's lease, taken or confirmed before the spool is delivered (`BedLeases.hold`)."""
     def session(store: Store, limits_from: datetime, patient: str = "") -> tuple[int, LiveAlarms]:
         session_id, opened = store.beds.session(bed.id, name=bed.name, who=bed.operator,
                                                 limits=_defaults(store, bed.id), limits_from=limits_from,
@@ -99,15 +101,11 @@ def open_live(store: Store | None, bed: LiveBed, link: Link, *, device_clock: bo
         known = spool.recall(KNOWN) or {}
         alarms = LiveAlarms.detached(limits_from_stored(known["limits"]) if known else bed.limits,
                                      known.get("session_type", bed.session_type), known.get("expect_dose"))
-
-        def reach() -> tuple[Store, int, LiveAlarms]:
-            reached = connect()
-            return reached, *attach(reached)
-
         return LiveRunner(None, NOT_KNOWN, link, alarms, device_clock=device_clock, next_session=session,
-                          spool=spool, attach=reach)
+                          spool=spool, connect=connect, attach=attach, hold=hold)
     session_id, alarms = attach(store)
-    return LiveRunner(store, session_id, link, alarms, device_clock=device_clock, next_session=session, spool=spool)
+    return LiveRunner(store, session_id, link, alarms, device_clock=device_clock, next_session=session, spool=spool,
+                      hold=hold)
 
 
 def _last_nibp(store: Store | None, spool: Spool | None, bed_id: str, source: str) -> list[Reading]:

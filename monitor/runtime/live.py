@@ -32,6 +32,7 @@ from adapters.model.vitals import NIBP_CODES
 from adapters.transport.serial_link import Sink
 from monitor.alarms.live import LiveAlarms
 from monitor.errors import first_line
+from monitor.runtime.lease import BedHeld
 from monitor.runtime.spool import DB_LOST, DB_REACHED, OUTAGE_SOURCE, Spool, unreachable
 from monitor.store import Store
 from monitor.timeutil import SessionClock, from_us, to_us
@@ -87,15 +88,18 @@ class LiveRunner:
         on_items: Callable[[list[Reading | Event]], None] | None = None,
         next_session: Callable[[Store, datetime], tuple[int, LiveAlarms]] | None = None,
         spool: Spool | None = None,
-        attach: Callable[[], tuple[Store, int, LiveAlarms]] | None = None,
+        connect: Callable[[], Store] | None = None,
+        attach: Callable[[Store], tuple[int, LiveAlarms]] | None = None,
+        hold: Callable[[Store], None] | None = None,
     ) -> None:
         """`next_session(store, first)`: the bed's next session and its alarm engine, opened for a batch whose
         first item is at `first`, once the session has ended. None: the runner keeps its one session.
 
         `spool`: where batches go while the database is out of reach (None: a failed write fails acquisition).
-        `store` None: the database was out of reach at start; `attach()` reaches it later and gives the bed's
-        session and its engine; until then `session_id` is `NOT_KNOWN` and `alarms` a detached engine
-        (`LiveAlarms.detached`)."""
+        `store` None: the database was out of reach at start; `connect()` reaches it later and `attach(store)` gives
+        the bed's session and its engine; until then `session_id` is `NOT_KNOWN` and `alarms` a detached engine
+        (`LiveAlarms.detached`). `hold(store)`: the bed's lease, taken or confirmed before the spool is delivered;
+        it raises BedHeld if another process took the bed meanwhile: the runner then stops, its spool kept."""
         self.store = store
         self.session_id = session_id
         self.link = link
@@ -105,7 +109,7 @@ class LiveRunner:
         self._on_items = on_items  # e.g. the CSV recorder: sees each batch after it is committed
         self._next_session = next_session
         self._spool = spool
-        self._attach = attach
+        self._connect, self._attach, self._hold = connect, attach, hold
         self._attached: LiveAlarms | None = None  # the session's engine, reached while the spool is delivered
         self._rebuild = False  # the engine missed spooled data: re-derived once it is all delivered
         self._lock = threading.Lock()
@@ -286,7 +290,8 @@ class LiveRunner:
 
     def _deliver(self) -> None:
         """While the database is out of reach, try to deliver the spool: at once, then after 1, 2, 4, 5, 5… s."""
-        wait = 0.0
+        wait, spool = 0.0, self._spool
+        assert spool is not None
         while not self._stop.wait(wait):
             if not self.offline:
                 wait = RETRY_MIN_S
@@ -294,6 +299,10 @@ class LiveRunner:
             try:
                 self._deliver_spool()
                 wait = RETRY_MIN_S
+            except BedHeld as exc:  # another process writes the bed now: nothing is delivered into it
+                log.error("%s: acquisition stopped, its data kept in %s", exc, spool.path)
+                self.error = exc
+                self._stop.set()
             except Exception as exc:
                 if not self._unreachable(exc):
                     log.error("delivering the spool of session %s failed (trying again): %s", self.session_id,
@@ -301,16 +310,23 @@ class LiveRunner:
                 wait = min(max(2 * wait, RETRY_MIN_S), RETRY_MAX_S)
 
     def _deliver_spool(self) -> None:
-        """Reach the database (and the bed's session, if not known yet), then deliver the spool oldest first, each
-        entry removed only once the database has committed it; the last one puts the runner back online.
+        """Reach the database, hold the bed (`hold`) and learn its session if not known yet, then deliver the spool
+        oldest first, each entry removed only once the database has committed it; the last one puts the runner back
+        online.
 
         Only this thread writes to the database while the runner is offline (new batches go to the spool, behind
         what is there), so entries are delivered without the lock: a slow or hanging database never holds up the
         link's thread or the alarms."""
         assert self._spool is not None
+        store = self.store
+        if store is None:
+            assert self._connect is not None
+            store = self._connect()
+        if self._hold is not None:
+            self._hold(store)
         if self.store is None:
             assert self._attach is not None
-            store, session_id, alarms = self._attach()
+            session_id, alarms = self._attach(store)
             with self._lock:
                 self.store, self.session_id, self._attached = store, session_id, alarms
         while True:

@@ -9,12 +9,15 @@ port fails then, before anything runs) and started after the beds; `hl7` is it, 
 
 A site holds its beds (`monitor/runtime/lease.py`) before it opens any: a bed another live process acquires (a
 chair computer's `vigil acquire --config … --bed …`) is refused, and nothing is opened. A chair computer runs a
-site of one bed (`one_bed`).
+site of one bed (`one_bed`). Given a spool (a chair on a database server), its serial bed acquires into the spool
+while the server is out of reach, from the start if need be (`store` None): its lease is then taken when the
+server is first reached, before the spool is delivered (`BedLeases.hold`, docs/outage.md).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from adapters.transport.serial_link import LinkConfig, SerialLink
@@ -24,6 +27,7 @@ from monitor.runtime.hl7 import Hl7Feed, Hl7Service, unknown_sender_notice
 from monitor.runtime.lease import BedLeases
 from monitor.runtime.live import LiveRunner
 from monitor.runtime.replay import ReplayRunner
+from monitor.runtime.spool import Spool
 from monitor.session.types import recorded_type, session_type
 from monitor.site.config import Bed, Hl7Bed, ReplayBed, SiteConfig
 from monitor.store import Store
@@ -54,14 +58,17 @@ class Site:
 
     error: BaseException | None = None  # one bed's failure is that bed's: the site as a whole never fails
 
-    def __init__(self, store: Store, config: SiteConfig, operator: str) -> None:
+    def __init__(self, store: Store | None, config: SiteConfig, operator: str, *, spool: Spool | None = None,
+                 connect: Callable[[], Store] | None = None) -> None:
         """Raises BedHeld when another process acquires one of the beds, OSError when the HL7 listener cannot bind
-        (both before any bed is opened)."""
+        (both before any bed is opened). `spool`, `connect`: a chair's one serial bed on a database server
+        (`monitor/runtime/bed.py` `open_live`); `store` is None while that server is out of reach."""
         self.config = config
         feeds = {bed.hl7_id: Hl7Feed.of(bed.protocol, bed.protocol.name, bed.options)
                  for bed in config.beds if isinstance(bed, Hl7Bed)}
         self.leases = BedLeases(store, [bed.id for bed in config.beds], on_lost=self._lost)
-        self.leases.take()
+        if store is not None:
+            self.leases.take()
         self.hl7: Hl7Service | None = None
         try:
             if config.hl7_listen is not None:
@@ -70,7 +77,9 @@ class Site:
         except OSError:
             self.leases.stop()
             raise
-        self.beds = [_open(store, bed, operator, feeds) for bed in config.beds]
+        hold = None if spool is None else self.leases.hold
+        self.beds = [_open(store, bed, operator, feeds, spool=spool, connect=connect, hold=hold)
+                     for bed in config.beds]
 
     def notices(self) -> list[str]:
         """What the admin must see on the central view: each HL7 sender no bed claims (nothing of it is stored)."""
@@ -106,8 +115,10 @@ def one_bed(config: SiteConfig, bed_id: str) -> SiteConfig | None:
     return replace(config, beds=(bed,), hl7_listen=config.hl7_listen if isinstance(bed, Hl7Bed) else None)
 
 
-def _open(store: Store, bed: Bed, operator: str, feeds: dict[str, Hl7Feed]) -> OpenBed:
+def _open(store: Store | None, bed: Bed, operator: str, feeds: dict[str, Hl7Feed], *, spool: Spool | None,
+          connect: Callable[[], Store] | None, hold: Callable[[Store], None] | None) -> OpenBed:
     if isinstance(bed, ReplayBed):
+        assert store is not None, "only a serial bed acquires into a spool"
         recording = bed.recording
         stype = bed.session_type or recorded_type(recording.events)
         limits = bed.limits or load_preset(session_type(stype).preset or DEFAULT_PRESET)
@@ -116,15 +127,18 @@ def _open(store: Store, bed: Bed, operator: str, feeds: dict[str, Hl7Feed]) -> O
         return OpenBed(bed, beds.open_replay(store, setup, recording, bed.speed, begin_at=bed.begin_at,
                                              repeat=bed.repeat))
     if isinstance(bed, Hl7Bed):  # on the monitor's clock: a resent message must land on the same readings
+        assert store is not None, "only a serial bed acquires into a spool"
         live = beds.LiveBed(bed.id, f"hl7_id {bed.hl7_id}", bed.session_type, bed.limits, operator,
                             name=f"{bed.protocol.name} from {bed.hl7_id}", label=bed.label)
         return OpenBed(bed, beds.open_live(store, live, feeds[bed.hl7_id], device_clock=True))
     spec = bed.protocol
-    config = LinkConfig(bed.port, replace(spec.line, **bed.line), spec.name, setup_hint=spec.setup_hint)
+    config = LinkConfig(bed.port, replace(spec.line, **bed.line), spec.name, clock=bed.clock,
+                        setup_hint=spec.setup_hint)
     link = SerialLink(config, spec.new_decoder(spec.name, bed.options))
     offline = link.open_or_report()
     if offline is not None:
         log.warning("bed %s is offline: %s (retrying)", bed.id, offline)
     live = beds.LiveBed(bed.id, bed.port, bed.session_type, bed.limits, operator, name=f"{spec.name} on {bed.port}",
                         label=bed.label)
-    return OpenBed(bed, beds.open_live(store, live, link, device_clock=False), offline)
+    return OpenBed(bed, beds.open_live(store, live, link, device_clock=bed.clock == "device", spool=spool,
+                                       connect=connect, hold=hold), offline)

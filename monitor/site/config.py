@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from adapters.files.csv_reader import CsvError, RecordedSession
 from adapters.files.recording import read_recording
@@ -32,7 +32,7 @@ from monitor.session.types import SESSION_TYPES, session_type
 from monitor.store.beds import check_bed_id
 
 LINE_KEYS = {"baud": "baudrate", "parity": "parity", "bytesize": "bytesize", "stopbits": "stopbits", "rtscts": "rtscts"}
-BED_KEYS = ("id", "label", "port", "protocol", *LINE_KEYS, "type", "limits", "hl7_id", "replay", "speed")
+BED_KEYS = ("id", "label", "port", "protocol", *LINE_KEYS, "clock", "type", "limits", "hl7_id", "replay", "speed")
 OPTION_KEYS = {o.name for spec in PROTOCOLS.values() for o in spec.options}  # each protocol's own, e.g. interval
 SITE_KEYS = ("name", "db", "hl7", "beds")
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class SerialBed:
     options: dict[str, Any]  # the protocol's own options as given (the rest take their defaults)
     session_type: str
     limits: Limits
+    clock: Literal["host", "device"] = "host"  # readings timed by this computer's clock or the monitor's own
 
 
 @dataclass(frozen=True)
@@ -317,9 +318,16 @@ class _Checker:
         if period in options and options[period] >= LinkConfig.watchdog_s:
             raise self.refuse((*where, period), f"must be less than the {LinkConfig.watchdog_s:g} s after which "
                                                 "a silent link counts as lost")
+        given = self.text(where, data, "clock") if "clock" in data else "host"
+        if given not in ("host", "device"):
+            raise self.refuse((*where, "clock"), 'must be "host" or "device"')
+        clock: Literal["host", "device"] = "device" if given == "device" else "host"
+        if clock == "device" and spec.device_zone is not None and spec.device_zone not in options:
+            raise self.refuse((*where, "clock"), f"{spec.name} device clocks carry no UTC offset: the bed needs "
+                                                 f"{spec.device_zone} (the monitor's time zone, e.g. Europe/Berlin)")
         limits = self.limits(where, data, stype)
         assert limits is not None, "a serial bed's type is always known"
-        return SerialBed(bed_id, label, port, spec, line, options, stype, limits)
+        return SerialBed(bed_id, label, port, spec, line, options, stype, limits, clock)
 
     def options(self, where: tuple[str | int, ...], data: dict, spec: ProtocolSpec) -> dict[str, Any]:
         for key in OPTION_KEYS.difference(o.name for o in spec.options).intersection(data):
