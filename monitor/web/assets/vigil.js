@@ -10,8 +10,12 @@
  * controls, the limits editor), and, in a replay, the replay bar once a second (`latest` set from here).
  * Alarms never wait: each message's alarm changes go to vigil_alarms.js and are painted as it arrives.
  * The trend is extended straight through Plotly, at most once per TREND_EVERY_MS: a redraw replots the whole SVG
- * figure (~40 ms for 3 × 3600 points, whatever was added), so redrawing per message kept one bed 10 % busy at
- * 1 reading/s and saturated the page at the demo's 20×, and a few seconds are a pixel or two of a one-hour trend.
+ * figure, 50–60 ms of the main thread whatever was added and nearly as much with no points at all (Plotly's
+ * defaults, axes, ticks, shapes, legend and titles each a small part; none worth more than ~15 % when removed), so
+ * redrawing per message kept one bed 10 % busy at 1 reading/s and saturated the page at the demo's 20×, and every
+ * 5 s still cost two thirds of the page's work. 15 s is ~5 pixels of a 60-min trend at 1366 px (~3 s a pixel),
+ * ~8 at 1920: a trend is read for the course over minutes (the BP peak, a drift in SpO₂, NIBP cycles minutes
+ * apart), while what is happening now is on the numerics and the alarms, which never wait for the trend.
  * Each extension keeps every trace to the one window whose time axis ends at the newest reading; `trendView` swaps
  * in the whole session for looking back. Alarm changes (`a`), the limits (`L`: each version's shapes over the
  * time it was in force, the open ones stretched on as readings arrive; the Limits tab follows them in
@@ -33,7 +37,7 @@
   };
   const PAINT_EVERY_MS = 1000;  // ages and clocks move on when no message comes
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
-  const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
+  const TREND_EVERY_MS = 15000;  // at most one trend redraw per 15 s (see above)
   const LOOK_BACK = "session";  // the trend view showing the whole session, and its figure's layout.meta
   const noUpdate = () => window.dash_clientside.no_update;
 
