@@ -10,12 +10,10 @@
  * controls, the limits editor), and, in a replay, the replay bar once a second (`latest` set from here).
  * Alarms never wait: each message's alarm changes go to vigil_alarms.js and are painted as it arrives.
  * The trend is extended straight through Plotly, at most once per TREND_EVERY_MS: a redraw replots the whole SVG
- * figure, 50–60 ms of the main thread whatever was added and nearly as much with no points at all (Plotly's
- * defaults, axes, ticks, shapes, legend and titles each a small part; none worth more than ~15 % when removed), so
- * redrawing per message kept one bed 10 % busy at 1 reading/s and saturated the page at the demo's 20×, and every
- * 5 s still cost two thirds of the page's work. 15 s is ~5 pixels of a 60-min trend at 1366 px (~3 s a pixel),
- * ~8 at 1920: a trend is read for the course over minutes (the BP peak, a drift in SpO₂, NIBP cycles minutes
- * apart), while what is happening now is on the numerics and the alarms, which never wait for the trend.
+ * figure, 50–60 ms whatever was added, nearly as much with no points (no one part of it above ~15 %): per message
+ * it saturated the demo's 20×, and every 5 s it was still two thirds of one bed's work. 15 s is ~5 pixels of a
+ * 60-min trend at 1366 px: a trend is read for the course over minutes (the BP peak, NIBP cycles minutes apart);
+ * what happens now is on the numerics and alarms, which never wait for it.
  * Each extension keeps every trace to the one window whose time axis ends at the newest reading; `trendView` swaps
  * in the whole session for looking back. Alarm changes (`a`), the limits (`L`: each version's shapes over the
  * time it was in force, the open ones stretched on as readings arrive; the Limits tab follows them in
