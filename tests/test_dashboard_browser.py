@@ -62,7 +62,7 @@ def test_replay_streams_to_numerics_and_trend(dash_duo, replay_app) -> None:
         return xs[-1] if xs else 0
 
     first = wait_for(newest_hr, 10, "HR points")
-    wait_for(lambda: newest_hr() > first, 10, "the trend to gain points")
+    wait_for(lambda: newest_hr() > first, 25, "the trend to gain points")  # the next redraw, ≤ 15 s on
     runner.set_speed(600)
     assert runner.wait(60), "replay did not finish"
 
@@ -77,7 +77,7 @@ def test_replay_streams_to_numerics_and_trend(dash_duo, replay_app) -> None:
     # duplicate.
     start = max(r.time for r in recording.readings) - WINDOW
     expected_x = [display_ms(r.time, UTC) for r in recording.readings if r.vital == "hr" and r.time >= start]
-    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-1] == expected_x[-1], 10, "the last HR point")
+    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-1] == expected_x[-1], 25, "the last HR point")
     assert dash_duo.driver.execute_script(TRACE_X)[hr] == expected_x
 
     dash_duo.wait_for_text_to_equal("#replay-position", "02:30:00 / 02:30:00", timeout=10)
@@ -266,7 +266,7 @@ window.Plotly.extendTraces = function (...args) {
 """
 
 
-def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every_5_s(dash_duo, tmp_path: Path) -> None:
+def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every_15_s(dash_duo, tmp_path: Path) -> None:
     """A redraw replots the whole trend (tens of ms of the page's main thread): readings arriving faster are drawn
     together, while the numerics show every one of them, and the trend ends up with all of them."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -285,11 +285,11 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
         wait_for(lambda v=value: dash_duo.find_element("#num-hr").text == str(v), 10, f"HR {value} on the numerics")
     hr = TRACE_INDEX["hr"]
     times = [display_ms(now + timedelta(seconds=k), UTC) for k in range(len(values))]
-    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-len(values):] == times, 15, "all on the trend")
+    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[hr][-len(values):] == times, 30, "all on the trend")
     redraws = dash_duo.driver.execute_script("return window.__redraws")
     gaps = [b - a for a, b in itertools.pairwise(redraws)]
-    # 5 s apart as scheduled, less what Dash's callback chain before a redraw varies by on a loaded machine
-    assert redraws and all(gap >= 4000 for gap in gaps), f"{len(values)} readings, redraws {gaps} ms apart"
+    # 15 s apart as scheduled, less what Dash's callback chain before a redraw varies by on a loaded machine
+    assert redraws and all(gap >= 14000 for gap in gaps), f"{len(values)} readings, redraws {gaps} ms apart"
     store.close()
 
 

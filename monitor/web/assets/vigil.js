@@ -10,8 +10,10 @@
  * controls, the limits editor), and, in a replay, the replay bar once a second (`latest` set from here).
  * Alarms never wait: each message's alarm changes go to vigil_alarms.js and are painted as it arrives.
  * The trend is extended straight through Plotly, at most once per TREND_EVERY_MS: a redraw replots the whole SVG
- * figure (~40 ms for 3 × 3600 points, whatever was added), so redrawing per message kept one bed 10 % busy at
- * 1 reading/s and saturated the page at the demo's 20×, and a few seconds are a pixel or two of a one-hour trend.
+ * figure, 50–60 ms whatever was added, nearly as much with no points (no one part of it above ~15 %): per message
+ * it saturated the demo's 20×, and every 5 s it was still two thirds of one bed's work. 15 s is ~5 pixels of a
+ * 60-min trend at 1366 px: a trend is read for the course over minutes (the BP peak, NIBP cycles minutes apart);
+ * what happens now is on the numerics and alarms, which never wait for it.
  * Each extension keeps every trace to the one window whose time axis ends at the newest reading; `trendView` swaps
  * in the whole session for looking back. Alarm changes (`a`), the limits (`L`: each version's shapes over the
  * time it was in force, the open ones stretched on as readings arrive; the Limits tab follows them in
@@ -33,7 +35,7 @@
   };
   const PAINT_EVERY_MS = 1000;  // ages and clocks move on when no message comes
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
-  const TREND_EVERY_MS = 5000;  // at most one trend redraw per 5 s (see above)
+  const TREND_EVERY_MS = 15000;  // at most one trend redraw per 15 s (see above)
   const LOOK_BACK = "session";  // the trend view showing the whole session, and its figure's layout.meta
   const noUpdate = () => window.dash_clientside.no_update;
 
