@@ -293,6 +293,28 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
     store.close()
 
 
+def test_a_cuff_result_is_drawn_on_the_trend_at_once(dash_duo, tmp_path: Path) -> None:
+    """NIBP comes minutes apart and is what the trend is read for: it does not wait for the next 15-s redraw."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = Store(tmp_path / "cuff.db")
+    sid = store.sessions.create("cuff", "live")
+    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
+    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
+    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
+    wait_for(lambda: dash_duo.driver.execute_script("return Boolean(window.Plotly)"), 10, "Plotly loaded")
+    dash_duo.driver.execute_script(REDRAW_SPY)
+    store.samples.write(sid, [Reading(now, "hr", 71)])  # drawn at once: the next redraw is 15 s away
+    wait_for(lambda: dash_duo.driver.execute_script("return window.__redraws.length") == 1, 10, "a first redraw")
+    cuff = now + timedelta(seconds=1)
+    store.samples.write(sid, [Reading(cuff, "sbp", 150), Reading(cuff, "dbp", 90), Reading(cuff, "map", 110)])
+    sbp = TRACE_INDEX["sbp"]
+    wait_for(lambda: dash_duo.driver.execute_script(TRACE_X)[sbp][-1:] == [display_ms(cuff, UTC)], 10,
+             "the cuff result on the trend")
+    first, second = dash_duo.driver.execute_script("return window.__redraws")
+    assert second - first < 10000, f"the cuff result drawn {second - first:.0f} ms after the redraw before it"
+    store.close()
+
+
 # Notes every clientside callback Dash runs (it looks each function up in `dash_clientside` when it calls it) and
 # every `set_props` (which triggers the callbacks of what it sets).
 CALLBACK_SPY = """

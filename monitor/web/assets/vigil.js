@@ -29,7 +29,7 @@
   const state = {
     es: null, session: null, applied: [0, 0], sliderValue: null,
     latest: null, facts: null, timer: null, barAt: -Infinity,  // what is painted, the next paint, the replay bar's last
-    trendQueue: [], trendPending: false, trendDrawnAt: -Infinity,
+    trendQueue: [], trendPending: false, trendTimer: null, trendDrawnAt: -Infinity,
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
     lookBack: false, liveFigure: null,
   };
@@ -118,11 +118,13 @@
     stretchOpen(graph.layout.shapes || [], state.sessionShapes.length);
   }
 
-  /* The next trend redraw: soon after the first message of a quiet spell, else TREND_EVERY_MS after the last. */
-  function scheduleTrend() {
+  /* The next trend redraw: soon after the first message of a quiet spell or after a cuff result (`now`: NIBP comes
+   * minutes apart and is what the trend is read for), else TREND_EVERY_MS after the last. */
+  function scheduleTrend(now) {
+    const wait = now ? TREND_DELAY_MS : Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
+    clearTimeout(state.trendTimer);
     state.trendPending = true;
-    const wait = Math.max(TREND_DELAY_MS, state.trendDrawnAt + TREND_EVERY_MS - performance.now());
-    setTimeout(() => {
+    state.trendTimer = setTimeout(() => {
       state.trendPending = false;
       drawTrend();
     }, wait);
@@ -183,7 +185,8 @@
       state.latest = fold(state.latest, data);
       paint();
       state.trendQueue.push(data);
-      if (!state.trendPending && !state.lookBack) scheduleTrend();  // looking back: kept for the return
+      const cuff = (data.r || []).some((r) => r[1] === "sbp");
+      if ((cuff || !state.trendPending) && !state.lookBack) scheduleTrend(cuff);  // looking back: kept for the return
     };
     state.es = es;
     return "Connecting…";
