@@ -18,7 +18,8 @@ throwaway PostgreSQL server of our own with fsync on (tests/postgres.py), on the
   (`log_min_duration_statement = 0` for that database): the WAL flush of each chair write (readings, alarms, the
   lease's heartbeat) and of each NOTIFY that follows one.
 - CPU (% of a core, from /proc): the central server; each chair process (mean and max over the 16); PostgreSQL
-  (the postmaster and its backends alive at both ends of the span).
+  (the postmaster and its backends alive at both ends of the span: so with the reader's small query on each
+  NOTIFY and the logging of every statement, which a site would not have: an upper bound).
 - reading-to-tile latency and the central view's main thread and bytes: as benchmarks/site_scale.py.
 """
 
