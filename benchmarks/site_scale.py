@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,17 +123,19 @@ def write_scenario(path: Path, i: int, seconds: int) -> Path:
     return path
 
 
-def write_site(path: Path, monitors: list[DrivenMonitor]) -> Path:
+def write_site(path: Path, monitors: list[DrivenMonitor], db: str | None = None) -> Path:
+    """The site.toml of the beds on the emulators' ptys; with `db`, the site's database (chair computers)."""
     beds = []
     for i, monitor in enumerate(monitors):
         interval = "interval = 1\n" if monitor.protocol == "ge-s5" else ""
         beds.append(f'[[beds]]\nid = "{bed_id(i)}"\nlabel = "Chair {i + 1}"\nport = "{monitor.pty.path}"\n'
                     f'protocol = "{monitor.protocol}"\ntype = "{PRESET}"\n{interval}')
-    path.write_text('name = "Scale test clinic"\n\n' + "\n".join(beds))
+    database = f'db = "{db}"\n' if db else ""
+    path.write_text(f'name = "Scale test clinic"\n{database}\n' + "\n".join(beds))
     return path
 
 
-def prefill(db: Path, length: timedelta) -> None:
+def prefill(db: Path | str, length: timedelta) -> None:
     """Each bed declared, its session opened and `length` of data written, ending now: what serve continues."""
     store = Store(db)
     try:
@@ -274,13 +277,50 @@ def start_serve(processes: Processes, site: Path, db: Path, feeder: Feeder) -> t
     return server.pid, url.group(0).rstrip("/")
 
 
-def acquisition_only(pid: int, span_s: float) -> Server:
-    """The server's CPU and memory over `span_s` with no page open: acquisition, commits and alarms alone."""
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds of a process and each of its children (a PostgreSQL server: its postmaster and backends)."""
+    found = {root: cpu_seconds(root)}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == root:
+                found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+    return found
+
+
+class Usage:
+    """CPU and memory from /proc between `start` and `stop`: one Server for each of `pids`, then one for each of
+    `trees` (a process and its children, summed over those alive at both ends; memory not counted)."""
+
+    def __init__(self, pids: list[int], trees: tuple[int, ...] = ()) -> None:
+        self.pids, self.trees = pids, trees
+
+    def _sample(self) -> tuple[list[tuple[float, float]], list[dict[int, float]], float]:
+        return ([(cpu_seconds(pid), rss_mb(pid)) for pid in self.pids], [tree_cpu(root) for root in self.trees],
+                time.monotonic())
+
+    def start(self) -> None:
+        self._begin = self._sample()
+
+    def stop(self) -> list[Server]:
+        (begin, trees0, wall0), (end, trees1, wall1) = self._begin, self._sample()
+        wall = wall1 - wall0
+        found = [Server(100 * (cpu1 - cpu0) / wall, (rss0, rss1), wall)
+                 for (cpu0, rss0), (cpu1, rss1) in zip(begin, end, strict=True)]
+        for before, after in zip(trees0, trees1, strict=True):
+            cpu = sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+            found.append(Server(100 * cpu / wall, (float("nan"), float("nan")), wall))
+        return found
+
+
+def acquisition_only(usage: Usage, span_s: float) -> list[Server]:
+    """The processes' CPU and memory over `span_s` with no page open: acquisition, commits and alarms alone."""
     time.sleep(3.0)  # the links' start-up (a GE S/5's request, the first batches) is over
-    cpu0, rss0, wall0 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    usage.start()
     time.sleep(span_s)
-    cpu1, rss1, wall1 = cpu_seconds(pid), rss_mb(pid), time.monotonic()
-    return Server(100 * (cpu1 - cpu0) / (wall1 - wall0), (rss0, rss1), wall1 - wall0)
+    return usage.stop()
 
 
 def open_central_view(driver: webdriver.Chrome, base: str) -> None:
@@ -289,18 +329,30 @@ def open_central_view(driver: webdriver.Chrome, base: str) -> None:
     time.sleep(3.0)  # settled: snapshots applied, trends drawn
 
 
-def measure(driver: webdriver.Chrome, pid: int, feeder: Feeder, span_s: float
-            ) -> tuple[Server, Busy, Latency, Stream]:
+@dataclass
+class Span:
+    """One measured span with the central view open: the processes' usage (in the order asked), the page's main
+    thread, reading-to-tile latency, the site stream, and the span's wall-clock bounds (ms) for other figures."""
+    usage: list[Server]
+    busy: Busy
+    latency: Latency
+    stream: Stream
+    t_ms: tuple[float, float]
+
+
+def measure(driver: webdriver.Chrome, usage: Usage, feeder: Feeder, span_s: float) -> Span:
     driver.execute_script(OBSERVER_JS, {tile_id(bed_id(i)): bed_id(i) for i in range(BEDS)})
     network_events(driver)  # from here on
-    t0_ms, cpu0, rss0, wall0 = time.time() * 1000, cpu_seconds(pid), rss_mb(pid), time.monotonic()
+    t0_ms = time.time() * 1000
+    usage.start()
     busy = measure_busy(driver, span_s)
-    cpu1, rss1, wall1, t1_ms = cpu_seconds(pid), rss_mb(pid), time.monotonic(), time.time() * 1000
+    servers, t1_ms = usage.stop(), time.time() * 1000
     events = network_events(driver)
     time.sleep(2.0)  # the last readings of the span reach the page
     paints = driver.execute_script("return window.__paints")
-    server = Server(100 * (cpu1 - cpu0) / (wall1 - wall0), (rss0, rss1), wall1 - wall0)
-    return server, busy, latency(list(feeder.writes), paints, t0_ms, t1_ms - 1000), stream_bytes(events)
+    # readings written in the span's last second may not have reached the page when the span ends
+    return Span(servers, busy, latency(list(feeder.writes), paints, t0_ms, t1_ms - 1000), stream_bytes(events),
+                (t0_ms, t1_ms - 1000))
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -310,28 +362,50 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
-def report(idle: Server, server: Server, busy: Busy, lat: Latency, stream: Stream, offset_ms: float,
-           fill: timedelta) -> None:
+def usage_line(label: str, during: Server, idle: Server, beds: int = BEDS) -> str:
+    return (f"{label:<24}{during.cpu_pct:>8.1f}   per bed {during.cpu_pct / beds:.2f}   "
+            f"(no page open: {idle.cpu_pct:.1f}, per bed {idle.cpu_pct / beds:.2f})")
+
+
+def latency_line(label: str, lat: Latency, what: str = "shown") -> str:
+    return (f"{label:<24}p50 {fmt(pct(lat.ms, 50))}   p95 {fmt(pct(lat.ms, 95))}   "
+            f"max {fmt(max(lat.ms, default=float('nan')))}   ({lat.counted} readings, {lat.missed} never {what})")
+
+
+def page_lines(span: Span) -> list[str]:
+    """The central view's figures: reading to tile, the main thread, the site stream's bytes."""
+    lat, busy, stream = span.latency, span.busy, span.stream
+    per_update = stream.bytes / stream.updates if stream.updates else float("nan")
+    return [
+        latency_line("latency ms write->tile", lat)
+        + f"   DOM p50/p95 {fmt(pct(lat.dom_ms, 50))}/{fmt(pct(lat.dom_ms, 95))}",
+        f"main thread busy %      {busy.task:>8.1f}   cpu % {busy.cpu:.1f}   script {busy.script:.1f}   "
+        f"layout {busy.layout:.1f}   style {busy.style:.1f}   heap MB {busy.heap_mb[0]:.1f} -> {busy.heap_mb[1]:.1f}",
+        f"bytes/bed update        {per_update:>8.1f}   ({stream.bytes} B in {stream.messages} messages, "
+        f"{stream.updates} bed updates, {stream.full} snapshots)",
+    ]
+
+
+def conditions(run: Run, fill: timedelta) -> str:
+    return (f"{BEDS} beds ({BEDS // 2} GE S/5 at 1 record/s, {BEDS // 2} HL7), HR+SpO2+PR each second per bed, NIBP "
+            f"every {NIBP_EVERY_S} s per bed; sessions pre-filled with {fill} each; "
+            f"span {run.span.usage[0].seconds:.0f} s; "
+            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
+            f"browser-python clock offset {run.offset_ms:+.1f} ms")
+
+
+def report(run: Run, fill: timedelta) -> None:
+    server, lat, busy, stream = run.span.usage[0], run.span.latency, run.span.busy, run.span.stream
     growth = (server.rss_mb[1] - server.rss_mb[0]) / (server.seconds / 60)
     per_update = stream.bytes / stream.updates if stream.updates else float("nan")
-    p50, p95 = pct(lat.ms, 50), pct(lat.ms, 95)
+    p95 = pct(lat.ms, 95)
     print()
-    print(f"server cpu % of a core  {server.cpu_pct:>8.1f}   per bed {server.cpu_pct / BEDS:.2f}   "
-          f"(no page open: {idle.cpu_pct:.1f}, per bed {idle.cpu_pct / BEDS:.2f})")
+    print(usage_line("server cpu % of a core", server, run.idle[0]))
     print(f"server rss MB           {server.rss_mb[0]:>8.1f} -> {server.rss_mb[1]:.1f}   "
           f"growth {growth:+.2f} MB/min")
-    print(f"latency ms write->tile  p50 {fmt(p50)}   p95 {fmt(p95)}   max {fmt(max(lat.ms, default=float('nan')))}   "
-          f"(DOM p50/p95 {fmt(pct(lat.dom_ms, 50))}/{fmt(pct(lat.dom_ms, 95))}; "
-          f"{lat.counted} readings, {lat.missed} never shown)")
-    print(f"main thread busy %      {busy.task:>8.1f}   cpu % {busy.cpu:.1f}   script {busy.script:.1f}   "
-          f"layout {busy.layout:.1f}   style {busy.style:.1f}   heap MB {busy.heap_mb[0]:.1f} -> {busy.heap_mb[1]:.1f}")
-    print(f"bytes/bed update        {per_update:>8.1f}   ({stream.bytes} B in {stream.messages} messages, "
-          f"{stream.updates} bed updates, {stream.full} snapshots)")
+    print("\n".join(page_lines(run.span)))
     print()
-    print(f"{BEDS} beds ({BEDS // 2} GE S/5 at 1 record/s, {BEDS // 2} HL7), HR+SpO2+PR each second per bed, NIBP "
-          f"every {NIBP_EVERY_S} s per bed; sessions pre-filled with {fill} each; span {server.seconds:.0f} s; "
-          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
-          f"browser-python clock offset {offset_ms:+.1f} ms")
+    print(conditions(run, fill))
     print(
         f"targets: server <= {TARGET_CPU_PER_BED:g} % of a core per bed: "
         f"{verdict(server.cpu_pct / BEDS <= TARGET_CPU_PER_BED)} ({server.cpu_pct / BEDS:.2f} %); "
@@ -341,43 +415,71 @@ def report(idle: Server, server: Server, busy: Busy, lat: Latency, stream: Strea
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@dataclass
+class Run:
+    idle: list[Server]  # as `Span.usage`, with no page open
+    span: Span
+    offset_ms: float  # browser - python clock
+    writes: list[tuple[str, int, float]]  # the feeder's
+
+
+Start = Callable[[Processes, Path, list[DrivenMonitor], Feeder], tuple[Usage, str]]
+
+
+def run_site(tmp: Path, db: Path | str, fill: timedelta, span_s: float, start: Start) -> Run:
+    """The emulators, the pre-filled sessions, the processes `start` runs (it starts the feeder once they have
+    opened the beds, and says what to measure and where the central view is), then the spans measured."""
+    timed(f"pre-fill {BEDS} sessions with {fill}", lambda: prefill(db, fill))
+    scenario_s = int(span_s) + 900  # set-up and the browser's start fit well within
+    monitors = [DrivenMonitor(write_scenario(tmp / f"bed-{i}.csv", i, scenario_s), protocol_of(i))
+                for i in range(BEDS)]
+    feeder = Feeder(monitors)
+    processes = Processes()
+    driver = chrome(watch_numerics=False)
+    try:
+        usage, base = start(processes, tmp, monitors, feeder)
+        idle = timed(f"no page open, {span_s:.0f} s", lambda: acquisition_only(usage, span_s))
+        timed("open the central view", lambda: open_central_view(driver, base))
+        span = timed(f"measure {span_s:.0f} s", lambda: measure(driver, usage, feeder, span_s))
+        offset = clock_offset_ms(driver)
+        driver.get("about:blank")
+    finally:
+        driver.quit()
+        for process in processes.running:  # SIGTERM, as Processes.stop; its pipes are being drained
+            process.terminate()
+            process.wait(30)
+        feeder.stop()
+        processes.kill_all()
+    return Run(idle, span, offset, list(feeder.writes))
+
+
+def parse(argv: list[str] | None, description: str) -> tuple[timedelta, float, bool]:
+    """The common options: (session pre-fill, span in s, quick)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5 min of session data, a 5-s span")
     parser.add_argument("--span", type=float, help="seconds measured over (default 60)")
     args = parser.parse_args(argv)
     fill, span_s = (timedelta(minutes=5), 5.0) if args.quick else (timedelta(hours=1), 60.0)
-    span_s = args.span or span_s
     logging.getLogger("adapters").setLevel(logging.ERROR)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    return fill, args.span or span_s, args.quick
 
-    print("Vigil site scale benchmark" + (" (--quick)" if args.quick else ""))
+
+def main(argv: list[str] | None = None) -> int:
+    fill, span_s, quick = parse(argv, __doc__.splitlines()[0])
+    print("Vigil site scale benchmark" + (" (--quick)" if quick else ""))
     print(f"env: {chromium_version()}, headless at 1920×1080, loopback, sign-in off")
-    processes = Processes()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         db = Path(tmp) / "site.db"
-        timed(f"pre-fill {BEDS} sessions with {fill}", lambda: prefill(db, fill))
-        scenario_s = int(span_s) + 900  # set-up and the browser's start fit well within
-        monitors = [DrivenMonitor(write_scenario(Path(tmp) / f"bed-{i}.csv", i, scenario_s), protocol_of(i))
-                    for i in range(BEDS)]
-        feeder = Feeder(monitors)
-        driver = chrome(watch_numerics=False)
-        try:
-            pid, base = timed("start vigil serve", lambda: start_serve(processes, write_site(Path(tmp) / "site.toml",
-                                                                                               monitors), db, feeder))
-            idle = timed(f"no page open, {span_s:.0f} s", lambda: acquisition_only(pid, span_s))
-            timed("open the central view", lambda: open_central_view(driver, base))
-            server, busy, lat, stream = timed(f"measure {span_s:.0f} s", lambda: measure(driver, pid, feeder, span_s))
-            offset = clock_offset_ms(driver)
-            driver.get("about:blank")
-        finally:
-            driver.quit()
-            for process in processes.running:  # SIGTERM, as Processes.stop; its pipes are being drained
-                process.terminate()
-                process.wait(30)
-            feeder.stop()
-            processes.kill_all()
-    report(idle, server, busy, lat, stream, offset, fill)
+
+        def start(processes: Processes, folder: Path, monitors: list[DrivenMonitor], feeder: Feeder
+                  ) -> tuple[Usage, str]:
+            pid, base = timed("start vigil serve",
+                              lambda: start_serve(processes, write_site(folder / "site.toml", monitors), db, feeder))
+            return Usage([pid]), base
+
+        run = run_site(Path(tmp), db, fill, span_s, start)
+    report(run, fill)
     return 0
 
 

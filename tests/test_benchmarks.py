@@ -113,3 +113,22 @@ def test_site_scale_benchmark_quick_run_prints_its_table() -> None:
     lines = quick_run("site_scale.py", SITE_SCALE_ROWS)
     updates = next(line for line in lines if line.startswith("bytes/bed update"))
     assert "0 bed updates" not in updates, "the central view's stream carried nothing:\n" + "\n".join(lines)
+
+
+SITE_CHAIRS_ROWS = (
+    "commit ms write->stored",
+    "commit ms server side",
+    "central cpu % of a core",
+    "chair cpu % of a core",
+    "postgresql cpu % of core",
+    "latency ms write->tile",
+    "bytes/bed update",
+)
+
+
+@pytest.mark.browser
+def test_site_chairs_benchmark_quick_run_prints_its_table() -> None:
+    """16 chair processes, a central server and a PostgreSQL server of its own: every reading must be stored."""
+    lines = quick_run("site_chairs.py", SITE_CHAIRS_ROWS)
+    stored = next(line for line in lines if line.startswith("commit ms write->stored"))
+    assert ", 0 never stored)" in stored and "(0 readings" not in stored, "\n".join(lines)

@@ -99,7 +99,7 @@ class Alarms:
             .where(alarms.c.session_id == session_id, alarms.c.rev > after_rev)
             .order_by(alarms.c.rev)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_alarm(row) for row in conn.execute(q)]
 
     def acknowledge(self, session_id: int, who: str, at: datetime, session_time: datetime | None) -> list[int]:

@@ -61,7 +61,7 @@ class Audit:
             q = q.where(audit.c.session_id == session_id)
         if who is not None:
             q = q.where(audit.c.who == who)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [
                 AuditEntry(row.id, from_us(row.at_us), None if row.session_us is None else from_us(row.session_us),
                            row.who, row.action, row.target, row.old, row.new, row.session_id, row.reason or "")

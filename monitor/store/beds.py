@@ -91,18 +91,18 @@ class Beds:
             self.db.notify()
 
     def get(self, bed_id: str) -> Bed | None:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(beds).where(beds.c.id == bed_id)).first()
         return None if row is None else _bed(row)
 
     def listing(self) -> list[Bed]:
         """Every bed, by id."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_bed(row) for row in conn.execute(sa.select(beds).order_by(beds.c.id))]
 
     def open_session(self, bed_id: str) -> int | None:
         """The bed's open session, if it has one."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             found = conn.execute(sa.select(sessions.c.id).where(sessions.c.bed_id == bed_id,
                                                                 sessions.c.ended_us.is_(None))).scalar()
         return None if found is None else int(found)
@@ -114,7 +114,7 @@ class Beds:
         live = [bed_id for bed_id, label in wanted.items() if label is None]
         replays = {label: bed_id for bed_id, label in wanted.items() if label is not None}
         c, found = sessions.c, {}
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             if live:  # a bed's open session is its newest: the next opens only after it ended
                 q = sa.select(c.bed_id, sa.func.max(c.id)).where(c.bed_id.in_(live)).group_by(c.bed_id)
                 found.update({bed_id: int(newest) for bed_id, newest in conn.execute(q)})
@@ -157,6 +157,6 @@ class Beds:
                     readings.c.source == source, readings.c.vital.in_(NIBP_CODES),
                     readings.c.measured_us.is_not(None))
              .order_by(readings.c.measured_us.desc(), readings.c.id.desc()).limit(len(NIBP_CODES)))
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = list(conn.execute(q))
         return [reading_from_row(row) for row in rows if row.measured_us == rows[0].measured_us]

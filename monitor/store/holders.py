@@ -108,7 +108,7 @@ class Holders:
     def current(self, bed_ids: Iterable[str]) -> dict[str, Holder]:
         """Who holds, or last held, each of these beds (a bed never held is missing), judged on the database's
         clock now."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             now = _clock_us(conn)
             rows = conn.execute(sa.select(bed_holders).where(bed_holders.c.bed_id.in_(list(bed_ids)))).all()
         return {row.bed_id: _holder(row, now) for row in rows}

@@ -95,13 +95,13 @@ class Limits:
     def versions(self, session_id: int) -> list[LimitsVersion]:
         """Every version of the session's limits, oldest first."""
         q = sa.select(limits).where(limits.c.session_id == session_id).order_by(limits.c.version)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [LimitsVersion(row.version, from_us(row.effective_us), row.who, json.loads(row.data))
                     for row in conn.execute(q)]
 
     def version(self, session_id: int) -> int:
         """The newest limits version number (0 if none): cheap enough to poll."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             version = conn.execute(
                 sa.select(sa.func.max(limits.c.version)).where(limits.c.session_id == session_id)
             ).scalar()
@@ -115,6 +115,6 @@ class Limits:
             .order_by(limits.c.version.desc())
             .limit(1)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             data = conn.execute(q).scalar()
         return None if data is None else json.loads(data)

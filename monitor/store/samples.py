@@ -221,7 +221,7 @@ class Samples:
             .order_by(readings.c.id)
             .limit(limit)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [StoredReading(row.id, reading_from_row(row)) for row in conn.execute(q)]
 
     def events_since(self, session_id: int, after_id: int, limit: int = 1000) -> list[StoredEvent]:
@@ -232,12 +232,12 @@ class Samples:
             .order_by(events.c.id)
             .limit(limit)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [StoredEvent(row.id, _event(row)) for row in conn.execute(q)]
 
     def cursor(self, session_id: int) -> Cursor:
         """The cursor just past everything committed for the session now."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             r = conn.execute(
                 sa.select(sa.func.max(readings.c.id)).where(readings.c.session_id == session_id)
             ).scalar()
@@ -253,7 +253,7 @@ class Samples:
         ids = list(session_ids)
         tops = [sa.select(sa.func.max(column)).where(column.table.c.session_id == sessions.c.id).scalar_subquery()
                 for column in (readings.c.id, events.c.id, alarms.c.rev)]
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(sessions.c.id, *tops).where(sessions.c.id.in_(ids))).all()
         found = {row[0]: Cursor(*(top or 0 for top in row[1:])) for row in rows}
         return {sid: found.get(sid, Cursor(0, 0, 0)) for sid in ids}
@@ -261,7 +261,7 @@ class Samples:
     def extent(self, session_id: int) -> tuple[datetime, datetime] | None:
         """(first, last) time of the session's readings and events, None without any: indexed min/max queries."""
         times: list[int] = []
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             for table in (readings, events):
                 row = conn.execute(sa.select(sa.func.min(table.c.t_us), sa.func.max(table.c.t_us))
                                    .where(table.c.session_id == session_id)).one()
@@ -286,14 +286,14 @@ class Samples:
             q = q.where(readings.c.t_us <= to_us(end))
         if max_id is not None:
             q = q.where(readings.c.id <= max_id)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [reading_from_row(row) for row in conn.execute(q.order_by(readings.c.t_us, readings.c.id))]
 
     def readings_of(self, session_id: int, vitals: Iterable[str]) -> list[Reading]:
         """All readings of some vitals (e.g. the NIBP ones, a few hundred per session), by time."""
         q = (sa.select(readings).where(readings.c.session_id == session_id, readings.c.vital.in_(list(vitals)))
              .order_by(readings.c.t_us, readings.c.id))
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [reading_from_row(row) for row in conn.execute(q)]
 
     def latest(self, session_id: int, max_id: int | None = None) -> dict[str, Reading]:
@@ -313,7 +313,7 @@ class Samples:
             .where(*scope)
             .order_by(readings.c.id)
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return {row.vital: reading_from_row(row) for row in conn.execute(q)}
 
     def events(self, session_id: int, max_id: int | None = None) -> list[Event]:
@@ -321,7 +321,7 @@ class Samples:
         q = sa.select(events).where(events.c.session_id == session_id, IN_FORCE)
         if max_id is not None:
             q = q.where(events.c.id <= max_id)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_event(row) for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
 
     def events_with_authors(self, session_id: int, *, entered_after: int | None = None,
@@ -334,12 +334,12 @@ class Samples:
             q = q.where(IN_FORCE)
         if entered_after is not None:
             q = q.where(events.c.entered_by.is_not(None), events.c.id > entered_after)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_stored_event(row) for row in conn.execute(q.order_by(events.c.t_us, events.c.id))]
 
     def first_time(self, session_id: int) -> datetime | None:
         """When the session's record begins: its first reading or event (None while it has neither)."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             first = [conn.execute(sa.select(sa.func.min(table.c.t_us)).where(table.c.session_id == session_id))
                      .scalar() for table in (readings, events)]
         known = [t for t in first if t is not None]
@@ -347,7 +347,7 @@ class Samples:
 
     def counts(self, session_id: int) -> tuple[int, int]:
         """(number of readings, number of events) stored for the session."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             n_r = conn.execute(
                 sa.select(sa.func.count()).select_from(readings).where(readings.c.session_id == session_id)
             ).scalar_one()

@@ -139,7 +139,7 @@ class Sessions:
         """The import session holding this recording fingerprint, made if there is none; True if made now.
         Two imports of one recording at once end up in one session: the unique index decides."""
         def existing() -> int | None:
-            with self.db.engine.connect() as conn:
+            with self.db.read() as conn:
                 return conn.execute(sa.select(sessions.c.id).where(sessions.c.recording == recording)).scalar()
 
         found = existing()
@@ -154,7 +154,7 @@ class Sessions:
 
     def find(self, name: str) -> int | None:
         """The newest session of that name."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(
                 sa.select(sessions.c.id).where(sessions.c.name == name).order_by(sessions.c.id.desc())
             ).first()
@@ -162,7 +162,7 @@ class Sessions:
 
     def latest(self) -> int | None:
         """The newest session's id: what a dashboard beside `vigil acquire` shows by default."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(sa.func.max(sessions.c.id))).first()
         return None if row is None or row[0] is None else int(row[0])
 
@@ -180,7 +180,7 @@ class Sessions:
              .order_by(sessions.c.id.desc()))
         if patient_label is not None:
             q = q.where(sessions.c.patient_label == patient_label)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [
                 SessionSummary(
                     id=row.id, name=row.name, kind=row.kind, bed=row.bed, session_type=row.session_type,
@@ -193,7 +193,7 @@ class Sessions:
 
     def info(self, session_id: int) -> SessionInfo:
         """The session's row; KeyError if there is none."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         if row is None:
             raise KeyError(f"no session {session_id}")
@@ -201,7 +201,7 @@ class Sessions:
 
     def infos(self, session_ids: Iterable[int]) -> dict[int, SessionInfo]:
         """`info` of several sessions in one query (those that exist), by id: a site's beds on every change."""
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(sessions).where(sessions.c.id.in_(list(session_ids)))).all()
         return {row.id: _info(row) for row in rows}
 

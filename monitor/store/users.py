@@ -135,11 +135,11 @@ class Users:
             write_audit(conn, None, by, "user_disable", name, "enabled", "disabled", now, None)
 
     def exists(self, name: str) -> bool:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return conn.execute(sa.select(users.c.id).where(users.c.name == name)).first() is not None
 
     def find(self, name: str) -> StoredUser | None:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(users).where(users.c.name == name)).first()
         return None if row is None else _user(row)
 
@@ -149,7 +149,7 @@ class Users:
         last = (sa.select(logins.c.user_id, sa.func.max(logins.c.started_us).label("last_us"))
                 .group_by(logins.c.user_id).subquery())
         q = (sa.select(users, last.c.last_us).outerjoin(last, last.c.user_id == users.c.id).order_by(users.c.name))
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(q).all()
             locks = dict(conn.execute(sa.select(login_failures.c.name, login_failures.c.locked_until_us)
                                       .where(login_failures.c.locked_until_us > now_us)).all())
@@ -161,7 +161,7 @@ class Users:
         ]
 
     def any_enabled(self) -> bool:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return conn.execute(sa.select(users.c.id).where(users.c.disabled.is_(False)).limit(1)).first() is not None
 
     # -- sign-ins --
@@ -204,7 +204,7 @@ class Users:
         q = (sa.select(logins.c.id.label("login_id"), logins.c.started_us, logins.c.seen_us, logins.c.ended_us,
                        logins.c.ended_why, users)
              .join(users, users.c.id == logins.c.user_id).where(logins.c.token_hash == hashed(token)))
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(q).first()
         if row is None:
             return None
