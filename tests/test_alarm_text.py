@@ -87,6 +87,7 @@ def test_an_older_database_keeps_its_alarms_and_describes_them_without_what_it_n
     Store(db).close()
     with sqlite3.connect(db) as raw:  # as an older version left it: no schema version, the alarms table of then
         raw.execute("DROP TABLE alembic_version")
+        raw.execute("DROP TABLE bed_holders")  # newer than that version
         raw.execute("DROP TABLE alarms")
         raw.execute(OLD_ALARMS)
         raw.execute("INSERT INTO sessions (name, kind, bed, origin, relative_time, created_us, epoch) "

@@ -68,7 +68,7 @@ def test_after_a_limits_change_the_trends_old_part_keeps_the_old_lines(dash_duo,
             return [s for s in dash_duo.driver.execute_script(SHAPES) if s[0] == "sbp-high"]
 
         # The new line runs on with the readings that came after the change; the old one stays where it was.
-        wait_for(lambda: sbp_high() == [old, new], 10, f"SYS high 179 until the change, then 150: {sbp_high()}")
+        wait_for(lambda: sbp_high() == [old, new], 30, f"SYS high 179 until the change, then 150: {sbp_high()}")
         bands = [s for s in dash_duo.driver.execute_script(SHAPES) if s[0] == "band-sbp"]
         assert [(b[2], b[3]) for b in bands] == [(old[2], old[3]), (new[2], new[3])]
         assert dash_duo.get_logs() == []
