@@ -266,19 +266,24 @@ window.Plotly.extendTraces = function (...args) {
 """
 
 
-def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every_15_s(dash_duo, tmp_path: Path) -> None:
-    """A redraw replots the whole trend (tens of ms of the page's main thread): readings arriving faster are drawn
-    together, while the numerics show every one of them, and the trend ends up with all of them."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    store = Store(tmp_path / "burst.db")
-    sid = store.sessions.create("burst", "live")
+def live_page_with_redraw_spy(dash_duo, tmp_path: Path, now: datetime) -> tuple[Store, int]:
+    """A live session holding the minute before `now`, its bed view up with Plotly loaded and REDRAW_SPY in place."""
+    store = Store(tmp_path / "live.db")
+    sid = store.sessions.create("live", "live")
     store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
     dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
     dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
     # The numerics and the stream may be up before Plotly has loaded.
     wait_for(lambda: dash_duo.driver.execute_script("return Boolean(window.Plotly)"), 10, "Plotly loaded")
     dash_duo.driver.execute_script(REDRAW_SPY)
+    return store, sid
 
+
+def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every_15_s(dash_duo, tmp_path: Path) -> None:
+    """A redraw replots the whole trend (tens of ms of the page's main thread): readings arriving faster are drawn
+    together, while the numerics show every one of them, and the trend ends up with all of them."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    store, sid = live_page_with_redraw_spy(dash_duo, tmp_path, now)
     values = [100 + k for k in range(8)]
     for k, value in enumerate(values):
         store.samples.write(sid, [Reading(now + timedelta(seconds=k), "hr", value)])
@@ -296,13 +301,7 @@ def test_each_reading_reaches_the_numerics_while_the_trend_redraws_at_most_every
 def test_a_cuff_result_is_drawn_on_the_trend_at_once(dash_duo, tmp_path: Path) -> None:
     """NIBP comes minutes apart and is what the trend is read for: it does not wait for the next 15-s redraw."""
     now = datetime.now(UTC).replace(microsecond=0)
-    store = Store(tmp_path / "cuff.db")
-    sid = store.sessions.create("cuff", "live")
-    store.samples.write(sid, [Reading(now - timedelta(seconds=s), "hr", 70) for s in range(60, 0, -1)])
-    dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, auth=NO_SIGN_IN)))
-    dash_duo.wait_for_text_to_equal("#link-status", "Live", timeout=10)
-    wait_for(lambda: dash_duo.driver.execute_script("return Boolean(window.Plotly)"), 10, "Plotly loaded")
-    dash_duo.driver.execute_script(REDRAW_SPY)
+    store, sid = live_page_with_redraw_spy(dash_duo, tmp_path, now)
     store.samples.write(sid, [Reading(now, "hr", 71)])  # drawn at once: the next redraw is 15 s away
     wait_for(lambda: dash_duo.driver.execute_script("return window.__redraws.length") == 1, 10, "a first redraw")
     cuff = now + timedelta(seconds=1)
