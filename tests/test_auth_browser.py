@@ -172,8 +172,12 @@ def test_a_nurse_forcing_apply_is_refused_by_the_server(dash_duo, bed: Bed) -> N
     assert refused == [(NURSE, "apply", "needs limits")]
     assert [(v.version, v.who) for v in bed.store.limits.versions(bed.sid)] == [(1, "clinician-setup")]
     assert (bed.store.limits.current(bed.sid) or {})["vitals"]["sbp"]["high"] == 179
-    # The browser saw the 403s (and Dash's renderer reported each failed callback), and nothing else.
-    logs = dash_duo.get_logs()
+    # The browser saw the 403s (and Dash's renderer reported each failed callback), and nothing else. The
+    # server audits before it answers, so the browser's log entry may come a moment after the audit row;
+    # Chromium hands each entry out once, so they are gathered until the refusal is among them.
+    logs: list[dict] = []
+    wait_for(lambda: logs.extend(dash_duo.get_logs() or []) or [e for e in logs if e["source"] == "network"], 10,
+             "the browser's log of the 403")
     refusals = [e for e in logs if e["source"] == "network"]
     assert refusals and all("the server responded with a status of 403 (FORBIDDEN)" in e["message"]
                             for e in refusals), logs
