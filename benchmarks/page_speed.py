@@ -102,6 +102,7 @@ class Busy:
     layout: float
     style: float
     heap_mb: tuple[float, float]  # JS heap used after a forced GC, at the start and at the end
+    heap_trail: list[tuple[float, float]] = field(default_factory=list)  # (s into the span, MB after a GC)
 
 
 @dataclass
@@ -162,13 +163,24 @@ def metrics(driver: webdriver.Chrome, collect: bool) -> dict[str, float]:
     return {m["name"]: m["value"] for m in found}
 
 
-def measure_busy(driver: webdriver.Chrome, span_s: float) -> Busy:
+def measure_busy(driver: webdriver.Chrome, span_s: float, heap_every_s: float = 0.0) -> Busy:
     """The main thread's work over `span_s` of an open page (what feeds it runs meanwhile). The heap is read
     after a forced GC at both ends; the span's work is read before the closing GC, which is the benchmark's own
-    work (a full collection of the heap, a few tenths of a percent of a minute), not the page's."""
+    work (a full collection of the heap, a few tenths of a percent of a minute), not the page's. With
+    `heap_every_s`, the heap is also read after a forced GC that often, to show whether it grows over a long
+    span (those collections are counted in the span's work: a few tenths of a percent each)."""
     driver.execute_cdp_cmd("Performance.enable", {"timeDomain": "timeTicks"})
     before = metrics(driver, collect=True)
-    time.sleep(span_s)
+    trail: list[tuple[float, float]] = []
+    end = time.monotonic() + span_s
+    while (left := end - time.monotonic()) > 0:
+        if not heap_every_s or left <= heap_every_s:
+            time.sleep(left)
+            break
+        time.sleep(heap_every_s)
+        sample = metrics(driver, collect=True)
+        trail.append((sample["Timestamp"] - before["Timestamp"], sample["JSHeapUsedSize"] / MB))
+        print(f"  heap after {trail[-1][0] / 60:.1f} min: {trail[-1][1]:.1f} MB")
     after = metrics(driver, collect=False)
     heap_after = metrics(driver, collect=True)["JSHeapUsedSize"]
     driver.execute_cdp_cmd("Performance.disable", {})
@@ -178,7 +190,7 @@ def measure_busy(driver: webdriver.Chrome, span_s: float) -> Busy:
         return 100 * (after[name] - before[name]) / elapsed
 
     return Busy(elapsed, share("TaskDuration"), share("ThreadTime"), share("ScriptDuration"), share("LayoutDuration"),
-                share("RecalcStyleDuration"), (before["JSHeapUsedSize"] / MB, heap_after / MB))
+                share("RecalcStyleDuration"), (before["JSHeapUsedSize"] / MB, heap_after / MB), trail)
 
 
 def open_bed_view(driver: webdriver.Chrome, url: str) -> None:
@@ -210,12 +222,12 @@ def one_reading_per_second(store: Store, sid: int) -> Iterator[None]:
         thread.join()
 
 
-def busy_one_bed(driver: webdriver.Chrome, store: Store, span_s: float) -> Busy:
+def busy_one_bed(driver: webdriver.Chrome, store: Store, span_s: float, heap_every_s: float = 0.0) -> Busy:
     sid = new_session(store, "one bed", datetime.now(UTC), HOUR)
     with serve(create_app(DashboardConfig(store, lambda: sid, auth=AuthSettings(required=False)))) as url, \
             one_reading_per_second(store, sid):
         open_bed_view(driver, url)
-        result = measure_busy(driver, span_s)
+        result = measure_busy(driver, span_s, heap_every_s)
         driver.get("about:blank")
     return result
 
@@ -279,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--span", type=float, help="seconds the main thread is measured over (default 60)")
     parser.add_argument("--one-bed", action="store_true",
                         help="only the one bed at 1 reading/s (for back-to-back comparisons of the page's work)")
+    parser.add_argument("--heap-every", type=float, default=0.0, metavar="S",
+                        help="with --one-bed, also read the JS heap after a forced GC every S seconds")
     args = parser.parse_args(argv)
     n_loads, span_s = (2, 5.0) if args.quick else (7, 60.0)
     n_loads, span_s = args.loads or n_loads, args.span or span_s
@@ -293,9 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         driver = chrome()
         try:
             if args.one_bed:
-                one = timed(f"one bed, {span_s:.0f} s", lambda: busy_one_bed(driver, store, span_s))
+                one = timed(f"one bed, {span_s:.0f} s",
+                            lambda: busy_one_bed(driver, store, span_s, args.heap_every))
                 print(busy_header())
                 print(busy_row("busy one bed 1x", one))
+                if one.heap_trail:
+                    heaps = [one.heap_mb[0]] + [mb for _, mb in one.heap_trail] + [one.heap_mb[1]]
+                    print(f"heap after a forced GC, start → each {args.heap_every:.0f} s → end: "
+                          + " → ".join(f"{mb:.1f}" for mb in heaps) + f" MB (range {max(heaps) - min(heaps):.1f} MB)")
                 return 0
             sid = timed("fill a one-hour session", lambda: load_session(store))
             app = create_app(DashboardConfig(store, lambda: sid, auth=AuthSettings(required=False)))
