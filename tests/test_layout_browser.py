@@ -79,6 +79,7 @@ def test_at_1366x768_four_alarms_leave_every_vital_and_the_trend_on_screen(dash_
              10, "the four alarms in the banner")
     dash_duo.wait_for_text_to_equal("#num-bp", "231/125", timeout=10)
     assert "+3 more" in text_of(dash_duo, "alarm-banner")
+    dash_duo.wait_for_element("#trend .main-svg", timeout=10)  # the numerics can paint before the trend is drawn
     assert outside_viewport(dash_duo, ON_SCREEN) == {}
 
     # RR was never measured: its tile takes no room, until a value arrives.
@@ -100,6 +101,7 @@ def test_at_1920x1080_a_replay_shows_every_tile_and_the_replay_bar(dash_duo, tmp
         set_viewport(dash_duo, 1920, 950)  # 1080 less the browser's chrome
         dash_duo.start_server(create_app(DashboardConfig(store, lambda: sid, runner=runner, auth=NO_SIGN_IN)))
         wait_for(lambda: text_of(dash_duo, "num-pr") not in ("", "--"), 20, "a PR value")
+        dash_duo.wait_for_element("#trend .main-svg", timeout=10)
         assert outside_viewport(dash_duo, (*ON_SCREEN, "#replay-bar")) == {}
         assert dash_duo.get_logs() == []
     finally:
