@@ -130,3 +130,16 @@ def second_browser() -> Iterator[OtherBrowser]:
         yield OtherBrowser(driver)
     finally:
         driver.quit()
+
+
+# The text labels on a trend (event marks, notes), whether any is a link, and the largest label's font size.
+TREND_TEXT = """
+const plot = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!plot) return null;
+const texts = Array.from(plot.querySelectorAll('.textpoint text, .textpoint tspan'));
+return {
+  labels: Array.from(plot.querySelectorAll('.textpoint text')).map(t => t.textContent).filter(t => t),
+  links: plot.querySelectorAll('svg a').length,
+  largest: Math.max(0, ...texts.map(t => parseFloat(getComputedStyle(t).fontSize))),
+};
+"""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import console_messages, open_panel, record_console
+from browser_support import TREND_TEXT, console_messages, open_panel, record_console
 from selenium.webdriver.common.by import By
 from support import NO_SIGN_IN, wait_for
 
@@ -166,18 +166,6 @@ LINK_NOTE = '<a href="https://evil.example/phish">'
 BIG_NOTE = '<span style="font-size:120px;fill:red">SpO2 100</span>'
 ENTITY_NOTE = "AT&amp;T &lt;3 & <br>"  # entities and a tag typed as text stay as typed
 # The event labels a trend draws, any link in its SVG, and the largest font size of its labels' text.
-TREND_TEXT = """
-const plot = document.querySelector(arguments[0] + ' .js-plotly-plot');
-if (!plot) return null;
-const texts = Array.from(plot.querySelectorAll('.textpoint text, .textpoint tspan'));
-return {
-  labels: Array.from(plot.querySelectorAll('.textpoint text')).map(t => t.textContent).filter(t => t),
-  links: plot.querySelectorAll('svg a').length,
-  largest: Math.max(0, ...texts.map(t => parseFloat(getComputedStyle(t).fontSize))),
-};
-"""
-
-
 def test_notes_show_on_the_trend_as_typed_never_as_markup(dash_duo, tmp_path: Path) -> None:
     """Notes are text: "<a href=…>" is no link and "<span style=…>" no huge text, whether the note was on the
     trend when the page was built, arrived over the stream, or is reviewed on the history page."""

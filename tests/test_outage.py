@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser_support import TREND_TEXT
 from postgres import Cluster
-from support import T0, DrivenMonitor, Processes, Pty, Relay, free_port, start_chair, wait_until
+from support import NO_SIGN_IN, T0, DrivenMonitor, Processes, Pty, Relay, free_port, start_chair, wait_for, wait_until
 from test_live_runner import START, link_to, message
 
 from adapters.files.csv_reader import read_session_csv
@@ -30,6 +31,7 @@ from monitor.site.config import load_site
 from monitor.store import Bed, Store
 from monitor.store.holders import LEASE_TTL_S
 from monitor.store.schema import beds
+from monitor.web.app import DashboardConfig, create_app
 from monitor.web.bed.figures import display_ms
 from monitor.web.bed.session_view import session_payload
 from monitor.web.site.remote import RemoteBeds
@@ -156,7 +158,7 @@ def stored(db: str, second: int) -> bool:
 
 
 def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_delivers_everything_once(
-    scenario: Path, tmp_path: Path, processes: Processes
+    scenario: Path, tmp_path: Path, processes: Processes, dash_duo
 ) -> None:
     """The must-show outage: a chair computer (`vigil acquire --config site.toml --bed chair-1`) on PostgreSQL, the
     server stopped for OUTAGE_S, the chair's process SIGKILLed and restarted (with the server still down) in the
@@ -238,6 +240,11 @@ def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_de
                 (display_ms(marks[0].time, UTC), "Not reaching the database"),
                 (display_ms(marks[1].time, UTC), "Database reached again")]
             assert store.holders.current(["chair-1"])["chair-1"].released is not None  # stopped: the bed is free
+            # ... and the bed view's trend, in the browser, says so at those times.
+            dash_duo.start_server(create_app(DashboardConfig(store, lambda: only.id, auth=NO_SIGN_IN)))
+            labels = lambda: (dash_duo.driver.execute_script(TREND_TEXT, "#trend") or {}).get("labels")  # noqa: E731
+            wait_for(lambda: {"Not reaching the database", "Database reached again"} <= set(labels() or []), 15,
+                     "the outage marked on the trend")
         finally:
             store.close()
     finally:
