@@ -43,6 +43,10 @@ def test_a_bed_is_acquired_by_one_process_at_a_time(db: str, tmp_path: Path, pro
                           "--db", db)  # the same bed without the site file: the same lease, refused before the port
     assert one_line_error(old_style, "acquire").startswith(f"vigil acquire: error: bed chair-1 is acquired by {host} "
                                                            f"pid {pid}, since ")
+    monitor = run_vigil("monitor", "--port", tmp_path / "no-such-tty", "--protocol", "ge-s5", "--bed", "chair-1",
+                        "--db", db, "--http-port", "0", "--no-auth")  # acquiring with a bed view of its own
+    assert one_line_error(monitor, "monitor").startswith(f"vigil monitor: error: bed chair-1 is acquired by {host} "
+                                                         f"pid {pid}, since ")
     serve = run_vigil("serve", "--config", site, "--http-port", "0", "--no-auth")  # would acquire every bed
     assert serve.returncode == 2 and f"bed chair-1 is acquired by {host} pid {pid}" in serve.stderr
     assert serve.stdout == ""  # nothing opened

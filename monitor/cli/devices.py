@@ -144,12 +144,24 @@ def _open_bed(args: argparse.Namespace, store: Store | None, limits: Limits, spo
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    from monitor.cli.chair import hold_bed
+
     store, limits = _prepare_session(args)
     auth = server_auth(args, store)  # refused, and a busy HTTP port fails, before the monitor is opened
     listener = bind_listener(args.host, args.http_port, "--http-port")
-    runner, link, spec = _open_bed(args, store, limits)
+    leases = hold_bed(store, args.bed)  # one process writes a bed, as with `acquire` and a site's `serve`
+    try:
+        runner, link, spec = _open_bed(args, store, limits)
+    except BaseException:
+        leases.stop()
+        raise
+    leases.on_lost = lambda bed: runner.stop()  # taken over (this process stalled past its lease): the view stays
     print(f"session {runner.session_id}: acquiring from {describe(link, spec)}", flush=True)
-    return serve(args, store, lambda: runner.session_id, False, runner, listener=listener, auth=auth)
+    leases.start()
+    try:
+        return serve(args, store, lambda: runner.session_id, False, runner, listener=listener, auth=auth)
+    finally:
+        leases.stop()
 
 
 def cmd_acquire(args: argparse.Namespace) -> int:

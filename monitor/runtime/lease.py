@@ -54,7 +54,7 @@ class BedLeases:
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.lost: set[str] = set()
         self.taken_by: dict[str, Holder] = {}  # who took each bed lost, as far as known
-        self._on_lost = on_lost
+        self.on_lost = on_lost  # may be set once what it stops exists
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="bed-leases", daemon=True)
@@ -133,4 +133,4 @@ class BedLeases:
                     self._taken(self.store, bed_id)
                     self.lost.add(bed_id)
                     log.error("bed %s was taken over by another process: this one no longer acquires it", bed_id)
-                    self._on_lost(bed_id)
+                    self.on_lost(bed_id)
