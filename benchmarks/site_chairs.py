@@ -6,8 +6,9 @@ Run as `python benchmarks/site_chairs.py [--quick]`. It prints figures and never
 
 The beds, emulators, scenarios, central view and spans are benchmarks/site_scale.py's (16 beds on real ptys, half
 GE S/5 and half HL7, HR/SpO₂/PR each second and an NIBP every 3 min per bed, sessions pre-filled; one span with no
-page open, one with the central view in headless Chromium), with `db = "postgresql://…"` in the site.toml: a
-throwaway PostgreSQL server of our own with fsync on (tests/postgres.py), on the same machine. Measured:
+page open, one with the central view in headless Chromium; `--quick` as there: 4 beds, a short span), with
+`db = "postgresql://…"` in the site.toml: a throwaway PostgreSQL server of our own with fsync on (tests/postgres.py),
+on the same machine. Measured:
 
 - commit, write -> stored: from `time.time()` right after the emulator wrote a record on the pty to the moment its
   HR row is readable by another connection: a reader process LISTENs on the store's change channel (every writer
@@ -17,7 +18,7 @@ throwaway PostgreSQL server of our own with fsync on (tests/postgres.py), on the
 - commit, server side: every COMMIT statement's duration on the database during the span, as PostgreSQL logs it
   (`log_min_duration_statement = 0` for that database): the WAL flush of each chair write (readings, alarms, the
   lease's heartbeat) and of each NOTIFY that follows one.
-- CPU (% of a core, from /proc): the central server; each chair process (mean and max over the 16); PostgreSQL
+- CPU (% of a core, from /proc): the central server; each chair process (mean and max over the chairs); PostgreSQL
   (the postmaster and its backends alive at both ends of the span: so with the reader's small query on each
   NOTIFY and the logging of every statement, which a site would not have: an upper bound).
 - reading-to-tile latency and the central view's main thread and bytes: as benchmarks/site_scale.py.
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +46,9 @@ import sqlalchemy as sa  # noqa: E402
 
 from benchmarks.live_update import chromium_version, fmt, pct, timed  # noqa: E402
 from benchmarks.site_scale import (  # noqa: E402
-    BEDS,
     Feeder,
     Latency,
+    Plan,
     Run,
     Server,
     Usage,
@@ -142,7 +143,7 @@ def start_chairs(processes: Processes, folder: Path, monitors: list[DrivenMonito
         raise RuntimeError("the central vigil serve stopped before serving")
     drain(central.stdout)
     chairs = []
-    for i in range(BEDS):
+    for i in range(len(monitors)):
         chairs.append(start_chair(processes, site, bed_id(i)))
         process = processes.running[-1]
         drain(process.stdout)
@@ -158,7 +159,7 @@ class Figures:
     commits_ms: list[float]  # server-side COMMIT durations in the span
 
 
-def report(figures: Figures, fill: timedelta) -> None:
+def report(figures: Figures, plan: Plan) -> None:
     run, stored = figures.run, figures.stored
 
     def parts(usage: list[Server]) -> tuple[Server, list[Server], Server]:
@@ -173,18 +174,18 @@ def report(figures: Figures, fill: timedelta) -> None:
     print(latency_line("commit ms write->stored", stored, "stored"))
     print(f"commit ms server side   p50 {fmt(pct(commits, 50))}   p95 {fmt(pct(commits, 95))}   "
           f"max {fmt(max(commits, default=float('nan')))}   ({len(commits)} COMMITs in the span)")
-    print(usage_line("central cpu % of a core", central, central_idle))
+    print(usage_line("central cpu % of a core", central, central_idle, plan.beds))
     print(f"chair cpu % of a core   mean {statistics.mean(chair_cpu):.2f}   max {max(chair_cpu):.2f}   "
           f"(no page open: mean {statistics.mean(chair_idle_cpu):.2f}, max {max(chair_idle_cpu):.2f})")
-    print(usage_line("postgresql cpu % of core", database, database_idle))
+    print(usage_line("postgresql cpu % of core", database, database_idle, plan.beds))
     print("\n".join(page_lines(run.span)))
     print()
-    print(f"{BEDS} chair processes and one central server on one PostgreSQL (fsync on); " + conditions(run, fill))
+    print(f"{plan.beds} chair processes and one central server on one PostgreSQL (fsync on); " + conditions(run, plan))
 
 
 def main(argv: list[str] | None = None) -> int:
-    fill, span_s, quick = parse(argv, __doc__.splitlines()[0])
-    print("Vigil chair computers benchmark" + (" (--quick)" if quick else ""))
+    plan = parse(argv, __doc__.splitlines()[0])
+    print("Vigil chair computers benchmark" + (" (--quick)" if plan.quick else ""))
     print(f"env: {chromium_version()}, headless at 1920×1080, loopback, sign-in off")
     from postgres import Cluster
 
@@ -197,14 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
         readers: list[Reader] = []
         with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-            run = run_site(Path(tmp), url, fill, span_s, lambda processes, folder, monitors, feeder: timed(
-                f"start the central server and {BEDS} chairs", lambda: start_chairs(
+            run = run_site(Path(tmp), url, plan, lambda processes, folder, monitors, feeder: timed(
+                f"start the central server and {plan.beds} chairs", lambda: start_chairs(
                     processes, folder, monitors, feeder, url, postmaster, readers)))
         stored = latency(run.writes, readers[0].rows, *run.span.t_ms)
         figures = Figures(run, stored, commits_logged(cluster.folder / "log", run.span.t_ms))
     finally:
         cluster.stop()
-    report(figures, fill)
+    report(figures, plan)
     return 0
 
 

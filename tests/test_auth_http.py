@@ -88,10 +88,9 @@ def serve(db: str) -> Iterator[Server]:
     sid = store.sessions.create("auth test", "live", session_type="iv-ketamine", patient_label=PATIENT)
     store.limits.save(sid, load_preset("iv-ketamine").to_dict(), T0, "setup")
     store.samples.write(sid, [Reading(T0 + timedelta(seconds=s), "hr", 70 + s % 5) for s in range(0, 120, 5)])
+    for name, role in USERS.items():  # in process: a `vigil user add` each took seconds (test_auth_cli tests it)
+        Accounts(store).add(name, role, PASSWORD, by="setup")
     store.close()
-    for name, role in USERS.items():
-        result = add_user(db, name, role)
-        assert result.returncode == 0, result.stderr
     url, process = start_dashboard(db, sid)
     yield Server(url, db, sid, process)
     process.terminate()

@@ -55,6 +55,7 @@ def test_after_a_limits_change_the_trends_old_part_keeps_the_old_lines(dash_duo,
         store.limits.save(sid, {**preset, "vitals": {**preset["vitals"], "sbp": {**preset["vitals"]["sbp"],
                                                                                   "high": 150.0}}},
                           changed_at, "dr.a")
+        runner.set_speed("max")  # the rest of the recording as fast as the store takes it
         runner.resume()
         assert runner.wait(60), "the replay did not finish"
 
