@@ -12,15 +12,18 @@ made by a newer Vigil and is refused, untouched.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+if TYPE_CHECKING:  # Alembic loads only to upgrade or refuse: a database at HEAD is checked without it (~0.15 s)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 BASELINE = "0001"  # release 0.1.0's schema
+HEAD = "0003"  # the newest revision in migrations/versions (tests/test_migrations.py checks it is Alembic's head)
+_VERSION = sa.table("alembic_version", sa.column("version_num"))
 _LOCK_KEY = 0x76696769  # any constant: the advisory lock PostgreSQL processes take to upgrade one at a time
 
 
@@ -33,6 +36,8 @@ class DatabaseTooNew(RuntimeError):
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "monitor.store:migrations")
     config.attributes["connection"] = conn
@@ -41,11 +46,13 @@ def _config(conn: Connection | None = None) -> Config:
 
 @cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
 def head() -> str:
-    """The schema revision this program writes."""
+    """The schema revision this program writes, as Alembic finds it among the installed revisions."""
     revision = _script().get_current_head()
     assert revision is not None, "no migrations are installed"
     return revision
@@ -53,7 +60,9 @@ def head() -> str:
 
 def revision_of(conn: Connection) -> str | None:
     """The database's schema revision; None before schema versions (or for an empty database)."""
-    return MigrationContext.configure(conn).get_current_revision()
+    if not sa.inspect(conn).has_table(_VERSION.name):
+        return None
+    return conn.execute(sa.select(_VERSION.c.version_num)).scalar()
 
 
 def _check_known(revision: str | None, where: str) -> None:
@@ -74,18 +83,20 @@ def bring_up_to_date(engine: Engine, where: str, *, create: bool = True) -> None
     """Create the schema in an empty database, or upgrade an older one in place; refuse a newer one.
 
     `create` False: a database without Vigil's tables is `NoDatabase`, and left empty. The usual case,
-    a database already at this schema, costs one read and takes no lock.
+    a database already at this schema, costs two small reads, takes no lock and loads no Alembic.
     """
     with engine.connect() as conn:
         revision = revision_of(conn)
-    _check_known(revision, where)
-    if revision == head():
+    if revision == HEAD:
         return
+    _check_known(revision, where)
+    from alembic import command
+
     with engine.connect() as conn:
         _lock(conn)
         revision = revision_of(conn)  # another process may have upgraded while we waited for the lock
         _check_known(revision, where)
-        if revision == head():
+        if revision == HEAD:
             return
         if revision is None:
             baseline = _script().get_revision(BASELINE).module
@@ -94,5 +105,5 @@ def bring_up_to_date(engine: Engine, where: str, *, create: bool = True) -> None
                 command.stamp(_config(conn), BASELINE)
             elif not create:
                 raise NoDatabase(f"no Vigil database at {where}")
-        command.upgrade(_config(conn), "head")
+        command.upgrade(_config(conn), HEAD)
         conn.commit()
