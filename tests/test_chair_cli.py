@@ -5,10 +5,12 @@ was SIGKILLed is taken over: at once on its own computer (its process is gone), 
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from support import Processes, age_lease, one_line_error, run_vigil, start_chair
+from support import DrivenMonitor, Processes, age_lease, one_line_error, run_vigil, start_chair, wait_until
+from test_outage import stored
 
 from monitor.store import Store
 from monitor.store.holders import LEASE_TTL_S
@@ -75,3 +77,37 @@ def test_a_killed_holder_is_taken_over_at_once_here_and_after_the_lease_from_els
             assert conn.execute(sa.select(bed_holders.c.host, bed_holders.c.pid)).one() == (socket.gethostname(), taken)
     finally:
         store.close()
+
+
+def test_a_monitor_whose_bed_is_taken_over_stops_and_says_by_whom(
+    scenario: Path, tmp_path: Path, processes: Processes
+) -> None:
+    """`vigil monitor` holds its bed as `acquire` does. Taken over (this process silent past its lease, here by
+    ageing it), it stops acquiring and its view with it, in one line naming the new holder, rather than show
+    numbers it no longer writes; the new holder's lease is left alone."""
+    db = tmp_path / "vigil.db"
+    monitor = DrivenMonitor(scenario)
+    process = processes.start("monitor", "--port", monitor.pty.path, "--protocol", "ge-s5", "--bed", "chair-1",
+                              "--clock", "device", "--db", db, "--http-port", "0", "--no-auth")
+    monitor.take_request(0)
+    monitor.send(0)
+    wait_until(lambda: stored(str(db), 0), "the first record to be stored")
+    store = Store(db)
+    try:
+        token = uuid.uuid4().hex
+
+        def take() -> bool:  # the monitor's heartbeat may renew between the two: then again
+            age_lease(store.engine, "chair-1", LEASE_TTL_S + 1)
+            return store.holders.take("chair-1", token, "chair-pc-9", 9) is None
+
+        wait_until(take, "another computer to take the bed")
+        holder = store.holders.current(["chair-1"])["chair-1"]
+        _, err = process.communicate(timeout=30)  # the monitor's next heartbeat finds the bed taken
+        assert process.returncode == 2 and "Traceback" not in err, err
+        assert err.splitlines()[-1] == (
+            f"vigil monitor: error: acquisition failed, dashboard stopped: bed chair-1 was taken over by "
+            f"{holder.describe()} while this process was not heard from: acquisition stopped")
+        assert store.holders.current(["chair-1"])["chair-1"] == holder  # the new holder's, untouched
+    finally:
+        store.close()
+        monitor.pty.hang_up()

@@ -144,7 +144,7 @@ def _open_bed(args: argparse.Namespace, store: Store | None, limits: Limits, spo
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from monitor.cli.chair import hold_bed
+    from monitor.cli.chair import hold_bed, taken_over
 
     store, limits = _prepare_session(args)
     auth = server_auth(args, store)  # refused, and a busy HTTP port fails, before the monitor is opened
@@ -155,7 +155,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     except BaseException:
         leases.stop()
         raise
-    leases.on_lost = lambda bed: runner.stop()  # taken over (this process stalled past its lease): the view stays
+    # Taken over (this process stalled past its lease): a failure of the acquisition, so the view stops with the
+    # reason rather than show numbers this process no longer writes.
+    leases.on_lost = lambda bed: setattr(runner, "error", taken_over(leases, bed, None))
     print(f"session {runner.session_id}: acquiring from {describe(link, spec)}", flush=True)
     leases.start()
     try:
