@@ -60,7 +60,7 @@ def test_the_revisions_make_the_schema_the_program_declares(empty_db: str) -> No
 
 def test_opening_a_database_at_this_schema_loads_neither_alembic_nor_an_unused_driver(tmp_path: Path) -> None:
     """Every `vigil` command opens its store: one at this schema is checked without Alembic (and an SQLite one
-    without psycopg), which spares each command a sixth of a second."""
+    without psycopg): neither import serves a command that only reads and writes rows."""
     Store(tmp_path / "vigil.db").close()
     opened = subprocess.run([sys.executable, "-c", "import sys; from monitor.store import Store; "
                              f"Store({str(tmp_path / 'vigil.db')!r}).close(); "

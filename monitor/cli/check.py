@@ -56,7 +56,7 @@ def _reached(episodes: list[Episode], fail_on: str | None) -> bool:
 
 def cmd_check(args: argparse.Namespace, read: Reader) -> int:
     """The episodes of each recording; then the objects left are frozen out of the garbage collector, as the
-    process ends next: the interpreter's last collection would walk all that pandas and NumPy made (~0.1 s)."""
+    process ends next: the interpreter's last collection would walk all that pandas and NumPy made (0.1–0.2 s)."""
     try:
         return _check(args, read)
     finally:
