@@ -41,6 +41,7 @@ changes.WATCH = sys.argv[3] == "push"
 from monitor.store import Cursor, Store
 from monitor.web.stream import stream_updates
 store = Store(sys.argv[1])
+store.watch_changes()
 print("ready", flush=True)
 for message in stream_updates(store, int(sys.argv[2]), Cursor(), UTC):
     if message.startswith("id:"):

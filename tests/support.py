@@ -150,6 +150,34 @@ def run_vigil_with_file_limit(limit: int, *args: str | Path) -> subprocess.Compl
                           text=True, timeout=120, preexec_fn=limit_files)
 
 
+WRITE_ONE = """
+import sys
+from datetime import UTC, datetime
+from adapters.model.reading import Reading
+from monitor.store import Store
+store = Store(sys.argv[1])
+store.samples.write(int(sys.argv[2]), [Reading(datetime(2026, 11, 20, 9, tzinfo=UTC), "hr", 77.0, "other")])
+store.close()
+"""
+
+
+def commit_from_another_process(db: str | Path, session_id: int) -> None:
+    """One reading (HR 77 at 09:00 UTC, source "other") written to `session_id` by another process, as `vigil
+    acquire` writes for a dashboard."""
+    writer = subprocess.run([sys.executable, "-c", WRITE_ONE, str(db), str(session_id)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert writer.returncode == 0, writer.stderr
+
+
+def settled(store: Any) -> int:
+    """The store's generation once a second has passed without a change (its watcher, just started, has read
+    where the database stands)."""
+    generation = store.generation
+    while store.wait_for_change(generation, timeout=1) != generation:
+        generation = store.generation
+    return generation
+
+
 def start_vigil(*args: str | Path) -> subprocess.Popen[str]:
     """`vigil ARGS` running in the background, stdout and stderr as line-buffered text pipes."""
     return subprocess.Popen(

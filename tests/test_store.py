@@ -3,17 +3,14 @@ rewinds, limits, change waits."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from support import ROOT, refuse_inserts, sqlite_only
+from support import commit_from_another_process, refuse_inserts, settled, sqlite_only
 
 from adapters.model.reading import Event, Reading
 from monitor.alarms.engine import Episode
@@ -550,25 +547,11 @@ def test_wait_for_change_wakes_a_waiting_thread(store: Store) -> None:
     assert result and result[0] > g
 
 
-WRITE_ONE = """
-import sys
-from datetime import UTC, datetime
-from adapters.model.reading import Reading
-from monitor.store import Store
-store = Store(sys.argv[1])
-store.samples.write(int(sys.argv[2]), [Reading(datetime(2026, 11, 20, 9, tzinfo=UTC), "hr", 77.0, "other")])
-store.close()
-"""
-
-
 def test_a_commit_in_another_process_wakes_this_ones_readers(store: Store, db: str) -> None:
     """`vigil acquire` writing and `vigil dashboard` streaming: no waiting for the stream to look again."""
     sid = store.sessions.create("s", "live")
-    g = store.generation
-    while store.wait_for_change(g, timeout=1) != g:  # the watcher started: let it settle
-        g = store.generation
-    writer = subprocess.run([sys.executable, "-c", WRITE_ONE, db, str(sid)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert writer.returncode == 0, writer.stderr
+    store.watch_changes()
+    g = settled(store)
+    commit_from_another_process(db, sid)
     assert store.wait_for_change(g, timeout=60) != g  # woken, well before the timeout (it never polls)
     assert [r.reading.value for r in store.samples.readings_since(sid, 0)] == [77.0]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import NO_SIGN_IN, wait_until
+from support import NO_SIGN_IN, commit_from_another_process, settled, wait_until
 from werkzeug.serving import make_server
 
 from adapters.model.reading import Event, Reading
@@ -171,12 +171,25 @@ def waiting_for_the_store(thread: threading.Thread) -> bool:
     return frame is not None
 
 
+def test_a_served_bed_view_hears_what_another_process_commits(served, tmp_path: Path) -> None:
+    """`vigil acquire` writing and the view streaming: the server watches the database from the start, so a
+    stream is woken by another process's commit, not by looking again (it never starts the watcher itself)."""
+    store, session_id, _ = served
+    generation = settled(store)
+    commit_from_another_process(tmp_path / "vigil.db", session_id)
+    assert store.wait_for_change(generation, timeout=60) != generation  # woken: an unwatched store would time out
+
+
 def test_a_stream_stopped_by_dash_test_server_ends_without_an_unhandled_exception(
         served, monkeypatch: pytest.MonkeyPatch) -> None:
     """dash.testing stops its server by raising SystemExit in every thread the server started (PyThreadState_
     SetAsyncExc), a stream's too (the browser tests' server): the stream ends, and nothing is left unhandled in its
     thread. Raised here the same way into the stream's thread alone (dash.testing picks its threads by thread id,
-    which the system reuses: under load it may miss one, which made this test flaky, not the stream)."""
+    which the system reuses: under load it may miss one, which made this test flaky, not the stream).
+
+    The stream's first wait used to start the store's watcher thread: the exception could then land in the new
+    thread (its thread state bears its starter's id until it runs) and the stream waited for it forever, about one
+    run in twelve. The server now starts the watcher as it is built."""
     _, session_id, port = served
     unhandled: list = []
     monkeypatch.setattr(threading, "excepthook", unhandled.append)

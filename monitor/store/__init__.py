@@ -7,8 +7,8 @@ One small class per concern, all over one `Database`: `store.beds` (each bed's o
 events, read by time or after a cursor), `store.limits`, `store.alarms`, `store.audit`, `store.users` and
 `store.holders` (which process acquires each bed).
 Every write commits before it returns, with its audit entry in the same transaction, and then wakes the
-readers of every process on the database (`wait_for_change`, `changes`); only what is committed is shown or
-alarmed on.
+readers of every process on the database that watches (`watch_changes`, `wait_for_change`, `changes`); only
+what is committed is shown or alarmed on.
 """
 
 from __future__ import annotations
@@ -59,8 +59,13 @@ class Store:
     def close(self) -> None:
         self.database.close()
 
+    def watch_changes(self) -> None:
+        """Hear other processes' commits from now on: what a server does before its streams wait."""
+        self.database.watch_changes()
+
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a write newer than `generation` commits (in any process), or timeout."""
+        """Block until a write newer than `generation` commits (in this process, or in any once
+        `watch_changes` was called), or timeout."""
         return self.database.wait_for_change(generation, timeout)
 
     @property

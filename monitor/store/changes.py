@@ -2,7 +2,9 @@
 in another one.
 
 A write in this process calls `committed` after its commit. What other processes commit is seen by a watcher
-thread, started when a reader first waits (a command that only writes never starts one):
+thread (without one, only when readers look again). A server starts it (`watch`) as it adds a route that waits,
+in the thread that builds the server: a command that only writes never starts one, and no stream's thread starts
+a thread (see `watch`). The watcher:
 - PostgreSQL: every writer sends NOTIFY on one channel after its commit, and the watcher LISTENs on its own
   connection, so any host's commit wakes every server at once;
 - SQLite: the watcher asks the file's `PRAGMA data_version`, which changes when another connection commits,
@@ -60,7 +62,6 @@ class Changes:
 
     def wait(self, generation: int, timeout: float) -> int:
         """Block until a commit newer than `generation` is seen, or `timeout`; returns the generation now."""
-        self._watch()
         with self._changed:
             self._changed.wait_for(lambda: self._generation != generation, timeout)
             return self._generation
@@ -70,19 +71,24 @@ class Changes:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
 
-    def _watch(self) -> None:
+    def watch(self) -> None:
+        """Start hearing other processes' commits, until `close` (once; later calls do nothing).
+
+        Called where a server is built, not by a stream's first wait: Dash's test server stops by raising
+        SystemExit into its threads by thread id, and while a thread starts another, the new one's thread
+        state carries its starter's id (CPython 3.11), so the exception can land in the new thread before it
+        runs, and its starter then waits for it to start forever."""
         with self._changed:
             if self._watcher is not None or not WATCH:
                 return
             watch = self._listen if self.engine.dialect.name == "postgresql" else self._poll_data_version
-            watcher = threading.Thread(target=self._run, args=(watch,), name="vigil-changes", daemon=True)
-            watcher.start()  # then kept: a SystemExit raised into this thread mid-start (see `_run`) leaves none
-            self._watcher = watcher
+            self._watcher = threading.Thread(target=self._run, args=(watch,), name="vigil-changes", daemon=True)
+            self._watcher.start()
 
     @staticmethod
     def _run(watch: Callable[[], None]) -> None:
-        """Dash's test server stops by raising SystemExit in every thread started while it served, and the
-        first stream to wait starts this one: it then ends quietly (readers go on looking again by themselves)."""
+        """Dash's test server stops by raising SystemExit in every thread started while it served, this one too
+        when the app was built inside it: it then ends quietly (readers go on looking again by themselves)."""
         try:
             watch()
         except SystemExit:

@@ -179,8 +179,13 @@ class Database:
         """A write has committed: wake the readers waiting in this process and in the others."""
         self.changes.committed()
 
+    def watch_changes(self) -> None:
+        """Hear other processes' commits from now on (`Changes.watch`): a server calls this as it starts."""
+        self.changes.watch()
+
     def wait_for_change(self, generation: int, timeout: float) -> int:
-        """Block until a commit newer than `generation` is seen (from any process), or timeout."""
+        """Block until a commit newer than `generation` is seen (in this process, or in another once
+        `watch_changes` was called), or timeout."""
         return self.changes.wait(generation, timeout)
 
     @property

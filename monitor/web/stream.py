@@ -242,7 +242,9 @@ def ending_on_exit(stream: Iterator[str]) -> Iterator[str]:
 
 
 def register_stream(server: Flask, store: Store, tz: tzinfo) -> None:
-    """Add `urls.STREAM` to the Flask server behind the Dash app."""
+    """Add `urls.STREAM` to the Flask server behind the Dash app, and have the store hear other processes'
+    commits (an acquisition process writing the readings it shows)."""
+    store.watch_changes()
 
     @server.route(urls.STREAM)
     def api_stream() -> Response:

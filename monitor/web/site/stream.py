@@ -255,7 +255,9 @@ def stream_site(store: Store, beds: Sequence[SiteBed], known: dict[str, _Told], 
 
 def register_site_stream(server: Flask, store: Store, beds: Sequence[SiteBed], tz: tzinfo,
                          notices: Callable[[], list[str]] = list, remote: RemoteBeds | None = None) -> None:
-    """Add `urls.SITE_STREAM` to the site's server (behind the sign-in guard, as every route)."""
+    """Add `urls.SITE_STREAM` to the site's server (behind the sign-in guard, as every route), and have the store
+    hear other processes' commits (the chairs' acquisitions)."""
+    store.watch_changes()
 
     @server.route(urls.SITE_STREAM)
     def site_stream() -> Response:
