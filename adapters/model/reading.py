@@ -50,8 +50,8 @@ class Reading:
         """A reading whose time is aware UTC, vital known and value finite, as a reader that checked them in bulk
         has them: it skips `__post_init__`, most of building one (a day's recording holds 170 000 readings)."""
         reading = object.__new__(cls)
-        reading.__dict__.update(time=time, vital=vital, value=value, source=source, device_time=None,
-                                measured_at=None, flags=_NO_FLAGS)
+        object.__setattr__(reading, "__dict__", {"time": time, "vital": vital, "value": value, "source": source,
+                                                 "device_time": None, "measured_at": None, "flags": _NO_FLAGS})
         return reading
 
 
