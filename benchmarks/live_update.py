@@ -62,7 +62,9 @@ WINDOW = DashboardConfig.window  # the bed view's default visible window (1 h): 
 SOURCE = "bench"
 LONG = timedelta(hours=2)
 NIBP_EVERY_S = 300
-WARMUP = 3  # first updates/readings dropped: connection set-up, caches, Flask's first request (`--quick`: 1)
+WARMUP = 3  # first updates/readings dropped: connection set-up, caches, Flask's first request (`--quick`: none)
+SETTLE_S = 1.0  # an opened page left to settle (first figure drawn, first interval ticks) before the first reading
+TAIL_S = 2.5  # after the last reading: the conventional app may show it only after its next poll
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 KB = 1024
 TARGET_BYTES = 1 * KB
@@ -288,13 +290,13 @@ class LatencyRun:
 
 def run_latency(
     driver: webdriver.Chrome, url: str, ready_js: str, store: Store, sid: int, values: Iterator[int], n: int,
-    warmup: int,
+    warmup: int, settle_s: float, tail_s: float,
 ) -> LatencyRun:
     """Write one HR reading per second and match each commit to the frame that shows it, by value; the first
     `warmup` readings are not counted."""
     driver.get(url)
     WebDriverWait(driver, 90, poll_frequency=0.1).until(lambda d: d.execute_script(ready_js))
-    time.sleep(1.0)  # let the page settle (first figure drawn, first interval ticks)
+    time.sleep(settle_s)
     driver.execute_script(OBSERVER_JS)
     commits: list[tuple[int, float]] = []
     t_next = time.monotonic()
@@ -304,7 +306,7 @@ def run_latency(
         value = next(values)
         store.samples.write(sid, [Reading(datetime.now(UTC), "hr", float(value), SOURCE)])
         commits.append((value, time.time() * 1000))
-    time.sleep(2.5)  # the conventional app may show the last reading only after its next poll
+    time.sleep(tail_s)
     paints: dict[str, tuple[float, float]] = {}
     for text, dom, frame in driver.execute_script("return window.__paints"):
         paints.setdefault(text, (dom, frame))
@@ -385,9 +387,11 @@ def timed(what: str, fn: Callable[[], Any]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 updates and 2 readings (+1 warm-up)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 2 updates and 1 reading, no warm-up, shorter waits around the reading")
     args = parser.parse_args(argv)
-    n_updates, n_readings, warmup = (3, 2, 1) if args.quick else (50, 30, WARMUP)
+    n_updates, n_readings, warmup = (2, 1, 0) if args.quick else (50, 30, WARMUP)
+    settle_s, tail_s = (0.3, 1.5) if args.quick else (SETTLE_S, TAIL_S)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per poll
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keeps order with stderr progress
 
@@ -420,14 +424,14 @@ def main(argv: list[str] | None = None) -> int:
                 with serve(ours_app) as url:
                     ours = timed("ours", lambda: run_latency(
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",
-                        store, sid, values, n_readings, warmup,
+                        store, sid, values, n_readings, warmup, settle_s, tail_s,
                     ))
                 with serve(conventional_app(store, sid)) as url:
                     conv = timed("conventional", lambda: run_latency(
                         driver, url,
                         "const e = document.getElementById('num-hr'); return e && e.textContent !== '--'"
                         " && document.querySelector('#trend .main-svg') !== null",
-                        store, sid, values, n_readings, warmup,
+                        store, sid, values, n_readings, warmup, settle_s, tail_s,
                     ))
                 offset = clock_offset_ms(driver)
             finally:
