@@ -483,7 +483,7 @@ def parse(argv: list[str] | None, description: str) -> Plan:
     parser.add_argument("--span", type=float, help="seconds measured over (default 60)")
     args = parser.parse_args(argv)
     if args.quick:
-        plan = Plan(QUICK_BEDS, timedelta(minutes=5), 2.0, 0.5, 0.5, quick=True)
+        plan = Plan(QUICK_BEDS, timedelta(minutes=5), 2.0, 0.2, 0.3, quick=True)
     else:
         plan = Plan(BEDS, timedelta(hours=1), 60.0, 3.0, 2.0, quick=False)
     logging.getLogger("adapters").setLevel(logging.ERROR)
