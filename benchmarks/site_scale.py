@@ -485,9 +485,9 @@ def parse(argv: list[str] | None, description: str) -> Plan:
     parser.add_argument("--span", type=float, help="seconds measured over (default 60)")
     args = parser.parse_args(argv)
     if args.quick:
-        plan = Plan(QUICK_BEDS, timedelta(minutes=5), 2.0, 0.5, 0.2, 0.3, quick=True)
+        plan = Plan(QUICK_BEDS, timedelta(minutes=5), span_s=2.0, idle_s=0.5, settle_s=0.2, reach_s=0.3, quick=True)
     else:
-        plan = Plan(BEDS, timedelta(hours=1), 60.0, 60.0, 3.0, 2.0, quick=False)
+        plan = Plan(BEDS, timedelta(hours=1), span_s=60.0, idle_s=60.0, settle_s=3.0, reach_s=2.0, quick=False)
     logging.getLogger("adapters").setLevel(logging.ERROR)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     return replace(plan, span_s=args.span, idle_s=args.span) if args.span else plan
