@@ -13,6 +13,7 @@ readings are committed, so both figures include the commit.
   messages/s = all messages / time until the last ACK arrived.
 - latency: 16 monitors × 1 message/s (a clinic's steady state, beds spread across the second), each message
   timed from its send to its ACK; p50/p95 in ms.
+`--quick` (the tests' smoke run) does both with 4 monitors: 50 messages each, then 1 s at 1 message/s.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from monitor.runtime.hl7 import Hl7Feed, Hl7Service  # noqa: E402
 from monitor.runtime.live import LiveRunner  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
-MONITORS = 16
+MONITORS = 16  # a full run's; `--quick` runs QUICK_MONITORS
+QUICK_MONITORS = 4
 WINDOW = 16
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -57,16 +59,17 @@ def frames(monitor: int, n: int, first: int = 0) -> list[bytes]:
 
 
 class Site:
-    """MONITORS HL7 beds behind one listener, as `vigil serve` runs them."""
+    """`monitors` HL7 beds behind one listener, as `vigil serve` runs them."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, monitors: int) -> None:
         spec = protocol("hl7-mllp")
+        self.monitors = monitors
         self.store = Store(folder / "bench.db")
-        feeds = {f"MON-{i}": Hl7Feed.of(spec, spec.name, {}) for i in range(MONITORS)}
+        feeds = {f"MON-{i}": Hl7Feed.of(spec, spec.name, {}) for i in range(monitors)}
         self.service = Hl7Service("127.0.0.1", 0, feeds)
         self.service.open()
         self.runners: list[LiveRunner] = []
-        for i in range(MONITORS):
+        for i in range(monitors):
             bed = beds.LiveBed(f"chair-{i}", f"hl7_id MON-{i}", "other", load_preset("iv-ketamine"), "bench",
                                name=f"chair {i}")
             self.runners.append(beds.open_live(self.store, bed, feeds[f"MON-{i}"], device_clock=True))
@@ -112,18 +115,18 @@ def throughput(site: Site, per_monitor: int) -> tuple[float, float]:
                 sock.sendall(data)
             reader.join()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(MONITORS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(site.monitors)]
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    return MONITORS * per_monitor / elapsed, elapsed
+    return site.monitors * per_monitor / elapsed, elapsed
 
 
 def latency(site: Site, seconds: int) -> list[float]:
-    """MONITORS × 1 message/s, spread across each second: each message's send-to-ACK time in ms."""
+    """`site.monitors` × 1 message/s, spread across each second: each message's send-to-ACK time in ms."""
     times: list[float] = []
     lock = threading.Lock()
     start = time.monotonic() + 0.5
@@ -131,7 +134,7 @@ def latency(site: Site, seconds: int) -> list[float]:
     def run(i: int) -> None:
         with site.connect() as sock:
             for k, data in enumerate(frames(i, seconds, first=200_000)):
-                due = start + k + i / MONITORS
+                due = start + k + i / site.monitors
                 time.sleep(max(0.0, due - time.monotonic()))
                 sent = time.perf_counter()
                 sock.sendall(data)
@@ -139,7 +142,7 @@ def latency(site: Site, seconds: int) -> list[float]:
                 with lock:
                     times.append((time.perf_counter() - sent) * 1000)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(MONITORS)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(site.monitors)]
     for t in threads:
         t.start()
     for t in threads:
@@ -149,28 +152,29 @@ def latency(site: Site, seconds: int) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer messages and a 5 s latency run (for the tests)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_MONITORS} monitors, fewer messages and a 1 s latency run (for the tests)")
     args = parser.parse_args()
-    per_monitor, seconds = (50, 5) if args.quick else (500, 30)
+    monitors, per_monitor, seconds = (QUICK_MONITORS, 50, 1) if args.quick else (MONITORS, 500, 30)
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"{MONITORS} monitors, SQLite store")
+          f"{monitors} monitors, SQLite store")
     with tempfile.TemporaryDirectory() as folder:
-        site = Site(Path(folder))
+        site = Site(Path(folder), monitors)
         try:
             rate, elapsed = throughput(site, per_monitor)
             times = latency(site, seconds)
             stored = sum(site.store.samples.counts(r.session_id)[0] for r in site.runners)
         finally:
             site.close()
-    expected = MONITORS * (per_monitor + seconds) * 4
+    expected = monitors * (per_monitor + seconds) * 4
     if stored != expected:
         print(f"stored {stored} readings, expected {expected}", file=sys.stderr)
         return 1
     p50 = statistics.median(times)
     p95 = statistics.quantiles(times, n=20)[-1]
-    print(f"messages/s to the store       {rate:8.0f}   ({MONITORS}×{per_monitor} messages in {elapsed:.2f} s, "
+    print(f"messages/s to the store       {rate:8.0f}   ({monitors}×{per_monitor} messages in {elapsed:.2f} s, "
           f"{rate * 4:.0f} readings/s)")
-    print(f"ACK latency p50 ms            {p50:8.1f}   ({MONITORS} monitors × 1 message/s for {seconds} s)")
+    print(f"ACK latency p50 ms            {p50:8.1f}   ({monitors} monitors × 1 message/s for {seconds} s)")
     print(f"ACK latency p95 ms            {p95:8.1f}")
     print(f"readings stored               {stored:8d}   (each message's, once)")
     return 0

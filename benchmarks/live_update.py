@@ -61,8 +61,11 @@ PRESET = "iv-ketamine"
 WINDOW = DashboardConfig.window  # the bed view's default visible window (1 h): same for both apps
 SOURCE = "bench"
 LONG = timedelta(hours=2)
+QUICK_LATENCY_SESSION = timedelta(minutes=5)  # `--quick`'s latency session: a shorter page to load
 NIBP_EVERY_S = 300
-WARMUP = 3  # first updates/readings dropped: connection set-up, caches, Flask's first request (`--quick`: 1)
+WARMUP = 3  # first updates/readings dropped: connection set-up, caches, Flask's first request (`--quick`: none)
+SETTLE_S = 1.0  # an opened page left to settle (first figure drawn, first interval ticks) before the first reading
+TAIL_S = 2.5  # after the last reading: the conventional app may show it only after its next poll
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 KB = 1024
 TARGET_BYTES = 1 * KB
@@ -288,13 +291,13 @@ class LatencyRun:
 
 def run_latency(
     driver: webdriver.Chrome, url: str, ready_js: str, store: Store, sid: int, values: Iterator[int], n: int,
-    warmup: int,
+    warmup: int, settle_s: float, tail_s: float,
 ) -> LatencyRun:
     """Write one HR reading per second and match each commit to the frame that shows it, by value; the first
     `warmup` readings are not counted."""
     driver.get(url)
     WebDriverWait(driver, 90, poll_frequency=0.1).until(lambda d: d.execute_script(ready_js))
-    time.sleep(1.0)  # let the page settle (first figure drawn, first interval ticks)
+    time.sleep(settle_s)
     driver.execute_script(OBSERVER_JS)
     commits: list[tuple[int, float]] = []
     t_next = time.monotonic()
@@ -304,7 +307,7 @@ def run_latency(
         value = next(values)
         store.samples.write(sid, [Reading(datetime.now(UTC), "hr", float(value), SOURCE)])
         commits.append((value, time.time() * 1000))
-    time.sleep(2.5)  # the conventional app may show the last reading only after its next poll
+    time.sleep(tail_s)
     paints: dict[str, tuple[float, float]] = {}
     for text, dom, frame in driver.execute_script("return window.__paints"):
         paints.setdefault(text, (dom, frame))
@@ -361,6 +364,12 @@ def table_row(label: str, s: Series) -> str:
     )
 
 
+def length_text(length: timedelta) -> str:
+    """A session's length as the reports give it: "2 h", "5 min"."""
+    minutes = length.total_seconds() / 60
+    return f"{minutes / 60:g} h" if minutes >= 60 else f"{minutes:g} min"
+
+
 def chromium_version() -> str:
     for binary in ("chromium", "/usr/bin/chromium"):
         try:
@@ -385,9 +394,17 @@ def timed(what: str, fn: Callable[[], Any]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 updates and 2 readings (+1 warm-up)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 2 updates and 1 reading, no warm-up, shorter waits around the reading, "
+                        "a 5-min latency session")
     args = parser.parse_args(argv)
-    n_updates, n_readings, warmup = (3, 2, 1) if args.quick else (50, 30, WARMUP)
+    if args.quick:
+        n_updates, n_readings, warmup, settle_s, latency_length = 2, 1, 0, 0.0, QUICK_LATENCY_SESSION
+        # the second before the reading settles the page; ours shows it within ms, conventional at its next poll
+        ours_tail_s, conv_tail_s = 0.3, 1.5
+    else:
+        n_updates, n_readings, warmup, settle_s, latency_length = 50, 30, WARMUP, SETTLE_S, LONG
+        ours_tail_s = conv_tail_s = TAIL_S
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access-log line per poll
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keeps order with stderr progress
 
@@ -410,8 +427,10 @@ def main(argv: list[str] | None = None) -> int:
                     lambda s=sid: measure_updates(store, s, now, n_updates, warmup),
                 )
 
-            log("reading-to-screen latency in headless Chromium, 1 reading/s, session at 2 h")
-            sid = timed("fill latency session", lambda: new_session(store, "latency", datetime.now(UTC), LONG))
+            log("reading-to-screen latency in headless Chromium, 1 reading/s, "
+                f"session at {length_text(latency_length)}")
+            sid = timed("fill latency session",
+                        lambda: new_session(store, "latency", datetime.now(UTC), latency_length))
             values = (60 + k % 120 for k in range(10**6))  # distinct consecutive HR values to match paints
             driver = chrome()
             try:
@@ -420,14 +439,14 @@ def main(argv: list[str] | None = None) -> int:
                 with serve(ours_app) as url:
                     ours = timed("ours", lambda: run_latency(
                         driver, url, "return document.getElementById('link-status')?.textContent === 'Live'",
-                        store, sid, values, n_readings, warmup,
+                        store, sid, values, n_readings, warmup, settle_s, ours_tail_s,
                     ))
                 with serve(conventional_app(store, sid)) as url:
                     conv = timed("conventional", lambda: run_latency(
                         driver, url,
                         "const e = document.getElementById('num-hr'); return e && e.textContent !== '--'"
                         " && document.querySelector('#trend .main-svg') !== null",
-                        store, sid, values, n_readings, warmup,
+                        store, sid, values, n_readings, warmup, settle_s, conv_tail_s,
                     ))
                 offset = clock_offset_ms(driver)
             finally:
@@ -450,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         f"the conventional app also sends a {len(json.dumps(conventional_request()))}-byte request per poll)."
     )
     print(
-        f"latency: {ours.counted} readings each (+{warmup} warm-up), session at 2 h, window {WINDOW}; "
+        f"latency: {ours.counted} readings each (+{warmup} warm-up), session at {length_text(latency_length)}, "
+        f"window {WINDOW}; "
         f"never shown: ours {ours.missed}/{ours.counted}, conventional {conv.missed}/{conv.counted}; "
         f"browser-python clock offset {offset:+.1f} ms"
     )

@@ -17,8 +17,8 @@ sign-in off.
   Two cases: one bed at 1 reading/s (HR, SpO₂, PR each second, one NIBP, a session already an hour long so the
   60-min trend is full), and the demo (`vigil demo`: the bundled IV-ketamine sample replayed at 20×, from its start).
 
-`--quick` is a smoke run of every step: one load of each kind, a 2-s span after 1 s of settling; its targets are not
-judged.
+`--quick` is a smoke run of every step: sessions 5 min long (not 1 h), one load of each kind, 0.2 s (not 1 s) after
+each is drawn, 0.2 s of settling and 1-s spans; its targets are not judged.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from benchmarks.live_update import (  # noqa: E402
     PRESET,
     chromium_version,
     fmt,
+    length_text,
     new_session,
     nibp,
     pct,
@@ -68,6 +69,7 @@ from tests.conftest import pytest_setup_options  # noqa: E402
 
 MB = 1e6
 HOUR = timedelta(hours=1)
+QUICK_SESSION = timedelta(minutes=5)  # `--quick`'s sessions: shorter pages to load
 DEMO_SPEED = "20"  # as `vigil demo`
 NUMERICS = [ids.number(key) for key in ("bp", "hr", "spo2")]
 TARGET_COLD_MB = 3.0
@@ -75,6 +77,7 @@ TARGET_NUMERICS_S = 1.0
 TARGET_BUSY_1X = 2.0
 TARGET_BUSY_DEMO = 50.0
 SETTLE_S = 3.0  # an opened page's first messages applied and its trend drawn before a span
+AFTER_LOAD_S = 1.0  # what a page fetches once drawn, counted in its load
 
 # Runs before the page's own scripts: notes the first frame in which every numeric shows a number.
 NUMERICS_JS = """
@@ -135,14 +138,14 @@ def network_events(driver: webdriver.Chrome) -> list[dict]:
     return [m for m in messages if m["method"].startswith("Network.")]
 
 
-def load_once(driver: webdriver.Chrome, url: str, cold: bool) -> Load:
+def load_once(driver: webdriver.Chrome, url: str, cold: bool, after_s: float) -> Load:
     driver.get("about:blank")  # closes the last load's stream
     if cold:
         driver.execute_cdp_cmd("Network.clearBrowserCache", {})
     network_events(driver)
     driver.get(url)
     WebDriverWait(driver, 30, poll_frequency=0.05).until(lambda d: d.execute_script(TREND_DRAWN_JS))
-    time.sleep(1.0)  # what the page fetches once drawn
+    time.sleep(after_s)  # what the page fetches once drawn
     numerics_ms = driver.execute_script("return window.__numericsAt")
     events = network_events(driver)
     requests = {e["params"]["requestId"] for e in events if e["method"] == "Network.requestWillBeSent"
@@ -152,11 +155,11 @@ def load_once(driver: webdriver.Chrome, url: str, cold: bool) -> Load:
     return Load(len(requests), int(wire), int(decoded), numerics_ms / 1000)
 
 
-def measure_loads(driver: webdriver.Chrome, url: str, n: int) -> Loads:
+def measure_loads(driver: webdriver.Chrome, url: str, n: int, after_s: float) -> Loads:
     loads = Loads()
     for _ in range(n):
-        loads.cold.append(load_once(driver, url, cold=True))
-        loads.warm.append(load_once(driver, url, cold=False))
+        loads.cold.append(load_once(driver, url, cold=True, after_s=after_s))
+        loads.warm.append(load_once(driver, url, cold=False, after_s=after_s))
     return loads
 
 
@@ -227,8 +230,8 @@ def one_reading_per_second(store: Store, sid: int) -> Iterator[None]:
 
 
 def busy_one_bed(driver: webdriver.Chrome, store: Store, span_s: float, heap_every_s: float = 0.0,
-                 settle_s: float = SETTLE_S) -> Busy:
-    sid = new_session(store, "one bed", datetime.now(UTC), HOUR)
+                 settle_s: float = SETTLE_S, length: timedelta = HOUR) -> Busy:
+    sid = new_session(store, "one bed", datetime.now(UTC), length)
     with serve(create_app(DashboardConfig(store, lambda: sid, auth=AuthSettings(required=False)))) as url, \
             one_reading_per_second(store, sid):
         open_bed_view(driver, url, settle_s)
@@ -254,8 +257,8 @@ def busy_demo(driver: webdriver.Chrome, store: Store, span_s: float, settle_s: f
     return result
 
 
-def load_session(store: Store) -> int:
-    return new_session(store, "page load", datetime.now(UTC), HOUR)
+def load_session(store: Store, length: timedelta) -> int:
+    return new_session(store, "page load", datetime.now(UTC), length)
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -291,7 +294,7 @@ def verdict(ok: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 load each, 2-s spans")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 load each, 5-min sessions, 1-s spans")
     parser.add_argument("--loads", type=int, help="page loads of each kind (default 7)")
     parser.add_argument("--span", type=float, help="seconds the main thread is measured over (default 60)")
     parser.add_argument("--one-bed", action="store_true",
@@ -299,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap-every", type=float, default=0.0, metavar="S",
                         help="with --one-bed, also read the JS heap after a forced GC every S seconds")
     args = parser.parse_args(argv)
-    n_loads, span_s, settle_s = (1, 2.0, 1.0) if args.quick else (7, 60.0, SETTLE_S)
+    if args.quick:
+        n_loads, span_s, settle_s, after_s, length = 1, 1.0, 0.2, 0.2, QUICK_SESSION
+    else:
+        n_loads, span_s, settle_s, after_s, length = 7, 60.0, SETTLE_S, AFTER_LOAD_S, HOUR
     n_loads, span_s = args.loads or n_loads, args.span or span_s
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("monitor").setLevel(logging.ERROR)
@@ -321,11 +327,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"heap after a forced GC, start → each {args.heap_every:.0f} s → end: "
                           + " → ".join(f"{mb:.1f}" for mb in heaps) + f" MB (range {max(heaps) - min(heaps):.1f} MB)")
                 return 0
-            sid = timed("fill a one-hour session", lambda: load_session(store))
+            sid = timed(f"fill a session of {length_text(length)}", lambda: load_session(store, length))
             app = create_app(DashboardConfig(store, lambda: sid, auth=AuthSettings(required=False)))
             with serve(app) as url:
-                loads = timed(f"{n_loads} cold + {n_loads} warm loads", lambda: measure_loads(driver, url, n_loads))
-            one = timed(f"one bed, {span_s:.0f} s", lambda: busy_one_bed(driver, store, span_s, settle_s=settle_s))
+                loads = timed(f"{n_loads} cold + {n_loads} warm loads",
+                              lambda: measure_loads(driver, url, n_loads, after_s))
+            one = timed(f"one bed, {span_s:.0f} s",
+                        lambda: busy_one_bed(driver, store, span_s, settle_s=settle_s, length=length))
             demo = timed(f"demo at {DEMO_SPEED}×, {span_s:.0f} s", lambda: busy_demo(driver, store, span_s, settle_s))
         finally:
             driver.quit()
@@ -342,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     cold_mb = median(loads.cold, lambda x: x.wire_bytes) / MB
     numerics_s = median(loads.cold + loads.warm, lambda x: x.numerics_s)
-    print(f"{n_loads} loads each; one bed: HR+SpO2+PR each second (+1 NIBP) on a session 1 h long, window 60 min; "
+    print(f"{n_loads} loads each; one bed: HR+SpO2+PR each second (+1 NIBP) on a session {length_text(length)} long, "
+          "window 60 min; "
           f"demo: {DEMO_SAMPLE} at {DEMO_SPEED}× from its start; heap after a forced GC.")
     if args.quick:
         print(f"targets: not judged: a quick run, {n_loads} load(s) each and {span_s:g}-s spans (run without --quick)")

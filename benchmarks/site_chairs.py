@@ -6,7 +6,7 @@ Run as `python benchmarks/site_chairs.py [--quick]`. It prints figures and never
 
 The beds, emulators, scenarios, central view and spans are benchmarks/site_scale.py's (16 beds on real ptys, half
 GE S/5 and half HL7, HR/SpO₂/PR each second and an NIBP every 3 min per bed, sessions pre-filled; one span with no
-page open, one with the central view in headless Chromium; `--quick` as there: 4 beds, a short span), with
+page open, one with the central view in headless Chromium; `--quick` as there: 2 beds, short spans), with
 `db = "postgresql://…"` in the site.toml: a throwaway PostgreSQL server of our own with fsync on (tests/postgres.py),
 on the same machine. Measured:
 

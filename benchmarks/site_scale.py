@@ -11,8 +11,8 @@ the store before `vigil serve` starts: serve continues a bed's open session, mon
 once a second, the beds staggered over the second, with an NIBP every 3 min per bed (the beds' cuffs staggered too).
 HR steps by 1 each second through a 40-value cycle, so every reading changes the tile. The central view is open in
 headless Chromium (1920×1080, loopback, sign-in off) and everything is measured over one span (60 s). `--quick` is a
-smoke run of every step at a smaller scale (4 beds, 5 min of session data, a 3-s span, shorter settling): its targets
-are not judged.
+smoke run of every step at a smaller scale (2 beds, one of each protocol, 5 min of session data, a 2-s span after
+0.5 s with no page open, shorter waits): its targets are not judged.
 
 - server CPU: utime + stime of the `vigil serve` process (all its threads) from /proc/PID/stat, Δ over wall time
   (first over a span with no page open: acquisition, commits and alarms alone; then with the central view);
@@ -71,7 +71,7 @@ from monitor.web.site.page import tile_id  # noqa: E402
 from tests.support import T0, DrivenMonitor, Processes  # noqa: E402
 
 BEDS = 16  # a full run's; `--quick` runs QUICK_BEDS
-QUICK_BEDS = 4
+QUICK_BEDS = 2  # one GE S/5 and one HL7 sender
 NIBP_EVERY_S = 180
 HR_CYCLE = 40  # HR 60..99, one step a second: consecutive readings always differ, a value recurs after 40 s
 MB = 1e6
@@ -322,7 +322,7 @@ def acquisition_only(usage: Usage, plan: Plan) -> list[Server]:
     """The processes' CPU and memory over the span with no page open: acquisition, commits and alarms alone."""
     time.sleep(plan.settle_s)  # the links' start-up (a GE S/5's request, the first batches) is over
     usage.start()
-    time.sleep(plan.span_s)
+    time.sleep(plan.idle_s)
     return usage.stop()
 
 
@@ -343,15 +343,15 @@ class Span:
     t_ms: tuple[float, float]
 
 
-def measure(driver: webdriver.Chrome, usage: Usage, feeder: Feeder, span_s: float) -> Span:
+def measure(driver: webdriver.Chrome, usage: Usage, feeder: Feeder, plan: Plan) -> Span:
     driver.execute_script(OBSERVER_JS, {tile_id(bed_id(i)): bed_id(i) for i in range(len(feeder.monitors))})
     network_events(driver)  # from here on
     t0_ms = time.time() * 1000
     usage.start()
-    busy = measure_busy(driver, span_s)
+    busy = measure_busy(driver, plan.span_s)
     servers, t1_ms = usage.stop(), time.time() * 1000
     events = network_events(driver)
-    time.sleep(2.0)  # the last readings of the span reach the page
+    time.sleep(plan.reach_s)
     paints = driver.execute_script("return window.__paints")
     # readings written in the span's last second may not have reached the page when the span ends
     return Span(servers, busy, latency(list(feeder.writes), paints, t0_ms, t1_ms - 1000), stream_bytes(events),
@@ -447,9 +447,9 @@ def run_site(tmp: Path, db: Path | str, plan: Plan, start: Start) -> Run:
     driver = chrome(watch_numerics=False)
     try:
         usage, base = start(processes, tmp, monitors, feeder)
-        idle = timed(f"no page open, {span_s:.0f} s", lambda: acquisition_only(usage, plan))
+        idle = timed(f"no page open, {plan.idle_s:g} s", lambda: acquisition_only(usage, plan))
         timed("open the central view", lambda: open_central_view(driver, base, plan.beds, plan.settle_s))
-        span = timed(f"measure {span_s:.0f} s", lambda: measure(driver, usage, feeder, span_s))
+        span = timed(f"measure {span_s:.0f} s", lambda: measure(driver, usage, feeder, plan))
         offset = clock_offset_ms(driver)
         driver.get("about:blank")
     finally:
@@ -464,12 +464,15 @@ def run_site(tmp: Path, db: Path | str, plan: Plan, start: Start) -> Run:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run does: how many beds, each session's pre-fill, the span measured, and how long the links and the
-    page are left to settle before a span; a quick run's targets are not judged."""
+    """What a run does: how many beds, each session's pre-fill, the span measured with the central view open and the
+    one with no page open, how long the links and the page are left to settle before a span, and how long the span's
+    last readings are given to reach the page after it; a quick run's targets are not judged."""
     beds: int
     fill: timedelta
     span_s: float
+    idle_s: float
     settle_s: float
+    reach_s: float
     quick: bool
 
 
@@ -477,16 +480,17 @@ def parse(argv: list[str] | None, description: str) -> Plan:
     """The common options."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK_BEDS} beds, 5 min of session data, a 3-s span")
+                        help=f"a smoke run: {QUICK_BEDS} beds, 5 min of session data, a 2-s span (0.5 s with no "
+                        "page open)")
     parser.add_argument("--span", type=float, help="seconds measured over (default 60)")
     args = parser.parse_args(argv)
     if args.quick:
-        plan = Plan(QUICK_BEDS, timedelta(minutes=5), 3.0, 1.0, quick=True)
+        plan = Plan(QUICK_BEDS, timedelta(minutes=5), span_s=2.0, idle_s=0.5, settle_s=0.2, reach_s=0.3, quick=True)
     else:
-        plan = Plan(BEDS, timedelta(hours=1), 60.0, 3.0, quick=False)
+        plan = Plan(BEDS, timedelta(hours=1), span_s=60.0, idle_s=60.0, settle_s=3.0, reach_s=2.0, quick=False)
     logging.getLogger("adapters").setLevel(logging.ERROR)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    return replace(plan, span_s=args.span or plan.span_s)
+    return replace(plan, span_s=args.span, idle_s=args.span) if args.span else plan
 
 
 def main(argv: list[str] | None = None) -> int:

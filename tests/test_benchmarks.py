@@ -128,7 +128,7 @@ SITE_CHAIRS_ROWS = (
 
 @pytest.mark.browser
 def test_site_chairs_benchmark_quick_run_prints_its_table() -> None:
-    """Chair processes (4 in a quick run), a central server and a PostgreSQL server of its own: every reading must be
+    """Chair processes (2 in a quick run), a central server and a PostgreSQL server of its own: every reading must be
     stored."""
     lines = quick_run("site_chairs.py", SITE_CHAIRS_ROWS)
     stored = next(line for line in lines if line.startswith("commit ms write->stored"))
