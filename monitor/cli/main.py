@@ -58,9 +58,8 @@ def _start_time(text: str) -> datetime:
 
 
 def build_parser(command: str | None = None) -> Parser:
-    """The `vigil` parser. Told the `command` about to run, it leaves out the device commands unless it may be
-    one of them (or help, or a mistake): their options come from every protocol and emulator, whose loading
-    is about 45 ms of every other command's start (`vigil check` on a day's recording aims at 1 s)."""
+    """The `vigil` parser; the device commands only if `command` may be one (their options load every protocol
+    and emulator: ~45 ms of every other command's start, and `vigil check` of a day aims at 1 s)."""
     parser = Parser(prog="vigil", description="Vigil: in-session vital-sign monitor for ketamine and "
                     "esketamine sessions. Decision support only, not a medical device.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
