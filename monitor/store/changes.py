@@ -82,8 +82,9 @@ class Changes:
             if self._watcher is not None or not WATCH:
                 return
             watch = self._listen if self.engine.dialect.name == "postgresql" else self._poll_data_version
-            self._watcher = threading.Thread(target=self._run, args=(watch,), name="vigil-changes", daemon=True)
-            self._watcher.start()
+            watcher = threading.Thread(target=self._run, args=(watch,), name="vigil-changes", daemon=True)
+            watcher.start()  # then kept: an exception in start() leaves none for `close` to join
+            self._watcher = watcher
 
     @staticmethod
     def _run(watch: Callable[[], None]) -> None:
