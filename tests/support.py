@@ -357,6 +357,19 @@ def start_chair(processes: Processes, site: Path, bed: str = "chair-1", *options
     return process.pid
 
 
+def stored(db: str, second: int, bed: str = "chair-1") -> bool:
+    """Whether the end-to-end scenario's record of `second` (T0 + `second`) is stored on the bed's open session."""
+    from monitor.store import Store
+
+    store = Store(db)
+    try:
+        sid = store.beds.open_session(bed)
+        t = T0 + timedelta(seconds=second)
+        return sid is not None and bool(store.samples.readings(sid, t, t))
+    finally:
+        store.close()
+
+
 def age_lease(engine: sa.Engine, bed_id: str, seconds: float) -> None:
     """Move the bed's holder's last heartbeat `seconds` into the past: as if it had been silent that long."""
     from monitor.store.schema import bed_holders

@@ -9,8 +9,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from support import DrivenMonitor, Processes, age_lease, one_line_error, run_vigil, start_chair, wait_until
-from test_outage import stored
+from support import DrivenMonitor, Processes, age_lease, one_line_error, run_vigil, start_chair, stored, wait_until
 
 from monitor.store import Store
 from monitor.store.holders import LEASE_TTL_S

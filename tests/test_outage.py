@@ -16,7 +16,19 @@ import pytest
 import sqlalchemy as sa
 from browser_support import TREND_TEXT
 from postgres import Cluster
-from support import NO_SIGN_IN, T0, DrivenMonitor, Processes, Pty, Relay, free_port, start_chair, wait_for, wait_until
+from support import (
+    NO_SIGN_IN,
+    T0,
+    DrivenMonitor,
+    Processes,
+    Pty,
+    Relay,
+    free_port,
+    start_chair,
+    stored,
+    wait_for,
+    wait_until,
+)
 from test_live_runner import START, link_to, message
 
 from adapters.files.csv_reader import read_session_csv
@@ -145,16 +157,6 @@ def chair_site(folder: Path, db: str, port: str, more: str = "") -> Path:
 
 def at(second: int) -> datetime:
     return T0 + timedelta(seconds=second)
-
-
-def stored(db: str, second: int) -> bool:
-    """Whether the record of the scenario's `second` is stored on bed chair-1's open session."""
-    store = Store(db)
-    try:
-        sid = store.beds.open_session("chair-1")
-        return sid is not None and bool(store.samples.readings(sid, at(second), at(second)))
-    finally:
-        store.close()
 
 
 def test_a_chair_that_loses_its_database_for_a_minute_and_is_killed_meanwhile_delivers_everything_once(
