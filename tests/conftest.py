@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from dash.testing.application_runners import ThreadedRunner
+from dash.testing.composite import DashComposite
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -86,6 +87,76 @@ def dash_thread_server() -> Iterator[ThreadedRunner]:
     """The server dash_duo starts each app on (overrides dash.testing's fixture of the same name)."""
     with _FreePortRunner() as runner:
         yield runner
+
+
+class _OneChromium:
+    """The Chromium every browser test of this process uses in turn. Starting one costs about a second of CPU
+    (of the three a test's page costs), so it starts once per test process; between tests it keeps nothing a
+    test could see: a new tab replaces the old ones (their pages, and scripts added to them), cookies (the
+    sign-in) are cleared, the window gets its first size back, and the console log is read empty. A browser
+    that cannot be reset so is quit, and the next test starts a new one."""
+
+    def __init__(self) -> None:
+        self.driver: Any = None
+        self.rect: dict[str, int] = {}
+
+    def take(self, start: Callable[[], Any]) -> Any:
+        if self.driver is None:
+            self.driver = start()
+            self.rect = self.driver.get_window_rect()
+        return self.driver
+
+    def give_back(self) -> None:
+        from selenium.common.exceptions import WebDriverException
+
+        driver = self.driver
+        try:
+            old = driver.window_handles
+            driver.switch_to.new_window("tab")
+            fresh = driver.current_window_handle
+            for handle in old:
+                driver.switch_to.window(handle)
+                driver.close()
+            driver.switch_to.window(fresh)
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            driver.set_window_rect(**self.rect)
+            driver.get_log("browser")
+        except WebDriverException:
+            self.quit()
+
+    def quit(self) -> None:
+        if self.driver is not None:
+            driver, self.driver = self.driver, None
+            driver.quit()
+
+
+class _Duo(DashComposite):
+    """dash.testing's `dash_duo`, on the test process's one Chromium."""
+
+    def __init__(self, chromium: _OneChromium, **kwargs: Any) -> None:
+        self._chromium = chromium
+        super().__init__(**kwargs)
+
+    def get_webdriver(self) -> Any:
+        return self._chromium.take(super().get_webdriver)
+
+    def __exit__(self, *exc: object) -> None:
+        self._chromium.give_back()
+
+
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[_OneChromium]:
+    chromium = _OneChromium()
+    yield chromium
+    chromium.quit()
+
+
+@pytest.fixture
+def dash_duo(dash_thread_server: ThreadedRunner, _chromium: _OneChromium) -> Iterator[DashComposite]:
+    """A browser on a Dash app of the test's (overrides dash.testing's fixture of the same name)."""
+    with _Duo(_chromium, server=dash_thread_server, browser="chrome", options=[pytest_setup_options()],
+              percy_run=False) as duo:
+        yield duo
 
 
 @pytest.fixture
