@@ -142,6 +142,9 @@ class AlarmEngine:
         self.repeats = 0  # further readings of a vital at the same instant: not evaluated
         self._runs: dict[tuple[str, str, str], _Run] = {}
         self._baselines = {code: RiseBaseline(code) for code in VITAL_CODES}
+        # each vital's run keys, (limit high, limit low, rise): made once, not twice per reading
+        self._keys = {code: ((code, "limit", "high"), (code, "limit", "low"), (code, "rise", "high"))
+                      for code in VITAL_CODES}
         self._last_time: dict[str, datetime] = {}
         self._dose: datetime | None = None
         self._continuous_seen: dict[str, datetime] = {}  # source -> its last continuous reading
@@ -182,24 +185,29 @@ class AlarmEngine:
         return self._advance(now)
 
     def reading(self, r: Reading) -> list[Episode]:
-        out = self._advance(r.time)
-        if r.vital not in VITALS:
+        t, vital = r.time, r.vital
+        # `_advance` has nothing to do for a reading at the instant of the one before (a row's other vitals).
+        out = self._advance(t) if self.now is None or t > self.now else []
+        spec = VITALS.get(vital)
+        if spec is None:
             return out
-        previous = self._last_time.get(r.vital)
-        if previous is not None and r.time <= previous:
+        previous = self._last_time.get(vital)
+        if previous is not None and t <= previous:
             # One reading per vital per instant, as the store keeps one per source, vital and time;
             # otherwise two runs could share an onset, and with it their identity.
-            if r.time < previous:
+            if t < previous:
                 self.late += 1
             else:
                 self.repeats += 1
             return out
-        self._last_time[r.vital] = r.time
-        if VITALS[r.vital].continuous:
-            out += self._heard(r.source, r.time)
-        if r.vital == "sbp":
-            out += self._nibp_measured(r.time)
-        lim = self.limits.for_vital(r.vital)
+        self._last_time[vital] = t
+        if spec.continuous:
+            self._continuous_seen[r.source] = t
+            if r.source in self._lost:
+                out += self._heard(r.source, t)
+        if vital == "sbp":
+            out += self._nibp_measured(t)
+        lim = self.limits.for_vital(vital)
         out += self._limit_runs(r, lim)
         out += self._rise_run(r, lim)
         return out
@@ -207,7 +215,9 @@ class AlarmEngine:
     def feed(self, items: Iterable[Reading | Event]) -> list[Episode]:
         out: list[Episode] = []
         for item in items:
-            out += self.reading(item) if isinstance(item, Reading) else self.event(item)
+            episodes = self.reading(item) if isinstance(item, Reading) else self.event(item)
+            if episodes:
+                out += episodes
         return out
 
     # -- physiological runs --
@@ -220,23 +230,29 @@ class AlarmEngine:
 
     def _limit_runs(self, r: Reading, lim: VitalLimits) -> list[Episode]:
         out: list[Episode] = []
-        for direction in ("high", "low"):
-            level = _level(lim, direction, r.value)
-            key = (r.vital, "limit", direction)
-            if level is not None or key in self._runs:  # else `_step` has nothing to do: in range, no run open
-                out += self._step(key, r, level)
+        high, low, _ = self._keys[r.vital]
+        lowest, highest = lim.in_range
+        if lowest <= r.value <= highest and high not in self._runs and low not in self._runs:
+            return out  # in range with no run open: `_step` has nothing to do
+        level = _level(lim, "high", r.value)
+        if level is not None or high in self._runs:
+            out += self._step(high, r, level)
+        level = _level(lim, "low", r.value)
+        if level is not None or low in self._runs:
+            out += self._step(low, r, level)
         return out
 
     def _rise_run(self, r: Reading, lim: VitalLimits) -> list[Episode]:
-        baseline_state = self._baselines[r.vital]
-        baseline_state.observe(r)
+        self._baselines[r.vital].observe(r)
+        key = self._keys[r.vital][2]
         rise = lim.rise
+        if rise is None:  # no rise limit: only a run the limit ended is left to close
+            return self._step(key, r, None) if key in self._runs else []
         fixed = self.limits.baseline.get(r.vital)
-        baseline = fixed if fixed is not None else baseline_state.value_at(r.time, self.expect_dose)
+        baseline = fixed if fixed is not None else self._baselines[r.vital].value_at(r.time, self.expect_dose)
         level = None
-        if rise is not None and baseline is not None and r.value - baseline > rise:
+        if baseline is not None and r.value - baseline > rise:
             level = _Level(RANK["low"], baseline + rise, baseline)
-        key = (r.vital, "rise", "high")
         return self._step(key, r, level) if level is not None or key in self._runs else []
 
     def _step(self, key: tuple[str, str, str], r: Reading, level: _Level | None) -> list[Episode]:
@@ -335,9 +351,9 @@ class AlarmEngine:
         return [silence.episode]
 
     def _heard(self, source: str, t: datetime) -> list[Episode]:
-        self._continuous_seen[source] = t
-        silence = self._lost.pop(source, None)
-        if silence is None or silence.episode is None:
+        """A silent source was heard again (the caller noted when)."""
+        silence = self._lost.pop(source)
+        if silence.episode is None:
             return []
         length = (t - silence.since).total_seconds()
         return [replace(silence.episode, end=t, peak=length, value=length)]

@@ -11,6 +11,7 @@ import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
@@ -49,6 +50,13 @@ class VitalLimits:
     critical_high: float | None = None
     rise: float | None = None
     delay_s: float | None = None
+
+    @cached_property
+    def in_range(self) -> tuple[float, float]:
+        """The lowest and highest value no threshold breaks (ranges are inclusive)."""
+        lows = [x for x in (self.critical_low, self.low) if x is not None]
+        highs = [x for x in (self.high, self.critical_high) if x is not None]
+        return max(lows, default=-math.inf), min(highs, default=math.inf)
 
 
 NO_LIMITS = VitalLimits()  # shared: the engine asks for a vital's limits twice per reading

@@ -50,7 +50,8 @@ class RiseBaseline:
 
     def __init__(self, vital: str) -> None:
         self.continuous = VITALS[vital].continuous
-        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW, for a dose event
+        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW (and some older), for a dose
+        self._prune_at = 64  # the length at which `recent` next drops what is older than the window
         self.early: list[float] = []  # fallback: first two NIBP readings, or the first minute
         self.first: datetime | None = None
         self.fallback: float | None = None
@@ -60,9 +61,15 @@ class RiseBaseline:
 
     def observe(self, r: Reading) -> None:
         self.recent.append(r)
-        keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
-        while self.recent and self.recent[0].time < keep_from:
-            self.recent.popleft()
+        if len(self.recent) >= self._prune_at:  # now and then: the window is taken by time, extra old ones are ignored
+            keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
+            while self.recent and self.recent[0].time < keep_from:
+                self.recent.popleft()
+            self._prune_at = 2 * len(self.recent) + 64
+        if self.dose is not None and not self.dose_settled and r.time >= self.dose:
+            # the first reading at or after the dose fixes the window
+            self.from_dose = mean([x.value for x in pre_dose_window(self.recent, self.dose)])
+            self.dose_settled = True
         if self.first is None:
             self.first = r.time
         if self.fallback is None:
@@ -88,12 +95,7 @@ class RiseBaseline:
 
     def value_at(self, t: datetime, expect_dose: bool) -> float | None:
         """The baseline that applies to a reading at `t` (already observed), or None if none exists yet."""
-        if self.dose is not None:
-            if t < self.dose:
-                return None if expect_dose else self.fallback
-            if not self.dose_settled:  # the first reading at or after the dose fixes the window
-                self.from_dose = mean([r.value for r in pre_dose_window(self.recent, self.dose)])
-                self.dose_settled = True
+        if self.dose is not None and t >= self.dose:
             return self.from_dose
         return None if expect_dose else self.fallback
 
