@@ -406,6 +406,25 @@ def test_rise_baseline_from_the_dose_window_for_a_continuous_vital() -> None:
     ]
 
 
+@pytest.mark.parametrize("minutes", [20, 31, 47, 200])
+def test_rise_a_dose_event_that_arrives_after_later_readings_takes_the_window_the_engine_still_holds(
+    minutes: int,
+) -> None:
+    """A dose event timed 3 min before readings already judged (as a live dose entered late): the engine holds
+    the 15 min up to its newest reading, so the window runs from there to the dose, however long the session was
+    before (the engine drops older readings in batches, and the window must not show when it last did)."""
+    limits = lim({"hr": {"rise": 5, "delay_s": 0}}, technical=QUIET)
+    newest, dose = minutes * MIN, (minutes - 3) * MIN
+    engine = AlarmEngine(limits, expect_dose=True)
+    for t in range(newest + 1):
+        engine.reading(r("hr", t, t // MIN))  # each minute's readings at the minute's number
+    engine.event(ev(dose))
+    window = [t // MIN for t in range(newest - 15 * MIN, dose + 1)]
+    baseline = sum(window) / len(window)
+    [episode] = engine.reading(r("hr", newest + 1, baseline + 50))
+    assert (episode.kind, episode.baseline) == ("rise", baseline)
+
+
 def test_rise_device_1_starts_the_baseline_window_like_dose_start() -> None:
     limits = lim({"sbp": {"rise": 20}})
     readings = series("sbp", 0, [100, 100, 100, 100, 125, 100], step=5 * MIN)

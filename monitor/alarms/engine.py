@@ -168,7 +168,7 @@ class AlarmEngine:
         if e.kind in DOSE_KINDS and self._dose is None:
             self._dose = e.time
             for baseline in self._baselines.values():
-                baseline.dose = e.time
+                baseline.set_dose(e.time)
         return out
 
     def move_dose(self, dose: datetime | None, window: Iterable[Reading]) -> None:

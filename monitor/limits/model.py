@@ -59,7 +59,7 @@ class VitalLimits:
         return max(lows, default=-math.inf), min(highs, default=math.inf)
 
 
-NO_LIMITS = VitalLimits()  # shared: the engine asks for a vital's limits twice per reading
+NO_LIMITS = VitalLimits()  # shared: the engine asks for a vital's limits at every reading
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,11 @@ class RiseBaseline:
 
     def __init__(self, vital: str) -> None:
         self.continuous = VITALS[vital].continuous
-        self.recent: deque[Reading] = deque()  # readings of the last BASELINE_WINDOW (and some older), for a dose
-        self._prune_at = 64  # the length at which `recent` next drops what is older than the window
+        # The readings a dose's window may take, and some older: `_prune` drops those now and then, and before the
+        # dose changes, by the rule in force at the latest reading, so the window is as if it dropped them at each.
+        self.recent: deque[Reading] = deque()
+        self._prune_at = 64  # the length of `recent` at which `observe` next prunes it
+        self._open_dose: datetime | None = None  # the dose whose window was open at the latest reading
         self.early: list[float] = []  # fallback: first two NIBP readings, or the first minute
         self.first: datetime | None = None
         self.fallback: float | None = None
@@ -59,12 +62,25 @@ class RiseBaseline:
         self.from_dose: float | None = None
         self.dose_settled = False
 
+    def _prune(self) -> None:
+        """Drop the readings before the window of the dose open at the latest reading; without one, those more than
+        the window before that reading (so a dose event that arrives late finds no older ones)."""
+        if not self.recent:
+            return
+        keep_from = (self._open_dose or self.recent[-1].time) - BASELINE_WINDOW
+        while self.recent and self.recent[0].time < keep_from:
+            self.recent.popleft()
+
+    def set_dose(self, dose: datetime) -> None:
+        """The session's first dose event, at `dose`; the first reading at or after it fixes the window."""
+        self._prune()
+        self.dose = dose
+
     def observe(self, r: Reading) -> None:
+        self._open_dose = self.dose if not self.dose_settled else None
         self.recent.append(r)
-        if len(self.recent) >= self._prune_at:  # now and then: the window is taken by time, extra old ones are ignored
-            keep_from = (self.dose if self.dose is not None and not self.dose_settled else r.time) - BASELINE_WINDOW
-            while self.recent and self.recent[0].time < keep_from:
-                self.recent.popleft()
+        if len(self.recent) >= self._prune_at:
+            self._prune()
             self._prune_at = 2 * len(self.recent) + 64
         if self.dose is not None and not self.dose_settled and r.time >= self.dose:
             # the first reading at or after the dose fixes the window
@@ -87,6 +103,7 @@ class RiseBaseline:
         """The dose event was corrected to `dose` (None: withdrawn). A dose the engine's clock (`now`) has
         passed takes its window from `window` (this vital's stored readings up to it): the recent ones kept
         here may not reach back to it. Readings already judged stay judged."""
+        self._prune()
         self.dose = dose
         self.dose_settled = dose is not None and now is not None and dose <= now
         self.from_dose = None
