@@ -7,7 +7,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +91,11 @@ def dash_thread_server() -> Iterator[ThreadedRunner]:
 
 class _OneChromium:
     """The Chromium every browser test of this process uses in turn. Starting one costs about a second of CPU
-    (of the three a test's page costs), so it starts once per test process; between tests it keeps nothing a
-    test could see: a new tab replaces the old ones (their pages, and scripts added to them), cookies (the
-    sign-in) are cleared, the window gets its first size back, and the console log is read empty. A browser
-    that cannot be reset so is quit, and the next test starts a new one."""
+    (of the three a test's page costs), so it starts once per test process. Between tests a new tab replaces the
+    old ones (their pages, and scripts added to them), cookies (the sign-in) are cleared, the window gets its
+    first size back and the console log is read empty; what stays is what Vigil's pages do not use (each
+    origin's storage, the HTTP cache, downloads). A browser that cannot be reset so is quit, and the next test
+    starts a new one."""
 
     def __init__(self) -> None:
         self.driver: Any = None
@@ -107,8 +108,6 @@ class _OneChromium:
         return self.driver
 
     def give_back(self) -> None:
-        from selenium.common.exceptions import WebDriverException
-
         driver = self.driver
         try:
             old = driver.window_handles
@@ -121,13 +120,14 @@ class _OneChromium:
             driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
             driver.set_window_rect(**self.rect)
             driver.get_log("browser")
-        except WebDriverException:
+        except Exception:  # a crashed browser or driver (not only a WebDriverException): start afresh
             self.quit()
 
     def quit(self) -> None:
         if self.driver is not None:
             driver, self.driver = self.driver, None
-            driver.quit()
+            with suppress(Exception):  # already dead, maybe
+                driver.quit()
 
 
 class _Duo(DashComposite):
