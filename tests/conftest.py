@@ -117,6 +117,7 @@ class _OneChromium:
                 driver.switch_to.window(handle)
                 driver.close()
             driver.switch_to.window(fresh)
+            driver.execute_cdp_cmd("Page.bringToFront", {})  # focused, as a new browser's first tab is
             driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
             driver.set_window_rect(**self.rect)
             driver.get_log("browser")
