@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -284,6 +285,18 @@ def test_check_loads_no_store_no_web_and_no_device_packages() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stderr.splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "1"), ("4", "4")])
+def test_vigil_asks_openblas_for_one_thread_unless_the_user_chose(given: str | None, used: str) -> None:
+    """NumPy's OpenBLAS would start a thread per core at import, for nothing: Vigil does no linear algebra."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    script = "import os, monitor.cli.main; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == used, result.stderr
 
 
 def folder_of_recordings(tmp_path: Path) -> Path:
