@@ -243,13 +243,14 @@ class AlarmEngine:
         return out
 
     def _rise_run(self, r: Reading, lim: VitalLimits) -> list[Episode]:
-        self._baselines[r.vital].observe(r)
+        baselines = self._baselines[r.vital]
+        baselines.observe(r)
         key = self._keys[r.vital][2]
         rise = lim.rise
         if rise is None:  # no rise limit: only a run the limit ended is left to close
             return self._step(key, r, None) if key in self._runs else []
         fixed = self.limits.baseline.get(r.vital)
-        baseline = fixed if fixed is not None else self._baselines[r.vital].value_at(r.time, self.expect_dose)
+        baseline = fixed if fixed is not None else baselines.value_at(r.time, self.expect_dose)
         level = None
         if baseline is not None and r.value - baseline > rise:
             level = _Level(RANK["low"], baseline + rise, baseline)
