@@ -33,6 +33,9 @@
     limitShapes: null, limitOpen: [], newest: null, sessionShapes: [], ids: null, config: null, limits: null, nibpTimes: [],
     lookBack: false, liveFigure: null,
   };
+  // Signing out from this page posts a form: the stream is closed first, or its "signed out" message, which can
+  // arrive while the form's answer loads, would send the page to the sign-in page a second time (with a `next`).
+  document.addEventListener("submit", () => { if (state.es) state.es.close(); }, true);
   const PAINT_EVERY_MS = 1000;  // ages and clocks move on when no message comes
   const TREND_DELAY_MS = 20;  // let the numerics paint before the (slower) chart redraw
   const TREND_EVERY_MS = 15000;  // at most one trend redraw per 15 s (see above)
