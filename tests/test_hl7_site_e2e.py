@@ -110,9 +110,9 @@ def test_three_monitors_and_a_stranger_on_one_listener(tmp_path: Path, processes
         n = SECONDS + (2 if i == 2 else 0)  # (a loaded machine may make a monitor reconnect: it says how often)
         assert summary(processes, process).startswith(f"MON-{i}: {n} messages, {n} acknowledged, 0 rejected, "
                                                       "0 unacknowledged; ")
-    told = re.fullmatch(r"STRANGER: (\d+) messages, 0 acknowledged, (\d+) rejected, 0 unacknowledged; .*",
-                        summary(processes, stranger))  # it may still be sending: its count is its own
-    assert told is not None and told[1] == told[2] != "0"
+    said = summary(processes, stranger)  # it may still be sending: its count is its own
+    told = re.fullmatch(r"STRANGER: (\d+) messages, 0 acknowledged, (\d+) rejected, 0 unacknowledged; .*", said)
+    assert told is not None and told[1] == told[2] != "0", said
     _, err = processes.stop(server)
     assert server.returncode == 0 and "Traceback" not in err, err
     assert err.count("HL7 message from an unknown sender at 127.0.0.1:") == 1  # logged once, however many messages
